@@ -1,0 +1,53 @@
+"""The Celery app: JSON only, two queues, late acks, stable task names, the reaper beat."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from celery import Celery
+from celery.signals import worker_process_init
+
+from config.settings import get_settings
+
+settings = get_settings()
+# Without REDIS_URL a worker would have nothing to share with other workers; the default
+# only lets `celery -A config` import so it can print a clear connection error.
+_broker_url = settings.redis_url or "redis://127.0.0.1:6379/0"
+
+app = Celery("runq", include=["tasks.runs", "tasks.tools", "tasks.housekeeping"])
+app.conf.update(
+    broker_url=_broker_url,
+    result_backend=_broker_url,
+    task_serializer="json",
+    result_serializer="json",
+    accept_content=["json"],
+    # A task is acknowledged only after it ran, and requeued if its worker process died:
+    # with idempotent steps, that turns a crash into a harmless replay.
+    task_acks_late=True,
+    task_reject_on_worker_lost=True,
+    worker_prefetch_multiplier=1,
+    # Countdown messages sit unacked in the broker until their ETA; redelivery must wait
+    # longer than the longest countdown, or a waiting poll would run twice.
+    broker_transport_options={"visibility_timeout": settings.visibility_timeout_s},
+    result_backend_transport_options={"visibility_timeout": settings.visibility_timeout_s},
+    result_expires=3600,
+    task_default_queue="runs",
+    task_routes={"runq.runs.*": {"queue": "runs"}, "runq.tools.*": {"queue": "tools"}},
+    task_send_sent_event=True,
+    worker_send_task_events=True,
+    broker_connection_retry_on_startup=True,
+    beat_schedule={
+        "reap-stalled-runs": {
+            "task": "runq.housekeeping.reap",
+            "schedule": max(5.0, settings.reaper_stale_s / 4),
+        },
+    },
+)
+
+
+@worker_process_init.connect
+def _fresh_clients_after_fork(**_: Any) -> None:
+    # Sockets and DB connections inherited from the parent must not be shared.
+    from workers import connections
+
+    connections.reset()

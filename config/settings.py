@@ -1,0 +1,107 @@
+"""All configuration, read from the environment in one place.
+
+Standard names where they exist (`REDIS_URL`, `DATABASE_URL`, `OPENAI_API_KEY`,
+`OPENAI_BASE_URL`); everything of ours is `RUNQ_*`. With nothing set, a fresh checkout runs:
+the demo starts an embedded Redis and the simulator, and the database is a SQLite file.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from pydantic import AliasChoices, Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+# The simulator accepts any key; this one marks "no real key configured".
+SIMULATOR_API_KEY = "sk-runq-simulator"
+
+
+class Settings(BaseSettings):
+    """runq settings. Every field can be set by the env var named in its alias."""
+
+    model_config = SettingsConfigDict(env_prefix="RUNQ_", extra="ignore", populate_by_name=True)
+
+    environment: str = Field("dev", description="dev | test | production")
+
+    # -- connections (standard variable names) ------------------------------------------
+    redis_url: str | None = Field(None, validation_alias=AliasChoices("REDIS_URL", "redis_url"))
+    cache_redis_url: str | None = Field(
+        None,
+        description="Separate Redis for the response cache, which may evict; the broker must not.",
+    )
+    database_url: str = Field(
+        "sqlite:///runq.db", validation_alias=AliasChoices("DATABASE_URL", "database_url")
+    )
+    openai_api_key: SecretStr = Field(
+        SecretStr(SIMULATOR_API_KEY),
+        validation_alias=AliasChoices("OPENAI_API_KEY", "openai_api_key"),
+    )
+    openai_base_url: str | None = Field(
+        None, validation_alias=AliasChoices("OPENAI_BASE_URL", "openai_base_url")
+    )
+
+    # -- provider calls -------------------------------------------------------------------
+    provider_timeout_s: float = 30.0
+    provider_max_attempts: int = Field(5, description="Transient provider errors per step.")
+
+    # -- polling (seconds) ------------------------------------------------------------------
+    poll_first_s: float = 0.5
+    poll_factor: float = 1.5
+    poll_cap_s: float = 5.0
+    retry_first_s: float = 1.0
+    retry_cap_s: float = 30.0
+
+    # -- runs -------------------------------------------------------------------------------
+    run_deadline_s: float = Field(900.0, description="A run still going after this ends expired.")
+    max_turns: int = Field(10, description="Tool round trips before a looping run is failed.")
+    reaper_stale_s: float = Field(120.0, description="No progress for this long: reschedule.")
+
+    # -- celery -----------------------------------------------------------------------------
+    visibility_timeout_s: int = Field(
+        600, description="Broker redelivery of unacked messages; must exceed every countdown."
+    )
+    worker_concurrency: int = 16
+    agent_modules: list[str] = Field(
+        default_factory=list,
+        description="Modules to import at start-up that declare agents and tools (JSON list).",
+    )
+    tool_grace_s: float = Field(
+        30.0, description="A call still 'running' this long past its timeout was interrupted."
+    )
+
+    # -- limits and cache (issue 3 grows these) -----------------------------------------------
+    default_requests_per_min: int = 0
+    default_tokens_per_min: int = 0
+    default_max_output_tokens: int = 1024
+    cache_ttl_s: int = 3600
+
+    @property
+    def broker_url(self) -> str:
+        """Broker URL; without REDIS_URL there is nothing shared to talk to."""
+        if not self.redis_url:
+            raise ValueError(
+                "REDIS_URL is not set. Point it at your Redis (redis://host:6379/0), "
+                "or run `runq demo`, which starts an embedded Redis for you."
+            )
+        return self.redis_url
+
+    @property
+    def uses_simulator_key(self) -> bool:
+        return self.openai_api_key.get_secret_value() == SIMULATOR_API_KEY
+
+    @model_validator(mode="after")
+    def _reject_placeholders_outside_dev(self) -> Settings:
+        if self.environment == "production" and self.uses_simulator_key:
+            raise ValueError("OPENAI_API_KEY must be set to a real key in production")
+        if self.poll_cap_s * 4 >= self.visibility_timeout_s:
+            raise ValueError(
+                "RUNQ_VISIBILITY_TIMEOUT_S must comfortably exceed the poll cap, or the broker "
+                "redelivers countdown messages that are still waiting"
+            )
+        return self
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings, read once."""
+    return Settings()

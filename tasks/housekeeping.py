@@ -1,0 +1,18 @@
+"""Beat jobs: put stalled runs back in motion."""
+
+from __future__ import annotations
+
+from config.celery_app import app
+from config.settings import get_settings
+from tasks.next_step import send
+from workers.connections import get_step_context
+from workers.reaper import reap_stalled_runs
+
+
+@app.task(name="runq.housekeeping.reap")
+def reap() -> int:
+    """Re-send the step every stalled run needs; returns how many were stalled."""
+    actions = reap_stalled_runs(get_step_context(), get_settings().reaper_stale_s)
+    for action in actions:
+        send(action)
+    return len(actions)

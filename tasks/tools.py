@@ -1,0 +1,15 @@
+"""The tool task: execute one tool call, at most once."""
+
+from __future__ import annotations
+
+from celery import Task
+
+from config.celery_app import app
+from workers.connections import get_step_context
+from workers.tool_steps import execute_tool_call
+
+
+@app.task(name="runq.tools.execute", bind=True, acks_late=True, reject_on_worker_lost=True)
+def execute(self: Task, run_id: str, call_id: str) -> dict[str, str | bool]:  # type: ignore[type-arg]
+    """Run the call (or return its stored outcome); tool failures are outputs, not errors."""
+    return execute_tool_call(get_step_context(), run_id, call_id).as_json()

@@ -1,0 +1,77 @@
+"""Builders shared by the step tests: in-memory SQLite, a scripted provider, a fixed clock."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy.pool import StaticPool
+from sqlmodel import Session, SQLModel, create_engine
+
+from workers.agents import Agent
+from workers.backoff import Schedule
+from workers.db import store
+from workers.providers.fake import ScriptedProvider
+from workers.run_state import RunPolicy
+from workers.step_context import NoLimits, StepContext
+from workers.tools.registry import default_registry
+
+NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
+
+
+class Clock:
+    """A clock the test moves by hand."""
+
+    def __init__(self) -> None:
+        self.now = NOW
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += timedelta(seconds=seconds)
+
+
+def memory_engine():
+    import workers.db.models  # noqa: F401
+
+    engine = create_engine(
+        "sqlite://", connect_args={"check_same_thread": False}, poolclass=StaticPool
+    )
+    SQLModel.metadata.create_all(engine)
+    return engine
+
+
+def make_context(engine, provider: ScriptedProvider, clock: Clock, clearance=None) -> StepContext:
+    import workers.tools.builtin  # noqa: F401  (registers the demo tools)
+
+    return StepContext(
+        sessions=lambda: Session(engine, expire_on_commit=False),
+        provider_for=lambda agent: provider,
+        api_key_id_for=lambda agent: "key1",
+        tools=default_registry,
+        policy=RunPolicy(
+            poll=Schedule(0.5, 2.0, 4.0), retry=Schedule(1.0, 2.0, 8.0), max_turns=3, max_attempts=3
+        ),
+        clearance=clearance or NoLimits(),
+        now=clock,
+    )
+
+
+def insert_run(
+    engine,
+    *,
+    agent: Agent | str = "assistant",
+    input_text="What's the weather in Paris?",
+    deadline_s=600.0,
+) -> str:
+    name = agent if isinstance(agent, str) else agent.name
+    with Session(engine) as session:
+        run, _ = store.create_run(
+            session,
+            agent=name,
+            input_text=input_text,
+            provider="responses",
+            model="gpt-test",
+            deadline_at=NOW + timedelta(seconds=deadline_s),
+        )
+        return run.id

@@ -1,0 +1,130 @@
+"""Per-process clients: database engine, Redis, SDK clients, and the step context.
+
+Built lazily on first use and once per process, never at import time; `reset()` runs in
+each forked worker child (`worker_process_init`) so no socket is shared across a fork.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import UTC, datetime
+from functools import cache
+from typing import Any
+
+import redis
+from openai import OpenAI
+from sqlalchemy import Engine, event
+from sqlmodel import Session, SQLModel, create_engine
+
+from config.settings import Settings, get_settings
+from workers.agents import Agent, load_agent_modules
+from workers.backoff import Schedule
+from workers.errors import ConfigError
+from workers.providers.interface import Provider
+from workers.providers.responses import ResponsesProvider
+from workers.run_state import RunPolicy
+from workers.step_context import Clearance, NoLimits, StepContext
+from workers.tools.registry import default_registry
+
+
+@cache
+def get_engine() -> Engine:
+    """The process's database engine; creates tables when they are missing."""
+    return build_engine(get_settings().database_url)
+
+
+def build_engine(database_url: str) -> Engine:
+    """An engine for `database_url`; SQLite gets WAL and a busy timeout for many workers."""
+    if not database_url.startswith("sqlite"):
+        engine = create_engine(database_url, pool_pre_ping=True)
+    else:
+        # Several worker processes write the same file: WAL lets readers run during a
+        # write, and the 30 s busy timeout makes writers queue instead of failing.
+        engine = create_engine(
+            database_url, connect_args={"timeout": 30, "check_same_thread": False}
+        )
+        event.listen(engine, "connect", _sqlite_pragmas)
+    import workers.db.models  # noqa: F401  (tables must be imported before create_all)
+
+    SQLModel.metadata.create_all(engine)
+    return engine
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()
+
+
+def new_session() -> Session:
+    """A new session on the process engine (objects stay readable after commit)."""
+    return Session(get_engine(), expire_on_commit=False)
+
+
+@cache
+def get_redis() -> redis.Redis:
+    """The process's Redis client for the limiter (the broker has its own connections)."""
+    return redis.Redis.from_url(get_settings().broker_url)
+
+
+@cache
+def get_openai_client(base_url: str | None, api_key: str) -> OpenAI:
+    """One SDK client per (base URL, key), with the SDK's own retries off: runq retries."""
+    return OpenAI(
+        api_key=api_key, base_url=base_url, max_retries=0, timeout=get_settings().provider_timeout_s
+    )
+
+
+def provider_for(agent: Agent) -> Provider:
+    """The provider adapter an agent runs on."""
+    settings = get_settings()
+    client = get_openai_client(settings.openai_base_url, settings.openai_api_key.get_secret_value())
+    if agent.provider == "responses":
+        return ResponsesProvider(client)
+    raise ConfigError(f"agent {agent.name!r}: provider {agent.provider!r} is not available")
+
+
+def api_key_id_for(agent: Agent) -> str:
+    """A fingerprint of the API key an agent uses (never the key itself)."""
+    key = get_settings().openai_api_key.get_secret_value()
+    return hashlib.sha256(key.encode()).hexdigest()[:16]
+
+
+def run_policy(settings: Settings) -> RunPolicy:
+    """The state machine's knobs from settings."""
+    return RunPolicy(
+        poll=Schedule(settings.poll_first_s, settings.poll_factor, settings.poll_cap_s),
+        retry=Schedule(settings.retry_first_s, 2.0, settings.retry_cap_s),
+        max_turns=settings.max_turns,
+        max_attempts=settings.provider_max_attempts,
+    )
+
+
+def build_clearance(settings: Settings) -> Clearance:
+    """The rate-limit seam; no limits until the limiter is configured."""
+    return NoLimits()
+
+
+@cache
+def get_step_context() -> StepContext:
+    """Everything the run steps need, built once per process."""
+    settings = get_settings()
+    load_agent_modules(settings.agent_modules)
+    return StepContext(
+        sessions=new_session,
+        provider_for=provider_for,
+        api_key_id_for=api_key_id_for,
+        tools=default_registry,
+        policy=run_policy(settings),
+        clearance=build_clearance(settings),
+        now=lambda: datetime.now(UTC),
+        default_max_output_tokens=settings.default_max_output_tokens,
+        tool_grace_s=settings.tool_grace_s,
+    )
+
+
+def reset() -> None:
+    """Forget every client (after fork, or when tests change settings)."""
+    for cached in (get_engine, get_redis, get_openai_client, get_step_context, get_settings):
+        cached.cache_clear()

@@ -1,0 +1,285 @@
+"""All SQL in one place: keyword-only functions that take a session.
+
+A run transition is one transaction whose UPDATE checks the expected current status (and,
+for polls, the poll sequence number): two workers racing on the same run cannot both win,
+so a duplicate or stale message turns into `IllegalTransition` instead of a double step.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import update
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, col, func, select
+
+from workers.db.models import Run, ToolCall, utcnow
+from workers.errors import IllegalTransition, RunNotFound
+from workers.providers.interface import ToolCallRequest, Usage
+from workers.run_state import TERMINAL_STATUSES, RunStatus
+
+
+def create_run(
+    session: Session,
+    *,
+    agent: str,
+    input_text: str,
+    provider: str,
+    model: str,
+    deadline_at: datetime,
+    idempotency_key: str | None = None,
+    batch_id: str | None = None,
+    thread_id: str | None = None,
+) -> tuple[Run, bool]:
+    """Insert a pending run; with an idempotency key seen before, return that run instead.
+
+    Returns (run, created).
+    """
+    if idempotency_key is not None:
+        existing = session.exec(select(Run).where(Run.idempotency_key == idempotency_key)).first()
+        if existing is not None:
+            return existing, False
+    run = Run(
+        agent=agent,
+        input=input_text,
+        provider=provider,
+        model=model,
+        deadline_at=deadline_at,
+        idempotency_key=idempotency_key,
+        batch_id=batch_id,
+        thread_id=thread_id,
+    )
+    session.add(run)
+    try:
+        session.commit()
+    except IntegrityError:
+        # Another enqueuer won the race for the same idempotency key.
+        session.rollback()
+        return create_run_winner(session, idempotency_key=idempotency_key), False
+    session.refresh(run)
+    return run, True
+
+
+def create_run_winner(session: Session, *, idempotency_key: str | None) -> Run:
+    """The run that owns `idempotency_key`."""
+    run = session.exec(select(Run).where(Run.idempotency_key == idempotency_key)).first()
+    if run is None:
+        raise RunNotFound(f"no run with idempotency key {idempotency_key!r}")
+    return run
+
+
+def get_run(session: Session, *, run_id: str) -> Run:
+    """Load a run by id, or raise RunNotFound."""
+    run = session.get(Run, run_id, populate_existing=True)
+    if run is None:
+        raise RunNotFound(f"no run with id {run_id!r}")
+    return run
+
+
+def transition(
+    session: Session,
+    *,
+    run_id: str,
+    from_statuses: Collection[RunStatus],
+    to: RunStatus,
+    at_step: int | None = None,
+    usage: Usage | None = None,
+    **values: Any,
+) -> None:
+    """Move a run to `to` only if it is in one of `from_statuses` (and at step `at_step`).
+
+    Atomic compare-and-set; raises IllegalTransition when the run was elsewhere. `usage` is
+    added to the run's token totals in the same statement.
+    """
+    _compare_and_set(
+        session,
+        run_id=run_id,
+        from_statuses=from_statuses,
+        to=to,
+        at_step=at_step,
+        usage=usage,
+        values=values,
+    )
+    session.commit()
+
+
+def record_tool_turn(
+    session: Session,
+    *,
+    run_id: str,
+    at_step: int,
+    turn: int,
+    calls: Sequence[ToolCallRequest],
+    usage: Usage | None,
+    values: dict[str, Any] | None = None,
+) -> None:
+    """In one transaction: move the run to requires_tools and insert its pending tool calls.
+
+    Calls already present (same run id + call id) are kept as they are, so a replayed poll
+    never resets a call that ran.
+    """
+    _compare_and_set(
+        session,
+        run_id=run_id,
+        from_statuses=[RunStatus.IN_PROGRESS],
+        to=RunStatus.REQUIRES_TOOLS,
+        at_step=at_step,
+        usage=usage,
+        values={"turn": turn, "step_seq": at_step + 1, **(values or {})},
+    )
+    known = set(session.exec(select(ToolCall.call_id).where(ToolCall.run_id == run_id)).all())
+    for call in calls:
+        if call.call_id not in known:
+            session.add(
+                ToolCall(
+                    run_id=run_id,
+                    call_id=call.call_id,
+                    turn=turn,
+                    name=call.name,
+                    arguments=call.arguments,
+                )
+            )
+    session.commit()
+
+
+def claim_tool_call(
+    session: Session, *, run_id: str, call_id: str, now: datetime | None = None
+) -> bool:
+    """Mark a pending call running. True if this caller now owns it, False if anyone did."""
+    result = session.execute(
+        update(ToolCall)
+        .where(col(ToolCall.run_id) == run_id, col(ToolCall.call_id) == call_id)
+        .where(col(ToolCall.status) == "pending")
+        .values(status="running", started_at=now or utcnow(), attempts=col(ToolCall.attempts) + 1)
+    )
+    session.commit()
+    return bool(result.rowcount == 1)  # type: ignore[attr-defined]
+
+
+def get_tool_call(session: Session, *, run_id: str, call_id: str) -> ToolCall | None:
+    """The stored call, or None."""
+    return session.exec(
+        select(ToolCall)
+        .where(ToolCall.run_id == run_id, ToolCall.call_id == call_id)
+        .execution_options(populate_existing=True)
+    ).first()
+
+
+def finish_tool_call(
+    session: Session,
+    *,
+    run_id: str,
+    call_id: str,
+    output: str,
+    error: str | None,
+    duration_ms: int,
+) -> None:
+    """Record a running call's output (or error output); a finished call is left untouched."""
+    session.execute(
+        update(ToolCall)
+        .where(col(ToolCall.run_id) == run_id, col(ToolCall.call_id) == call_id)
+        .where(col(ToolCall.status) == "running")
+        .values(
+            status="failed" if error else "succeeded",
+            output=output,
+            error=error,
+            duration_ms=duration_ms,
+            finished_at=utcnow(),
+        )
+    )
+    session.commit()
+
+
+def list_tool_calls(session: Session, *, run_id: str, turn: int | None = None) -> list[ToolCall]:
+    """A run's tool calls in creation order, optionally for one turn."""
+    query = select(ToolCall).where(ToolCall.run_id == run_id)
+    if turn is not None:
+        query = query.where(ToolCall.turn == turn)
+    query = query.order_by(col(ToolCall.id)).execution_options(populate_existing=True)
+    return list(session.exec(query).all())
+
+
+def list_runs(session: Session, *, batch_id: str) -> list[Run]:
+    """Every run of one batch."""
+    query = select(Run).where(Run.batch_id == batch_id).execution_options(populate_existing=True)
+    return list(session.exec(query).all())
+
+
+def find_stalled_runs(session: Session, *, updated_before: datetime, limit: int = 500) -> list[Run]:
+    """Non-terminal runs with no recorded progress since `updated_before` (reaper input)."""
+    query = (
+        select(Run)
+        .where(col(Run.status).not_in([s.value for s in TERMINAL_STATUSES]))
+        .where(col(Run.updated_at) < updated_before)
+        .limit(limit)
+    )
+    return list(session.exec(query).all())
+
+
+def count_attempt(session: Session, *, run_id: str, status: RunStatus) -> None:
+    """Count one failed attempt at the run's current step (if it is still in `status`)."""
+    session.execute(
+        update(Run)
+        .where(col(Run.id) == run_id, col(Run.status) == status.value)
+        .values(attempts=col(Run.attempts) + 1, updated_at=utcnow())
+    )
+    session.commit()
+
+
+def touch_run(session: Session, *, run_id: str) -> None:
+    """Mark progress without changing state (the reaper's rescheduling counts as progress)."""
+    session.execute(update(Run).where(col(Run.id) == run_id).values(updated_at=utcnow()))
+    session.commit()
+
+
+def _compare_and_set(
+    session: Session,
+    *,
+    run_id: str,
+    from_statuses: Collection[RunStatus],
+    to: RunStatus,
+    at_step: int | None,
+    usage: Usage | None,
+    values: dict[str, Any],
+) -> None:
+    statement = (
+        update(Run)
+        .where(col(Run.id) == run_id)
+        .where(col(Run.status).in_([s.value for s in from_statuses]))
+    )
+    if at_step is not None:
+        statement = statement.where(col(Run.step_seq) == at_step)
+    changes: dict[str, Any] = {"status": to.value, "updated_at": utcnow(), **values}
+    if usage is not None:
+        changes["input_tokens"] = col(Run.input_tokens) + usage.input_tokens
+        changes["output_tokens"] = col(Run.output_tokens) + usage.output_tokens
+        changes["cached_tokens"] = col(Run.cached_tokens) + usage.cached_tokens
+    result = session.execute(statement.values(**changes))
+    if result.rowcount != 1:  # type: ignore[attr-defined]
+        session.rollback()
+        current = session.get(Run, run_id, populate_existing=True)
+        found = current.status if current else "missing"
+        raise IllegalTransition(
+            f"run {run_id}: expected {sorted(s.value for s in from_statuses)}"
+            f"{'' if at_step is None else f' at step {at_step}'}, found {found}"
+        )
+
+
+def count_runs_by_status(session: Session, *, batch_id: str) -> dict[str, int]:
+    """How many runs of a batch are in each status."""
+    query = (
+        select(Run.status, func.count()).where(Run.batch_id == batch_id).group_by(col(Run.status))
+    )
+    return dict(session.exec(query).all())
+
+
+def batch_tool_calls(session: Session, *, batch_id: str) -> list[ToolCall]:
+    """Every tool call of a batch's runs."""
+    query = (
+        select(ToolCall)
+        .join(Run, col(Run.id) == col(ToolCall.run_id))
+        .where(Run.batch_id == batch_id)
+    )
+    return list(session.exec(query).all())

@@ -1,0 +1,86 @@
+"""Every error runq raises, as one tree.
+
+    RunqError
+    ├── ConfigError                  settings are missing or contradictory
+    ├── ProviderError                the model provider did not give us what we asked for
+    │   ├── ProviderUnavailable      5xx, timeout, dropped connection: try again later
+    │   ├── ProviderRateLimited      429 rate limit: try again after retry_after_s
+    │   └── ProviderRejected         4xx (bad request, auth, quota): retrying will not help
+    ├── ToolError                    a tool call could not produce an output
+    │   ├── UnknownTool              the model named a tool the agent does not have
+    │   ├── InvalidToolArguments     the model's arguments are not valid JSON for the schema
+    │   └── ToolTimedOut             the tool ran past its timeout
+    ├── UnknownAgent                 a job names an agent nobody declared
+    ├── RunNotFound                  no run has that id
+    └── IllegalTransition            a compare-and-set on run status found another status
+
+`retryable` tells the task layer whether the same step may be tried again.
+"""
+
+from __future__ import annotations
+
+
+class RunqError(Exception):
+    """Root of every runq error."""
+
+    retryable = False
+
+
+class ConfigError(RunqError):
+    """Settings are missing or contradictory."""
+
+
+class ProviderError(RunqError):
+    """The model provider did not give us what we asked for."""
+
+
+class ProviderUnavailable(ProviderError):
+    """A transient provider failure (5xx, timeout, connection): the step may be retried."""
+
+    retryable = True
+
+
+class ProviderRateLimited(ProviderError):
+    """The provider answered 429 for rate: retry after `retry_after_s`."""
+
+    retryable = True
+
+    def __init__(self, message: str, *, retry_after_s: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
+
+
+class ProviderRejected(ProviderError):
+    """The provider refused the request (4xx, quota, bad input): retrying will not help."""
+
+    def __init__(self, message: str, *, code: str | None = None) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+class ToolError(RunqError):
+    """A tool call could not produce an output."""
+
+
+class UnknownTool(ToolError):
+    """The model named a tool that the agent does not have."""
+
+
+class InvalidToolArguments(ToolError):
+    """The model's arguments are not valid JSON for the tool's schema."""
+
+
+class ToolTimedOut(ToolError):
+    """The tool ran past its timeout."""
+
+
+class UnknownAgent(RunqError):
+    """A job names an agent that nobody declared."""
+
+
+class RunNotFound(RunqError):
+    """No run has that id."""
+
+
+class IllegalTransition(RunqError):
+    """A compare-and-set on a run's status found a different status than expected."""

@@ -1,0 +1,105 @@
+"""What every provider adapter promises, in provider-neutral values.
+
+Adapters translate one provider surface (Responses, Assistants, Chat Completions) into
+`ProviderState`; everything above them sees only these types and `workers.errors`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any, Protocol
+
+
+class ProviderStatus(StrEnum):
+    """Where the provider says one model turn is."""
+
+    QUEUED = "queued"
+    IN_PROGRESS = "in_progress"
+    REQUIRES_TOOLS = "requires_tools"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+    INCOMPLETE = "incomplete"
+    EXPIRED = "expired"
+
+
+@dataclass(frozen=True, slots=True)
+class ToolCallRequest:
+    """One function call the model asked for; `arguments` is the raw JSON string it sent."""
+
+    call_id: str
+    name: str
+    arguments: str
+
+
+@dataclass(frozen=True, slots=True)
+class ToolOutput:
+    """The string answer to one tool call, as it goes back to the model."""
+
+    call_id: str
+    output: str
+
+
+@dataclass(frozen=True, slots=True)
+class Usage:
+    """Tokens one model turn consumed."""
+
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cached_tokens: int = 0
+
+    @property
+    def total_tokens(self) -> int:
+        return self.input_tokens + self.output_tokens
+
+
+@dataclass(frozen=True, slots=True)
+class ProviderState:
+    """A normalized snapshot of one model turn at the provider."""
+
+    status: ProviderStatus
+    ref: str
+    tool_calls: tuple[ToolCallRequest, ...] = ()
+    output_text: str | None = None
+    usage: Usage | None = None
+    error: str | None = None
+    poll_after_s: float | None = None
+    rate_limit_headers: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class TurnRequest:
+    """Everything a provider needs to start or continue a run, minus credentials."""
+
+    run_id: str
+    model: str
+    instructions: str | None
+    input_text: str
+    tools: tuple[Mapping[str, Any], ...] = ()
+    max_output_tokens: int | None = None
+    temperature: float | None = None
+    conversation_ref: str | None = None
+
+
+class Provider(Protocol):
+    """A model provider surface. Every method may raise `workers.errors.ProviderError`."""
+
+    def create(self, request: TurnRequest) -> ProviderState:
+        """Start a run (background where the surface has it) and return its first state."""
+        ...
+
+    def retrieve(self, ref: str) -> ProviderState:
+        """Read the current state of the turn `ref`."""
+        ...
+
+    def submit_tool_outputs(
+        self, ref: str, outputs: Sequence[ToolOutput], request: TurnRequest
+    ) -> ProviderState:
+        """Send all tool outputs for turn `ref` in one request; return the next turn's state."""
+        ...
+
+    def cancel(self, ref: str) -> ProviderState:
+        """Ask the provider to stop the turn `ref`; best effort."""
+        ...

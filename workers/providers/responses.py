@@ -1,0 +1,144 @@
+"""The Responses API provider: background responses, polled, continued with tool outputs.
+
+Each model turn is one background response. Function calls come back as `function_call`
+items of a `completed` response; we answer them with a new background response chained by
+`previous_response_id`, resending instructions and tools (they are not carried over).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from openai import OpenAI
+from openai.types.responses import Response
+
+from workers.providers.interface import (
+    ProviderState,
+    ProviderStatus,
+    ToolCallRequest,
+    ToolOutput,
+    TurnRequest,
+    Usage,
+)
+from workers.providers.sdk_errors import translate_sdk_errors
+
+_STATUS = {
+    "queued": ProviderStatus.QUEUED,
+    "in_progress": ProviderStatus.IN_PROGRESS,
+    "completed": ProviderStatus.COMPLETED,
+    "failed": ProviderStatus.FAILED,
+    "cancelled": ProviderStatus.CANCELLED,
+    "incomplete": ProviderStatus.INCOMPLETE,
+}
+
+
+class ResponsesProvider:
+    """Runs turns as background responses through the official SDK (its retries off)."""
+
+    def __init__(self, client: OpenAI) -> None:
+        self._client = client
+
+    def create(self, request: TurnRequest) -> ProviderState:
+        """Start the first turn of a run as a background response."""
+        return self._create(request, input_items=request.input_text, previous_ref=None)
+
+    def retrieve(self, ref: str) -> ProviderState:
+        """Read the turn's current state."""
+        with translate_sdk_errors():
+            raw = self._client.responses.with_raw_response.retrieve(ref)
+        return to_provider_state(raw.parse(), raw.headers)
+
+    def submit_tool_outputs(
+        self, ref: str, outputs: Sequence[ToolOutput], request: TurnRequest
+    ) -> ProviderState:
+        """Answer every call of turn `ref` in one new background response."""
+        items = [
+            {"type": "function_call_output", "call_id": out.call_id, "output": out.output}
+            for out in outputs
+        ]
+        return self._create(request, input_items=items, previous_ref=ref)
+
+    def cancel(self, ref: str) -> ProviderState:
+        """Cancel a background response; idempotent at the provider."""
+        with translate_sdk_errors():
+            raw = self._client.responses.with_raw_response.cancel(ref)
+        return to_provider_state(raw.parse(), raw.headers)
+
+    def _create(
+        self, request: TurnRequest, *, input_items: str | list[Any], previous_ref: str | None
+    ) -> ProviderState:
+        params: dict[str, Any] = {
+            "model": request.model,
+            "input": input_items,
+            "background": True,
+            # Background responses outlive the polling window only when stored.
+            "store": True,
+            "metadata": {"runq_run_id": request.run_id},
+        }
+        if request.instructions:
+            params["instructions"] = request.instructions
+        if request.tools:
+            params["tools"] = [to_function_tool(spec) for spec in request.tools]
+        if previous_ref:
+            params["previous_response_id"] = previous_ref
+        elif request.conversation_ref:
+            params["conversation"] = request.conversation_ref
+        if request.max_output_tokens is not None:
+            params["max_output_tokens"] = request.max_output_tokens
+        if request.temperature is not None:
+            params["temperature"] = request.temperature
+        with translate_sdk_errors():
+            raw = self._client.responses.with_raw_response.create(**params)
+        return to_provider_state(raw.parse(), raw.headers)
+
+
+def to_function_tool(spec: Mapping[str, Any]) -> dict[str, Any]:
+    """A neutral function schema in the Responses API's flat tool shape."""
+    return {
+        "type": "function",
+        "name": spec["name"],
+        "description": spec.get("description", ""),
+        "parameters": spec["parameters"],
+        "strict": bool(spec.get("strict", False)),
+    }
+
+
+def to_provider_state(response: Response, headers: Mapping[str, str]) -> ProviderState:
+    """Normalize a Response: a completed one with function calls means "run the tools"."""
+    status = _STATUS.get(response.status or "in_progress", ProviderStatus.IN_PROGRESS)
+    calls = tuple(
+        ToolCallRequest(call_id=item.call_id, name=item.name, arguments=item.arguments)
+        for item in response.output
+        if item.type == "function_call"
+    )
+    if status is ProviderStatus.COMPLETED and calls:
+        status = ProviderStatus.REQUIRES_TOOLS
+    return ProviderState(
+        status=status,
+        ref=response.id,
+        tool_calls=calls,
+        output_text=response.output_text if status is ProviderStatus.COMPLETED else None,
+        usage=_usage(response),
+        error=_error_text(response),
+        rate_limit_headers={k: v for k, v in headers.items() if k.startswith("x-ratelimit-")},
+    )
+
+
+def _usage(response: Response) -> Usage | None:
+    if response.usage is None:
+        return None
+    details = response.usage.input_tokens_details
+    return Usage(
+        input_tokens=response.usage.input_tokens,
+        output_tokens=response.usage.output_tokens,
+        cached_tokens=details.cached_tokens if details else 0,
+    )
+
+
+def _error_text(response: Response) -> str | None:
+    if response.error is not None:
+        return f"{response.error.code}: {response.error.message}"
+    if response.incomplete_details is not None:
+        return f"incomplete: {response.incomplete_details.reason}"
+    return None

@@ -1,0 +1,42 @@
+"""Every Redis key name runq uses, in one place.
+
+Keys start with a prefix (default "runq") so several deployments, or parallel test runs, can
+share one Redis without seeing each other's state.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+DEFAULT_PREFIX = "runq"
+
+FINGERPRINT_CHARS = 16
+"""64 bits of sha256: collisions between a deployment's few keys are not a concern."""
+
+
+def fingerprint_api_key(api_key: str) -> str:
+    """A short, stable name for an API key: the first 16 hex chars of its sha256.
+
+    Key names are visible to anyone who can run `KEYS` or read a log, so the key itself is
+    never stored, only this fingerprint.
+    """
+    return hashlib.sha256(api_key.encode("utf-8")).hexdigest()[:FINGERPRINT_CHARS]
+
+
+def rate_limit_key(prefix: str, api_key_fingerprint: str, model: str) -> str:
+    """The hash holding both token buckets of one (API key, model).
+
+    The model comes last because fine-tuned model names contain colons (`ft:gpt-4o:org:x`);
+    the fingerprint has a fixed length, so the name stays unambiguous.
+    """
+    return f"{prefix}:ratelimit:{api_key_fingerprint}:{model}"
+
+
+def cache_entry_key(prefix: str, cache_key: str) -> str:
+    """The string holding one cached provider response (JSON)."""
+    return f"{prefix}:cache:entry:{cache_key}"
+
+
+def cache_stats_key(prefix: str) -> str:
+    """The hash of shared cache counters (fields `hits` and `misses`)."""
+    return f"{prefix}:cache:stats"

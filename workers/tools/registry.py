@@ -1,0 +1,198 @@
+"""Tools by name: the `@tool` decorator, `ToolSpec` and the registry that holds them.
+
+    @tool(timeout_s=5.0, pure=True)
+    def get_weather(location: Annotated[str, "City name"]) -> dict[str, object]:
+        \"\"\"Current weather for a city.\"\"\"
+
+The decorator reads the JSON schema from the type hints (see `hint_schema`) and the
+description from the docstring's first paragraph, registers a `ToolSpec`, and returns the
+function unchanged so it can still be called directly.
+"""
+
+from __future__ import annotations
+
+import copy
+import inspect
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any, TypeVar, overload
+
+import jsonschema  # type: ignore[import-untyped]  # ships no type information
+
+from workers.errors import UnknownTool
+from workers.tools.hint_schema import build_parameters_schema, describe_function
+
+# The function-name rule of the OpenAI APIs, which is also the strictest among providers.
+_NAME_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+@dataclass(frozen=True, slots=True)
+class ToolSpec:
+    """One callable tool: what the model is told about it and how runq runs it."""
+
+    name: str
+    """What the model calls it; letters, digits, `_` and `-`, at most 64 characters."""
+    description: str
+    """Told to the model: when to use the tool and what it returns."""
+    parameters: dict[str, Any]
+    """JSON schema of the arguments object."""
+    fn: Callable[..., Any]
+    """The function that does the work, called with keyword arguments."""
+    is_async: bool
+    """`fn` returns an awaitable (an `async def`)."""
+    timeout_s: float = 10.0
+    """How long one call may run before it is answered with a timeout error."""
+    retryable: bool = False
+    """A failed call may be run again (the tool is idempotent)."""
+    pure: bool = False
+    """No side effects; safe to cache answers that used it."""
+
+    def __post_init__(self) -> None:
+        if not _NAME_PATTERN.fullmatch(self.name):
+            raise ValueError(
+                f"tool name {self.name!r} must be 1-64 letters, digits, '_' or '-' "
+                "(the providers' function-name rule)"
+            )
+        if not self.timeout_s > 0:
+            raise ValueError(
+                f"tool {self.name!r}: timeout_s must be positive, not {self.timeout_s}"
+            )
+
+
+class ToolRegistry:
+    """Tool specs by name."""
+
+    def __init__(self) -> None:
+        self._specs: dict[str, ToolSpec] = {}
+
+    def register(self, spec: ToolSpec) -> ToolSpec:
+        """Add `spec`; raises ValueError if its schema is invalid or its name belongs to another
+        function (re-registering the same module-level function, as a reload does, replaces it)."""
+        try:
+            jsonschema.validators.validator_for(spec.parameters).check_schema(spec.parameters)
+        except jsonschema.SchemaError as exc:
+            raise ValueError(
+                f"tool {spec.name!r}: invalid parameters schema: {exc.message}"
+            ) from exc
+        existing = self._specs.get(spec.name)
+        if existing is not None and _origin(existing.fn) != _origin(spec.fn):
+            raise ValueError(
+                f"tool name {spec.name!r} is already taken by {_origin(existing.fn)}; "
+                f"pick another name for {_origin(spec.fn)}"
+            )
+        self._specs[spec.name] = spec
+        return spec
+
+    def get(self, name: str) -> ToolSpec:
+        """The spec called `name`, or UnknownTool listing the names that exist."""
+        try:
+            return self._specs[name]
+        except KeyError:
+            known = ", ".join(self.names()) or "(none)"
+            raise UnknownTool(f"no tool named {name!r}; known tools: {known}") from None
+
+    def names(self) -> list[str]:
+        """Every registered tool name, sorted."""
+        return sorted(self._specs)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._specs
+
+    def function_schemas(self, names: Iterable[str]) -> list[dict[str, Any]]:
+        """Provider-neutral function declarations for `names`, in that order.
+
+        Each is `{"name", "description", "parameters", "strict": False}`; adapters reshape it
+        for their API. Raises UnknownTool for a name that is not registered.
+        """
+        return [
+            {
+                "name": spec.name,
+                "description": spec.description,
+                # A copy, so an adapter that edits its payload cannot change the registry.
+                "parameters": copy.deepcopy(spec.parameters),
+                "strict": False,
+            }
+            for spec in (self.get(name) for name in names)
+        ]
+
+
+default_registry = ToolRegistry()
+"""The registry the built-in and the user's `@tool` functions go into."""
+
+
+def build_tool_spec(
+    fn: Callable[..., Any],
+    *,
+    name: str | None = None,
+    description: str | None = None,
+    timeout_s: float = 10.0,
+    retryable: bool = False,
+    pure: bool = False,
+) -> ToolSpec:
+    """A spec for `fn` with its schema read from its type hints; raises TypeError if it can't."""
+    return ToolSpec(
+        name=name if name is not None else fn.__name__,
+        description=description if description is not None else describe_function(fn),
+        parameters=build_parameters_schema(fn),
+        fn=fn,
+        is_async=inspect.iscoroutinefunction(fn),
+        timeout_s=timeout_s,
+        retryable=retryable,
+        pure=pure,
+    )
+
+
+@overload
+def tool(fn: F) -> F: ...
+
+
+@overload
+def tool(
+    fn: None = None,
+    *,
+    name: str | None = None,
+    description: str | None = None,
+    timeout_s: float = 10.0,
+    retryable: bool = False,
+    pure: bool = False,
+    registry: ToolRegistry = default_registry,
+) -> Callable[[F], F]: ...
+
+
+def tool(
+    fn: F | None = None,
+    *,
+    name: str | None = None,
+    description: str | None = None,
+    timeout_s: float = 10.0,
+    retryable: bool = False,
+    pure: bool = False,
+    registry: ToolRegistry = default_registry,
+) -> F | Callable[[F], F]:
+    """Register a function as a tool; use bare (`@tool`) or with options (`@tool(pure=True)`).
+
+    The function is returned unchanged. Its schema errors are raised here, at import time.
+    """
+
+    def decorate(target: F) -> F:
+        registry.register(
+            build_tool_spec(
+                target,
+                name=name,
+                description=description,
+                timeout_s=timeout_s,
+                retryable=retryable,
+                pure=pure,
+            )
+        )
+        return target
+
+    return decorate if fn is None else decorate(fn)
+
+
+def _origin(fn: Callable[..., Any]) -> str:
+    module = getattr(fn, "__module__", None) or "?"
+    return f"{module}.{getattr(fn, '__qualname__', repr(fn))}"
