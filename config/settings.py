@@ -9,11 +9,18 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from pydantic import AliasChoices, Field, SecretStr, model_validator
+from pydantic import AliasChoices, BaseModel, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 # The simulator accepts any key; this one marks "no real key configured".
 SIMULATOR_API_KEY = "sk-runq-simulator"
+
+
+class ModelLimits(BaseModel):
+    """The provider's limits for one model (0 = no limit on that dimension)."""
+
+    requests_per_min: int = Field(0, ge=0)
+    tokens_per_min: int = Field(0, ge=0)
 
 
 class Settings(BaseSettings):
@@ -70,8 +77,13 @@ class Settings(BaseSettings):
     )
 
     # -- limits and cache (issue 3 grows these) -----------------------------------------------
-    default_requests_per_min: int = 0
-    default_tokens_per_min: int = 0
+    default_requests_per_min: int = Field(0, description="Per API key and model; 0 = no limit.")
+    default_tokens_per_min: int = Field(0, description="Per API key and model; 0 = no limit.")
+    model_limits: dict[str, ModelLimits] = Field(
+        default_factory=dict,
+        description='Per-model limits, JSON: {"gpt-5.4": {"requests_per_min": 500, ...}}.',
+    )
+    redis_prefix: str = "runq"
     default_max_output_tokens: int = 1024
     cache_ttl_s: int = 3600
 

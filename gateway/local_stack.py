@@ -57,10 +57,11 @@ class LocalStack:
         ]
         if beat:
             args += ["-B", "--schedule", str(self.workdir / f"beat-{name}")]
-        log_file = (self.workdir / f"{name}.log").open("ab")
-        self.workers.append(
-            subprocess.Popen(args, env=self.env, stdout=log_file, stderr=subprocess.STDOUT)
-        )
+        # The child keeps its own copy of the descriptor; ours can close at once.
+        with (self.workdir / f"{name}.log").open("ab") as log_file:
+            self.workers.append(
+                subprocess.Popen(args, env=self.env, stdout=log_file, stderr=subprocess.STDOUT)
+            )
 
     def wait_for_workers(self, count: int) -> None:
         """Block until `count` workers answer a broadcast ping."""
@@ -116,8 +117,10 @@ def start_local_stack(
         simulator_url = f"http://127.0.0.1:{port}"
         sim_args = [sys.executable, "-m", "simulator", "--port", str(port)]
         sim_args += ["--latency-ms", str(latency_ms)]
-        sim_log = (workdir / "simulator.log").open("ab")
-        simulator = subprocess.Popen(sim_args, env=env, stdout=sim_log, stderr=subprocess.STDOUT)
+        with (workdir / "simulator.log").open("ab") as sim_log:
+            simulator = subprocess.Popen(
+                sim_args, env=env, stdout=sim_log, stderr=subprocess.STDOUT
+            )
         env.update(OPENAI_BASE_URL=f"{simulator_url}/v1", OPENAI_API_KEY=SIMULATOR_API_KEY)
     env.update(extra_env or {})
     os.environ.update(env)

@@ -6,7 +6,8 @@ each forked worker child (`worker_process_init`) so no socket is shared across a
 
 from __future__ import annotations
 
-import hashlib
+import random
+import time
 from datetime import UTC, datetime
 from functools import cache
 from typing import Any
@@ -19,11 +20,15 @@ from sqlmodel import Session, SQLModel, create_engine
 from config.settings import Settings, get_settings
 from workers.agents import Agent, load_agent_modules
 from workers.backoff import Schedule
+from workers.budget import LimitTable, SharedBudget
 from workers.errors import ConfigError
 from workers.providers.interface import Provider
 from workers.providers.responses import ResponsesProvider
+from workers.rate_limiter import RedisRateLimiter
+from workers.redis_keys import fingerprint_api_key
 from workers.run_state import RunPolicy
 from workers.step_context import Clearance, NoLimits, StepContext
+from workers.token_bucket import Limits
 from workers.tools.registry import default_registry
 
 
@@ -87,8 +92,7 @@ def provider_for(agent: Agent) -> Provider:
 
 def api_key_id_for(agent: Agent) -> str:
     """A fingerprint of the API key an agent uses (never the key itself)."""
-    key = get_settings().openai_api_key.get_secret_value()
-    return hashlib.sha256(key.encode()).hexdigest()[:16]
+    return fingerprint_api_key(get_settings().openai_api_key.get_secret_value())
 
 
 def run_policy(settings: Settings) -> RunPolicy:
@@ -102,8 +106,20 @@ def run_policy(settings: Settings) -> RunPolicy:
 
 
 def build_clearance(settings: Settings) -> Clearance:
-    """The rate-limit seam; no limits until the limiter is configured."""
-    return NoLimits()
+    """The shared budget on Redis, or no limiter at all when no limit is configured."""
+    table = LimitTable(
+        default=Limits(settings.default_requests_per_min, settings.default_tokens_per_min),
+        per_model={
+            model: Limits(limits.requests_per_min, limits.tokens_per_min)
+            for model, limits in settings.model_limits.items()
+        },
+    )
+    if table.default.is_unlimited and all(x.is_unlimited for x in table.per_model.values()):
+        return NoLimits()
+    limiter = RedisRateLimiter(get_redis(), prefix=settings.redis_prefix)
+    return SharedBudget(
+        limiter, table, now_ms=lambda: int(time.time() * 1000), jitter=random.random
+    )
 
 
 @cache

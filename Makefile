@@ -1,0 +1,48 @@
+# Every target creates the virtualenv it needs from pyproject.toml, so a fresh clone with
+# only python3 works: `make demo` runs the main job, `make test` runs the whole suite.
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-stamp
+
+.PHONY: install demo test unit test-integration lint format typecheck bench all clean
+
+$(STAMP): pyproject.toml
+	python3 -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e ".[dev]"
+	touch $(STAMP)
+
+install: $(STAMP)
+
+demo: $(STAMP)
+	$(VENV)/bin/runq demo
+
+## the README's test command: lint, types, then every test tier (integration included)
+test: lint typecheck
+	$(PY) -m pytest
+
+unit: $(STAMP)
+	$(PY) -m pytest -m "not integration"
+
+test-integration: $(STAMP)
+	$(PY) -m pytest -m integration
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: $(STAMP)
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+
+typecheck: $(STAMP)
+	$(VENV)/bin/mypy
+
+bench: $(STAMP)
+	$(PY) -m bench.limiter
+	$(PY) -m bench.cache
+
+all: test
+
+clean:
+	rm -rf $(VENV) .runq .mypy_cache .ruff_cache .pytest_cache

@@ -1,0 +1,61 @@
+"""Runtime knobs of the simulator; `/_sim/config` changes them while it runs."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(slots=True)
+class SimulatorConfig:
+    """Behaviour of the fake provider. Mutable on purpose: tests and demos retune a live server."""
+
+    latency_ms: int = 300
+    """How long a background response takes to reach a terminal status (20 % of it queued)."""
+    fault_5xx_rate: float = 0.0
+    """Fraction of /v1 requests answered 500 server_error, drawn from random.Random(seed)."""
+    quota_exhausted: bool = False
+    """Answer every /v1 request 429 insufficient_quota, as an account with no credit would."""
+    rpm: int = 0
+    """Requests per minute per (API key, model); 0 means no limit."""
+    tpm: int = 0
+    """Tokens per minute per (API key, model); 0 means no limit."""
+    delay_ms: int = 0
+    """Extra wall-clock delay added to every request, to exercise client timeouts."""
+    seed: int = 0
+    """Seed of the fault-injection RNG, so a failing demo run can be replayed."""
+
+
+_NON_NEGATIVE_INTS = ("latency_ms", "rpm", "tpm", "delay_ms")
+
+
+def apply_overrides(config: SimulatorConfig, changes: Mapping[str, Any]) -> SimulatorConfig:
+    """Return a copy of `config` with `changes` applied; ValueError names the first bad field."""
+    known = {field.name for field in dataclasses.fields(SimulatorConfig)}
+    unknown = sorted(set(changes) - known)
+    if unknown:
+        raise ValueError(f"unknown config field(s): {', '.join(unknown)}")
+    for name in _NON_NEGATIVE_INTS:
+        if name in changes:
+            _require_int(name, changes[name], minimum=0)
+    if "seed" in changes:
+        _require_int("seed", changes["seed"], minimum=None)
+    if "fault_5xx_rate" in changes:
+        rate = changes["fault_5xx_rate"]
+        # bool is an int subclass; "true" as a rate is a caller mistake, not 1.0.
+        if isinstance(rate, bool) or not isinstance(rate, int | float) or not 0 <= rate <= 1:
+            raise ValueError("fault_5xx_rate must be a number between 0 and 1")
+    if "quota_exhausted" in changes and not isinstance(changes["quota_exhausted"], bool):
+        raise ValueError("quota_exhausted must be true or false")
+    updated = dataclasses.replace(config, **changes)
+    updated.fault_5xx_rate = float(updated.fault_5xx_rate)
+    return updated
+
+
+def _require_int(name: str, value: object, *, minimum: int | None) -> None:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValueError(f"{name} must be an integer")
+    if minimum is not None and value < minimum:
+        raise ValueError(f"{name} must be >= {minimum}")

@@ -1,0 +1,67 @@
+"""How a response's status moves over time: queued -> in_progress -> terminal.
+
+Pure: callers pass `now_s` from whatever clock they hold, so tests move time by hand.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from simulator.script import Failure, Incomplete, Turn
+
+Status = Literal["queued", "in_progress", "completed", "failed", "incomplete", "cancelled"]
+Outcome = Literal["completed", "failed", "incomplete"]
+
+# Real background responses spend a short while queued before a model picks them up; a fixed
+# share of the latency makes both non-terminal states visible to a poller.
+QUEUED_SHARE = 0.2
+
+
+@dataclass(frozen=True, slots=True)
+class Timeline:
+    """When a response leaves `queued` and when it reaches its terminal status (Unix seconds)."""
+
+    created_s: float
+    started_s: float
+    finished_s: float
+
+
+def plan_timeline(created_s: float, latency_ms: int, slow_ms: int = 0) -> Timeline:
+    """Schedule a background response: `latency_ms` in total, plus `#slow=MS` in progress."""
+    latency_s = latency_ms / 1000
+    return Timeline(
+        created_s=created_s,
+        started_s=created_s + latency_s * QUEUED_SHARE,
+        finished_s=created_s + latency_s + slow_ms / 1000,
+    )
+
+
+def instant_timeline(created_s: float) -> Timeline:
+    """A synchronous response: terminal by the time the create call answers."""
+    return Timeline(created_s=created_s, started_s=created_s, finished_s=created_s)
+
+
+def outcome_of(turn: Turn) -> Outcome:
+    """The terminal status a turn ends in; a turn that ends in tool calls still `completed`."""
+    if isinstance(turn, Failure):
+        return "failed"
+    if isinstance(turn, Incomplete):
+        return "incomplete"
+    return "completed"
+
+
+def status_at(timeline: Timeline, outcome: Outcome, *, is_cancelled: bool, now_s: float) -> Status:
+    """The status a poll at `now_s` sees."""
+    if is_cancelled:
+        return "cancelled"
+    if now_s < timeline.started_s:
+        return "queued"
+    if now_s < timeline.finished_s:
+        return "in_progress"
+    return outcome
+
+
+def is_terminal(status: Status) -> bool:
+    """True once the status can no longer change."""
+    return status not in ("queued", "in_progress")

@@ -1,0 +1,117 @@
+"""Everything the simulator remembers between requests, behind one lock."""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from simulator.config import SimulatorConfig
+from simulator.faults import FaultInjector, RateLimiter
+from simulator.items import Item
+from simulator.lifecycle import Timeline
+from simulator.script import Turn
+
+
+@dataclass(slots=True)
+class ResponseRecord:
+    """A created response: what was asked, what the script decided, and when it becomes visible."""
+
+    id: str
+    model: str
+    background: bool
+    store: bool
+    instructions: str | None
+    max_output_tokens: int | None
+    metadata: dict[str, str]
+    parallel_tool_calls: bool
+    tool_choice: Any
+    tools: list[dict[str, Any]]
+    temperature: float
+    top_p: float
+    text: dict[str, Any]
+    truncation: str
+    previous_response_id: str | None
+    conversation_id: str | None
+    input_items: list[Item]
+    """This request's own input, as listed by GET .../input_items."""
+    context: list[Item]
+    """Everything the model saw: inherited items, then `input_items`."""
+    turn: Turn
+    output: list[Item]
+    usage: dict[str, Any]
+    timeline: Timeline
+    is_cancelled: bool = False
+
+
+@dataclass(slots=True)
+class ConversationRecord:
+    """A conversation and its items, oldest first."""
+
+    id: str
+    created_at: int
+    metadata: dict[str, str]
+    items: list[Item] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class Stats:
+    """Counters served by GET /_sim/stats; the demo and the benchmark read them."""
+
+    requests_total: int = 0
+    responses_created: int = 0
+    responses_retrieved: int = 0
+    responses_cancelled: int = 0
+    responses_deleted: int = 0
+    input_items_listed: int = 0
+    input_tokens_counted: int = 0
+    tool_outputs_submitted: int = 0
+    """function_call_output items received, in responses and in conversation items."""
+    function_calls_emitted: int = 0
+    """function_call items in responses that reached a terminal status."""
+    conversations_created: int = 0
+    http_429: int = 0
+    http_5xx: int = 0
+    tokens_charged: int = 0
+    """Tokens the TPM limiter charged up front (estimated input + max_output_tokens or 256)."""
+    requests_by_key: dict[str, int] = field(default_factory=dict)
+
+    def as_json(self) -> dict[str, Any]:
+        """A plain dict for the JSON reply."""
+        return dataclasses.asdict(self)
+
+
+@dataclass(slots=True)
+class SimulatorState:
+    """The in-memory world of one simulator app. Hold `lock` while reading or changing it."""
+
+    config: SimulatorConfig
+    clock: Callable[[], float]
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    responses: dict[str, ResponseRecord] = field(default_factory=dict)
+    conversations: dict[str, ConversationRecord] = field(default_factory=dict)
+    pending: set[str] = field(default_factory=set)
+    """Responses whose terminal effects (stats, conversation items) are not applied yet."""
+    stats: Stats = field(default_factory=Stats)
+    limiter: RateLimiter = field(default_factory=RateLimiter)
+    faults: FaultInjector = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.faults = FaultInjector(self.config.seed)
+
+    def reset(self) -> None:
+        """Forget every object, counter and bucket, and replay faults from the seed."""
+        self.responses.clear()
+        self.conversations.clear()
+        self.pending.clear()
+        self.stats = Stats()
+        self.limiter.clear()
+        self.faults.reseed(self.config.seed)
+
+    def retune(self, config: SimulatorConfig) -> None:
+        """Switch to a new config; a new seed restarts the fault sequence."""
+        if config.seed != self.config.seed:
+            self.faults.reseed(config.seed)
+        self.config = config

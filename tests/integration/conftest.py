@@ -1,0 +1,91 @@
+"""The integration tier: a real redis-server, real `celery worker` processes and the
+simulator over HTTP, started once per session by the same code `runq demo` uses."""
+
+from __future__ import annotations
+
+import os
+import time
+import uuid
+from collections.abc import Iterator
+
+import pytest
+
+from gateway.local_stack import LocalStack, start_local_stack
+
+# Tight timings so the tier is quick; the logic is the same as with production defaults.
+FLEET_ENV = {
+    "RUNQ_POLL_FIRST_S": "0.1",
+    "RUNQ_POLL_CAP_S": "1.0",
+    "RUNQ_RETRY_FIRST_S": "0.2",
+    "RUNQ_RETRY_CAP_S": "2.0",
+    "RUNQ_REAPER_STALE_S": "20",
+    "RUNQ_TOOL_GRACE_S": "2",
+}
+TERMINAL = {"completed", "failed", "cancelled", "expired"}
+
+
+@pytest.fixture(scope="session")
+def fleet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
+    """Redis + simulator + one `runs` worker (with the reaper beat) + one `tools` worker."""
+    saved_env = dict(os.environ)
+    workdir = tmp_path_factory.mktemp("fleet")
+    try:
+        stack = start_local_stack(workdir, latency_ms=150, extra_env=FLEET_ENV)
+    except (OSError, RuntimeError) as exc:
+        if os.environ.get("CI"):
+            raise
+        pytest.skip(f"could not start the local fleet: {exc}")
+    _point_this_process_at(stack)
+    try:
+        stack.start_worker("runs", concurrency=16, name="runs", beat=True)
+        stack.start_worker("tools", concurrency=16, name="tools")
+        stack.wait_for_workers(2)
+        yield stack
+    finally:
+        stack.stop()
+        os.environ.clear()
+        os.environ.update(saved_env)
+        from workers import connections
+
+        connections.reset()
+
+
+def _point_this_process_at(stack: LocalStack) -> None:
+    from config.celery_app import app
+    from workers import connections
+
+    connections.reset()
+    app.conf.broker_url = stack.env["REDIS_URL"]
+    app.conf.result_backend = stack.env["REDIS_URL"]
+
+
+def enqueue_batch(inputs: list[str], agent: str = "assistant") -> str:
+    """Enqueue one run per input, all in a new batch; returns the batch id."""
+    from gateway.enqueue import RunCreate, enqueue_run
+    from workers import connections
+
+    batch_id = f"it-{uuid.uuid4().hex[:8]}"
+    with connections.new_session() as session:
+        for text in inputs:
+            enqueue_run(
+                session,
+                RunCreate(agent=agent, input=text, batch_id=batch_id),
+                default_deadline_s=300,
+            )
+    return batch_id
+
+
+def wait_for_batch(batch_id: str, count: int, timeout_s: float = 90.0) -> None:
+    """Wait until every run of the batch is terminal (fails the test on timeout)."""
+    from workers import connections
+    from workers.db import store
+
+    deadline = time.monotonic() + timeout_s
+    counts: dict[str, int] = {}
+    while time.monotonic() < deadline:
+        with connections.new_session() as session:
+            counts = store.count_runs_by_status(session, batch_id=batch_id)
+        if sum(n for status, n in counts.items() if status in TERMINAL) >= count:
+            return
+        time.sleep(0.2)
+    pytest.fail(f"batch {batch_id} did not finish in {timeout_s}s: {counts}")

@@ -1,0 +1,165 @@
+"""Simulator replies against the component schemas of the bundled OpenAI spec.
+
+The SDK tests prove the SDK can parse the replies; this proves they match the published spec
+too, including fields the SDK treats as optional (for example `logprobs` on output text).
+
+One deliberate difference from the spec, because the SDK wins where they disagree:
+- `Response.usage` is `null` until the response is terminal (what the SDK types and the API
+  reference describe), but the spec types it as a plain object. The test widens it to
+  `ResponseUsage | null` before validating.
+The spec has no schema for the body of DELETE /responses/{id}; that check uses the shape of the
+spec's own example instead.
+"""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from jsonschema import Draft202012Validator
+from referencing import Registry, Resource
+from referencing.jsonschema import DRAFT202012
+
+from tests.simulator.conftest import Sim
+from tests.simulator.test_sdk_responses import MODEL, TOOLS
+
+SPEC_PATH = Path(__file__).resolve().parents[3] / "shared/reference/openai-openapi.yaml"
+SPEC_URI = "urn:openai-openapi"
+AUTH = {"Authorization": "Bearer sk-test"}
+RESPONSE_DELETED = {
+    "type": "object",
+    "properties": {
+        "id": {"type": "string"},
+        "object": {"const": "response"},
+        "deleted": {"const": True},
+    },
+    "required": ["id", "object", "deleted"],
+    "additionalProperties": False,
+}
+
+
+@pytest.fixture(scope="module")
+def registry() -> Registry:
+    """The spec, loaded once (it is 3 MB), as a registry that resolves #/components refs."""
+    if not SPEC_PATH.exists():
+        pytest.skip(
+            "../shared/reference/openai-openapi.yaml not found: "
+            "the spec check needs the shared folder beside the repo"
+        )
+    with SPEC_PATH.open(encoding="utf-8") as handle:
+        spec = yaml.load(handle, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+    spec = copy.deepcopy(spec)
+    response_fields = spec["components"]["schemas"]["Response"]["allOf"][2]["properties"]
+    response_fields["usage"] = {
+        "anyOf": [{"$ref": "#/components/schemas/ResponseUsage"}, {"type": "null"}]
+    }
+    resource: Resource[Any] = Resource.from_contents(spec, default_specification=DRAFT202012)
+    registry: Registry[Any] = Registry().with_resource(SPEC_URI, resource)
+    return registry
+
+
+def problems(registry: Registry, schema_name: str, body: Any) -> list[str]:
+    schema = {"$ref": f"{SPEC_URI}#/components/schemas/{schema_name}"}
+    validator = Draft202012Validator(schema, registry=registry)
+    return [
+        f"{'/'.join(map(str, error.absolute_path))}: {error.message}"
+        for error in validator.iter_errors(body)
+    ]
+
+
+def create(sim: Sim, **body: Any) -> dict[str, Any]:
+    reply = sim.http.post("/v1/responses", json={"model": MODEL, **body}, headers=AUTH)
+    reply.raise_for_status()
+    created: dict[str, Any] = reply.json()
+    return created
+
+
+def get(sim: Sim, path: str) -> Any:
+    return sim.http.get(path, headers=AUTH).json()
+
+
+def response_samples(sim: Sim) -> dict[str, Any]:
+    """A Response in every status, with function calls and with a final message."""
+    prompt = "weather in Paris and London"
+    queued = create(sim, input=prompt, tools=TOOLS, background=True)
+    sim.clock.advance(0.5)
+    running = get(sim, f"/v1/responses/{queued['id']}")
+    sim.clock.advance(0.5)
+    with_calls = get(sim, f"/v1/responses/{queued['id']}")
+    outputs = [
+        {"type": "function_call_output", "call_id": item["call_id"], "output": "18C"}
+        for item in with_calls["output"]
+    ]
+    final = create(sim, input=outputs, previous_response_id=queued["id"], tools=TOOLS)
+    to_cancel = create(sim, input="hi", background=True)
+    cancelled = sim.http.post(f"/v1/responses/{to_cancel['id']}/cancel", headers=AUTH).json()
+    return {
+        "queued": queued,
+        "in_progress": running,
+        "completed with function calls": with_calls,
+        "completed with a message": final,
+        "failed": create(sim, input="hi #fail"),
+        "incomplete": create(sim, input="hi #incomplete"),
+        "cancelled": cancelled,
+    }
+
+
+def test_responses_in_every_status_match_the_spec(sim: Sim, registry: Registry) -> None:
+    samples = response_samples(sim)
+    assert [sample["status"] for sample in samples.values()] == [
+        "queued",
+        "in_progress",
+        "completed",
+        "completed",
+        "failed",
+        "incomplete",
+        "cancelled",
+    ]
+    for label, body in samples.items():
+        assert problems(registry, "Response", body) == [], label
+
+
+def test_other_objects_match_the_spec(sim: Sim, registry: Registry) -> None:
+    conversation = sim.http.post(
+        "/v1/conversations", json={"items": [{"role": "user", "content": "hi"}]}, headers=AUTH
+    ).json()
+    create(sim, input="weather in Paris", tools=TOOLS, conversation=conversation["id"])
+    response = create(
+        sim, input=[{"role": "user", "content": "a"}, {"role": "assistant", "content": "b"}]
+    )
+    counted = sim.http.post(
+        "/v1/responses/input_tokens", json={"model": MODEL, "input": "hi"}, headers=AUTH
+    )
+    samples = [
+        ("ConversationResource", conversation),
+        ("ConversationItemList", get(sim, f"/v1/conversations/{conversation['id']}/items")),
+        ("ResponseItemList", get(sim, f"/v1/responses/{response['id']}/input_items")),
+        ("ErrorResponse", get(sim, "/v1/responses/resp_missing")),
+        ("ErrorResponse", sim.http.get("/v1/responses/resp_missing").json()),
+        ("TokenCountsResource", counted.json()),
+        (
+            "DeletedConversationResource",
+            sim.http.delete(f"/v1/conversations/{conversation['id']}", headers=AUTH).json(),
+        ),
+    ]
+    for schema_name, body in samples:
+        assert problems(registry, schema_name, body) == [], schema_name
+
+
+def test_deleted_response_matches_the_spec_example(sim: Sim) -> None:
+    response = create(sim, input="hi")
+    body = sim.http.delete(f"/v1/responses/{response['id']}", headers=AUTH).json()
+    assert list(Draft202012Validator(RESPONSE_DELETED).iter_errors(body)) == []
+
+
+def test_the_check_catches_a_missing_required_field(sim: Sim, registry: Registry) -> None:
+    # Guard against a registry that silently validates everything.
+    body = create(sim, input="hi")
+    del body["tools"]
+    del body["output"][0]["content"][0]["logprobs"]
+    found = problems(registry, "Response", body)
+    assert any("'tools' is a required property" in problem for problem in found)
+    assert any("output/0" in problem for problem in found)
