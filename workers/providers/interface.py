@@ -70,8 +70,22 @@ class ProviderState:
 
 
 @dataclass(frozen=True, slots=True)
+class ToolTurn:
+    """One finished tool round trip of this run: the calls the model made and our outputs."""
+
+    calls: tuple[ToolCallRequest, ...]
+    outputs: tuple[ToolOutput, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class TurnRequest:
-    """Everything a provider needs to start or continue a run, minus credentials."""
+    """Everything a provider needs to start or continue a run, minus credentials.
+
+    `tools` are provider-neutral function schemas: {"name", "description", "parameters",
+    "strict"}; each adapter renders its own shape. `history` holds this run's tool round
+    trips so far, oldest first, including the one being submitted: stateless surfaces (Chat
+    Completions) replay it; stateful ones (Responses, Assistants) ignore it.
+    """
 
     run_id: str
     model: str
@@ -81,6 +95,7 @@ class TurnRequest:
     max_output_tokens: int | None = None
     temperature: float | None = None
     conversation_ref: str | None = None
+    history: tuple[ToolTurn, ...] = ()
 
 
 class Provider(Protocol):
