@@ -45,6 +45,12 @@ app.conf.update(
 )
 
 
+def point_at_broker(redis_url: str) -> None:
+    """Re-point this process's producer at `redis_url` (the demo starts Redis after import)."""
+    app.conf.broker_url = redis_url
+    app.conf.result_backend = redis_url
+
+
 @worker_process_init.connect
 def _fresh_clients_after_fork(**_: Any) -> None:
     # Sockets and DB connections inherited from the parent must not be shared.

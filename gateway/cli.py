@@ -157,6 +157,16 @@ def simulator(
     )
 
 
+@app.command()
+def migrate() -> None:
+    """Create any missing tables in DATABASE_URL (SQLite file by default)."""
+    from config.settings import get_settings
+    from workers.connections import get_engine
+
+    get_engine()
+    console.print(f"tables ready in {get_settings().database_url}")
+
+
 def _wait_for(run_id: str, timeout_s: float) -> None:
     from workers.connections import new_session
     from workers.db import store

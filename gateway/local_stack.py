@@ -124,6 +124,7 @@ def start_local_stack(
         env.update(OPENAI_BASE_URL=f"{simulator_url}/v1", OPENAI_API_KEY=SIMULATOR_API_KEY)
     env.update(extra_env or {})
     os.environ.update(env)
+    _point_this_process_at(redis_server.url)
     stack = LocalStack(redis_server, simulator, simulator_url, workdir, env)
     if simulator_url:
         _wait_http(f"{simulator_url}/_sim/health", stack)
@@ -142,3 +143,12 @@ def _wait_http(url: str, stack: LocalStack) -> None:
         except (urllib.error.URLError, ConnectionError):
             time.sleep(0.1)
     raise RuntimeError(f"{url} did not answer within {_READY_TIMEOUT_S}s")
+
+
+def _point_this_process_at(redis_url: str) -> None:
+    """Settings and the Celery producer were read at import: re-read them for the stack."""
+    from config.celery_app import point_at_broker
+    from workers import connections
+
+    connections.reset()
+    point_at_broker(redis_url)

@@ -35,7 +35,6 @@ def fleet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
         if os.environ.get("CI"):
             raise
         pytest.skip(f"could not start the local fleet: {exc}")
-    _point_this_process_at(stack)
     try:
         stack.start_worker("runs", concurrency=16, name="runs", beat=True)
         stack.start_worker("tools", concurrency=16, name="tools")
@@ -48,15 +47,6 @@ def fleet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
         from workers import connections
 
         connections.reset()
-
-
-def _point_this_process_at(stack: LocalStack) -> None:
-    from config.celery_app import app
-    from workers import connections
-
-    connections.reset()
-    app.conf.broker_url = stack.env["REDIS_URL"]
-    app.conf.result_backend = stack.env["REDIS_URL"]
 
 
 def enqueue_batch(inputs: list[str], agent: str = "assistant") -> str:
