@@ -47,8 +47,7 @@ app.conf.update(
 
 def point_at_broker(redis_url: str) -> None:
     """Re-point this process's producer at `redis_url` (the demo starts Redis after import)."""
-    app.conf.broker_url = redis_url
-    app.conf.result_backend = redis_url
+    app.conf.update(broker_url=redis_url, result_backend=redis_url)
 
 
 @worker_process_init.connect
