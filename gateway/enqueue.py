@@ -31,6 +31,9 @@ class RunCreate(BaseModel):
     idempotency_key: str | None = Field(default=None, max_length=256)
     batch_id: str | None = Field(default=None, max_length=128)
     deadline_s: float | None = Field(default=None, gt=0, le=7 * 24 * 3600)
+    cache: bool | None = Field(
+        default=None, description="Use the response cache; None follows the agent's setting."
+    )
 
 
 def record_run(session: Session, job: RunCreate, *, default_deadline_s: float) -> tuple[Run, bool]:
@@ -46,6 +49,7 @@ def record_run(session: Session, job: RunCreate, *, default_deadline_s: float) -
         deadline_at=deadline_at,
         idempotency_key=job.idempotency_key,
         batch_id=job.batch_id,
+        use_cache=agent.cacheable if job.cache is None else job.cache,
     )
 
 

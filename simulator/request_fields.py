@@ -6,7 +6,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from simulator.errors import bad_request
-from simulator.tools import resolve_tools
+from simulator.schema_answer import PLAIN_TEXT, AnswerFormat
+from simulator.tools import resolve_tools, strict_schema_problem
 
 
 def conversation_id_of(value: object) -> str | None:
@@ -74,3 +75,50 @@ def optional_field(body: Mapping[str, Any], name: str, kind: Any) -> Any:
     if value is not None and not isinstance(value, kind):
         raise bad_request(f"Invalid type for '{name}'.", param=name, code="invalid_type")
     return value
+
+
+def answer_format_of_text(text: Mapping[str, Any]) -> AnswerFormat:
+    """The answer format a Responses `text.format` asks for (the schema sits on the format)."""
+    value = text.get("format") or {"type": "text"}
+    return _answer_format(value, value, param="text.format")
+
+
+def answer_format_of(value: object, *, param: str = "response_format") -> AnswerFormat:
+    """The answer format a Chat/Assistants `response_format` asks for ("auto" means text).
+
+    There the schema is nested: {"type": "json_schema", "json_schema": {name, schema, strict}}.
+    """
+    if value is None or value == "auto":
+        return PLAIN_TEXT
+    if not isinstance(value, Mapping):
+        raise bad_request(f"Invalid type for '{param}'.", param=param, code="invalid_type")
+    holder = value.get("json_schema") if value.get("type") == "json_schema" else value
+    return _answer_format(value, holder, param=param)
+
+
+def _answer_format(value: object, holder: object, *, param: str) -> AnswerFormat:
+    kind = value.get("type") if isinstance(value, Mapping) else None
+    if kind in ("text", "json_object"):
+        return AnswerFormat(kind)
+    if kind != "json_schema":
+        raise bad_request(
+            f"Invalid value for '{param}.type': expected text, json_object or json_schema.",
+            param=f"{param}.type",
+            code="invalid_value",
+        )
+    name = holder.get("name") if isinstance(holder, Mapping) else None
+    schema = holder.get("schema") or {} if isinstance(holder, Mapping) else None
+    if not isinstance(name, str) or not name or not isinstance(schema, Mapping):
+        raise bad_request(
+            f"Missing required parameter: '{param}.name' (with an object 'schema').",
+            param=f"{param}.name",
+            code="missing_required_parameter",
+        )
+    problem = strict_schema_problem(schema)
+    if isinstance(holder, Mapping) and holder.get("strict") is True and problem:
+        raise bad_request(
+            f"Invalid schema for response_format '{name}': {problem}",
+            param=param,
+            code="invalid_json_schema",
+        )
+    return AnswerFormat("json_schema", dict(schema))

@@ -9,7 +9,12 @@ from simulator import lifecycle, script
 from simulator.errors import bad_request, not_found
 from simulator.items import Item, new_id, normalize_input
 from simulator.lifecycle import Status
-from simulator.request_fields import conversation_id_of, echoed_fields, optional_field
+from simulator.request_fields import (
+    answer_format_of_text,
+    conversation_id_of,
+    echoed_fields,
+    optional_field,
+)
 from simulator.state import ResponseRecord, SimulatorState
 from simulator.tools import offered_function_names, resolve_tools
 
@@ -29,7 +34,8 @@ def create_response(state: SimulatorState, body: Mapping[str, Any], now_s: float
     check_tool_pairing(context)
     echoed = echoed_fields(body)
     offered = offered_function_names(echoed["tools"], echoed["tool_choice"])
-    turn = script.next_turn(echoed["instructions"], offered, context)
+    answer_format = answer_format_of_text(echoed["text"])
+    turn = script.next_turn(echoed["instructions"], offered, context, answer_format)
     if not echoed["parallel_tool_calls"] and isinstance(turn, script.ToolCalls):
         # parallel_tool_calls=false promises at most one call per response.
         turn = script.ToolCalls(turn.calls[:1])
@@ -47,8 +53,7 @@ def create_response(state: SimulatorState, body: Mapping[str, Any], now_s: float
     )
     record.usage = build_usage(record, cached_tokens=_tokens_of(inherited))
     if record.background:
-        steering = f"{record.instructions or ''}\n{script.last_user_text(context)}"
-        slow_ms = script.read_directives(steering).slow_ms
+        slow_ms = script.steering_directives(record.instructions, context).slow_ms
         record.timeline = lifecycle.plan_timeline(now_s, state.config.latency_ms, slow_ms)
     _remember(state, record)
     return record

@@ -10,6 +10,7 @@ user message steers it: plain phrases pick tools, `#directives` force edge cases
     #unknown_tool              also call `delete_everything`, a tool nobody offered
     #fail / #incomplete        the response fails (server_error) / stops at max_output_tokens
     #slow=MS                   read by the lifecycle: MS more milliseconds in progress
+    #invalid_json              a JSON-format answer breaks its promise (see schema_answer)
 
 Directives in `instructions` count too, so an agent can carry one across every turn.
 """
@@ -22,6 +23,8 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
+
+from simulator.schema_answer import PLAIN_TEXT, AnswerFormat, write_answer
 
 WEATHER_TOOL = "get_weather"
 SEARCH_TOOL = "search_documents"
@@ -78,6 +81,7 @@ class Directives:
     bad_args: bool = False
     unknown_tool: bool = False
     slow_ms: int = 0
+    invalid_json: bool = False
 
 
 def read_directives(text: str) -> Directives:
@@ -85,7 +89,7 @@ def read_directives(text: str) -> Directives:
     found: dict[str, Any] = {}
     for match in _DIRECTIVE.finditer(text):
         name, number = match.group(1).lower(), match.group(2)
-        if name in ("fail", "incomplete", "bad_args", "unknown_tool"):
+        if name in ("fail", "incomplete", "bad_args", "unknown_tool", "invalid_json"):
             found[name] = True
         elif name == "turns" and number is not None:
             found["turns"] = int(number)
@@ -95,11 +99,17 @@ def read_directives(text: str) -> Directives:
 
 
 def next_turn(
-    instructions: str | None, tool_names: Sequence[str], items: Sequence[Mapping[str, Any]]
+    instructions: str | None,
+    tool_names: Sequence[str],
+    items: Sequence[Mapping[str, Any]],
+    answer_format: AnswerFormat = PLAIN_TEXT,
 ) -> Turn:
-    """Decide the model's next turn from the whole conversation so far (`items`, oldest first)."""
+    """Decide the model's next turn from the whole conversation so far (`items`, oldest first).
+
+    A final answer is written in `answer_format` (plain text, or JSON for structured output).
+    """
     text = last_user_text(items)
-    directives = read_directives(f"{instructions or ''}\n{text}")
+    directives = steering_directives(instructions, items)
     if directives.fail:
         return Failure("server_error", "The model failed to produce a response (scripted #fail).")
     if directives.incomplete:
@@ -108,9 +118,13 @@ def next_turn(
     calls = plan_calls(text, tool_names, directives)
     if calls and len(rounds) < directives.turns:
         return ToolCalls(calls)
-    if rounds:
-        return FinalText("Here is what I found: " + "; ".join(rounds[-1]))
-    return FinalText("Echo: " + text)
+    answer = "Here is what I found: " + "; ".join(rounds[-1]) if rounds else "Echo: " + text
+    return FinalText(write_answer(answer, answer_format, is_invalid=directives.invalid_json))
+
+
+def steering_directives(instructions: str | None, items: Sequence[Mapping[str, Any]]) -> Directives:
+    """The directives in force: those in the instructions and in the last user message."""
+    return read_directives(f"{instructions or ''}\n{last_user_text(items)}")
 
 
 def plan_calls(

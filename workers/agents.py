@@ -25,6 +25,8 @@ class Agent:
     provider: str = "responses"
     max_output_tokens: int | None = None
     temperature: float | None = None
+    cacheable: bool = False
+    """Answer repeated identical requests from the response cache (jobs may opt out)."""
 
 
 _agents: dict[str, Agent] = {}

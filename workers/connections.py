@@ -14,6 +14,8 @@ from typing import Any
 
 import redis
 from openai import OpenAI
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 from sqlalchemy import Engine, event
 from sqlmodel import Session, SQLModel, create_engine
 
@@ -26,6 +28,7 @@ from workers.providers.interface import Provider
 from workers.providers.responses import ResponsesProvider
 from workers.rate_limiter import RedisRateLimiter
 from workers.redis_keys import fingerprint_api_key
+from workers.response_cache import ResponseCache
 from workers.run_state import RunPolicy
 from workers.step_context import Clearance, NoLimits, StepContext
 from workers.token_bucket import Limits
@@ -71,6 +74,20 @@ def new_session() -> Session:
 def get_redis() -> redis.Redis:
     """The process's Redis client for the limiter (the broker has its own connections)."""
     return redis.Redis.from_url(get_settings().broker_url)
+
+
+@cache
+def get_response_cache() -> ResponseCache:
+    """The response cache, on its own Redis when RUNQ_CACHE_REDIS_URL is set."""
+    settings = get_settings()
+    # Short timeouts and no retries: a slow or dead cache must cost a miss, not seconds.
+    client = redis.Redis.from_url(
+        settings.cache_redis_url or settings.broker_url,
+        socket_timeout=0.5,
+        socket_connect_timeout=0.5,
+        retry=Retry(NoBackoff(), 0),
+    )
+    return ResponseCache(client, prefix=settings.redis_prefix, ttl_s=settings.cache_ttl_s)
 
 
 @cache
@@ -137,10 +154,19 @@ def get_step_context() -> StepContext:
         now=lambda: datetime.now(UTC),
         default_max_output_tokens=settings.default_max_output_tokens,
         tool_grace_s=settings.tool_grace_s,
+        cache=get_response_cache() if settings.redis_url else None,
+        base_url=settings.openai_base_url or "https://api.openai.com/v1",
     )
 
 
 def reset() -> None:
     """Forget every client (after fork, or when tests change settings)."""
-    for cached in (get_engine, get_redis, get_openai_client, get_step_context, get_settings):
+    for cached in (
+        get_engine,
+        get_redis,
+        get_response_cache,
+        get_openai_client,
+        get_step_context,
+        get_settings,
+    ):
         cached.cache_clear()

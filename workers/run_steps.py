@@ -16,6 +16,7 @@ from typing import Any
 from sqlmodel import Session
 
 from workers.agents import Agent, agent_names, get_agent
+from workers.cached_answers import complete_from_cache, remember_answer
 from workers.db import store
 from workers.db.models import Run
 from workers.errors import ProviderError, ProviderRateLimited
@@ -50,6 +51,8 @@ def start_run(ctx: StepContext, run_id: str) -> Next:
             return Nothing(f"run is {run.status}, not pending")
         agent = get_agent(run.agent)
         request = build_turn_request(ctx, run, agent)
+        if complete_from_cache(ctx, session, run, request):
+            return Nothing("answered from the cache")
         tokens = estimate_request_tokens(
             instructions=request.instructions,
             input_text=request.input_text,
@@ -259,6 +262,7 @@ def _advance(
             finished_at=ctx.now(),
             **counted,
         )
+        remember_answer(ctx, session, run, build_turn_request(ctx, run, agent), step.text)
         log.info("run %s completed after %d polls", run.id, run.poll_count + int(polled))
         return Nothing("completed")
     assert isinstance(step, Fail)

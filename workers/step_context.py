@@ -10,7 +10,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
-from typing import Protocol
+from typing import Any, Protocol
 
 from sqlmodel import Session
 
@@ -101,6 +101,18 @@ class NoLimits:
         return None
 
 
+class AnswerCache(Protocol):
+    """Where finished answers are kept for identical requests (Redis in production)."""
+
+    def get(self, cache_key: str) -> dict[str, Any] | None:
+        """The cached answer, or None (a cache failure is a miss)."""
+        ...
+
+    def put(self, cache_key: str, value: Mapping[str, Any], ttl_s: int | None = None) -> None:
+        """Keep `value`; a cache failure is ignored."""
+        ...
+
+
 @dataclass(frozen=True)
 class StepContext:
     """Per-process resources and settings for the steps, built once in `connections`."""
@@ -114,3 +126,5 @@ class StepContext:
     now: Callable[[], datetime]
     default_max_output_tokens: int = 1024
     tool_grace_s: float = 30.0
+    cache: AnswerCache | None = None
+    base_url: str = ""

@@ -3,10 +3,14 @@ simulator over HTTP, started once per session by the same code `runq demo` uses.
 
 from __future__ import annotations
 
+import json
 import os
 import time
+import urllib.request
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
 
 import pytest
 
@@ -24,21 +28,28 @@ FLEET_ENV = {
 TERMINAL = {"completed", "failed", "cancelled", "expired"}
 
 
-@pytest.fixture(scope="session")
-def fleet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
-    """Redis + simulator + one `runs` worker (with the reaper beat) + one `tools` worker."""
+@contextmanager
+def running_fleet(
+    tmp_path_factory: pytest.TempPathFactory,
+    *,
+    extra_env: dict[str, str] | None = None,
+    runs_workers: int = 1,
+) -> Iterator[LocalStack]:
+    """Redis + simulator + `runs_workers` runs workers (the first with the reaper beat) +
+    one tools worker, all real processes; the environment is restored afterwards."""
     saved_env = dict(os.environ)
     workdir = tmp_path_factory.mktemp("fleet")
     try:
-        stack = start_local_stack(workdir, latency_ms=150, extra_env=FLEET_ENV)
+        stack = start_local_stack(workdir, latency_ms=150, extra_env=FLEET_ENV | (extra_env or {}))
     except (OSError, RuntimeError) as exc:
         if os.environ.get("CI"):
             raise
         pytest.skip(f"could not start the local fleet: {exc}")
     try:
-        stack.start_worker("runs", concurrency=16, name="runs", beat=True)
+        for index in range(runs_workers):
+            stack.start_worker("runs", concurrency=16, name=f"runs{index}", beat=index == 0)
         stack.start_worker("tools", concurrency=16, name="tools")
-        stack.wait_for_workers(2)
+        stack.wait_for_workers(runs_workers + 1)
         yield stack
     finally:
         stack.stop()
@@ -49,7 +60,32 @@ def fleet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
         connections.reset()
 
 
-def enqueue_batch(inputs: list[str], agent: str = "assistant") -> str:
+@pytest.fixture(scope="module")
+def fleet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
+    """A default fleet for one test module."""
+    with running_fleet(tmp_path_factory) as stack:
+        yield stack
+
+
+def simulator_stats(stack: LocalStack) -> dict[str, Any]:
+    """The simulator's request counters."""
+    with urllib.request.urlopen(f"{stack.simulator_url}/_sim/stats", timeout=5) as reply:
+        return dict(json.load(reply))
+
+
+def configure_simulator(stack: LocalStack, **changes: Any) -> None:
+    """Change the simulator's faults or limits at runtime."""
+    request = urllib.request.Request(
+        f"{stack.simulator_url}/_sim/config",
+        data=json.dumps(changes).encode(),
+        headers={"content-type": "application/json"},
+        method="POST",
+    )
+    with urllib.request.urlopen(request, timeout=5) as reply:
+        assert reply.status == 200
+
+
+def enqueue_batch(inputs: list[str], agent: str = "assistant", cache: bool | None = None) -> str:
     """Enqueue one run per input, all in a new batch; returns the batch id."""
     from gateway.enqueue import RunCreate, enqueue_run
     from workers import connections
@@ -59,7 +95,7 @@ def enqueue_batch(inputs: list[str], agent: str = "assistant") -> str:
         for text in inputs:
             enqueue_run(
                 session,
-                RunCreate(agent=agent, input=text, batch_id=batch_id),
+                RunCreate(agent=agent, input=text, batch_id=batch_id, cache=cache),
                 default_deadline_s=300,
             )
     return batch_id

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import json
-import urllib.request
 
 import pytest
 
-from tests.integration.conftest import enqueue_batch, wait_for_batch
+from tests.integration.conftest import enqueue_batch, simulator_stats, wait_for_batch
 from workers import connections
 from workers.db import store
 
@@ -18,11 +17,6 @@ PARALLEL_PROMPTS = [
     "What's the weather in Tokyo, Lima and Oslo?",
     "What's the weather in Berlin? Also search for celery chords.",
 ]
-
-
-def simulator_stats(fleet) -> dict:
-    with urllib.request.urlopen(f"{fleet.simulator_url}/_sim/stats", timeout=5) as reply:
-        return json.load(reply)
 
 
 def test_fifty_runs_with_parallel_tool_calls_complete_and_each_call_runs_once(fleet):

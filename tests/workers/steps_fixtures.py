@@ -41,7 +41,9 @@ def memory_engine():
     return engine
 
 
-def make_context(engine, provider: ScriptedProvider, clock: Clock, clearance=None) -> StepContext:
+def make_context(
+    engine, provider: ScriptedProvider, clock: Clock, clearance=None, cache=None
+) -> StepContext:
     import workers.tools.builtin  # noqa: F401  (registers the demo tools)
 
     return StepContext(
@@ -54,6 +56,8 @@ def make_context(engine, provider: ScriptedProvider, clock: Clock, clearance=Non
         ),
         clearance=clearance or NoLimits(),
         now=clock,
+        cache=cache,
+        base_url="http://sim/v1",
     )
 
 
@@ -63,6 +67,7 @@ def insert_run(
     agent: Agent | str = "assistant",
     input_text="What's the weather in Paris?",
     deadline_s=600.0,
+    use_cache=False,
 ) -> str:
     name = agent if isinstance(agent, str) else agent.name
     with Session(engine) as session:
@@ -73,5 +78,21 @@ def insert_run(
             provider="responses",
             model="gpt-test",
             deadline_at=NOW + timedelta(seconds=deadline_s),
+            use_cache=use_cache,
         )
         return run.id
+
+
+class DictCache:
+    """An AnswerCache in a dict, counting gets and puts."""
+
+    def __init__(self) -> None:
+        self.entries: dict[str, dict] = {}
+        self.gets = 0
+
+    def get(self, cache_key):
+        self.gets += 1
+        return self.entries.get(cache_key)
+
+    def put(self, cache_key, value, ttl_s=None):
+        self.entries[cache_key] = dict(value)

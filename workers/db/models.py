@@ -77,6 +77,8 @@ class Run(SQLModel, table=True):
     cached_tokens: int = 0
     # Tokens reserved from the rate limiter for the turn in flight, settled when it ends.
     reserved_tokens: int = 0
+    use_cache: bool = False
+    cache_hit: bool = False
     result_text: str | None = None
     error: str | None = None
     created_at: datetime = Field(default_factory=utcnow, sa_column=_utc_column(False))

@@ -32,6 +32,7 @@ def create_run(
     idempotency_key: str | None = None,
     batch_id: str | None = None,
     thread_id: str | None = None,
+    use_cache: bool = False,
 ) -> tuple[Run, bool]:
     """Insert a pending run; with an idempotency key seen before, return that run instead.
 
@@ -50,6 +51,7 @@ def create_run(
         idempotency_key=idempotency_key,
         batch_id=batch_id,
         thread_id=thread_id,
+        use_cache=use_cache,
     )
     session.add(run)
     try:

@@ -1,0 +1,92 @@
+"""Several worker processes on one Redis share one API budget and never earn a 429;
+a cached run makes no provider request; faults end in clear terminal states."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.integration.conftest import (
+    configure_simulator,
+    enqueue_batch,
+    running_fleet,
+    simulator_stats,
+    wait_for_batch,
+)
+from workers import connections
+from workers.db import store
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.timeout(240)]
+
+# The same budget on both sides: the simulator enforces it the way OpenAI does (continuous
+# buckets per key and model, burst = one minute's worth), runq's limiter must stay inside it.
+RPM = 240
+PROMPTS = ["What's the weather in Paris and London?", "What's the weather in Oslo?"]
+
+
+@pytest.fixture(scope="module")
+def limited_fleet(tmp_path_factory):
+    env = {"RUNQ_DEFAULT_REQUESTS_PER_MIN": str(RPM), "RUNQ_DEFAULT_TOKENS_PER_MIN": "0"}
+    with running_fleet(tmp_path_factory, extra_env=env, runs_workers=2) as stack:
+        configure_simulator(stack, rpm=RPM)
+        yield stack
+
+
+def test_workers_share_one_budget_and_never_get_a_429(limited_fleet):
+    # Given three worker processes and more requests than one minute's burst allows
+    before = simulator_stats(limited_fleet)
+    batch_id = enqueue_batch([PROMPTS[i % 2] for i in range(60)])
+
+    # When the batch runs to the end
+    wait_for_batch(batch_id, 60, timeout_s=200)
+
+    # Then every run completed, the budget was binding, and the provider never said 429
+    after = simulator_stats(limited_fleet)
+    with connections.new_session() as session:
+        runs = store.list_runs(session, batch_id=batch_id)
+    assert [r.error for r in runs if r.status != "completed"] == []
+    requests_made = after["requests_total"] - before["requests_total"]
+    assert requests_made > RPM, "the batch must exceed the burst for the limit to bind"
+    assert after["http_429"] == before["http_429"] == 0
+
+
+def test_a_cached_run_makes_no_provider_request(limited_fleet):
+    first = enqueue_batch(["What's the weather in Lisbon?"], cache=True)
+    wait_for_batch(first, 1)
+    before = simulator_stats(limited_fleet)
+    repeat = enqueue_batch(["What's the weather in Lisbon?"], cache=True)
+    wait_for_batch(repeat, 1)
+    after = simulator_stats(limited_fleet)
+    with connections.new_session() as session:
+        [original] = store.list_runs(session, batch_id=first)
+        [cached] = store.list_runs(session, batch_id=repeat)
+    assert (cached.status, cached.cache_hit) == ("completed", True)
+    assert cached.result_text == original.result_text
+    assert after["requests_total"] == before["requests_total"]
+
+
+def test_quota_exhaustion_fails_the_run_instead_of_retrying(limited_fleet):
+    configure_simulator(limited_fleet, quota_exhausted=True)
+    try:
+        batch_id = enqueue_batch(["What's the weather in Quito?"])
+        wait_for_batch(batch_id, 1)
+    finally:
+        configure_simulator(limited_fleet, quota_exhausted=False)
+    with connections.new_session() as session:
+        [run] = store.list_runs(session, batch_id=batch_id)
+    assert run.status == "failed" and "insufficient_quota" in (run.error or "")
+
+
+def test_provider_500s_are_retried_and_every_run_still_ends(limited_fleet):
+    configure_simulator(limited_fleet, fault_5xx_rate=0.3)
+    try:
+        batch_id = enqueue_batch([PROMPTS[i % 2] for i in range(10)])
+        wait_for_batch(batch_id, 10, timeout_s=120)
+    finally:
+        configure_simulator(limited_fleet, fault_5xx_rate=0.0)
+    with connections.new_session() as session:
+        runs = store.list_runs(session, batch_id=batch_id)
+        calls = store.batch_tool_calls(session, batch_id=batch_id)
+    # A run may fail after RUNQ_PROVIDER_MAX_ATTEMPTS straight 500s, but then it says so.
+    assert all(r.status == "completed" or "provider unavailable" in (r.error or "") for r in runs)
+    assert sum(r.status == "completed" for r in runs) >= 8
+    assert all(c.attempts == 1 for c in calls)

@@ -1,0 +1,72 @@
+"""Answers from the response cache: a hit completes a run with no provider call.
+
+Only runs marked `use_cache` take part. A finished answer is kept only when every tool the
+run called is marked pure: an answer that depended on a side effect (sending an email,
+charging a card) must not be replayed for the next caller.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from sqlmodel import Session
+
+from workers.cache_key import build_cache_key
+from workers.db import store
+from workers.db.models import Run
+from workers.providers.interface import TurnRequest
+from workers.run_state import RunStatus
+from workers.step_context import StepContext
+
+log = logging.getLogger("runq.cache")
+
+
+def answer_cache_key(ctx: StepContext, run: Run, request: TurnRequest) -> str:
+    """The key of everything that shapes this run's answer."""
+    canonical: dict[str, Any] = {
+        "provider": run.provider,
+        "base_url": ctx.base_url,
+        "model": request.model,
+        "instructions": request.instructions,
+        "input": request.input_text,
+        "tools": [dict(spec) for spec in request.tools],
+        "temperature": request.temperature,
+        "max_output_tokens": request.max_output_tokens,
+    }
+    return build_cache_key(canonical)
+
+
+def complete_from_cache(ctx: StepContext, session: Session, run: Run, request: TurnRequest) -> bool:
+    """If the answer is cached, complete the pending run with it and return True."""
+    if ctx.cache is None or not run.use_cache:
+        return False
+    cached = ctx.cache.get(answer_cache_key(ctx, run, request))
+    if cached is None or not isinstance(cached.get("text"), str):
+        return False
+    now = ctx.now()
+    store.transition(
+        session,
+        run_id=run.id,
+        from_statuses=[RunStatus.PENDING],
+        to=RunStatus.COMPLETED,
+        result_text=cached["text"],
+        cache_hit=True,
+        started_at=now,
+        finished_at=now,
+    )
+    log.info("run %s answered from the cache", run.id)
+    return True
+
+
+def remember_answer(
+    ctx: StepContext, session: Session, run: Run, request: TurnRequest, text: str
+) -> None:
+    """Keep a finished answer for identical requests, when every tool it used is pure."""
+    if ctx.cache is None or not run.use_cache:
+        return
+    names = {call.name for call in store.list_tool_calls(session, run_id=run.id)}
+    if not all(name in ctx.tools and ctx.tools.get(name).pure for name in names):
+        log.info("run %s not cached: it used tools with side effects", run.id)
+        return
+    ctx.cache.put(answer_cache_key(ctx, run, request), {"text": text})
