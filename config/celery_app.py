@@ -46,7 +46,11 @@ app.conf.update(
 
 
 def point_at_broker(redis_url: str) -> None:
-    """Re-point this process's producer at `redis_url` (the demo starts Redis after import)."""
+    """Point this process's producer at `redis_url` (the demo starts Redis after import).
+
+    Only before the first message: Celery caches its pools afterwards, so a process that
+    needs a second broker (the benchmarks) runs each configuration in its own process.
+    """
     app.conf.update(broker_url=redis_url, result_backend=redis_url)
 
 

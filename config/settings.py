@@ -50,6 +50,11 @@ class Settings(BaseSettings):
     # -- provider calls -------------------------------------------------------------------
     provider_timeout_s: float = 30.0
     provider_max_attempts: int = Field(5, description="Transient provider errors per step.")
+    provider_sdk_retries: int = Field(
+        0,
+        description="The SDK's own retry loop. Keep 0: runq retries without blocking a worker; "
+        "the limiter benchmark sets 2 to measure the naive setup.",
+    )
 
     # -- polling (seconds) ------------------------------------------------------------------
     poll_first_s: float = 0.5

@@ -12,7 +12,6 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from workers.agents import Agent
-from workers.providers.interface import Usage
 from workers.rate_limiter import LimitKey, RateLimiter
 from workers.token_bucket import Limits
 
@@ -60,15 +59,15 @@ class SharedBudget:
         agent: Agent,
         api_key_id: str,
         estimated_tokens: int,
-        usage: Usage | None,
+        counted_tokens: int | None,
         headers: Mapping[str, str],
     ) -> None:
-        """Swap the turn's estimate for its reported usage; let the provider's headers
-        correct the buckets."""
+        """Return or charge the difference between the reservation and what the provider
+        counted; then let the provider's remaining-* headers correct the buckets."""
         key, limits = self._key(agent, api_key_id)
         now_ms = self._now_ms()
-        if usage is not None and estimated_tokens > 0:
-            self._limiter.reconcile(key, limits, estimated_tokens, usage.total_tokens, now_ms)
+        if counted_tokens is not None and estimated_tokens > 0:
+            self._limiter.reconcile(key, limits, estimated_tokens, counted_tokens, now_ms)
         if headers:
             self._limiter.observe_headers(key, limits, headers, now_ms)
 

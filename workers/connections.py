@@ -93,8 +93,12 @@ def get_response_cache() -> ResponseCache:
 @cache
 def get_openai_client(base_url: str | None, api_key: str) -> OpenAI:
     """One SDK client per (base URL, key), with the SDK's own retries off: runq retries."""
+    settings = get_settings()
     return OpenAI(
-        api_key=api_key, base_url=base_url, max_retries=0, timeout=get_settings().provider_timeout_s
+        api_key=api_key,
+        base_url=base_url,
+        max_retries=settings.provider_sdk_retries,
+        timeout=settings.provider_timeout_s,
     )
 
 

@@ -8,9 +8,10 @@ is committed before the caller enqueues the next message.
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Callable
-from dataclasses import replace
+from dataclasses import asdict, replace
 from typing import Any
 
 from sqlmodel import Session
@@ -36,7 +37,7 @@ from workers.run_state import (
     is_terminal,
 )
 from workers.step_context import FanOut, Later, Next, Nothing, StepContext, StepName
-from workers.usage import estimate_request_tokens, estimate_text_tokens
+from workers.usage import estimate_request_tokens, provider_counted_tokens
 
 log = logging.getLogger("runq.runs")
 
@@ -55,7 +56,7 @@ def start_run(ctx: StepContext, run_id: str) -> Next:
             return Nothing("answered from the cache")
         tokens = estimate_request_tokens(
             instructions=request.instructions,
-            input_text=request.input_text,
+            input_payload=request.input_text,
             tools=request.tools,
             max_output_tokens=request.max_output_tokens or 0,
         )
@@ -108,8 +109,11 @@ def submit_outputs(ctx: StepContext, run_id: str, turn: int) -> Next:
         agent = get_agent(run.agent)
         outputs = [ToolOutput(call_id=c.call_id, output=c.output or "") for c in calls]
         request = build_turn_request(ctx, run, agent)
-        tokens = estimate_text_tokens("".join(o.output for o in outputs)) + (
-            request.max_output_tokens or 0
+        tokens = estimate_request_tokens(
+            instructions=request.instructions,
+            input_payload=json.dumps([asdict(o) for o in outputs]),
+            tools=request.tools,
+            max_output_tokens=request.max_output_tokens or 0,
         )
         ref = run.provider_ref or ""
         store.transition(
@@ -271,12 +275,14 @@ def _advance(
 
 
 def _settle(ctx: StepContext, run: Run, agent: Agent, state: ProviderState) -> None:
-    """A turn ended: give the limiter the real usage in place of the reservation."""
+    """A turn ended: give the limiter what the provider counted in place of the reservation."""
+    max_output = agent.max_output_tokens or ctx.default_max_output_tokens
+    counted = None if state.usage is None else provider_counted_tokens(state.usage, max_output)
     ctx.clearance.settle(
         agent=agent,
         api_key_id=ctx.api_key_id_for(agent),
         estimated_tokens=run.reserved_tokens,
-        usage=state.usage,
+        counted_tokens=counted,
         headers=state.rate_limit_headers,
     )
 

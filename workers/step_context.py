@@ -15,7 +15,7 @@ from typing import Any, Protocol
 from sqlmodel import Session
 
 from workers.agents import Agent
-from workers.providers.interface import Provider, Usage
+from workers.providers.interface import Provider
 from workers.run_state import RunPolicy
 from workers.tools.registry import ToolRegistry
 
@@ -69,10 +69,10 @@ class Clearance(Protocol):
         agent: Agent,
         api_key_id: str,
         estimated_tokens: int,
-        usage: Usage | None,
+        counted_tokens: int | None,
         headers: Mapping[str, str],
     ) -> None:
-        """Reconcile the estimate with what the provider reported."""
+        """Swap the reservation for what the provider counted; apply its headers."""
         ...
 
     def pause(self, *, agent: Agent, api_key_id: str, delay_s: float) -> None:
@@ -92,7 +92,7 @@ class NoLimits:
         agent: Agent,
         api_key_id: str,
         estimated_tokens: int,
-        usage: Usage | None,
+        counted_tokens: int | None,
         headers: Mapping[str, str],
     ) -> None:
         return None
