@@ -91,10 +91,10 @@ def finished_count(batch_id: str) -> int:
 
 
 def sample_until_done(
-    stack: LocalStack, batch_id: str, total: int, timeout_s: float
+    stack: LocalStack, batch_id: str, total: int, timeout_s: float, started: float
 ) -> list[Sample]:
-    """Sample the simulator's counters every 0.25 s until the batch is finished."""
-    started = time.monotonic()
+    """Sample the simulator's counters every 0.25 s until the batch is finished; times are
+    seconds since `started` (a time.monotonic() reading taken before enqueueing)."""
     samples: list[Sample] = []
     while time.monotonic() - started < timeout_s:
         stats = simulator(stack, "/_sim/stats")

@@ -7,8 +7,10 @@ minute's burst). The same limits are configured in runq. Two configurations, sam
 - runq: the shared Redis token buckets, SDK retries off (runq re-enqueues throttled steps);
 - naive: no limiter, the SDK's own retries on (what most setups do).
 
-Budget used is measured in the steady state: from the moment the first minute's burst is
-spent until 90% of the runs have finished (the tail has too few runs left to fill a budget).
+Budget used = what the provider accepted / what it could have accepted, from the start until
+90% of the runs have finished (the tail has too few runs left to fill a budget). What it could
+have accepted is one full bucket (a minute's worth, the burst) plus the refill over that time:
+a limiter that keeps the bucket empty from the first second scores 100%.
 
     python -m bench.limiter [--runs 300] [--rpm 1200] [--tpm 240000]
 """
@@ -42,11 +44,14 @@ class Outcome:
     http_429: int
 
 
-def steady_window(samples: list[Sample], rpm: int, tpm: int, runs: int) -> tuple[Sample, Sample]:
-    """From the first sample where the burst is spent to the one where 90% of runs are done."""
-    start = next((s for s in samples if s.accepted >= rpm or s.tokens >= tpm), samples[0])
-    end = next((s for s in samples if s.finished >= 0.9 * runs), samples[-1])
-    return start, end
+def budget_window(samples: list[Sample], runs: int) -> Sample:
+    """The sample at which 90% of the runs had finished."""
+    return next((s for s in samples if s.finished >= 0.9 * runs), samples[-1])
+
+
+def used_pct(spent: int, limit_per_min: int, window_s: float) -> float:
+    """Spent / (one full bucket + the refill over the window), in percent."""
+    return 100 * spent / (limit_per_min + limit_per_min / 60 * window_s)
 
 
 def measure(name: str, env: dict[str, str], *, runs: int, rpm: int, tpm: int) -> Outcome:
@@ -55,22 +60,21 @@ def measure(name: str, env: dict[str, str], *, runs: int, rpm: int, tpm: int) ->
         simulator(stack, "/_sim/config", {"rpm": rpm, "tpm": tpm})
         started = time.monotonic()
         batch_id = enqueue([DEMO_PROMPTS[i % len(DEMO_PROMPTS)] for i in range(runs)])
-        samples = sample_until_done(stack, batch_id, runs, timeout_s=600)
+        samples = sample_until_done(stack, batch_id, runs, timeout_s=600, started=started)
         wall_s = time.monotonic() - started
         from workers import connections
         from workers.db import store
 
         with connections.new_session() as session:
             counts = store.count_runs_by_status(session, batch_id=batch_id)
-    start, end = steady_window(samples, rpm, tpm, runs)
-    window_s = max(end.t_s - start.t_s, 1e-9)
+    end = budget_window(samples, runs)
     return Outcome(
         name=name,
         completed=counts.get("completed", 0),
         runs=runs,
         wall_s=wall_s,
-        rpm_used_pct=100 * (end.accepted - start.accepted) / (rpm / 60 * window_s),
-        tpm_used_pct=100 * (end.tokens - start.tokens) / (tpm / 60 * window_s),
+        rpm_used_pct=used_pct(end.accepted, rpm, end.t_s),
+        tpm_used_pct=used_pct(end.tokens, tpm, end.t_s),
         http_429=samples[-1].rejected_429,
     )
 

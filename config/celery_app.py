@@ -41,6 +41,7 @@ app.conf.update(
             "task": "runq.housekeeping.reap",
             "schedule": max(5.0, settings.reaper_stale_s / 4),
         },
+        "archive-idle-threads": {"task": "runq.housekeeping.archive_threads", "schedule": 3600.0},
     },
 )
 

@@ -23,6 +23,14 @@ class ModelLimits(BaseModel):
     tokens_per_min: int = Field(0, ge=0)
 
 
+class ModelPrice(BaseModel):
+    """US dollars per million tokens."""
+
+    input_per_mtok: float = Field(ge=0)
+    output_per_mtok: float = Field(ge=0)
+    cached_input_per_mtok: float | None = Field(default=None, ge=0)
+
+
 class Settings(BaseSettings):
     """runq settings. Every field can be set by the env var named in its alias."""
 
@@ -89,6 +97,19 @@ class Settings(BaseSettings):
         description='Per-model limits, JSON: {"gpt-5.4": {"requests_per_min": 500, ...}}.',
     )
     redis_prefix: str = "runq"
+    model_prices: dict[str, ModelPrice] = Field(
+        default_factory=dict,
+        description='Prices for cost accounting, JSON: {"gpt-5.4": {"input_per_mtok": 1.25, '
+        '"output_per_mtok": 10}}; models without a price cost 0.',
+    )
+    provider_keys: dict[str, SecretStr] = Field(
+        default_factory=dict,
+        description="Named API keys for agents that use their own (Agent.api_key_name), JSON.",
+    )
+    tool_retries: int = Field(2, ge=0, description="Extra tries for tools marked retryable.")
+    breaker_failures: int = Field(5, ge=1, description="Consecutive failures that open a tool.")
+    breaker_cooldown_s: float = Field(30.0, gt=0, description="How long an open tool rests.")
+    thread_retention_s: float = Field(30 * 24 * 3600.0, description="Idle threads archived after.")
     default_max_output_tokens: int = 1024
     cache_ttl_s: int = 3600
 

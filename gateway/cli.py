@@ -87,6 +87,9 @@ def enqueue(
     agent: Annotated[str, typer.Option(help="Name of a declared agent, e.g. assistant.")],
     input: Annotated[str, typer.Option("--input", help="The user message for the run.")],
     idempotency_key: Annotated[str | None, typer.Option(help="Same key, same run.")] = None,
+    thread_key: Annotated[
+        str | None, typer.Option(help="Continue (or start) the thread of this user key.")
+    ] = None,
     wait: Annotated[bool, typer.Option(help="Wait for the run to finish.")] = False,
     timeout_s: Annotated[float, typer.Option(help="How long --wait waits.")] = 300.0,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
@@ -98,15 +101,17 @@ def enqueue(
     from gateway.enqueue import RunCreate, enqueue_run
     from workers.agents import load_agent_modules
     from workers.connections import new_session
-    from workers.errors import UnknownAgent
+    from workers.errors import ThreadBusy, UnknownAgent
 
     settings = get_settings()
     load_agent_modules(settings.agent_modules)
     try:
-        job = RunCreate(agent=agent, input=input, idempotency_key=idempotency_key)
+        job = RunCreate(
+            agent=agent, input=input, idempotency_key=idempotency_key, thread_key=thread_key
+        )
         with new_session() as session:
             run = enqueue_run(session, job, default_deadline_s=settings.run_deadline_s)
-    except (ValidationError, UnknownAgent) as exc:
+    except (ValidationError, UnknownAgent, ThreadBusy) as exc:
         console.print(f"[red]cannot enqueue:[/] {exc}")
         raise typer.Exit(2) from exc
     if wait:
@@ -155,6 +160,62 @@ def simulator(
             str(tpm),
         ]
     )
+
+
+@app.command()
+def cancel(run_id: Annotated[str, typer.Argument(help="The run to cancel.")]) -> None:
+    """Cancel a run: recorded at once (pending polls and tools stop), and at the provider."""
+    from workers.connections import get_step_context
+    from workers.errors import RunNotFound
+    from workers.run_outcomes import cancel_run
+
+    try:
+        cancelled = cancel_run(get_step_context(), run_id)
+    except RunNotFound as exc:
+        console.print(f"[red]{exc}[/]")
+        raise typer.Exit(1) from exc
+    console.print("cancelled" if cancelled else "the run had already ended; nothing to cancel")
+
+
+@app.command()
+def thread(
+    key: Annotated[str, typer.Argument(help="The thread's external key (or its id).")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Show a thread's history: every run with its input, answer, tool calls and usage."""
+    from gateway.run_view import thread_history
+    from workers.errors import RunNotFound
+
+    try:
+        history = thread_history(key)
+    except RunNotFound as exc:
+        console.print(f"[red]{exc}[/]")
+        raise typer.Exit(1) from exc
+    if as_json:
+        print(json.dumps(history, indent=2, default=str))
+        return
+    console.print(
+        f"[bold]thread {history['id']}[/] ({history['external_key']}): {history['usage']}"
+    )
+    for run in history["runs"]:
+        console.print(f"[dim]{run['created_at']}[/] user: {run['input']}")
+        for call in run["tool_calls"]:
+            console.print(f"  tool {call['name']}({call['arguments']}) -> {call['status']}")
+        console.print(f"  assistant ({run['status']}): {run['result'] or run['error']}")
+
+
+@app.command()
+def usage(
+    agent: Annotated[str | None, typer.Option(help="Only runs of this agent.")] = None,
+    thread_id: Annotated[str | None, typer.Option(help="Only runs of this thread id.")] = None,
+) -> None:
+    """Tokens and cost summed over runs (per agent and/or thread)."""
+    from workers.connections import new_session
+    from workers.db import thread_store
+
+    with new_session() as session:
+        totals = thread_store.usage_totals(session, agent=agent, thread_id=thread_id)
+    print(json.dumps(totals, indent=2))
 
 
 @app.command()

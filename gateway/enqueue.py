@@ -12,9 +12,11 @@ from datetime import timedelta
 from pydantic import BaseModel, ConfigDict, Field
 from sqlmodel import Session
 
-from workers.agents import get_agent
-from workers.db import store
+from workers.agents import Agent, BusyThreadPolicy, get_agent
+from workers.db import store, thread_store
 from workers.db.models import Run, utcnow
+from workers.errors import ThreadBusy
+from workers.model_routing import ModelHint, choose_model
 
 log = logging.getLogger("runq.enqueue")
 
@@ -28,28 +30,44 @@ class RunCreate(BaseModel):
 
     agent: str = Field(min_length=1, max_length=128)
     input: str = Field(min_length=1, max_length=MAX_INPUT_CHARS)
+    thread_key: str | None = Field(
+        default=None,
+        max_length=256,
+        description="Your user or conversation key: same key, same thread (created on first use).",
+    )
     idempotency_key: str | None = Field(default=None, max_length=256)
     batch_id: str | None = Field(default=None, max_length=128)
     deadline_s: float | None = Field(default=None, gt=0, le=7 * 24 * 3600)
     cache: bool | None = Field(
         default=None, description="Use the response cache; None follows the agent's setting."
     )
+    model_hint: ModelHint | None = Field(
+        default=None, description="cheap or strong, for agents with model routing."
+    )
 
 
 def record_run(session: Session, job: RunCreate, *, default_deadline_s: float) -> tuple[Run, bool]:
-    """Validate the agent and insert the pending run; (run, created)."""
+    """Validate the agent and thread policy and insert the pending run; (run, created)."""
     agent = get_agent(job.agent)
-    deadline_at = utcnow() + timedelta(seconds=job.deadline_s or default_deadline_s)
+    thread_id = None
+    if job.thread_key is not None:
+        thread = thread_store.get_or_create_thread(
+            session, external_key=job.thread_key, agent=agent.name
+        )
+        _apply_busy_policy(session, agent, thread.id)
+        thread_id = thread.id
     return store.create_run(
         session,
         agent=agent.name,
         input_text=job.input,
         provider=agent.provider,
-        model=agent.model,
-        deadline_at=deadline_at,
+        model=choose_model(agent.model, agent.routing, job.input, job.model_hint),
+        deadline_at=utcnow() + timedelta(seconds=job.deadline_s or default_deadline_s),
         idempotency_key=job.idempotency_key,
         batch_id=job.batch_id,
+        thread_id=thread_id,
         use_cache=agent.cacheable if job.cache is None else job.cache,
+        model_hint=job.model_hint,
     )
 
 
@@ -63,3 +81,20 @@ def enqueue_run(session: Session, job: RunCreate, *, default_deadline_s: float) 
         send(Later(StepName.START, (run.id,)))
         log.info("run %s enqueued for agent %s", run.id, run.agent)
     return run
+
+
+def _apply_busy_policy(session: Session, agent: Agent, thread_id: str) -> None:
+    """`enqueue` lets the new run wait its turn (the worker checks); the others act now."""
+    active = thread_store.active_runs_on_thread(session, thread_id=thread_id)
+    if not active or agent.busy_thread_policy is BusyThreadPolicy.ENQUEUE:
+        return
+    if agent.busy_thread_policy is BusyThreadPolicy.REJECT:
+        raise ThreadBusy(
+            f"thread {thread_id} already has an active run ({active[0].id}); wait for it or "
+            "cancel it with `runq cancel`"
+        )
+    from workers.connections import get_step_context
+    from workers.run_outcomes import cancel_run
+
+    for run in active:
+        cancel_run(get_step_context(), run.id, reason="cancelled: a newer run took the thread")

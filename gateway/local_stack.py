@@ -63,6 +63,14 @@ class LocalStack:
                 subprocess.Popen(args, env=self.env, stdout=log_file, stderr=subprocess.STDOUT)
             )
 
+    def stop_workers(self) -> None:
+        """Stop every worker (warm shutdown), as a deploy or a crash-and-restart would."""
+        for process in self.workers:
+            process.terminate()
+        for process in self.workers:
+            process.wait(timeout=30)
+        self.workers.clear()
+
     def wait_for_workers(self, count: int) -> None:
         """Block until `count` workers answer a broadcast ping."""
         from config.celery_app import app

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
+from sqlmodel import col, select
+
 from workers.connections import new_session
-from workers.db import store
+from workers.db import store, thread_store
+from workers.db.models import Run, Thread
+from workers.errors import RunNotFound
 
 
 def describe_run(run_id: str) -> dict[str, Any]:
@@ -16,16 +21,21 @@ def describe_run(run_id: str) -> dict[str, Any]:
     return {
         "id": run.id,
         "agent": run.agent,
+        "input": run.input,
         "status": run.status,
         "model": run.model,
         "result": run.result_text,
         "error": run.error,
         "polls": run.poll_count,
         "turns": run.turn,
+        "thread_id": run.thread_id,
+        "cache_hit": run.cache_hit,
+        "structured_result": None if run.result_json is None else json.loads(run.result_json),
         "usage": {
             "input_tokens": run.input_tokens,
             "output_tokens": run.output_tokens,
             "cached_tokens": run.cached_tokens,
+            "cost_usd": round(run.cost_usd, 6),
         },
         "created_at": run.created_at,
         "finished_at": run.finished_at,
@@ -41,4 +51,25 @@ def describe_run(run_id: str) -> dict[str, Any]:
             }
             for c in calls
         ],
+    }
+
+
+def thread_history(key_or_id: str) -> dict[str, Any]:
+    """A thread by external key (or id): its runs, oldest first, with their tool calls."""
+    with new_session() as session:
+        thread = session.exec(select(Thread).where(Thread.external_key == key_or_id)).first()
+        thread = thread or session.get(Thread, key_or_id)
+        if thread is None:
+            raise RunNotFound(f"no thread with key or id {key_or_id!r}")
+        query = select(Run.id).where(Run.thread_id == thread.id).order_by(col(Run.created_at))
+        run_ids = list(session.exec(query).all())
+        totals = thread_store.usage_totals(session, thread_id=thread.id)
+    return {
+        "id": thread.id,
+        "external_key": thread.external_key,
+        "provider_ref": thread.provider_ref,
+        "last_activity_at": thread.last_activity_at,
+        "archived_at": thread.archived_at,
+        "usage": totals,
+        "runs": [describe_run(run_id) for run_id in run_ids],
     }

@@ -11,11 +11,13 @@ from simulator.server import serve
 __all__ = ["build_parser", "config_from_args", "main", "serve"]
 
 DESCRIPTION = """\
-Run the runq OpenAI simulator: a TEST DOUBLE of the OpenAI API (Responses and Conversations),
-NOT the real provider. It answers from a deterministic script, never calls OpenAI, and needs
-no real key (any non-empty Bearer key works). Point the SDK at it with
-base_url=http://HOST:PORT/v1. Control endpoints: GET /_sim/stats, GET /_sim/health,
-POST /_sim/reset, GET|POST /_sim/config.
+Run the runq OpenAI simulator: a TEST DOUBLE of the OpenAI API, NOT the real provider. It
+answers from a deterministic script, never calls OpenAI, and needs no real key (any non-empty
+Bearer key works). Point the SDK at it with base_url=http://HOST:PORT/v1.
+Surfaces: Responses (/v1/responses, sync and background), Conversations (/v1/conversations),
+Chat Completions (/v1/chat/completions, no streaming), and the legacy Assistants API
+(/v1/assistants, /v1/threads, messages, runs, run steps). Control endpoints: GET /_sim/stats,
+GET /_sim/health, POST /_sim/reset, GET|POST /_sim/config.
 """
 
 
@@ -29,7 +31,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--latency-ms",
         type=int,
         default=defaults.latency_ms,
-        help="time a background response takes to finish (queued for the first 20%%)",
+        help="time a background response or Assistants run turn takes (queued the first 20%%)",
     )
     parser.add_argument(
         "--rpm", type=int, default=defaults.rpm, help="requests/min per API key and model; 0 = off"

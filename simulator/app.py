@@ -1,7 +1,11 @@
 """The simulator app: an OpenAI-compatible TEST DOUBLE, not the real provider.
 
-`create_app` wires the routers to one in-memory state. Every reply gets `x-request-id` and
-`openai-processing-ms`; /v1 replies also need a Bearer key and carry rate-limit headers.
+Surfaces: Responses (`routes_responses`), Conversations (`routes_conversations`), Chat
+Completions (`routes_chat`), the legacy Assistants API (`routes_assistants` for assistants,
+threads and messages, `routes_runs` for runs and run steps), and the `/_sim` control endpoints
+(`routes_control`). `create_app` wires the routers to one in-memory state. Every reply gets
+`x-request-id` and `openai-processing-ms`; /v1 replies also need a Bearer key and carry
+rate-limit headers.
 """
 
 from __future__ import annotations
@@ -16,7 +20,14 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
-from simulator import routes_control, routes_conversations, routes_responses
+from simulator import (
+    routes_assistants,
+    routes_chat,
+    routes_control,
+    routes_conversations,
+    routes_responses,
+    routes_runs,
+)
 from simulator.config import SimulatorConfig
 from simulator.errors import ApiError
 from simulator.gate import reply_headers, state_of
@@ -38,11 +49,17 @@ def create_app(
     """Build a simulator with its own empty state; `clock` drives background progress."""
     app = FastAPI(
         title="OpenAI API simulator (test double)",
-        description="A local fake of the OpenAI Responses and Conversations APIs for tests.",
+        description=(
+            "A local fake of the OpenAI Responses, Conversations, Chat Completions and "
+            "Assistants APIs for tests."
+        ),
     )
     app.state.sim = SimulatorState(config=dataclasses.replace(config), clock=clock)
     app.include_router(routes_responses.router)
     app.include_router(routes_conversations.router)
+    app.include_router(routes_chat.router)
+    app.include_router(routes_runs.router)
+    app.include_router(routes_assistants.router)
     app.include_router(routes_control.router)
     app.add_exception_handler(ApiError, _api_error)
     app.add_exception_handler(RequestValidationError, _validation_error)

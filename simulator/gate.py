@@ -59,6 +59,14 @@ async def read_json(request: Request) -> dict[str, Any]:
     return body
 
 
+def model_in(body: dict[str, Any]) -> str:
+    """The model a request body names, for choosing its rate-limit bucket ("unknown" if none).
+
+    Admission runs before validation, so a malformed body still gets a bucket."""
+    model = body.get("model")
+    return model if isinstance(model, str) and model else "unknown"
+
+
 def admit(request: Request, *, model: str, tokens: int) -> None:
     """Charge one request and `tokens` tokens to (API key, model), or raise the refusal."""
     state = state_of(request)

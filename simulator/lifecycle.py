@@ -1,4 +1,6 @@
-"""How a response's status moves over time: queued -> in_progress -> terminal.
+"""How a response's (or an Assistants run's) status moves over time: queued -> in_progress ->
+terminal. A run turn that ends in tool calls stops at `requires_action` instead, and a run
+still unfinished at its `expires_at` is `expired`.
 
 Pure: callers pass `now_s` from whatever clock they hold, so tests move time by hand.
 """
@@ -8,10 +10,24 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from simulator.script import Failure, Incomplete, Turn
+from simulator.script import Failure, Incomplete, ToolCalls, Turn
 
 Status = Literal["queued", "in_progress", "completed", "failed", "incomplete", "cancelled"]
 Outcome = Literal["completed", "failed", "incomplete"]
+RunStatus = Literal[
+    "queued",
+    "in_progress",
+    "requires_action",
+    "cancelling",
+    "cancelled",
+    "failed",
+    "completed",
+    "incomplete",
+    "expired",
+]
+ACTIVE_RUN_STATUSES = ("queued", "in_progress", "requires_action", "cancelling")
+# What `openai-poll-after-ms` suggests once nothing more is scheduled (the SDK's own default).
+IDLE_POLL_MS = 1000
 
 # Real background responses spend a short while queued before a model picks them up; a fixed
 # share of the latency makes both non-terminal states visible to a poller.
@@ -65,3 +81,26 @@ def status_at(timeline: Timeline, outcome: Outcome, *, is_cancelled: bool, now_s
 def is_terminal(status: Status) -> bool:
     """True once the status can no longer change."""
     return status not in ("queued", "in_progress")
+
+
+def run_status_at(timeline: Timeline, turn: Turn, *, expires_s: float, now_s: float) -> RunStatus:
+    """The status a poll at `now_s` sees for the current turn of an Assistants run."""
+    status: RunStatus = status_at(timeline, outcome_of(turn), is_cancelled=False, now_s=now_s)
+    if status == "completed" and isinstance(turn, ToolCalls):
+        status = "requires_action"
+    if status in ("queued", "in_progress", "requires_action") and now_s >= expires_s:
+        return "expired"
+    return status
+
+
+def is_run_active(status: RunStatus) -> bool:
+    """True while the run holds its thread (new messages and runs are refused)."""
+    return status in ACTIVE_RUN_STATUSES
+
+
+def poll_after_ms(timeline: Timeline, now_s: float) -> int:
+    """How long a poller should wait before the next scheduled status change (at least 1 ms)."""
+    for change_s in (timeline.started_s, timeline.finished_s):
+        if now_s < change_s:
+            return max(1, round((change_s - now_s) * 1000))
+    return IDLE_POLL_MS

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from simulator import lifecycle, script
+from simulator.assistant_state import RunRecord, ThreadRecord
 from simulator.lifecycle import Status
 from simulator.state import ConversationRecord, ResponseRecord
 
@@ -54,8 +55,60 @@ def render_conversation(record: ConversationRecord) -> dict[str, Any]:
     }
 
 
+def render_thread(record: ThreadRecord) -> dict[str, Any]:
+    """A `Thread` object (its messages are listed separately)."""
+    return {
+        "id": record.id,
+        "object": "thread",
+        "created_at": record.created_at,
+        "metadata": record.metadata,
+        "tool_resources": record.tool_resources,
+    }
+
+
+def render_run(run: RunRecord) -> dict[str, Any]:
+    """A `Run` as its stored status shows it; `usage` appears once the run is over."""
+    settings = run.settings
+    is_over = not lifecycle.is_run_active(run.status)
+    total = run.prompt_tokens + run.completion_tokens
+    usage = {
+        "prompt_tokens": run.prompt_tokens,
+        "completion_tokens": run.completion_tokens,
+        "total_tokens": total,
+    }
+    return {
+        "id": run.id,
+        "object": "thread.run",
+        "created_at": run.created_at,
+        "thread_id": run.thread_id,
+        "assistant_id": run.assistant_id,
+        "status": run.status,
+        "required_action": run.required_action,
+        "last_error": run.last_error,
+        "expires_at": run.expires_at,
+        "started_at": run.started_at,
+        "cancelled_at": run.cancelled_at,
+        "failed_at": run.failed_at,
+        "completed_at": run.completed_at,
+        "incomplete_details": run.incomplete_details,
+        "model": settings.model,
+        "instructions": settings.instructions,
+        "tools": settings.tools,
+        "metadata": settings.metadata,
+        "usage": usage if is_over else None,
+        "temperature": settings.temperature,
+        "top_p": settings.top_p,
+        "max_prompt_tokens": settings.max_prompt_tokens,
+        "max_completion_tokens": settings.max_completion_tokens,
+        "truncation_strategy": settings.truncation_strategy,
+        "tool_choice": settings.tool_choice,
+        "parallel_tool_calls": settings.parallel_tool_calls,
+        "response_format": settings.response_format,
+    }
+
+
 def render_deleted(object_id: str, kind: str) -> dict[str, Any]:
-    """The delete envelope; `kind` is "response" or "conversation.deleted"."""
+    """The delete envelope; `kind` is "response" or "<object>.deleted"."""
     return {"id": object_id, "object": kind, "deleted": True}
 
 

@@ -107,7 +107,7 @@ def _answer_format(value: object, holder: object, *, param: str) -> AnswerFormat
             code="invalid_value",
         )
     name = holder.get("name") if isinstance(holder, Mapping) else None
-    schema = holder.get("schema") or {} if isinstance(holder, Mapping) else None
+    schema = (holder.get("schema") or {}) if isinstance(holder, Mapping) else None
     if not isinstance(name, str) or not name or not isinstance(schema, Mapping):
         raise bad_request(
             f"Missing required parameter: '{param}.name' (with an object 'schema').",

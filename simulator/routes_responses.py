@@ -9,7 +9,7 @@ from fastapi.responses import JSONResponse
 
 from simulator import respond, script
 from simulator.errors import bad_request
-from simulator.gate import admit, read_json, state_of
+from simulator.gate import admit, model_in, read_json, state_of
 from simulator.items import page
 from simulator.render import render_deleted, render_response
 
@@ -20,7 +20,7 @@ router = APIRouter(prefix="/v1/responses")
 async def create_response(request: Request) -> JSONResponse:
     """Create a response; a background one starts `queued`, a synchronous one is terminal."""
     body = await read_json(request)
-    admit(request, model=_model_in(body), tokens=_reserved_tokens(body))
+    admit(request, model=model_in(body), tokens=_reserved_tokens(body))
     state = state_of(request)
     with state.lock:
         now_s = state.clock()
@@ -36,7 +36,7 @@ async def create_response(request: Request) -> JSONResponse:
 async def count_input_tokens(request: Request) -> JSONResponse:
     """Count the input tokens a create with this body would bill."""
     body = await read_json(request)
-    admit(request, model=_model_in(body), tokens=0)
+    admit(request, model=model_in(body), tokens=0)
     state = state_of(request)
     with state.lock:
         tokens = respond.count_input_tokens(state, body, state.clock())
@@ -108,11 +108,6 @@ def _admit_for(request: Request, response_id: str) -> None:
     with state.lock:
         record = state.responses.get(response_id)
     admit(request, model=record.model if record else "unknown", tokens=0)
-
-
-def _model_in(body: dict[str, Any]) -> str:
-    model = body.get("model")
-    return model if isinstance(model, str) and model else "unknown"
 
 
 def _reserved_tokens(body: dict[str, Any]) -> int:

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from simulator.assistant_state import AssistantState
 from simulator.config import SimulatorConfig
 from simulator.faults import FaultInjector, RateLimiter
 from simulator.items import Item
@@ -72,6 +73,12 @@ class Stats:
     function_calls_emitted: int = 0
     """function_call items in responses that reached a terminal status."""
     conversations_created: int = 0
+    chat_completions: int = 0
+    """Chat completions answered (a scripted #fail is an HTTP 500, not a completion)."""
+    assistant_runs_created: int = 0
+    assistant_runs_retrieved: int = 0
+    assistant_tool_outputs_submitted: int = 0
+    """Tool outputs accepted by submit_tool_outputs on Assistants runs."""
     http_429: int = 0
     http_5xx: int = 0
     tokens_charged: int = 0
@@ -94,6 +101,7 @@ class SimulatorState:
     conversations: dict[str, ConversationRecord] = field(default_factory=dict)
     pending: set[str] = field(default_factory=set)
     """Responses whose terminal effects (stats, conversation items) are not applied yet."""
+    assistants: AssistantState = field(default_factory=AssistantState)
     stats: Stats = field(default_factory=Stats)
     limiter: RateLimiter = field(default_factory=RateLimiter)
     faults: FaultInjector = field(init=False)
@@ -106,6 +114,7 @@ class SimulatorState:
         self.responses.clear()
         self.conversations.clear()
         self.pending.clear()
+        self.assistants.clear()
         self.stats = Stats()
         self.limiter.clear()
         self.faults.reseed(self.config.seed)

@@ -42,6 +42,63 @@ def offered_function_names(tools: Sequence[Mapping[str, Any]], tool_choice: obje
     return names
 
 
+def nested_function_names(tools: Sequence[Mapping[str, Any]], tool_choice: object) -> list[str]:
+    """`offered_function_names` for the nested Chat/Assistants shapes, where a function tool is
+    {"type": "function", "function": {"name": ...}} and so is a named tool_choice."""
+    flat = [
+        {"type": "function", "name": tool["function"]["name"]}
+        for tool in tools
+        if tool.get("type") == "function"
+    ]
+    return offered_function_names(flat, _flat_tool_choice(tool_choice))
+
+
+def validate_nested_tools(value: object) -> list[dict[str, Any]]:
+    """Nested function tools (and other tool types, kept as sent); `strict` defaults to false.
+
+    Chat Completions and Assistants nest the definition under "function"; a strict schema
+    strict mode cannot take is a 400, as in the Responses shape.
+    """
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise bad_request("Invalid type for 'tools': expected an array.", param="tools")
+    tools: list[dict[str, Any]] = []
+    for index, tool in enumerate(value):
+        function = tool.get("function") if isinstance(tool, Mapping) else None
+        if not isinstance(tool, Mapping) or not isinstance(tool.get("type"), str):
+            raise bad_request(f"Invalid tool at 'tools[{index}]'.", param=f"tools[{index}]")
+        if tool["type"] != "function":
+            tools.append(dict(tool))
+            continue
+        if not isinstance(function, Mapping):
+            raise bad_request(
+                f"Missing required parameter: 'tools[{index}].function'.",
+                param=f"tools[{index}].function",
+                code="missing_required_parameter",
+            )
+        flat = _resolve_function({**function, "strict": function.get("strict") is True}, index)
+        nested = {key: flat[key] for key in flat if key in function}
+        tools.append({"type": "function", "function": {**nested, "strict": flat["strict"]}})
+    return tools
+
+
+def _flat_tool_choice(tool_choice: object) -> object:
+    if not isinstance(tool_choice, Mapping):
+        return tool_choice
+    if tool_choice.get("type") == "function":
+        return {"type": "function", "name": (tool_choice.get("function") or {}).get("name")}
+    allowed = tool_choice.get("allowed_tools")
+    if tool_choice.get("type") == "allowed_tools" and isinstance(allowed, Mapping):
+        names = [
+            (tool.get("function") or {}).get("name")
+            for tool in allowed.get("tools", [])
+            if isinstance(tool, Mapping)
+        ]
+        return {"type": "allowed_tools", "tools": [{"name": name} for name in names]}
+    return tool_choice
+
+
 def strict_schema_problem(schema: object, path: str = "") -> str | None:
     """Why `schema` cannot run in strict mode, or None when it can."""
     if not isinstance(schema, Mapping):

@@ -7,6 +7,7 @@ from config.settings import get_settings
 from tasks.next_step import send
 from workers.connections import get_step_context
 from workers.reaper import reap_stalled_runs
+from workers.threads import archive_idle_threads
 
 
 @app.task(name="runq.housekeeping.reap")
@@ -16,3 +17,9 @@ def reap() -> int:
     for action in actions:
         send(action)
     return len(actions)
+
+
+@app.task(name="runq.housekeeping.archive_threads")
+def archive_threads() -> int:
+    """Archive threads idle past RUNQ_THREAD_RETENTION_S; returns how many."""
+    return archive_idle_threads(get_step_context(), get_settings().thread_retention_s)

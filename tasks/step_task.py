@@ -11,8 +11,8 @@ from celery import Task
 from tasks.next_step import send
 from workers.connections import get_step_context
 from workers.errors import IllegalTransition, RunNotFound, RunqError
+from workers.run_outcomes import fail_run
 from workers.run_state import Fail
-from workers.run_steps import fail_run
 from workers.step_context import Next
 
 log = logging.getLogger("runq.tasks")

@@ -1,4 +1,4 @@
-"""Agents: what model to run, with which instructions and which tools.
+"""Agents: what model to run, with which instructions, tools and output shape.
 
 Declare an agent in code with `register_agent(Agent(...))` in a module listed in
 `RUNQ_AGENT_MODULES`; its tools are functions decorated with `@tool` in the same modules.
@@ -8,13 +8,33 @@ The demo agent `assistant` is declared here so a fresh checkout has something to
 from __future__ import annotations
 
 import importlib
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
 
-from workers.errors import UnknownAgent
+from pydantic import BaseModel
+
+from workers.errors import ConfigError, UnknownAgent
+from workers.model_routing import ModelRouting
 
 
-@dataclass(frozen=True, slots=True)
+class ThreadMode(StrEnum):
+    """How a thread is kept on the Responses provider."""
+
+    CONVERSATION = "conversation"  # an OpenAI Conversation holds the history
+    CHAIN = "chain"  # each run chains onto the thread's last response id
+
+
+class BusyThreadPolicy(StrEnum):
+    """What a new run on a thread does while another run of that thread is active."""
+
+    ENQUEUE = "enqueue"  # wait for the current run to end, then start
+    REJECT = "reject"  # refuse the new run
+    CANCEL = "cancel"  # cancel the current run, start the new one
+
+
+@dataclass(frozen=True)
 class Agent:
     """One agent definition; the agent may call only the tools it names."""
 
@@ -23,10 +43,46 @@ class Agent:
     instructions: str | None = None
     tools: tuple[str, ...] = ()
     provider: str = "responses"
+    """responses | chat | assistants."""
+    base_url: str | None = None
+    """The provider's base URL; None uses OPENAI_BASE_URL."""
+    api_key_name: str | None = None
+    """A key in RUNQ_PROVIDER_KEYS; None uses OPENAI_API_KEY."""
     max_output_tokens: int | None = None
     temperature: float | None = None
     cacheable: bool = False
     """Answer repeated identical requests from the response cache (jobs may opt out)."""
+    output_schema: Mapping[str, Any] | None = None
+    """A JSON schema the answer must satisfy (sent as strict json_schema); see `schema_of`."""
+    output_schema_name: str = "answer"
+    json_mode: bool = False
+    """Ask for any valid JSON object (no schema)."""
+    hosted_tools: tuple[Mapping[str, Any], ...] = ()
+    """Provider-run tools passed through as is, e.g. {"type": "web_search"} (Responses)."""
+    routing: ModelRouting | None = None
+    thread_mode: ThreadMode = ThreadMode.CONVERSATION
+    busy_thread_policy: BusyThreadPolicy = BusyThreadPolicy.ENQUEUE
+    thread_token_budget: int = 8000
+    """Chat provider: the oldest whole runs of a thread are dropped beyond this many tokens."""
+    metadata: Mapping[str, str] = field(default_factory=dict)
+
+
+def schema_of(model: type[BaseModel]) -> dict[str, Any]:
+    """A strict-mode JSON schema from a pydantic model, for `Agent.output_schema`."""
+    schema = model.model_json_schema()
+    _make_strict(schema)
+    for definition in schema.get("$defs", {}).values():
+        _make_strict(definition)
+    return schema
+
+
+def _make_strict(schema: dict[str, Any]) -> None:
+    # Strict structured output wants every property required and no extras (reference §2.4).
+    if schema.get("type") == "object":
+        schema["additionalProperties"] = False
+        schema["required"] = list(schema.get("properties", {}))
+        for prop in schema.get("properties", {}).values():
+            prop.pop("default", None)
 
 
 _agents: dict[str, Agent] = {}
@@ -34,6 +90,8 @@ _agents: dict[str, Agent] = {}
 
 def register_agent(agent: Agent) -> Agent:
     """Make `agent` known by name; registering a name twice replaces it (latest wins)."""
+    if agent.provider not in ("responses", "chat", "assistants"):
+        raise ConfigError(f"agent {agent.name!r}: unknown provider {agent.provider!r}")
     _agents[agent.name] = agent
     return agent
 

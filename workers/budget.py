@@ -11,7 +11,6 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-from workers.agents import Agent
 from workers.rate_limiter import LimitKey, RateLimiter
 from workers.token_bucket import Limits
 
@@ -46,9 +45,9 @@ class SharedBudget:
         self._now_ms = now_ms
         self._jitter = jitter
 
-    def wait_s(self, *, agent: Agent, api_key_id: str, tokens: int) -> float:
+    def wait_s(self, *, model: str, api_key_id: str, tokens: int) -> float:
         """0 and the budget is taken, or seconds to wait before asking again."""
-        wait_ms = self._limiter.take(*self._key(agent, api_key_id), tokens, self._now_ms())
+        wait_ms = self._limiter.take(*self._key(model, api_key_id), tokens, self._now_ms())
         if wait_ms <= 0:
             return 0.0
         return wait_ms / 1000.0 * (1.0 + _JITTER_FRACTION * self._jitter())
@@ -56,7 +55,7 @@ class SharedBudget:
     def settle(
         self,
         *,
-        agent: Agent,
+        model: str,
         api_key_id: str,
         estimated_tokens: int,
         counted_tokens: int | None,
@@ -64,17 +63,17 @@ class SharedBudget:
     ) -> None:
         """Return or charge the difference between the reservation and what the provider
         counted; then let the provider's remaining-* headers correct the buckets."""
-        key, limits = self._key(agent, api_key_id)
+        key, limits = self._key(model, api_key_id)
         now_ms = self._now_ms()
         if counted_tokens is not None and estimated_tokens > 0:
             self._limiter.reconcile(key, limits, estimated_tokens, counted_tokens, now_ms)
         if headers:
             self._limiter.observe_headers(key, limits, headers, now_ms)
 
-    def pause(self, *, agent: Agent, api_key_id: str, delay_s: float) -> None:
+    def pause(self, *, model: str, api_key_id: str, delay_s: float) -> None:
         """A 429 pauses this key and model for every worker."""
-        key, limits = self._key(agent, api_key_id)
+        key, limits = self._key(model, api_key_id)
         self._limiter.pause(key, limits, int(delay_s * 1000), self._now_ms())
 
-    def _key(self, agent: Agent, api_key_id: str) -> tuple[LimitKey, Limits]:
-        return LimitKey(api_key_id, agent.model), self._limits.for_model(agent.model)
+    def _key(self, model: str, api_key_id: str) -> tuple[LimitKey, Limits]:
+        return LimitKey(api_key_id, model), self._limits.for_model(model)

@@ -24,6 +24,8 @@ from workers.agents import Agent, load_agent_modules
 from workers.backoff import Schedule
 from workers.budget import LimitTable, SharedBudget
 from workers.errors import ConfigError
+from workers.providers.assistants import AssistantsProvider
+from workers.providers.chat import ChatProvider
 from workers.providers.interface import Provider
 from workers.providers.responses import ResponsesProvider
 from workers.rate_limiter import RedisRateLimiter
@@ -32,7 +34,10 @@ from workers.response_cache import ResponseCache
 from workers.run_state import RunPolicy
 from workers.step_context import Clearance, NoLimits, StepContext
 from workers.token_bucket import Limits
+from workers.tool_breaker import BreakerPolicy
+from workers.tool_breakers import RedisToolBreakers
 from workers.tools.registry import default_registry
+from workers.usage import Price
 
 
 @cache
@@ -103,17 +108,35 @@ def get_openai_client(base_url: str | None, api_key: str) -> OpenAI:
 
 
 def provider_for(agent: Agent) -> Provider:
-    """The provider adapter an agent runs on."""
+    """The provider adapter an agent runs on, with its own base URL and key if it has them."""
     settings = get_settings()
-    client = get_openai_client(settings.openai_base_url, settings.openai_api_key.get_secret_value())
+    client = get_openai_client(agent.base_url or settings.openai_base_url, api_key_of(agent))
     if agent.provider == "responses":
         return ResponsesProvider(client)
+    if agent.provider == "chat":
+        return ChatProvider(client)
+    if agent.provider == "assistants":
+        return AssistantsProvider(client)
     raise ConfigError(f"agent {agent.name!r}: provider {agent.provider!r} is not available")
+
+
+def api_key_of(agent: Agent) -> str:
+    """The API key an agent uses: a named key from RUNQ_PROVIDER_KEYS, or OPENAI_API_KEY."""
+    settings = get_settings()
+    if agent.api_key_name is None:
+        return settings.openai_api_key.get_secret_value()
+    try:
+        return settings.provider_keys[agent.api_key_name].get_secret_value()
+    except KeyError:
+        raise ConfigError(
+            f"agent {agent.name!r} wants API key {agent.api_key_name!r}, which is not in "
+            "RUNQ_PROVIDER_KEYS"
+        ) from None
 
 
 def api_key_id_for(agent: Agent) -> str:
     """A fingerprint of the API key an agent uses (never the key itself)."""
-    return fingerprint_api_key(get_settings().openai_api_key.get_secret_value())
+    return fingerprint_api_key(api_key_of(agent))
 
 
 def run_policy(settings: Settings) -> RunPolicy:
@@ -160,7 +183,18 @@ def get_step_context() -> StepContext:
         tool_grace_s=settings.tool_grace_s,
         cache=get_response_cache() if settings.redis_url else None,
         base_url=settings.openai_base_url or "https://api.openai.com/v1",
+        prices={
+            model: Price(p.input_per_mtok, p.output_per_mtok, p.cached_input_per_mtok)
+            for model, p in settings.model_prices.items()
+        },
+        breakers=_breakers(settings) if settings.redis_url else None,
+        tool_retries=settings.tool_retries,
     )
+
+
+def _breakers(settings: Settings) -> RedisToolBreakers:
+    policy = BreakerPolicy(settings.breaker_failures, int(settings.breaker_cooldown_s * 1000))
+    return RedisToolBreakers(get_redis(), prefix=settings.redis_prefix, policy=policy)
 
 
 def reset() -> None:

@@ -11,6 +11,7 @@
     │   ├── InvalidToolArguments     the model's arguments are not valid JSON for the schema
     │   └── ToolTimedOut             the tool ran past its timeout
     ├── UnknownAgent                 a job names an agent nobody declared
+    ├── ThreadBusy                   a thread already has an active run (policy "reject")
     ├── RunNotFound                  no run has that id
     └── IllegalTransition            a compare-and-set on run status found another status
 
@@ -76,6 +77,10 @@ class ToolTimedOut(ToolError):
 
 class UnknownAgent(RunqError):
     """A job names an agent that nobody declared."""
+
+
+class ThreadBusy(RunqError):
+    """The thread already has an active run and its agent's policy is to reject new ones."""
 
 
 class RunNotFound(RunqError):

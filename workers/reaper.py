@@ -12,8 +12,8 @@ from datetime import timedelta
 
 from workers.db import store
 from workers.db.models import Run
+from workers.run_outcomes import fail_run
 from workers.run_state import Fail, RunStatus
-from workers.run_steps import fail_run
 from workers.step_context import FanOut, Later, Next, Nothing, StepContext, StepName
 
 log = logging.getLogger("runq.reaper")

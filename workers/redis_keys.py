@@ -40,3 +40,11 @@ def cache_entry_key(prefix: str, cache_key: str) -> str:
 def cache_stats_key(prefix: str) -> str:
     """The hash of shared cache counters (fields `hits` and `misses`)."""
     return f"{prefix}:cache:stats"
+
+
+def breaker_key(prefix: str, tool_name: str) -> str:
+    """The hash holding one tool's circuit breaker (`tool_breaker.lua`).
+
+    The tool name comes last so a name containing colons stays unambiguous.
+    """
+    return f"{prefix}:breaker:{tool_name}"

@@ -119,7 +119,7 @@ def decide(run: RunView, state: ProviderState, now: datetime, policy: RunPolicy)
     if now >= run.deadline_at and state.status in _STILL_RUNNING:
         return Fail("run passed its deadline", status=RunStatus.EXPIRED, usage=state.usage)
     if state.status in _STILL_RUNNING:
-        return Poll(after_s=state.poll_after_s or grow_delay_s(run.poll_count, policy.poll))
+        return Poll(after_s=_poll_delay_s(run, state, now, policy))
     if state.status is ProviderStatus.REQUIRES_TOOLS:
         return _decide_tools(run, state, policy)
     if state.status is ProviderStatus.COMPLETED:
@@ -140,6 +140,8 @@ def decide_on_error(run: RunView, error: ProviderError, now: datetime, policy: R
     return Retry(after_s=grow_delay_s(run.attempts, policy.retry), reason=str(error))
 
 
+_MIN_POLL_S = 0.05
+
 _STILL_RUNNING = frozenset({ProviderStatus.QUEUED, ProviderStatus.IN_PROGRESS})
 
 _FINAL_STATUS = {
@@ -148,6 +150,14 @@ _FINAL_STATUS = {
     ProviderStatus.CANCELLED: RunStatus.CANCELLED,
     ProviderStatus.EXPIRED: RunStatus.EXPIRED,
 }
+
+
+def _poll_delay_s(run: RunView, state: ProviderState, now: datetime, policy: RunPolicy) -> float:
+    # The provider's hint wins over our schedule, but neither may sleep past the poll cap or
+    # the deadline: a run must be seen (and expired) when its deadline comes.
+    delay_s = state.poll_after_s or grow_delay_s(run.poll_count, policy.poll)
+    until_deadline_s = (run.deadline_at - now).total_seconds()
+    return max(_MIN_POLL_S, min(delay_s, policy.poll.cap_s, until_deadline_s))
 
 
 def _decide_tools(run: RunView, state: ProviderState, policy: RunPolicy) -> Step:

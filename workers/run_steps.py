@@ -16,14 +16,14 @@ from typing import Any
 
 from sqlmodel import Session
 
-from workers.agents import Agent, agent_names, get_agent
-from workers.cached_answers import complete_from_cache, remember_answer
+from workers.agents import Agent, get_agent
+from workers.cached_answers import complete_from_cache
 from workers.db import store
 from workers.db.models import Run
 from workers.errors import ProviderError, ProviderRateLimited
-from workers.providers.interface import Provider, ProviderState, ToolOutput, TurnRequest
+from workers.providers.interface import Provider, ProviderState, ToolOutput
+from workers.run_outcomes import complete_run, end_run
 from workers.run_state import (
-    TERMINAL_STATUSES,
     Fail,
     Finish,
     Poll,
@@ -34,14 +34,13 @@ from workers.run_state import (
     Throttle,
     decide,
     decide_on_error,
-    is_terminal,
 )
 from workers.step_context import FanOut, Later, Next, Nothing, StepContext, StepName
+from workers.threads import prepare_thread
+from workers.turn_requests import build_turn_request
 from workers.usage import estimate_request_tokens, provider_counted_tokens
 
 log = logging.getLogger("runq.runs")
-
-_NOT_TERMINAL = [s for s in RunStatus if s not in TERMINAL_STATUSES]
 
 
 def start_run(ctx: StepContext, run_id: str) -> Next:
@@ -51,7 +50,10 @@ def start_run(ctx: StepContext, run_id: str) -> Next:
         if run.status != RunStatus.PENDING:
             return Nothing(f"run is {run.status}, not pending")
         agent = get_agent(run.agent)
-        request = build_turn_request(ctx, run, agent)
+        waiting = prepare_thread(ctx, session, run, agent)
+        if waiting is not None:
+            return waiting
+        request = build_turn_request(ctx, session, run, agent)
         if complete_from_cache(ctx, session, run, request):
             return Nothing("answered from the cache")
         tokens = estimate_request_tokens(
@@ -75,7 +77,7 @@ def start_run(ctx: StepContext, run_id: str) -> Next:
             reserved_tokens=tokens,
             turn_polls=0,
         )
-        log.info("run %s created at provider as %s", run_id, outcome.ref)
+        log.info("run %s created at the provider as %s", run_id, outcome.ref)
         return _advance(ctx, session, store.get_run(session, run_id=run_id), agent, outcome)
 
 
@@ -108,7 +110,7 @@ def submit_outputs(ctx: StepContext, run_id: str, turn: int) -> Next:
             return Later(StepName.SUBMIT, (run_id, turn), ctx.policy.retry.first_s)
         agent = get_agent(run.agent)
         outputs = [ToolOutput(call_id=c.call_id, output=c.output or "") for c in calls]
-        request = build_turn_request(ctx, run, agent)
+        request = build_turn_request(ctx, session, run, agent)
         tokens = estimate_request_tokens(
             instructions=request.instructions,
             input_payload=json.dumps([asdict(o) for o in outputs]),
@@ -147,30 +149,8 @@ def submit_outputs(ctx: StepContext, run_id: str, turn: int) -> Next:
         return _advance(ctx, session, store.get_run(session, run_id=run_id), agent, outcome)
 
 
-def fail_run(ctx: StepContext, run_id: str, step: Fail) -> None:
-    """End a non-terminal run as `step` says (a step crashed for good, or the deadline hit)."""
-    with ctx.sessions() as session:
-        run = store.get_run(session, run_id=run_id)
-        if not is_terminal(RunStatus(run.status)):
-            agent = get_agent(run.agent) if run.agent in agent_names() else None
-            _finish_badly(ctx, session, run, agent, step)
-
-
-def build_turn_request(ctx: StepContext, run: Run, agent: Agent) -> TurnRequest:
-    """The provider-neutral request for this run's agent."""
-    return TurnRequest(
-        run_id=run.id,
-        model=agent.model,
-        instructions=agent.instructions,
-        input_text=run.input,
-        tools=tuple(ctx.tools.function_schemas(agent.tools)),
-        max_output_tokens=agent.max_output_tokens or ctx.default_max_output_tokens,
-        temperature=agent.temperature,
-    )
-
-
 def view_of(run: Run) -> RunView:
-    """The slice of a stored run that `decide` may see."""
+    """The slice of a stored run that `decide` may see (polls of the current turn)."""
     return RunView(
         status=RunStatus(run.status),
         poll_count=run.turn_polls,
@@ -191,7 +171,7 @@ def _call(
 ) -> ProviderState | Next:
     """Ask the limiter, make one provider call, and turn a failure into the next step."""
     key_id = ctx.api_key_id_for(agent)
-    wait_s = ctx.clearance.wait_s(agent=agent, api_key_id=key_id, tokens=tokens)
+    wait_s = ctx.clearance.wait_s(model=run.model, api_key_id=key_id, tokens=tokens)
     if wait_s > 0:
         return replace(retry, after_s=wait_s)
     try:
@@ -200,14 +180,14 @@ def _call(
         step = decide_on_error(view_of(run), exc, ctx.now(), ctx.policy)
         if isinstance(step, Throttle):
             if isinstance(exc, ProviderRateLimited):
-                ctx.clearance.pause(agent=agent, api_key_id=key_id, delay_s=step.after_s)
+                ctx.clearance.pause(model=run.model, api_key_id=key_id, delay_s=step.after_s)
             return replace(retry, after_s=step.after_s)
         if isinstance(step, Retry):
             log.warning("run %s: retry in %.1fs: %s", run.id, step.after_s, step.reason)
             store.count_attempt(session, run_id=run.id, status=RunStatus(run.status))
             return replace(retry, after_s=step.after_s)
         assert isinstance(step, Fail)
-        _finish_badly(ctx, session, run, agent, step)
+        end_run(ctx, session, run, agent, step)
         return Nothing(step.reason)
 
 
@@ -226,8 +206,7 @@ def _advance(
     seq = run.step_seq
     counted: dict[str, Any] = {"attempts": 0}
     if polled:
-        counted["poll_count"] = run.poll_count + 1
-        counted["turn_polls"] = run.turn_polls + 1
+        counted |= {"poll_count": run.poll_count + 1, "turn_polls": run.turn_polls + 1}
     if isinstance(step, Poll):
         store.transition(
             session,
@@ -254,23 +233,10 @@ def _advance(
         log.info("run %s: turn %d asks for %d tool calls", run.id, turn, len(step.calls))
         return FanOut(run.id, turn, tuple(c.call_id for c in step.calls))
     if isinstance(step, Finish):
-        store.transition(
-            session,
-            run_id=run.id,
-            from_statuses=[RunStatus.IN_PROGRESS],
-            to=RunStatus.COMPLETED,
-            at_step=seq,
-            step_seq=seq + 1,
-            usage=step.usage,
-            result_text=step.text,
-            finished_at=ctx.now(),
-            **counted,
-        )
-        remember_answer(ctx, session, run, build_turn_request(ctx, run, agent), step.text)
-        log.info("run %s completed after %d polls", run.id, run.poll_count + int(polled))
+        complete_run(ctx, session, run, agent, step, state, counted)
         return Nothing("completed")
     assert isinstance(step, Fail)
-    _finish_badly(ctx, session, run, agent, step, at_step=seq)
+    end_run(ctx, session, run, agent, step, {**counted, "step_seq": seq + 1}, at_step=seq)
     return Nothing(step.reason)
 
 
@@ -279,7 +245,7 @@ def _settle(ctx: StepContext, run: Run, agent: Agent, state: ProviderState) -> N
     max_output = agent.max_output_tokens or ctx.default_max_output_tokens
     counted = None if state.usage is None else provider_counted_tokens(state.usage, max_output)
     ctx.clearance.settle(
-        agent=agent,
+        model=run.model,
         api_key_id=ctx.api_key_id_for(agent),
         estimated_tokens=run.reserved_tokens,
         counted_tokens=counted,
@@ -295,32 +261,3 @@ def _release_submit(session: Session, run_id: str) -> None:
         from_statuses=[RunStatus.SUBMITTING],
         to=RunStatus.REQUIRES_TOOLS,
     )
-
-
-def _finish_badly(
-    ctx: StepContext,
-    session: Session,
-    run: Run,
-    agent: Agent | None,
-    step: Fail,
-    *,
-    at_step: int | None = None,
-) -> None:
-    """End the run as failed, cancelled or expired; an expired turn is cancelled upstream."""
-    store.transition(
-        session,
-        run_id=run.id,
-        from_statuses=_NOT_TERMINAL,
-        to=step.status,
-        at_step=at_step,
-        usage=step.usage,
-        error=step.reason,
-        finished_at=ctx.now(),
-    )
-    log.warning("run %s ended %s: %s", run.id, step.status.value, step.reason)
-    if step.status is RunStatus.EXPIRED and agent is not None and run.provider_ref:
-        try:
-            ctx.provider_for(agent).cancel(run.provider_ref)
-        except ProviderError as exc:
-            # Best effort: the run is already recorded as expired either way.
-            log.warning("run %s: cancel at provider failed: %s", run.id, exc)

@@ -7,7 +7,7 @@ value and the task layer turns it into a message.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 from typing import Any, Protocol
@@ -17,7 +17,9 @@ from sqlmodel import Session
 from workers.agents import Agent
 from workers.providers.interface import Provider
 from workers.run_state import RunPolicy
+from workers.tool_breakers import ToolBreakers
 from workers.tools.registry import ToolRegistry
+from workers.usage import Price
 
 
 class StepName(StrEnum):
@@ -59,14 +61,14 @@ Next = Later | FanOut | Nothing
 class Clearance(Protocol):
     """The rate-limit seam: every provider call asks first and settles after."""
 
-    def wait_s(self, *, agent: Agent, api_key_id: str, tokens: int) -> float:
+    def wait_s(self, *, model: str, api_key_id: str, tokens: int) -> float:
         """0 to go now, else seconds to wait before asking again. Takes the budget on 0."""
         ...
 
     def settle(
         self,
         *,
-        agent: Agent,
+        model: str,
         api_key_id: str,
         estimated_tokens: int,
         counted_tokens: int | None,
@@ -75,7 +77,7 @@ class Clearance(Protocol):
         """Swap the reservation for what the provider counted; apply its headers."""
         ...
 
-    def pause(self, *, agent: Agent, api_key_id: str, delay_s: float) -> None:
+    def pause(self, *, model: str, api_key_id: str, delay_s: float) -> None:
         """The provider said 429: hold this key and model for everyone for `delay_s`."""
         ...
 
@@ -83,13 +85,13 @@ class Clearance(Protocol):
 class NoLimits:
     """Clearance that always says go (no limits configured)."""
 
-    def wait_s(self, *, agent: Agent, api_key_id: str, tokens: int) -> float:
+    def wait_s(self, *, model: str, api_key_id: str, tokens: int) -> float:
         return 0.0
 
     def settle(
         self,
         *,
-        agent: Agent,
+        model: str,
         api_key_id: str,
         estimated_tokens: int,
         counted_tokens: int | None,
@@ -97,7 +99,7 @@ class NoLimits:
     ) -> None:
         return None
 
-    def pause(self, *, agent: Agent, api_key_id: str, delay_s: float) -> None:
+    def pause(self, *, model: str, api_key_id: str, delay_s: float) -> None:
         return None
 
 
@@ -128,3 +130,6 @@ class StepContext:
     tool_grace_s: float = 30.0
     cache: AnswerCache | None = None
     base_url: str = ""
+    prices: Mapping[str, Price] = field(default_factory=dict)
+    breakers: ToolBreakers | None = None
+    tool_retries: int = 2

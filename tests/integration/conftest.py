@@ -16,6 +16,8 @@ import pytest
 
 from gateway.local_stack import LocalStack, start_local_stack
 
+LIMITED_RPM = 240
+
 # Tight timings so the tier is quick; the logic is the same as with production defaults.
 FLEET_ENV = {
     "RUNQ_POLL_FIRST_S": "0.1",
@@ -24,6 +26,9 @@ FLEET_ENV = {
     "RUNQ_RETRY_CAP_S": "2.0",
     "RUNQ_REAPER_STALE_S": "20",
     "RUNQ_TOOL_GRACE_S": "2",
+    "RUNQ_AGENT_MODULES": '["tests.integration.agents"]',
+    # Only the `limited-agent` model has a budget; test_shared_budget sets the simulator's.
+    "RUNQ_MODEL_LIMITS": json.dumps({"gpt-limited": {"requests_per_min": LIMITED_RPM}}),
 }
 TERMINAL = {"completed", "failed", "cancelled", "expired"}
 
@@ -60,10 +65,11 @@ def running_fleet(
         connections.reset()
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def fleet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
-    """A default fleet for one test module."""
-    with running_fleet(tmp_path_factory) as stack:
+    """One fleet for the whole tier (a process's Celery producer keeps its first broker):
+    two `runs` workers and one `tools` worker, so several processes share every budget."""
+    with running_fleet(tmp_path_factory, runs_workers=2) as stack:
         yield stack
 
 
@@ -85,8 +91,11 @@ def configure_simulator(stack: LocalStack, **changes: Any) -> None:
         assert reply.status == 200
 
 
-def enqueue_batch(inputs: list[str], agent: str = "assistant", cache: bool | None = None) -> str:
+def enqueue_batch(
+    inputs: list[str], agent: str = "assistant", cache: bool | None = None, **job: Any
+) -> str:
     """Enqueue one run per input, all in a new batch; returns the batch id."""
+    import tests.integration.agents  # noqa: F401  (declares the test agents here too)
     from gateway.enqueue import RunCreate, enqueue_run
     from workers import connections
 
@@ -95,7 +104,7 @@ def enqueue_batch(inputs: list[str], agent: str = "assistant", cache: bool | Non
         for text in inputs:
             enqueue_run(
                 session,
-                RunCreate(agent=agent, input=text, batch_id=batch_id, cache=cache),
+                RunCreate(agent=agent, input=text, batch_id=batch_id, cache=cache, **job),
                 default_deadline_s=300,
             )
     return batch_id

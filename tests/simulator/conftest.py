@@ -16,9 +16,11 @@ import pytest
 from anyio.from_thread import BlockingPortal
 from fastapi import FastAPI
 from openai import OpenAI
+from referencing import Registry
 
 from simulator.app import create_app
 from simulator.config import SimulatorConfig
+from tests.simulator import openapi_spec
 
 START_S = 1_763_800_000.0
 
@@ -105,3 +107,14 @@ def sim(portal: BlockingPortal) -> Iterator[Sim]:
     simulator = Sim(SimulatorConfig(latency_ms=1000), portal)
     yield simulator
     simulator.close()
+
+
+@pytest.fixture(scope="session")
+def registry() -> Registry:
+    """The bundled OpenAI spec, widened as `openapi_spec` explains; skips without it."""
+    if not openapi_spec.is_available():
+        pytest.skip(
+            "../shared/reference/openai-openapi.yaml not found: "
+            "the spec check needs the shared folder beside the repo"
+        )
+    return openapi_spec.load_registry()

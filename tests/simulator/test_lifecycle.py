@@ -1,17 +1,23 @@
-"""Status over time as a table: (timeline, outcome, cancelled, now) -> status."""
+"""Status over time as a table: (timeline, outcome, cancelled, now) -> status, for responses
+and for Assistants runs (which stop at requires_action and expire)."""
 
 from __future__ import annotations
 
 import pytest
 
 from simulator.lifecycle import (
+    IDLE_POLL_MS,
     Outcome,
+    RunStatus,
     Status,
     Timeline,
     instant_timeline,
+    is_run_active,
     is_terminal,
     outcome_of,
     plan_timeline,
+    poll_after_ms,
+    run_status_at,
     status_at,
 )
 from simulator.script import Failure, FinalText, Incomplete, ToolCalls, Turn
@@ -76,3 +82,45 @@ def test_outcome_of(turn: Turn, outcome: Outcome) -> None:
 )
 def test_is_terminal(status: Status, terminal: bool) -> None:
     assert is_terminal(status) is terminal
+
+
+CALLS = ToolCalls((("get_weather", "{}"),))
+EXPIRES_S = T0 + 600
+
+
+@pytest.mark.parametrize(
+    ("turn", "now_s", "expected"),
+    [
+        (FinalText("hi"), T0, "queued"),
+        (FinalText("hi"), T0 + 0.5, "in_progress"),
+        (FinalText("hi"), T0 + 1, "completed"),
+        (CALLS, T0 + 1, "requires_action"),
+        (CALLS, EXPIRES_S - 0.001, "requires_action"),
+        (CALLS, EXPIRES_S, "expired"),
+        (FinalText("hi"), EXPIRES_S + 5, "completed"),  # finished before the deadline
+        (Failure("server_error", "boom"), T0 + 1, "failed"),
+        (Incomplete("max_output_tokens"), T0 + 1, "incomplete"),
+    ],
+)
+def test_run_status_at(turn: Turn, now_s: float, expected: RunStatus) -> None:
+    assert run_status_at(ONE_SECOND, turn, expires_s=EXPIRES_S, now_s=now_s) == expected
+
+
+def test_a_turn_still_running_at_the_deadline_expires() -> None:
+    slow = plan_timeline(T0, 1000, slow_ms=700_000)
+    assert run_status_at(slow, FinalText("hi"), expires_s=EXPIRES_S, now_s=EXPIRES_S) == "expired"
+
+
+@pytest.mark.parametrize(
+    ("status", "active"),
+    [("queued", True), ("requires_action", True), ("cancelling", True), ("expired", False)],
+)
+def test_is_run_active(status: RunStatus, active: bool) -> None:
+    assert is_run_active(status) is active
+
+
+@pytest.mark.parametrize(
+    ("now_s", "wait_ms"), [(T0, 200), (T0 + 0.5, 500), (T0 + 0.9999, 1), (T0 + 1, IDLE_POLL_MS)]
+)
+def test_poll_after_ms_points_at_the_next_change(now_s: float, wait_ms: int) -> None:
+    assert poll_after_ms(ONE_SECOND, now_s) == wait_ms

@@ -12,8 +12,11 @@ from simulator.server import build_server
 def test_help_says_it_is_a_test_double(capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit):
         build_parser().parse_args(["--help"])
-    text = capsys.readouterr().out
+    # argparse wraps to the terminal width, so compare with the line breaks folded away.
+    text = " ".join(capsys.readouterr().out.split())
     assert "TEST DOUBLE" in text and "NOT the real provider" in text
+    for surface in ("/v1/responses", "/v1/conversations", "/v1/chat/completions", "/v1/threads"):
+        assert surface in text
     for flag in ("--latency-ms", "--rpm", "--tpm", "--fault-5xx-rate", "--seed", "--port"):
         assert flag in text
 

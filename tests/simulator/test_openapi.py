@@ -1,33 +1,23 @@
 """Simulator replies against the component schemas of the bundled OpenAI spec.
 
 The SDK tests prove the SDK can parse the replies; this proves they match the published spec
-too, including fields the SDK treats as optional (for example `logprobs` on output text).
-
-One deliberate difference from the spec, because the SDK wins where they disagree:
-- `Response.usage` is `null` until the response is terminal (what the SDK types and the API
-  reference describe), but the spec types it as a plain object. The test widens it to
-  `ResponseUsage | null` before validating.
-The spec has no schema for the body of DELETE /responses/{id}; that check uses the shape of the
-spec's own example instead.
+too, including fields the SDK treats as optional (for example `logprobs` on output text). The
+spec is widened where the simulator deliberately follows the SDK; `openapi_spec` lists how and
+why. The spec has no schema for the body of DELETE /responses/{id}; that check uses the shape
+of the spec's own example instead.
 """
 
 from __future__ import annotations
 
-import copy
-from pathlib import Path
 from typing import Any
 
-import pytest
-import yaml
 from jsonschema import Draft202012Validator
-from referencing import Registry, Resource
-from referencing.jsonschema import DRAFT202012
+from referencing import Registry
 
 from tests.simulator.conftest import Sim
+from tests.simulator.openapi_spec import problems
 from tests.simulator.test_sdk_responses import MODEL, TOOLS
 
-SPEC_PATH = Path(__file__).resolve().parents[3] / "shared/reference/openai-openapi.yaml"
-SPEC_URI = "urn:openai-openapi"
 AUTH = {"Authorization": "Bearer sk-test"}
 RESPONSE_DELETED = {
     "type": "object",
@@ -39,35 +29,6 @@ RESPONSE_DELETED = {
     "required": ["id", "object", "deleted"],
     "additionalProperties": False,
 }
-
-
-@pytest.fixture(scope="module")
-def registry() -> Registry:
-    """The spec, loaded once (it is 3 MB), as a registry that resolves #/components refs."""
-    if not SPEC_PATH.exists():
-        pytest.skip(
-            "../shared/reference/openai-openapi.yaml not found: "
-            "the spec check needs the shared folder beside the repo"
-        )
-    with SPEC_PATH.open(encoding="utf-8") as handle:
-        spec = yaml.load(handle, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
-    spec = copy.deepcopy(spec)
-    response_fields = spec["components"]["schemas"]["Response"]["allOf"][2]["properties"]
-    response_fields["usage"] = {
-        "anyOf": [{"$ref": "#/components/schemas/ResponseUsage"}, {"type": "null"}]
-    }
-    resource: Resource[Any] = Resource.from_contents(spec, default_specification=DRAFT202012)
-    registry: Registry[Any] = Registry().with_resource(SPEC_URI, resource)
-    return registry
-
-
-def problems(registry: Registry, schema_name: str, body: Any) -> list[str]:
-    schema = {"$ref": f"{SPEC_URI}#/components/schemas/{schema_name}"}
-    validator = Draft202012Validator(schema, registry=registry)
-    return [
-        f"{'/'.join(map(str, error.absolute_path))}: {error.message}"
-        for error in validator.iter_errors(body)
-    ]
 
 
 def create(sim: Sim, **body: Any) -> dict[str, Any]:

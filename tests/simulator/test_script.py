@@ -223,6 +223,7 @@ def test_next_turn(
             Directives(bad_args=True, unknown_tool=True, incomplete=True),
         ),
         ("#turns without a number, #hashtag", Directives()),
+        ("#invalid_json", Directives(invalid_json=True)),
     ],
 )
 def test_read_directives(text: str, expected: Directives) -> None:

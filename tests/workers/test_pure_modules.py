@@ -19,6 +19,7 @@ PURE_MODULES = (
     "workers/cache_key.py",
     "workers/redis_keys.py",
     "workers/usage.py",
+    "workers/tool_breaker.py",
     "simulator/script.py",
 )
 REQUIRED = ("workers/token_bucket.py", "workers/cache_key.py", "workers/redis_keys.py")

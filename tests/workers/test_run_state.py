@@ -53,6 +53,13 @@ DECIDE_TABLE = [
     ("in progress grows", run(poll_count=2), state(S.IN_PROGRESS), Poll(2.0)),
     ("poll delay caps", run(poll_count=9), state(S.IN_PROGRESS), Poll(4.0)),
     ("provider hint wins", run(poll_count=9), state(S.QUEUED, poll_after_s=0.25), Poll(0.25)),
+    ("hint capped", run(), state(S.QUEUED, poll_after_s=60.0), Poll(4.0)),
+    (
+        "never sleeps past the deadline",
+        run(poll_count=9, deadline_in_s=1.5),
+        state(S.QUEUED),
+        Poll(1.5),
+    ),
     (
         "tool calls fan out",
         run(turn=0),

@@ -47,8 +47,11 @@ class Thread(SQLModel, table=True):
     id: str = Field(default_factory=lambda: new_id("thr"), primary_key=True)
     external_key: str | None = Field(default=None, unique=True, index=True)
     provider_ref: str | None = None
+    """Conversation id (Responses), last response id (chain mode) or thread id (Assistants)."""
+    agent: str | None = None
     created_at: datetime = Field(default_factory=utcnow, sa_column=_utc_column(False))
     last_activity_at: datetime = Field(default_factory=utcnow, sa_column=_utc_column(False))
+    archived_at: datetime | None = Field(default=None, sa_column=_utc_column())
 
 
 class Run(SQLModel, table=True):
@@ -79,7 +82,11 @@ class Run(SQLModel, table=True):
     reserved_tokens: int = 0
     use_cache: bool = False
     cache_hit: bool = False
+    model_hint: str | None = None
+    cost_usd: float = 0.0
     result_text: str | None = None
+    result_json: str | None = None
+    hosted_items: str | None = None
     error: str | None = None
     created_at: datetime = Field(default_factory=utcnow, sa_column=_utc_column(False))
     updated_at: datetime = Field(default_factory=utcnow, sa_column=_utc_column(False))

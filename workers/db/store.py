@@ -33,6 +33,7 @@ def create_run(
     batch_id: str | None = None,
     thread_id: str | None = None,
     use_cache: bool = False,
+    model_hint: str | None = None,
 ) -> tuple[Run, bool]:
     """Insert a pending run; with an idempotency key seen before, return that run instead.
 
@@ -52,6 +53,7 @@ def create_run(
         batch_id=batch_id,
         thread_id=thread_id,
         use_cache=use_cache,
+        model_hint=model_hint,
     )
     session.add(run)
     try:
@@ -177,8 +179,12 @@ def finish_tool_call(
     output: str,
     error: str | None,
     duration_ms: int,
+    attempts: int | None = None,
 ) -> None:
-    """Record a running call's output (or error output); a finished call is left untouched."""
+    """Record a running call's output (or error output); a finished call is left untouched.
+
+    `attempts` counts executions inside this claim (retryable tools may run more than once)."""
+    extra = {} if attempts is None else {"attempts": attempts}
     session.execute(
         update(ToolCall)
         .where(col(ToolCall.run_id) == run_id, col(ToolCall.call_id) == call_id)
@@ -189,6 +195,7 @@ def finish_tool_call(
             error=error,
             duration_ms=duration_ms,
             finished_at=utcnow(),
+            **extra,
         )
     )
     session.commit()

@@ -40,6 +40,7 @@ from workers.providers.interface import (
     TurnRequest,
     Usage,
 )
+from workers.providers.output_format import chat_format_of
 from workers.providers.sdk_errors import translate_sdk_errors
 
 _STATUS = {
@@ -131,6 +132,11 @@ class AssistantsProvider:
             )
             run = raw.parse()
         return to_provider_state(run, raw.headers)
+
+    def open_thread(self) -> str | None:
+        """A new, empty Assistants thread."""
+        with _assistants_call():
+            return self._client.beta.threads.create(metadata={"created_by": "runq"}).id
 
     def _assistant_for(self, request: TurnRequest) -> tuple[str, str]:
         """The (cache key, assistant id) for the request's config, creating it on a miss."""
@@ -250,6 +256,9 @@ def _run_params(request: TurnRequest, assistant_id: str) -> dict[str, Any]:
         params["max_completion_tokens"] = request.max_output_tokens
     if request.temperature is not None:
         params["temperature"] = request.temperature
+    response_format = chat_format_of(request)
+    if response_format is not None:
+        params["response_format"] = response_format
     return params
 
 

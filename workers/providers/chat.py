@@ -40,6 +40,7 @@ from workers.providers.interface import (
     TurnRequest,
     Usage,
 )
+from workers.providers.output_format import chat_format_of
 from workers.providers.sdk_errors import translate_sdk_errors
 
 
@@ -80,6 +81,10 @@ class ChatProvider:
         """Nothing runs server-side between calls: report the turn cancelled, no request."""
         return ProviderState(status=ProviderStatus.CANCELLED, ref=ref)
 
+    def open_thread(self) -> str | None:
+        """Chat servers keep no threads: runq replays the thread's messages itself."""
+        return None
+
     def _complete(self, request: TurnRequest) -> ProviderState:
         params: dict[str, Any] = {"model": request.model, "messages": build_messages(request)}
         if request.tools:
@@ -88,6 +93,9 @@ class ChatProvider:
             params["max_completion_tokens"] = request.max_output_tokens
         if request.temperature is not None:
             params["temperature"] = request.temperature
+        response_format = chat_format_of(request)
+        if response_format is not None:
+            params["response_format"] = response_format
         with translate_sdk_errors():
             raw = self._client.chat.completions.with_raw_response.create(**params)
             completion = raw.parse()
@@ -95,32 +103,33 @@ class ChatProvider:
 
 
 def build_messages(request: TurnRequest) -> list[dict[str, Any]]:
-    """The whole conversation of a run so far, in Chat Completions message order."""
+    """The whole conversation so far, in Chat Completions message order: instructions, the
+    thread's earlier messages, this run's input, then this run's tool round trips."""
     messages: list[dict[str, Any]] = []
     if request.instructions:
         messages.append({"role": "system", "content": request.instructions})
+    messages.extend(dict(message) for message in request.prior_messages)
     messages.append({"role": "user", "content": request.input_text})
     for index, turn in enumerate(request.history):
         _check_turn_is_answered(index, turn)
-        messages.append(
-            {
-                "role": "assistant",
-                "content": None,
-                "tool_calls": [
-                    {
-                        "id": call.call_id,
-                        "type": "function",
-                        "function": {"name": call.name, "arguments": call.arguments},
-                    }
-                    for call in turn.calls
-                ],
-            }
-        )
-        messages.extend(
-            {"role": "tool", "tool_call_id": out.call_id, "content": out.output}
-            for out in turn.outputs
-        )
+        messages.extend(tool_turn_messages(turn))
     return messages
+
+
+def tool_turn_messages(turn: ToolTurn) -> list[dict[str, Any]]:
+    """One tool round trip as messages: the assistant's calls, then one `tool` reply each."""
+    calls = [
+        {
+            "id": call.call_id,
+            "type": "function",
+            "function": {"name": call.name, "arguments": call.arguments},
+        }
+        for call in turn.calls
+    ]
+    replies = [
+        {"role": "tool", "tool_call_id": out.call_id, "content": out.output} for out in turn.outputs
+    ]
+    return [{"role": "assistant", "content": None, "tool_calls": calls}, *replies]
 
 
 def to_nested_tool(spec: Mapping[str, Any]) -> dict[str, Any]:

@@ -53,6 +53,10 @@ class ScriptedProvider:
         self.calls.append(RecordedCall("cancel", ref=ref))
         return self._next()
 
+    def open_thread(self) -> str | None:
+        self.calls.append(RecordedCall("open_thread"))
+        return f"conv_{sum(call.method == 'open_thread' for call in self.calls)}"
+
     def methods(self) -> list[str]:
         """The method names called so far, in order."""
         return [call.method for call in self.calls]

@@ -67,6 +67,8 @@ class ProviderState:
     error: str | None = None
     poll_after_s: float | None = None
     rate_limit_headers: Mapping[str, str] = field(default_factory=dict)
+    hosted_items: tuple[Mapping[str, Any], ...] = ()
+    """Output items of provider-run tools (web_search_call, file_search_call, ...)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,7 +97,16 @@ class TurnRequest:
     max_output_tokens: int | None = None
     temperature: float | None = None
     conversation_ref: str | None = None
+    """The thread at the provider: a conversation id (Responses) or thread id (Assistants)."""
+    previous_ref: str | None = None
+    """Chain mode: the thread's last response id, to continue from on create."""
     history: tuple[ToolTurn, ...] = ()
+    prior_messages: tuple[Mapping[str, Any], ...] = ()
+    """Chat provider: the thread's earlier messages, oldest first, already trimmed."""
+    output_schema: Mapping[str, Any] | None = None
+    output_schema_name: str = "answer"
+    json_mode: bool = False
+    hosted_tools: tuple[Mapping[str, Any], ...] = ()
 
 
 class Provider(Protocol):
@@ -117,4 +128,9 @@ class Provider(Protocol):
 
     def cancel(self, ref: str) -> ProviderState:
         """Ask the provider to stop the turn `ref`; best effort."""
+        ...
+
+    def open_thread(self) -> str | None:
+        """Create a server-side thread (conversation) and return its id; None if the surface
+        keeps no threads (Chat Completions: runq replays the history itself)."""
         ...

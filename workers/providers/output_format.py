@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from workers.errors import ConfigError
+from workers.providers.interface import TurnRequest
 
 # The providers accept schema names of letters, digits, `_` and `-`, at most 64 of them; we
 # check here so a typo fails at configuration time instead of as a 400 in the middle of a run.
@@ -52,3 +53,21 @@ def _checked_name(schema_name: str) -> str:
             "'_' or '-'"
         )
     return schema_name
+
+
+def chat_format_of(request: TurnRequest) -> dict[str, Any] | None:
+    """The Chat (and Assistants) `response_format` a request asks for, if any."""
+    if request.output_schema is not None:
+        return chat_response_format(request.output_schema_name, request.output_schema)
+    if request.json_mode:
+        return {"type": "json_object"}
+    return None
+
+
+def responses_format_of(request: TurnRequest) -> dict[str, Any] | None:
+    """The Responses `text` parameter a request asks for, if any."""
+    if request.output_schema is not None:
+        return responses_text_format(request.output_schema_name, request.output_schema)
+    if request.json_mode:
+        return {"format": {"type": "json_object"}}
+    return None

@@ -21,7 +21,21 @@ from workers.providers.interface import (
     TurnRequest,
     Usage,
 )
+from workers.providers.output_format import responses_format_of
 from workers.providers.sdk_errors import translate_sdk_errors
+
+# Output items of tools the provider runs itself; recorded on the run, never executed by us.
+_HOSTED_ITEMS = frozenset(
+    {
+        "web_search_call",
+        "file_search_call",
+        "code_interpreter_call",
+        "image_generation_call",
+        "mcp_call",
+        "computer_call",
+        "local_shell_call",
+    }
+)
 
 _STATUS = {
     "queued": ProviderStatus.QUEUED,
@@ -65,6 +79,11 @@ class ResponsesProvider:
             raw = self._client.responses.with_raw_response.cancel(ref)
         return to_provider_state(raw.parse(), raw.headers)
 
+    def open_thread(self) -> str | None:
+        """A new Conversation: the Responses API's thread."""
+        with translate_sdk_errors():
+            return self._client.conversations.create(metadata={"created_by": "runq"}).id
+
     def _create(
         self, request: TurnRequest, *, input_items: str | list[Any], previous_ref: str | None
     ) -> ProviderState:
@@ -78,12 +97,19 @@ class ResponsesProvider:
         }
         if request.instructions:
             params["instructions"] = request.instructions
-        if request.tools:
-            params["tools"] = [to_function_tool(spec) for spec in request.tools]
-        if previous_ref:
-            params["previous_response_id"] = previous_ref
-        elif request.conversation_ref:
+        tools = [to_function_tool(spec) for spec in request.tools]
+        tools += [dict(hosted) for hosted in request.hosted_tools]
+        if tools:
+            params["tools"] = tools
+        # A conversation already holds the turn's function calls, and the API refuses
+        # previous_response_id together with conversation (reference §2.7, §3).
+        if request.conversation_ref:
             params["conversation"] = request.conversation_ref
+        elif previous_ref or request.previous_ref:
+            params["previous_response_id"] = previous_ref or request.previous_ref
+        text_format = responses_format_of(request)
+        if text_format is not None:
+            params["text"] = text_format
         if request.max_output_tokens is not None:
             params["max_output_tokens"] = request.max_output_tokens
         if request.temperature is not None:
@@ -122,6 +148,9 @@ def to_provider_state(response: Response, headers: Mapping[str, str]) -> Provide
         usage=_usage(response),
         error=_error_text(response),
         rate_limit_headers={k: v for k, v in headers.items() if k.startswith("x-ratelimit-")},
+        hosted_items=tuple(
+            item.model_dump(mode="json") for item in response.output if item.type in _HOSTED_ITEMS
+        ),
     )
 
 

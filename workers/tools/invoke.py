@@ -38,6 +38,13 @@ class ToolResult:
     error: str | None
     """Human-readable reason for the audit log, e.g. "ToolTimedOut: ..."; None on success."""
     duration_ms: int
+    error_type: str | None = None
+    """The error's type name (UnknownTool, InvalidToolArguments, ToolTimedOut, ToolRaised)."""
+
+    @property
+    def is_tool_fault(self) -> bool:
+        """The tool itself failed (raised or hung), as opposed to the model asking wrongly."""
+        return self.error_type in (TOOL_RAISED, "ToolTimedOut")
 
 
 class _ToolRaised(Exception):
@@ -172,7 +179,11 @@ def _to_jsonable(value: object) -> object:
 def _error_result(kind: str, message: str, started_s: float) -> ToolResult:
     output = json.dumps({"error": {"type": kind, "message": message}}, ensure_ascii=False)
     return ToolResult(
-        output=output, is_error=True, error=f"{kind}: {message}", duration_ms=_ms_since(started_s)
+        output=output,
+        is_error=True,
+        error=f"{kind}: {message}",
+        duration_ms=_ms_since(started_s),
+        error_type=kind,
     )
 
 
