@@ -219,6 +219,17 @@ def usage(
 
 
 @app.command()
+def cache() -> None:
+    """Response-cache hits and misses, shared by every worker (needs REDIS_URL)."""
+    from workers.connections import get_response_cache
+
+    stats = get_response_cache().stats()
+    total = stats.hits + stats.misses
+    rate = f"{stats.hits / total:.0%}" if total else "n/a"
+    print(json.dumps({"hits": stats.hits, "misses": stats.misses, "hit_rate": rate}))
+
+
+@app.command()
 def migrate() -> None:
     """Create any missing tables in DATABASE_URL (SQLite file by default)."""
     from config.settings import get_settings

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from typing import Any
 
+import openai
 import pytest
 import redis
 
@@ -36,3 +38,17 @@ def real_redis(redis_server: EmbeddedRedis) -> Iterator[redis.Redis]:
     yield client
     client.flushall()
     client.close()
+
+
+@pytest.fixture(autouse=True)
+def no_real_provider(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Fail any test that builds an SDK client aimed at the real OpenAI API."""
+    original = openai.OpenAI.__init__
+
+    def guarded(self: openai.OpenAI, *args: Any, base_url: Any = None, **kwargs: Any) -> None:
+        url = str(base_url or os.environ.get("OPENAI_BASE_URL") or "https://api.openai.com/v1")
+        if "api.openai.com" in url:
+            raise AssertionError("a test built a client for the real OpenAI API; use the simulator")
+        original(self, *args, base_url=base_url, **kwargs)
+
+    monkeypatch.setattr(openai.OpenAI, "__init__", guarded)

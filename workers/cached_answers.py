@@ -13,7 +13,7 @@ from typing import Any
 from sqlmodel import Session
 
 from workers.cache_key import build_cache_key
-from workers.db import store
+from workers.db import store, thread_store
 from workers.db.models import Run
 from workers.providers.interface import TurnRequest
 from workers.run_state import RunStatus
@@ -22,8 +22,8 @@ from workers.step_context import StepContext
 log = logging.getLogger("runq.cache")
 
 
-def answer_cache_key(ctx: StepContext, run: Run, request: TurnRequest) -> str:
-    """The key of everything that shapes this run's answer."""
+def answer_cache_key(ctx: StepContext, session: Session, run: Run, request: TurnRequest) -> str:
+    """The key of everything that shapes this run's answer, the thread's history included."""
     canonical: dict[str, Any] = {
         "provider": run.provider,
         "base_url": ctx.base_url,
@@ -33,15 +33,28 @@ def answer_cache_key(ctx: StepContext, run: Run, request: TurnRequest) -> str:
         "tools": [dict(spec) for spec in request.tools],
         "temperature": request.temperature,
         "max_output_tokens": request.max_output_tokens,
+        "response_format": {"schema": request.output_schema, "json_mode": request.json_mode},
+        "history": _thread_history(session, run),
     }
     return build_cache_key(canonical)
+
+
+def _thread_history(session: Session, run: Run) -> list[list[str | None]]:
+    """The questions and answers earlier in the run's thread: the same question later in a
+    conversation is a different question."""
+    if run.thread_id is None:
+        return []
+    earlier = thread_store.finished_runs_on_thread(
+        session, thread_id=run.thread_id, before=run.created_at
+    )
+    return [[r.input, r.result_text] for r in earlier]
 
 
 def complete_from_cache(ctx: StepContext, session: Session, run: Run, request: TurnRequest) -> bool:
     """If the answer is cached, complete the pending run with it and return True."""
     if ctx.cache is None or not run.use_cache:
         return False
-    cached = ctx.cache.get(answer_cache_key(ctx, run, request))
+    cached = ctx.cache.get(answer_cache_key(ctx, session, run, request))
     if cached is None or not isinstance(cached.get("text"), str):
         return False
     now = ctx.now()
@@ -69,4 +82,4 @@ def remember_answer(
     if not all(name in ctx.tools and ctx.tools.get(name).pure for name in names):
         log.info("run %s not cached: it used tools with side effects", run.id)
         return
-    ctx.cache.put(answer_cache_key(ctx, run, request), {"text": text})
+    ctx.cache.put(answer_cache_key(ctx, session, run, request), {"text": text})

@@ -111,9 +111,10 @@ def test_a_run_past_its_deadline_expires(fleet, provider):
 def test_thread_continuity_across_a_worker_restart(fleet):
     first, _ = run_one("responses-agent", "Remember: my name is Ada.", thread_key="user-ada")
     fleet.stop_workers()
-    fleet.start_worker("runs", concurrency=8, name="runs-after-restart", beat=True)
-    fleet.start_worker("tools", concurrency=8, name="tools-after-restart")
-    fleet.wait_for_workers(2)
+    fleet.start_worker("runs", concurrency=16, name="runs0-after-restart", beat=True)
+    fleet.start_worker("runs", concurrency=16, name="runs1-after-restart")
+    fleet.start_worker("tools", concurrency=16, name="tools-after-restart")
+    fleet.wait_for_workers(3)
     second, _ = run_one("responses-agent", "What is my name?", thread_key="user-ada")
     assert first.status == second.status == "completed"
     assert first.thread_id == second.thread_id is not None

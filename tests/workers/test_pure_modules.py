@@ -63,3 +63,11 @@ def test_pure_module_imports_nothing_impure(path: str) -> None:
 )
 def test_imported_roots(source: str, expected: set[str]) -> None:
     assert imported_roots(source) == expected
+
+
+def test_the_real_provider_guard_trips():
+    import openai
+    import pytest
+
+    with pytest.raises(AssertionError, match="real OpenAI API"):
+        openai.OpenAI(api_key="sk-x", base_url="https://api.openai.com/v1")

@@ -259,6 +259,9 @@ def _run_params(request: TurnRequest, assistant_id: str) -> dict[str, Any]:
     response_format = chat_format_of(request)
     if response_format is not None:
         params["response_format"] = response_format
+    if request.conversation_ref:
+        # A long thread must not fail its next run: let the server drop middle messages.
+        params["truncation_strategy"] = {"type": "auto"}
     return params
 
 

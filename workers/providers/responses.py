@@ -103,6 +103,9 @@ class ResponsesProvider:
             params["tools"] = tools
         # A conversation already holds the turn's function calls, and the API refuses
         # previous_response_id together with conversation (reference §2.7, §3).
+        if request.conversation_ref or request.previous_ref:
+            # A long thread must not fail its next run: drop the oldest items instead.
+            params["truncation"] = "auto"
         if request.conversation_ref:
             params["conversation"] = request.conversation_ref
         elif previous_ref or request.previous_ref:

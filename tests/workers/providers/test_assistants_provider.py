@@ -251,6 +251,7 @@ def test_existing_thread_gets_the_message_and_a_new_run() -> None:
         "metadata": {"runq_run_id": "run_1"},
         "max_completion_tokens": 512,
         "temperature": 0.3,
+        "truncation_strategy": {"type": "auto"},
     }
     assert state.ref == "thread_old:run_xyz"
 

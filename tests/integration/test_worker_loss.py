@@ -1,0 +1,41 @@
+"""Nothing lost: workers killed with SIGKILL in the middle of a batch; every run still ends
+completed and no tool call runs twice."""
+
+from __future__ import annotations
+
+import signal
+import time
+
+import pytest
+
+from tests.integration.conftest import enqueue_batch, wait_for_batch
+from workers import connections
+from workers.db import store
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.timeout(180)]
+
+
+def test_killed_workers_lose_nothing_and_run_no_tool_twice(fleet):
+    # Given a batch in flight
+    prompts = ["What's the weather in Paris and London? #turns=2", "Search for celery chords."]
+    batch_id = enqueue_batch([prompts[i % 2] for i in range(30)])
+    time.sleep(1.0)
+
+    # When every worker but the one running the reaper beat is killed without warning
+    beat_worker, *others = fleet.workers
+    for process in others:
+        process.send_signal(signal.SIGKILL)
+        process.wait(timeout=10)
+    fleet.workers[:] = [beat_worker]
+    fleet.start_worker("runs,tools", concurrency=16, name="replacement")
+    fleet.wait_for_workers(2)
+
+    # Then the reaper and redelivery finish every run, and each call ran at most once
+    wait_for_batch(batch_id, 30, timeout_s=150)
+    with connections.new_session() as session:
+        runs = store.list_runs(session, batch_id=batch_id)
+        calls = store.batch_tool_calls(session, batch_id=batch_id)
+    assert [r.error for r in runs if r.status != "completed"] == []
+    assert all(c.attempts <= 1 for c in calls)
+    interrupted = [c for c in calls if c.error and c.error.startswith("interrupted")]
+    assert all(c.status == "failed" for c in interrupted)  # answered, not re-run
