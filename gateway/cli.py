@@ -231,12 +231,13 @@ def cache() -> None:
 
 @app.command()
 def migrate() -> None:
-    """Create any missing tables in DATABASE_URL (SQLite file by default)."""
+    """Migrate DATABASE_URL to the current schema (Alembic); run once per deploy."""
     from config.settings import get_settings
-    from workers.connections import get_engine
+    from workers.db.migrate import upgrade_to_head
 
-    get_engine()
-    console.print(f"tables ready in {get_settings().database_url}")
+    url = get_settings().database_url
+    upgrade_to_head(url)
+    console.print(f"schema up to date in {url.split('@')[-1]}")
 
 
 def _wait_for(run_id: str, timeout_s: float) -> None:

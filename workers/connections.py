@@ -17,12 +17,13 @@ from openai import OpenAI
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 from sqlalchemy import Engine, event
-from sqlmodel import Session, SQLModel, create_engine
+from sqlmodel import Session, create_engine
 
 from config.settings import Settings, get_settings
 from workers.agents import Agent, load_agent_modules
 from workers.backoff import Schedule
 from workers.budget import LimitTable, SharedBudget
+from workers.db.migrate import migrates_itself, upgrade_to_head
 from workers.errors import ConfigError
 from workers.providers.assistants import AssistantsProvider
 from workers.providers.chat import ChatProvider
@@ -47,19 +48,16 @@ def get_engine() -> Engine:
 
 
 def build_engine(database_url: str) -> Engine:
-    """An engine for `database_url`; SQLite gets WAL and a busy timeout for many workers."""
+    """An engine for `database_url`; SQLite gets WAL, a busy timeout and its migrations."""
     if not database_url.startswith("sqlite"):
-        engine = create_engine(database_url, pool_pre_ping=True)
-    else:
-        # Several worker processes write the same file: WAL lets readers run during a
-        # write, and the 30 s busy timeout makes writers queue instead of failing.
-        engine = create_engine(
-            database_url, connect_args={"timeout": 30, "check_same_thread": False}
-        )
-        event.listen(engine, "connect", _sqlite_pragmas)
-    import workers.db.models  # noqa: F401  (tables must be imported before create_all)
-
-    SQLModel.metadata.create_all(engine)
+        # PostgreSQL and friends are migrated once per deploy by `runq migrate`.
+        return create_engine(database_url, pool_pre_ping=True)
+    # Several worker processes write the same file: WAL lets readers run during a
+    # write, and the 30 s busy timeout makes writers queue instead of failing.
+    engine = create_engine(database_url, connect_args={"timeout": 30, "check_same_thread": False})
+    event.listen(engine, "connect", _sqlite_pragmas)
+    if migrates_itself(database_url):
+        upgrade_to_head(database_url)
     return engine
 
 
