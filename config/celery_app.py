@@ -60,4 +60,4 @@ def _fresh_clients_after_fork(**_: Any) -> None:
     # Sockets and DB connections inherited from the parent must not be shared.
     from workers import connections
 
-    connections.reset()
+    connections.reset(after_fork=True)

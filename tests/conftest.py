@@ -7,6 +7,7 @@ impossible the test is skipped locally and fails in CI (CI=true), as dramatiq do
 from __future__ import annotations
 
 import os
+import subprocess
 from collections.abc import Iterator
 from typing import Any
 
@@ -14,6 +15,7 @@ import openai
 import pytest
 import redis
 
+from workers.embedded_postgres import EmbeddedPostgres, start_embedded_postgres
 from workers.embedded_redis import EmbeddedRedis, start_embedded_redis
 
 
@@ -52,3 +54,16 @@ def no_real_provider(monkeypatch: pytest.MonkeyPatch) -> None:
         original(self, *args, base_url=base_url, **kwargs)
 
     monkeypatch.setattr(openai.OpenAI, "__init__", guarded)
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[EmbeddedPostgres]:
+    """One real PostgreSQL server for the session (skipped locally if not installed)."""
+    try:
+        server = start_embedded_postgres()
+    except (OSError, RuntimeError, subprocess.CalledProcessError) as exc:
+        if os.environ.get("CI"):
+            raise
+        pytest.skip(f"no PostgreSQL server could start: {exc}")
+    yield server
+    server.stop()

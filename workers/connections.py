@@ -195,8 +195,13 @@ def _breakers(settings: Settings) -> RedisToolBreakers:
     return RedisToolBreakers(get_redis(), prefix=settings.redis_prefix, policy=policy)
 
 
-def reset() -> None:
-    """Forget every client (after fork, or when tests change settings)."""
+def reset(*, after_fork: bool = False) -> None:
+    """Forget every client (after fork, or when tests change settings).
+
+    Pooled database connections are closed first so none is left to the garbage collector;
+    after a fork they belong to the parent, so the child only drops them."""
+    if get_engine.cache_info().currsize:
+        get_engine().dispose(close=not after_fork)
     for cached in (
         get_engine,
         get_redis,

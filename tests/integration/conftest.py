@@ -9,12 +9,15 @@ import time
 import urllib.request
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from typing import Any
 
+import psycopg
 import pytest
 
 from gateway.local_stack import LocalStack, start_local_stack
+from workers.db.migrate import upgrade_to_head
+from workers.embedded_postgres import EmbeddedPostgres
 
 LIMITED_RPM = 240
 
@@ -66,11 +69,29 @@ def running_fleet(
 
 
 @pytest.fixture(scope="session")
-def fleet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
+def fleet(
+    tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
+) -> Iterator[LocalStack]:
     """One fleet for the whole tier (a process's Celery producer keeps its first broker):
-    two `runs` workers and one `tools` worker, so several processes share every budget."""
-    with running_fleet(tmp_path_factory, runs_workers=2) as stack:
+    two `runs` workers and one `tools` worker, so several processes share every budget.
+    The store is PostgreSQL, as in production (`runq demo` and its test cover SQLite);
+    a machine without PostgreSQL falls back to a SQLite file outside CI."""
+    env = {}
+    with suppress(pytest.skip.Exception):
+        env["DATABASE_URL"] = fresh_postgres_database(request.getfixturevalue("postgres_server"))
+    with running_fleet(tmp_path_factory, runs_workers=2, extra_env=env) as stack:
         yield stack
+
+
+def fresh_postgres_database(server: EmbeddedPostgres) -> str:
+    """A new, migrated database on `server`; returns its URL."""
+    name = f"fleet_{uuid.uuid4().hex[:8]}"
+    dsn = f"host=127.0.0.1 port={server.port} user=postgres"
+    with psycopg.connect(dsn, autocommit=True) as connection:
+        connection.execute(f"CREATE DATABASE {name}")
+    url = server.url.rsplit("/", 1)[0] + f"/{name}"
+    upgrade_to_head(url)
+    return url
 
 
 def simulator_stats(stack: LocalStack) -> dict[str, Any]:

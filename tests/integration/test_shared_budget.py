@@ -46,7 +46,7 @@ def test_workers_share_one_budget_and_never_get_a_429(limited_fleet):
     assert [r.error for r in runs if r.status != "completed"] == []
     requests_made = after["requests_total"] - before["requests_total"]
     assert requests_made > RPM, "the batch must exceed the burst for the limit to bind"
-    assert after["http_429"] == before["http_429"]
+    assert after["http_429"] == before["http_429"], f"provider 429s: {after} vs {before}"
 
 
 def test_a_cached_run_makes_no_provider_request(fleet):

@@ -5,7 +5,7 @@ import json
 import pytest
 from sqlmodel import Session
 
-from tests.workers.steps_fixtures import Clock, insert_run, make_context, memory_engine
+from tests.workers.steps_fixtures import Clock, insert_run, make_context
 from workers.db import store
 from workers.errors import ProviderRateLimited, ProviderRejected, ProviderUnavailable
 from workers.providers.fake import scripted
@@ -21,11 +21,6 @@ SEARCH = ToolCallRequest("call_b", "search_documents", '{"query": "celery"}')
 
 def st(status, ref="resp_1", **fields):
     return ProviderState(status=status, ref=ref, **fields)
-
-
-@pytest.fixture
-def engine():
-    return memory_engine()
 
 
 def load(engine, run_id):

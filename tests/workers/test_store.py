@@ -3,16 +3,11 @@ from datetime import timedelta
 import pytest
 from sqlmodel import Session
 
-from tests.workers.steps_fixtures import NOW, insert_run, memory_engine
+from tests.workers.steps_fixtures import NOW, insert_run
 from workers.db import store
 from workers.errors import IllegalTransition, RunNotFound
 from workers.providers.interface import ToolCallRequest, Usage
 from workers.run_state import RunStatus
-
-
-@pytest.fixture
-def engine():
-    return memory_engine()
 
 
 def test_transition_is_compare_and_set_on_status(engine):
@@ -135,3 +130,38 @@ def test_stalled_runs_are_found_by_age(engine):
 def test_unknown_run_is_a_clear_error(engine):
     with Session(engine) as session, pytest.raises(RunNotFound, match="run_nope"):
         store.get_run(session, run_id="run_nope")
+
+
+def test_threads_are_created_once_per_key_and_usage_sums_per_thread(engine):
+    from workers.db import thread_store
+
+    with Session(engine) as session:
+        first = thread_store.get_or_create_thread(session, external_key="user-1", agent="a")
+        again = thread_store.get_or_create_thread(session, external_key="user-1", agent="a")
+        assert first.id == again.id
+        for tokens in (10, 20):
+            run, _ = store.create_run(
+                session,
+                agent="a",
+                input_text="x",
+                provider="responses",
+                model="m",
+                deadline_at=NOW,
+                thread_id=first.id,
+            )
+            store.transition(
+                session,
+                run_id=run.id,
+                from_statuses=[RunStatus.PENDING],
+                to=RunStatus.COMPLETED,
+                usage=Usage(tokens, 1),
+                cost_usd=0.5,
+            )
+        totals = thread_store.usage_totals(session, thread_id=first.id)
+    assert totals == {
+        "runs": 2,
+        "input_tokens": 30,
+        "output_tokens": 2,
+        "cached_tokens": 0,
+        "cost_usd": 1.0,
+    }

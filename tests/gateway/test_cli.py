@@ -1,0 +1,82 @@
+"""The command line: help that explains, and clear errors that say what to do."""
+
+import os
+import subprocess
+import sys
+
+import pytest
+from typer.testing import CliRunner
+
+from gateway.cli import app
+
+runner = CliRunner()
+
+
+def test_help_lists_every_command():
+    result = runner.invoke(app, ["--help"])
+    assert result.exit_code == 0
+    for command in (
+        "demo",
+        "worker",
+        "enqueue",
+        "status",
+        "cancel",
+        "thread",
+        "usage",
+        "simulator",
+        "migrate",
+        "cache",
+    ):
+        assert command in result.output
+
+
+def test_worker_without_redis_says_what_to_set(monkeypatch):
+    monkeypatch.delenv("REDIS_URL", raising=False)
+    result = runner.invoke(app, ["worker"])
+    assert result.exit_code == 2
+    assert "REDIS_URL is not set" in result.output
+
+
+def test_enqueue_of_an_unknown_agent_is_refused_with_the_known_names(tmp_path, monkeypatch):
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'runq.db'}")
+    from workers import connections
+
+    connections.reset()
+    try:
+        result = runner.invoke(app, ["enqueue", "--agent", "nope", "--input", "hi"])
+    finally:
+        connections.reset()
+    assert result.exit_code == 2
+    assert "unknown agent 'nope'" in result.output and "assistant" in result.output
+
+
+@pytest.mark.integration
+@pytest.mark.slow
+@pytest.mark.timeout(180)
+def test_the_demo_runs_a_batch_on_embedded_defaults(tmp_path):
+    # The README's main job, on a fresh environment: no Redis, database or key configured.
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("REDIS_URL", "DATABASE_URL", "OPENAI_API_KEY", "OPENAI_BASE_URL")
+    }
+    command = [
+        sys.executable,
+        "-m",
+        "gateway.cli",
+        "demo",
+        "--runs",
+        "20",
+        "--workdir",
+        str(tmp_path),
+    ]
+    result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=170)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "runq demo" in result.stdout
+    rows = {
+        line.split("│")[1].strip(): line.split("│")[2].strip()
+        for line in result.stdout.splitlines()
+        if line.count("│") == 3
+    }
+    assert rows["completed"] == "20" and rows["failed"] == "0"
+    assert rows["tool calls run twice"] == "0"
