@@ -92,6 +92,8 @@ def admit(request: Request, *, model: str, tokens: int) -> None:
         )
         reply_headers(request).update(verdict.headers)
         if verdict.rejection is not None:
+            counts = state.stats.rate_limited_by_model
+            counts[model] = counts.get(model, 0) + 1
             raise _rate_limited(verdict.rejection)
         state.stats.tokens_charged += tokens
         if state.faults.should_fail(config.fault_5xx_rate):

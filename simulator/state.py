@@ -84,6 +84,8 @@ class Stats:
     tokens_charged: int = 0
     """Tokens the TPM limiter charged up front (estimated input + max_output_tokens or 256)."""
     requests_by_key: dict[str, int] = field(default_factory=dict)
+    rate_limited_by_model: dict[str, int] = field(default_factory=dict)
+    """429s for RPM/TPM, per model (quota 429s are not rate limits and are not counted)."""
 
     def as_json(self) -> dict[str, Any]:
         """A plain dict for the JSON reply."""

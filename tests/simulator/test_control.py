@@ -30,6 +30,7 @@ STATS_KEYS = {
     "http_5xx",
     "tokens_charged",
     "requests_by_key",
+    "rate_limited_by_model",
 }
 
 
