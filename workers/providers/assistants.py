@@ -40,7 +40,7 @@ from workers.providers.interface import (
     TurnRequest,
     Usage,
 )
-from workers.providers.output_format import chat_format_of
+from workers.providers.output_format import chat_style_params
 from workers.providers.sdk_errors import translate_sdk_errors
 
 _STATUS = {
@@ -251,14 +251,8 @@ def _run_params(request: TurnRequest, assistant_id: str) -> dict[str, Any]:
     params: dict[str, Any] = {
         "assistant_id": assistant_id,
         "metadata": {"runq_run_id": request.run_id},
+        **chat_style_params(request),
     }
-    if request.max_output_tokens is not None:
-        params["max_completion_tokens"] = request.max_output_tokens
-    if request.temperature is not None:
-        params["temperature"] = request.temperature
-    response_format = chat_format_of(request)
-    if response_format is not None:
-        params["response_format"] = response_format
     if request.conversation_ref:
         # A long thread must not fail its next run: let the server drop middle messages.
         params["truncation_strategy"] = {"type": "auto"}

@@ -40,7 +40,7 @@ from workers.providers.interface import (
     TurnRequest,
     Usage,
 )
-from workers.providers.output_format import chat_format_of
+from workers.providers.output_format import chat_style_params
 from workers.providers.sdk_errors import translate_sdk_errors
 
 
@@ -89,13 +89,7 @@ class ChatProvider:
         params: dict[str, Any] = {"model": request.model, "messages": build_messages(request)}
         if request.tools:
             params["tools"] = [to_nested_tool(spec) for spec in request.tools]
-        if request.max_output_tokens is not None:
-            params["max_completion_tokens"] = request.max_output_tokens
-        if request.temperature is not None:
-            params["temperature"] = request.temperature
-        response_format = chat_format_of(request)
-        if response_format is not None:
-            params["response_format"] = response_format
+        params.update(chat_style_params(request))
         with translate_sdk_errors():
             raw = self._client.chat.completions.with_raw_response.create(**params)
             completion = raw.parse()

@@ -71,3 +71,16 @@ def responses_format_of(request: TurnRequest) -> dict[str, Any] | None:
     if request.json_mode:
         return {"format": {"type": "json_object"}}
     return None
+
+
+def chat_style_params(request: TurnRequest) -> dict[str, Any]:
+    """The sampling and output parameters Chat Completions and Assistants runs share."""
+    params: dict[str, Any] = {}
+    if request.max_output_tokens is not None:
+        params["max_completion_tokens"] = request.max_output_tokens
+    if request.temperature is not None:
+        params["temperature"] = request.temperature
+    response_format = chat_format_of(request)
+    if response_format is not None:
+        params["response_format"] = response_format
+    return params
