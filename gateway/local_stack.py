@@ -35,33 +35,29 @@ class LocalStack:
 
     def start_worker(self, queues: str, *, concurrency: int, name: str, beat: bool = False) -> None:
         """Start one `celery worker` process (threads pool) on `queues`."""
-        args = [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "config",
-            "worker",
-            "-Q",
-            queues,
-            "--pool",
-            "threads",
-            "-c",
-            str(concurrency),
-            "--hostname",
-            f"{name}@%h",
-            "--loglevel",
-            "WARNING",
-            "--without-mingle",
-            "--without-gossip",
-        ]
+        args = [sys.executable, "-m", "celery", "-A", "config", "worker", "-Q", queues]
+        args += ["--pool", "threads", "-c", str(concurrency), "--hostname", f"{name}@%h"]
+        args += ["--loglevel", "WARNING", "--without-mingle", "--without-gossip"]
         if beat:
             args += ["-B", "--schedule", str(self.workdir / f"beat-{name}")]
+        self.workers.append(self._spawn(args, name))
+
+    def revive_workers(self) -> int:
+        """Restart every worker process that exited, with its original command line, as a
+        process supervisor (systemd, compose `restart:`) would; returns how many."""
+        revived = 0
+        for index, process in enumerate(self.workers):
+            if process.poll() is not None:
+                args = [str(arg) for arg in process.args]  # type: ignore[union-attr]
+                name = args[args.index("--hostname") + 1].split("@")[0]
+                self.workers[index] = self._spawn(args, name)
+                revived += 1
+        return revived
+
+    def _spawn(self, args: list[str], name: str) -> subprocess.Popen[bytes]:
         # The child keeps its own copy of the descriptor; ours can close at once.
         with (self.workdir / f"{name}.log").open("ab") as log_file:
-            self.workers.append(
-                subprocess.Popen(args, env=self.env, stdout=log_file, stderr=subprocess.STDOUT)
-            )
+            return subprocess.Popen(args, env=self.env, stdout=log_file, stderr=subprocess.STDOUT)
 
     def stop_workers(self) -> None:
         """Stop every worker (warm shutdown), as a deploy or a crash-and-restart would."""

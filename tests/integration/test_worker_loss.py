@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from tests.integration.conftest import enqueue_batch, wait_for_batch
+from tests.integration.conftest import TERMINAL, enqueue_batch, wait_for_batch
 from workers import connections
 from workers.db import store
 
@@ -39,3 +39,38 @@ def test_killed_workers_lose_nothing_and_run_no_tool_twice(fleet):
     assert all(c.attempts <= 1 for c in calls)
     interrupted = [c for c in calls if c.error and c.error.startswith("interrupted")]
     assert all(c.status == "failed" for c in interrupted)  # answered, not re-run
+
+
+def finished(batch_id: str) -> int:
+    with connections.new_session() as session:
+        counts = store.count_runs_by_status(session, batch_id=batch_id)
+    return sum(n for status, n in counts.items() if status in TERMINAL)
+
+
+def test_a_redis_restart_that_loses_every_message_still_ends_every_run(fleet):
+    from workers.embedded_redis import start_embedded_redis
+
+    # Given a batch in flight
+    batch_id = enqueue_batch(["What's the weather in Paris and London? #turns=2"] * 20)
+    time.sleep(1.0)
+
+    # When Redis dies and comes back empty (no persistence): queued messages, countdowns,
+    # chord counters and limiter state are all gone
+    port = fleet.redis.port
+    fleet.redis.process.send_signal(signal.SIGKILL)
+    fleet.redis.process.wait(timeout=10)
+    fleet.redis = start_embedded_redis(port=port, data_dir=fleet.redis.data_dir)
+
+    # Then, with crashed workers restarted as a supervisor would (kombu can kill a
+    # threads-pool worker on a broker reset), the reaper re-sends each stalled run's step
+    # from the database, and every run completes with no tool call run twice
+    deadline = time.monotonic() + 150
+    while finished(batch_id) < 20 and time.monotonic() < deadline:
+        fleet.revive_workers()
+        time.sleep(1.0)
+    wait_for_batch(batch_id, 20, timeout_s=5)
+    with connections.new_session() as session:
+        runs = store.list_runs(session, batch_id=batch_id)
+        calls = store.batch_tool_calls(session, batch_id=batch_id)
+    assert [r.error for r in runs if r.status != "completed"] == []
+    assert all(c.attempts <= 1 for c in calls)
