@@ -31,6 +31,7 @@ FLEET_ENV = {
     "RUNQ_RETRY_CAP_S": "2.0",
     "RUNQ_REAPER_STALE_S": "20",
     "RUNQ_TOOL_GRACE_S": "2",
+    "RUNQ_PROVIDER_TIMEOUT_S": "3",
     "RUNQ_AGENT_MODULES": '["tests.integration.agents"]',
     # Only the `limited-agent` model has a budget; test_shared_budget sets the simulator's.
     "RUNQ_MODEL_LIMITS": json.dumps({"gpt-limited": {"requests_per_min": LIMITED_RPM}}),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 
 import pytest
 
@@ -61,3 +62,39 @@ def test_bad_arguments_and_forbidden_tools_become_error_outputs_not_crashes(flee
     assert {r.status for r in runs} == {"completed"}
     errors = {json.loads(c.output)["error"]["type"] for c in calls if c.status == "failed"}
     assert errors == {"InvalidToolArguments", "UnknownTool"}
+
+
+def test_garbage_messages_do_not_poison_the_queue(fleet):
+    from config.celery_app import app
+
+    # Messages no enqueuer of ours would send: unknown run, wrong arguments, unknown task.
+    app.send_task("runq.runs.poll", args=["run_does_not_exist", 0])
+    app.send_task("runq.runs.start", args=[{"not": "an id"}, 1, 2])
+    app.send_task("runq.tools.execute", args=["run_nope"])
+    app.send_task("runq.no.such.task", args=[])
+    batch_id = enqueue_batch(["What's the weather in Paris and London?"] * 5)
+    wait_for_batch(batch_id, 5)
+    with connections.new_session() as session:
+        runs = store.list_runs(session, batch_id=batch_id)
+    assert {r.status for r in runs} == {"completed"}
+    assert all(process.poll() is None for process in fleet.workers)
+
+
+def test_a_provider_that_times_out_is_retried_until_it_answers(fleet):
+    from tests.integration.conftest import configure_simulator
+
+    before = simulator_stats(fleet)
+    configure_simulator(fleet, delay_ms=5000)  # longer than RUNQ_PROVIDER_TIMEOUT_S=3
+    try:
+        batch_id = enqueue_batch(["What's the weather in Lima?"] * 3)
+        time.sleep(4)
+    finally:
+        configure_simulator(fleet, delay_ms=0)
+    wait_for_batch(batch_id, 3, timeout_s=60)
+    with connections.new_session() as session:
+        runs = store.list_runs(session, batch_id=batch_id)
+    assert {r.status for r in runs} == {"completed"}, [r.error for r in runs]
+    after = simulator_stats(fleet)
+    # The timed-out creates were retried, and the provider still finished the abandoned
+    # ones: the documented cost of retrying a create without an idempotency key (§7.4).
+    assert after["responses_created"] - before["responses_created"] > len(runs)
