@@ -55,6 +55,9 @@ class Agent:
     output_schema: Mapping[str, Any] | None = None
     """A JSON schema the answer must satisfy (sent as strict json_schema); see `schema_of`."""
     output_schema_name: str = "answer"
+    output_retries: int = 0
+    """Times an answer that fails the schema is sent back to the model to correct (then the
+    run fails with the validation error)."""
     json_mode: bool = False
     """Ask for any valid JSON object (no schema)."""
     hosted_tools: tuple[Mapping[str, Any], ...] = ()

@@ -17,7 +17,6 @@ from workers.errors import ProviderError
 from workers.providers.interface import ProviderState, Usage
 from workers.run_state import TERMINAL_STATUSES, Fail, Finish, RunStatus, is_terminal
 from workers.step_context import StepContext
-from workers.structured_output import check_answer
 from workers.threads import note_thread_turn
 from workers.turn_requests import build_turn_request
 from workers.usage import cost_usd
@@ -35,15 +34,9 @@ def complete_run(
     step: Finish,
     state: ProviderState,
     values: dict[str, Any],
+    result_json: str | None = None,
 ) -> None:
-    """Record the answer; a structured answer that fails its schema fails the run instead."""
-    result_json = None
-    if agent.output_schema is not None or agent.json_mode:
-        checked = check_answer(step.text, agent.output_schema, json_mode=agent.json_mode)
-        if checked.error is not None:
-            end_run(ctx, session, run, agent, Fail(checked.error, usage=step.usage), values)
-            return
-        result_json = json.dumps(checked.value)
+    """Record the answer (and its validated structured form), price it, cache it."""
     total = _total_usage(run, step.usage)
     store.transition(
         session,

@@ -36,6 +36,7 @@ from workers.run_state import (
     decide_on_error,
 )
 from workers.step_context import FanOut, Later, Next, Nothing, StepContext, StepName
+from workers.structured_output import check_structured
 from workers.threads import prepare_thread
 from workers.turn_requests import build_turn_request
 from workers.usage import estimate_request_tokens, provider_counted_tokens
@@ -233,11 +234,66 @@ def _advance(
         log.info("run %s: turn %d asks for %d tool calls", run.id, turn, len(step.calls))
         return FanOut(run.id, turn, tuple(c.call_id for c in step.calls))
     if isinstance(step, Finish):
-        complete_run(ctx, session, run, agent, step, state, counted)
+        checked = check_structured(agent.output_schema, agent.json_mode, step.text)
+        if checked is not None and checked.error is not None:
+            if run.output_retries_used < agent.output_retries:
+                return _ask_to_correct(ctx, session, run, agent, step, checked.error, counted)
+            end_run(ctx, session, run, agent, Fail(checked.error, usage=step.usage), counted)
+            return Nothing(checked.error)
+        result_json = None if checked is None else json.dumps(checked.value)
+        complete_run(ctx, session, run, agent, step, state, counted, result_json)
         return Nothing("completed")
     assert isinstance(step, Fail)
     end_run(ctx, session, run, agent, step, {**counted, "step_seq": seq + 1}, at_step=seq)
     return Nothing(step.reason)
+
+
+def _ask_to_correct(
+    ctx: StepContext,
+    session: Session,
+    run: Run,
+    agent: Agent,
+    step: Finish,
+    error: str,
+    counted: dict[str, Any],
+) -> Next:
+    """Send an answer that failed its schema back to the model once more, as a new turn."""
+    message = (
+        f"Your answer did not match the required JSON schema: {error}. "
+        "Reply again with only JSON that matches the schema."
+    )
+    request = build_turn_request(ctx, session, run, agent)
+    tokens = estimate_request_tokens(
+        instructions=request.instructions,
+        input_payload=message,
+        tools=request.tools,
+        max_output_tokens=request.max_output_tokens or 0,
+    )
+    ref = run.provider_ref or ""
+    # If this call must be retried, the next poll re-reads the same answer and asks again.
+    retry = Later(StepName.POLL, (run.id, run.step_seq))
+
+    def correct(provider: Provider) -> ProviderState:
+        return provider.send_correction(ref, step.text, message, request)
+
+    outcome = _call(ctx, session, run, agent, correct, retry, tokens)
+    if not isinstance(outcome, ProviderState):
+        return outcome
+    log.info("run %s: answer failed its schema; asked the model to correct it", run.id)
+    store.transition(
+        session,
+        run_id=run.id,
+        from_statuses=[RunStatus.IN_PROGRESS],
+        to=RunStatus.IN_PROGRESS,
+        at_step=run.step_seq,
+        step_seq=run.step_seq + 1,
+        usage=step.usage,
+        provider_ref=outcome.ref,
+        reserved_tokens=tokens,
+        output_retries_used=run.output_retries_used + 1,
+        **{**counted, "turn_polls": 0},
+    )
+    return _advance(ctx, session, store.get_run(session, run_id=run.id), agent, outcome)
 
 
 def _settle(ctx: StepContext, run: Run, agent: Agent, state: ProviderState) -> None:

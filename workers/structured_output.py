@@ -37,3 +37,12 @@ def check_answer(text: str, schema: Mapping[str, Any] | None, *, json_mode: bool
         )
         return CheckedAnswer(error=f"answer does not match the schema: {details}")
     return CheckedAnswer(value=value)
+
+
+def check_structured(
+    schema: Mapping[str, Any] | None, json_mode: bool, text: str
+) -> CheckedAnswer | None:
+    """Check an agent's answer when it must be structured; None when it is free text."""
+    if schema is None and not json_mode:
+        return None
+    return check_answer(text, schema, json_mode=json_mode)

@@ -45,6 +45,17 @@ for provider in PROVIDERS:
             max_output_tokens=256,
         )
     )
+    register_agent(
+        Agent(
+            name=f"{provider}-structured-retry",
+            model="gpt-test",
+            provider=provider,
+            output_schema=schema_of(WeatherReport),
+            output_schema_name="weather_report",
+            output_retries=1,
+            max_output_tokens=256,
+        )
+    )
 
 register_agent(
     Agent(

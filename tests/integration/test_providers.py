@@ -66,6 +66,14 @@ def test_structured_output_valid_and_invalid(fleet, provider):
 
 
 @pytest.mark.parametrize("provider", PROVIDERS)
+def test_an_invalid_structured_answer_is_corrected_when_the_agent_allows_a_retry(fleet, provider):
+    run, _ = run_one(f"{provider}-structured-retry", "Report the weather in Oslo. #invalid_json")
+    assert run.status == "completed", run.error
+    assert run.output_retries_used == 1
+    WeatherReport.model_validate(json.loads(run.result_json))
+
+
+@pytest.mark.parametrize("provider", PROVIDERS)
 def test_a_tool_that_raises_becomes_an_error_output(fleet, provider):
     run, calls = run_one(f"{provider}-agent", "What's the weather in Oslo? #unknown_tool")
     assert run.status == "completed", run.error

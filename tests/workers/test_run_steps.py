@@ -200,3 +200,51 @@ def test_an_unknown_agent_is_a_clear_error(engine):
     run_id = insert_run(engine, agent="no-such-agent")
     with pytest.raises(UnknownAgent, match=r"known agents: .*assistant"):
         start_run(ctx, run_id)
+
+
+def test_an_answer_that_fails_its_schema_is_sent_back_once_then_accepted(engine):
+    from workers.agents import Agent, register_agent
+
+    schema = {
+        "type": "object",
+        "properties": {"city": {"type": "string"}},
+        "required": ["city"],
+        "additionalProperties": False,
+    }
+    register_agent(Agent(name="strict-once", model="m", output_schema=schema, output_retries=1))
+    provider = scripted(
+        [
+            st(S.QUEUED),
+            st(S.COMPLETED, output_text="{}", usage=Usage(10, 2)),
+            st(S.QUEUED, ref="resp_2"),
+            st(S.COMPLETED, ref="resp_2", output_text='{"city": "Oslo"}', usage=Usage(20, 4)),
+        ]
+    )
+    ctx = make_context(engine, provider, Clock())
+    run_id = insert_run(engine, agent="strict-once")
+    start_run(ctx, run_id)
+    assert poll_run(ctx, run_id, 1) == Later(StepName.POLL, (run_id, 3), 0.5)
+    assert poll_run(ctx, run_id, 3) == Nothing("completed")
+    run = load(engine, run_id)
+    assert (run.status, run.result_json, run.output_retries_used) == (
+        "completed",
+        '{"city": "Oslo"}',
+        1,
+    )
+    assert (run.input_tokens, run.output_tokens) == (30, 6)
+    assert provider.methods() == ["create", "retrieve", "correct", "retrieve"]
+
+
+def test_a_second_bad_answer_fails_the_run_with_the_validation_error(engine):
+    from workers.agents import Agent, register_agent
+
+    schema = {"type": "object", "required": ["city"], "properties": {"city": {"type": "string"}}}
+    register_agent(Agent(name="strict-never", model="m", output_schema=schema))
+    provider = scripted([st(S.QUEUED), st(S.COMPLETED, output_text='{"town": 1}')])
+    ctx = make_context(engine, provider, Clock())
+    run_id = insert_run(engine, agent="strict-never")
+    start_run(ctx, run_id)
+    poll_run(ctx, run_id, 1)
+    run = load(engine, run_id)
+    assert run.status == "failed"
+    assert run.error == "answer does not match the schema: <root>: 'city' is a required property"

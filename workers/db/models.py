@@ -84,6 +84,7 @@ class Run(SQLModel, table=True):
     cache_hit: bool = False
     model_hint: str | None = None
     cost_usd: float = 0.0
+    output_retries_used: int = 0
     result_text: str | None = None
     result_json: str | None = None
     hosted_items: str | None = None

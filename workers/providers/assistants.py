@@ -21,6 +21,7 @@ import math
 import warnings
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from dataclasses import replace
 from typing import Any
 
 import openai
@@ -132,6 +133,13 @@ class AssistantsProvider:
             )
             run = raw.parse()
         return to_provider_state(run, raw.headers)
+
+    def send_correction(
+        self, ref: str, answer: str, message: str, request: TurnRequest
+    ) -> ProviderState:
+        """A new run on the same thread (which already holds `answer`) with `message`."""
+        thread_id, _ = parse_ref(ref)
+        return self.create(replace(request, conversation_ref=thread_id, input_text=message))
 
     def open_thread(self) -> str | None:
         """A new, empty Assistants thread."""

@@ -81,12 +81,22 @@ class ChatProvider:
         """Nothing runs server-side between calls: report the turn cancelled, no request."""
         return ProviderState(status=ProviderStatus.CANCELLED, ref=ref)
 
+    def send_correction(
+        self, ref: str, answer: str, message: str, request: TurnRequest
+    ) -> ProviderState:
+        """Replay the run, then the model's `answer` and the user's `message`."""
+        extra = [{"role": "assistant", "content": answer}, {"role": "user", "content": message}]
+        return self._complete(request, extra_messages=extra)
+
     def open_thread(self) -> str | None:
         """Chat servers keep no threads: runq replays the thread's messages itself."""
         return None
 
-    def _complete(self, request: TurnRequest) -> ProviderState:
-        params: dict[str, Any] = {"model": request.model, "messages": build_messages(request)}
+    def _complete(
+        self, request: TurnRequest, extra_messages: Sequence[dict[str, Any]] = ()
+    ) -> ProviderState:
+        messages = [*build_messages(request), *extra_messages]
+        params: dict[str, Any] = {"model": request.model, "messages": messages}
         if request.tools:
             params["tools"] = [to_nested_tool(spec) for spec in request.tools]
         params.update(chat_style_params(request))

@@ -53,6 +53,12 @@ class ScriptedProvider:
         self.calls.append(RecordedCall("cancel", ref=ref))
         return self._next()
 
+    def send_correction(
+        self, ref: str, answer: str, message: str, request: TurnRequest
+    ) -> ProviderState:
+        self.calls.append(RecordedCall("correct", ref=ref, request=request))
+        return self._next()
+
     def open_thread(self) -> str | None:
         self.calls.append(RecordedCall("open_thread"))
         return f"conv_{sum(call.method == 'open_thread' for call in self.calls)}"

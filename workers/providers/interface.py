@@ -130,6 +130,13 @@ class Provider(Protocol):
         """Ask the provider to stop the turn `ref`; best effort."""
         ...
 
+    def send_correction(
+        self, ref: str, answer: str, message: str, request: TurnRequest
+    ) -> ProviderState:
+        """After turn `ref` ended with `answer`, send the user `message` (e.g. "that did not
+        match the schema") as a new turn of the same conversation."""
+        ...
+
     def open_thread(self) -> str | None:
         """Create a server-side thread (conversation) and return its id; None if the surface
         keeps no threads (Chat Completions: runq replays the history itself)."""

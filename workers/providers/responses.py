@@ -79,6 +79,14 @@ class ResponsesProvider:
             raw = self._client.responses.with_raw_response.cancel(ref)
         return to_provider_state(raw.parse(), raw.headers)
 
+    def send_correction(
+        self, ref: str, answer: str, message: str, request: TurnRequest
+    ) -> ProviderState:
+        """A new background response chained onto `ref` (which holds `answer`)."""
+        return self._create(
+            request, input_items=[{"role": "user", "content": message}], previous_ref=ref
+        )
+
     def open_thread(self) -> str | None:
         """A new Conversation: the Responses API's thread."""
         with translate_sdk_errors():
