@@ -12,12 +12,14 @@ from typing import Any
 
 from sqlmodel import Session
 
+from workers.agents import Agent
 from workers.cache_key import build_cache_key
 from workers.db import store, thread_store
 from workers.db.models import Run
 from workers.providers.interface import TurnRequest
 from workers.run_state import RunStatus
 from workers.step_context import StepContext
+from workers.turn_requests import build_turn_request
 
 log = logging.getLogger("runq.cache")
 
@@ -72,14 +74,15 @@ def complete_from_cache(ctx: StepContext, session: Session, run: Run, request: T
     return True
 
 
-def remember_answer(
-    ctx: StepContext, session: Session, run: Run, request: TurnRequest, text: str
-) -> None:
-    """Keep a finished answer for identical requests, when every tool it used is pure."""
+def remember_answer(ctx: StepContext, session: Session, run: Run, agent: Agent, text: str) -> None:
+    """Keep a finished answer for identical requests, when every tool it used is pure.
+
+    Runs that don't use the cache return before any query: this sits on every completion."""
     if ctx.cache is None or not run.use_cache:
         return
     names = {call.name for call in store.list_tool_calls(session, run_id=run.id)}
     if not all(name in ctx.tools and ctx.tools.get(name).pure for name in names):
         log.info("run %s not cached: it used tools with side effects", run.id)
         return
+    request = build_turn_request(ctx, session, run, agent)
     ctx.cache.put(answer_cache_key(ctx, session, run, request), {"text": text})

@@ -18,7 +18,6 @@ from workers.providers.interface import ProviderState, Usage
 from workers.run_state import TERMINAL_STATUSES, Fail, Finish, RunStatus, is_terminal
 from workers.step_context import StepContext
 from workers.threads import note_thread_turn
-from workers.turn_requests import build_turn_request
 from workers.usage import cost_usd
 
 log = logging.getLogger("runq.runs")
@@ -53,7 +52,7 @@ def complete_run(
         hosted_items=json.dumps(list(state.hosted_items)) if state.hosted_items else None,
         **values,
     )
-    remember_answer(ctx, session, run, build_turn_request(ctx, session, run, agent), step.text)
+    remember_answer(ctx, session, run, agent, step.text)
     note_thread_turn(session, run, agent, state.ref)
     log.info("run %s completed (%d polls)", run.id, values.get("poll_count", run.poll_count))
 
