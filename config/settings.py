@@ -80,7 +80,6 @@ class Settings(BaseSettings):
     visibility_timeout_s: int = Field(
         600, description="Broker redelivery of unacked messages; must exceed every countdown."
     )
-    worker_concurrency: int = 16
     agent_modules: list[str] = Field(
         default_factory=list,
         description="Modules to import at start-up that declare agents and tools (JSON list).",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from celery import chord, group, signature
 
-from workers.step_context import FanOut, Later, Next, Nothing
+from workers.step_context import FanOut, Later, Next, Nothing, StepName
 
 EXECUTE_TOOL = "runq.tools.execute"
 
@@ -21,7 +21,7 @@ def send(next_step: Next) -> None:
             for call_id in next_step.call_ids
         )
         submit = signature(
-            "runq.runs.submit", args=(next_step.run_id, next_step.turn), immutable=True
+            StepName.SUBMIT.value, args=(next_step.run_id, next_step.turn), immutable=True
         )
         chord(calls)(submit)
     else:

@@ -26,6 +26,7 @@ def grow_delay_s(step: int, schedule: Schedule) -> float:
     return min(grown, schedule.cap_s)
 
 
-def add_jitter_s(delay_s: float, jitter: float, spread: float = 0.1) -> float:
-    """Spread `delay_s` by ±`spread` using `jitter` in [0, 1), so retries don't march in step."""
-    return max(0.0, delay_s * (1.0 + spread * (2.0 * jitter - 1.0)))
+def stretch_s(delay_s: float, jitter: float, spread: float = 0.1) -> float:
+    """`delay_s` lengthened by up to `spread` using `jitter` in [0, 1), so retries don't march
+    in step. Never shortened: waking before the wait is over only earns another wait."""
+    return max(0.0, delay_s * (1.0 + spread * jitter))

@@ -11,11 +11,9 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
+from workers.backoff import stretch_s
 from workers.rate_limiter import LimitKey, RateLimiter
 from workers.token_bucket import Limits
-
-# Jitter is added, never subtracted: waking early would only earn another wait.
-_JITTER_FRACTION = 0.1
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,7 +48,7 @@ class SharedBudget:
         wait_ms = self._limiter.take(*self._key(model, api_key_id), tokens, self._now_ms())
         if wait_ms <= 0:
             return 0.0
-        return wait_ms / 1000.0 * (1.0 + _JITTER_FRACTION * self._jitter())
+        return stretch_s(wait_ms / 1000.0, self._jitter())
 
     def settle(
         self,

@@ -1,6 +1,6 @@
 import pytest
 
-from workers.backoff import Schedule, add_jitter_s, grow_delay_s
+from workers.backoff import Schedule, grow_delay_s, stretch_s
 
 POLL = Schedule(first_s=0.5, factor=2.0, cap_s=5.0)
 
@@ -17,6 +17,6 @@ def test_first_delay_never_exceeds_the_cap():
     assert grow_delay_s(0, Schedule(first_s=9.0, factor=2.0, cap_s=3.0)) == 3.0
 
 
-@pytest.mark.parametrize(("jitter", "expected_s"), [(0.0, 9.0), (0.5, 10.0), (0.999999, 10.99999)])
-def test_jitter_spreads_within_ten_percent(jitter, expected_s):
-    assert add_jitter_s(10.0, jitter) == pytest.approx(expected_s, abs=1e-4)
+@pytest.mark.parametrize(("jitter", "expected_s"), [(0.0, 10.0), (0.5, 10.5), (0.999999, 10.99999)])
+def test_jitter_only_lengthens_by_up_to_ten_percent(jitter, expected_s):
+    assert stretch_s(10.0, jitter) == pytest.approx(expected_s, abs=1e-4)
