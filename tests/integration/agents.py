@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from pydantic import BaseModel
 
 from workers.agents import Agent, ThreadMode, register_agent, schema_of
@@ -35,27 +37,16 @@ for provider in PROVIDERS:
             max_output_tokens=256,
         )
     )
-    register_agent(
-        Agent(
-            name=f"{provider}-structured",
-            model="gpt-test",
-            provider=provider,
-            output_schema=schema_of(WeatherReport),
-            output_schema_name="weather_report",
-            max_output_tokens=256,
-        )
+    structured = Agent(
+        name=f"{provider}-structured",
+        model="gpt-test",
+        provider=provider,
+        output_schema=schema_of(WeatherReport),
+        output_schema_name="weather_report",
+        max_output_tokens=256,
     )
-    register_agent(
-        Agent(
-            name=f"{provider}-structured-retry",
-            model="gpt-test",
-            provider=provider,
-            output_schema=schema_of(WeatherReport),
-            output_schema_name="weather_report",
-            output_retries=1,
-            max_output_tokens=256,
-        )
-    )
+    register_agent(structured)
+    register_agent(replace(structured, name=f"{provider}-structured-retry", output_retries=1))
 
 register_agent(
     Agent(

@@ -138,6 +138,22 @@ def test_thread_continuity_across_a_worker_restart(fleet):
     assert user_texts == ["Remember: my name is Ada.", "What is my name?"]
 
 
+def test_a_chain_mode_thread_continues_from_its_last_response(fleet):
+    first, _ = run_one("responses-chain", "Remember: my name is Grace.", thread_key="user-grace")
+    second, _ = run_one("responses-chain", "What is my name?", thread_key="user-grace")
+    assert first.status == second.status == "completed"
+    from gateway.run_view import thread_history
+
+    assert thread_history("user-grace")["provider_ref"] == second.provider_ref
+    # The second run's first response was chained onto the first run's final response.
+    second_start = fetch_simulator(fleet, f"/v1/responses/{second.provider_ref}")
+    while second_start["previous_response_id"] != first.provider_ref:
+        assert second_start["previous_response_id"], "second run was not chained"
+        second_start = fetch_simulator(
+            fleet, f"/v1/responses/{second_start['previous_response_id']}"
+        )
+
+
 def test_a_thread_runs_one_run_at_a_time(fleet):
     batch_id = enqueue_batch(
         ["Hello #slow=600", "Hello again", "Hello a third time"],
@@ -163,15 +179,19 @@ def wait_until(batch_id, predicate, timeout_s=20.0):
     pytest.fail(f"run of {batch_id} never matched; last status {run.status}")
 
 
-def conversation_items(fleet, conversation_id):
+def fetch_simulator(fleet, path):
     import urllib.request
 
     request = urllib.request.Request(
-        f"{fleet.simulator_url}/v1/conversations/{conversation_id}/items?order=asc&limit=100",
-        headers={"Authorization": "Bearer sk-runq-simulator"},
+        f"{fleet.simulator_url}{path}", headers={"Authorization": "Bearer sk-runq-simulator"}
     )
     with urllib.request.urlopen(request, timeout=5) as reply:
-        return json.load(reply)["data"]
+        return json.load(reply)
+
+
+def conversation_items(fleet, conversation_id):
+    path = f"/v1/conversations/{conversation_id}/items?order=asc&limit=100"
+    return fetch_simulator(fleet, path)["data"]
 
 
 def test_simulator_saw_each_surface(fleet):
