@@ -42,7 +42,7 @@ def run_batch(inputs: list[str], cache: bool) -> str:
 
 
 def measure(stack, name: str, questions: list[str], cache: bool) -> Pass:
-    from workers import connections
+    from workers import wiring
     from workers.db import store
 
     before = simulator(stack, "/_sim/stats")["requests_total"]
@@ -51,7 +51,7 @@ def measure(stack, name: str, questions: list[str], cache: bool) -> Pass:
     batches = [run_batch(questions, cache), run_batch(questions, cache)]
     wall_s = time.monotonic() - started
     after = simulator(stack, "/_sim/stats")["requests_total"]
-    with connections.new_session() as session:
+    with wiring.new_session() as session:
         runs = [run for b in batches for run in store.list_runs(session, batch_id=b)]
     latency_ms = {
         run.id: (run.finished_at - run.created_at).total_seconds() * 1000

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from gateway.local_stack import LocalStack, start_local_stack
+from devstack.local_stack import LocalStack, start_local_stack
 
 TERMINAL = {"completed", "failed", "cancelled", "expired"}
 
@@ -70,10 +70,10 @@ def simulator(stack: LocalStack, path: str, body: dict[str, Any] | None = None) 
 def enqueue(inputs: list[str], *, cache: bool | None = None) -> str:
     """Enqueue one run of the demo agent per input; returns the batch id."""
     from gateway.enqueue import RunCreate, enqueue_run
-    from workers import connections
+    from workers import wiring
 
     batch_id = f"bench-{uuid.uuid4().hex[:8]}"
-    with connections.new_session() as session:
+    with wiring.new_session() as session:
         for text in inputs:
             job = RunCreate(agent="assistant", input=text, batch_id=batch_id, cache=cache)
             enqueue_run(session, job, default_deadline_s=900)
@@ -82,10 +82,10 @@ def enqueue(inputs: list[str], *, cache: bool | None = None) -> str:
 
 def finished_count(batch_id: str) -> int:
     """How many runs of the batch are terminal."""
-    from workers import connections
+    from workers import wiring
     from workers.db import store
 
-    with connections.new_session() as session:
+    with wiring.new_session() as session:
         counts = store.count_runs_by_status(session, batch_id=batch_id)
     return sum(n for status, n in counts.items() if status in TERMINAL)
 

@@ -62,10 +62,10 @@ def measure(name: str, env: dict[str, str], *, runs: int, rpm: int, tpm: int) ->
         batch_id = enqueue([DEMO_PROMPTS[i % len(DEMO_PROMPTS)] for i in range(runs)])
         samples = sample_until_done(stack, batch_id, runs, timeout_s=600, started=started)
         wall_s = time.monotonic() - started
-        from workers import connections
+        from workers import wiring
         from workers.db import store
 
-        with connections.new_session() as session:
+        with wiring.new_session() as session:
             counts = store.count_runs_by_status(session, batch_id=batch_id)
     end = budget_window(samples, runs)
     return Outcome(

@@ -58,6 +58,6 @@ def point_at_broker(redis_url: str) -> None:
 @worker_process_init.connect
 def _fresh_clients_after_fork(**_: Any) -> None:
     # Sockets and DB connections inherited from the parent must not be shared.
-    from workers import connections
+    from workers import wiring
 
-    connections.reset(after_fork=True)
+    wiring.reset(after_fork=True)

@@ -100,8 +100,8 @@ def enqueue(
     from config.settings import get_settings
     from gateway.enqueue import RunCreate, enqueue_run
     from workers.agents import load_agent_modules
-    from workers.connections import new_session
     from workers.errors import ThreadBusy, UnknownAgent
+    from workers.wiring import new_session
 
     settings = get_settings()
     load_agent_modules(settings.agent_modules)
@@ -165,9 +165,9 @@ def simulator(
 @app.command()
 def cancel(run_id: Annotated[str, typer.Argument(help="The run to cancel.")]) -> None:
     """Cancel a run: recorded at once (pending polls and tools stop), and at the provider."""
-    from workers.connections import get_step_context
     from workers.errors import RunNotFound
-    from workers.run_outcomes import cancel_run
+    from workers.runs.outcomes import cancel_run
+    from workers.wiring import get_step_context
 
     try:
         cancelled = cancel_run(get_step_context(), run_id)
@@ -210,8 +210,8 @@ def usage(
     thread_id: Annotated[str | None, typer.Option(help="Only runs of this thread id.")] = None,
 ) -> None:
     """Tokens and cost summed over runs (per agent and/or thread)."""
-    from workers.connections import new_session
     from workers.db import thread_store
+    from workers.wiring import new_session
 
     with new_session() as session:
         totals = thread_store.usage_totals(session, agent=agent, thread_id=thread_id)
@@ -221,7 +221,7 @@ def usage(
 @app.command()
 def cache() -> None:
     """Response-cache hits and misses, shared by every worker (needs REDIS_URL)."""
-    from workers.connections import get_response_cache
+    from workers.wiring import get_response_cache
 
     stats = get_response_cache().stats()
     total = stats.hits + stats.misses
@@ -241,9 +241,9 @@ def migrate() -> None:
 
 
 def _wait_for(run_id: str, timeout_s: float) -> None:
-    from workers.connections import new_session
     from workers.db import store
-    from workers.run_state import RunStatus, is_terminal
+    from workers.runs.state import RunStatus, is_terminal
+    from workers.wiring import new_session
 
     deadline = time.monotonic() + timeout_s
     with console.status(f"waiting for {run_id}…"):

@@ -48,7 +48,7 @@ def run_demo(
     *, runs: int, workers: int, concurrency: int, latency_ms: int, timeout_s: float, workdir: Path
 ) -> DemoSummary:
     """Start the local fleet, run the batch, stop the fleet, summarise."""
-    from gateway.local_stack import start_local_stack
+    from devstack.local_stack import start_local_stack
 
     console = Console(stderr=True)
     console.print(f"[bold]runq demo[/]: starting Redis, the simulator and {workers} workers…")
@@ -68,16 +68,16 @@ def run_demo(
 
 def _run_batch(runs: int, timeout_s: float, console: Console) -> DemoSummary:
     from gateway.enqueue import RunCreate, enqueue_run
-    from workers import connections
+    from workers import wiring
     from workers.db import store
 
-    connections.reset()
+    wiring.reset()
     batch_id = f"demo-{uuid.uuid4().hex[:8]}"
     started_s = time.monotonic()
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn())
     with Progress(*columns, TimeElapsedColumn(), console=console) as progress:
         queued = progress.add_task("enqueue", total=runs)
-        with connections.new_session() as session:
+        with wiring.new_session() as session:
             for index in range(runs):
                 job = RunCreate(
                     agent="assistant",
@@ -88,7 +88,7 @@ def _run_batch(runs: int, timeout_s: float, console: Console) -> DemoSummary:
                 progress.advance(queued)
         done = progress.add_task("runs finished", total=runs)
         while time.monotonic() - started_s < timeout_s:
-            with connections.new_session() as session:
+            with wiring.new_session() as session:
                 counts = store.count_runs_by_status(session, batch_id=batch_id)
             finished = sum(n for s, n in counts.items() if s in _TERMINAL)
             progress.update(done, completed=finished)
@@ -102,10 +102,10 @@ _TERMINAL = {"completed", "failed", "cancelled", "expired"}
 
 
 def _summarise(batch_id: str, runs: int, wall_s: float) -> DemoSummary:
-    from workers import connections
+    from workers import wiring
     from workers.db import store
 
-    with connections.new_session() as session:
+    with wiring.new_session() as session:
         batch = store.list_runs(session, batch_id=batch_id)
         calls = store.batch_tool_calls(session, batch_id=batch_id)
     polls = [run.poll_count for run in batch] or [0]

@@ -16,7 +16,7 @@ from workers.agents import Agent, BusyThreadPolicy, get_agent
 from workers.db import store, thread_store
 from workers.db.models import Run, utcnow
 from workers.errors import ThreadBusy
-from workers.model_routing import ModelHint, choose_model
+from workers.runs.routing import ModelHint, choose_model
 
 log = logging.getLogger("runq.enqueue")
 
@@ -74,7 +74,7 @@ def record_run(session: Session, job: RunCreate, *, default_deadline_s: float) -
 def enqueue_run(session: Session, job: RunCreate, *, default_deadline_s: float) -> Run:
     """Record the run and send `start` (only for a new run, never for an idempotent replay)."""
     from tasks.next_step import send  # late: the producer side loads Celery only when sending
-    from workers.step_context import Later, StepName
+    from workers.runs.context import Later, StepName
 
     run, created = record_run(session, job, default_deadline_s=default_deadline_s)
     if created:
@@ -93,8 +93,8 @@ def _apply_busy_policy(session: Session, agent: Agent, thread_id: str) -> None:
             f"thread {thread_id} already has an active run ({active[0].id}); wait for it or "
             "cancel it with `runq cancel`"
         )
-    from workers.connections import get_step_context
-    from workers.run_outcomes import cancel_run
+    from workers.runs.outcomes import cancel_run
+    from workers.wiring import get_step_context
 
     for run in active:
         cancel_run(get_step_context(), run.id, reason="cancelled: a newer run took the thread")

@@ -7,10 +7,10 @@ from typing import Any
 
 from sqlmodel import col, select
 
-from workers.connections import new_session
 from workers.db import store, thread_store
 from workers.db.models import Run, Thread
 from workers.errors import RunNotFound
+from workers.wiring import new_session
 
 
 def describe_run(run_id: str) -> dict[str, Any]:

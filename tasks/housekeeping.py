@@ -5,9 +5,9 @@ from __future__ import annotations
 from config.celery_app import app
 from config.settings import get_settings
 from tasks.next_step import send
-from workers.connections import get_step_context
-from workers.reaper import reap_stalled_runs
-from workers.threads import archive_idle_threads
+from workers.runs.reaper import reap_stalled_runs
+from workers.runs.threads import archive_idle_threads
+from workers.wiring import get_step_context
 
 
 @app.task(name="runq.housekeeping.reap")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from celery import chord, group, signature
 
-from workers.step_context import FanOut, Later, Next, Nothing, StepName
+from workers.runs.context import FanOut, Later, Next, Nothing, StepName
 
 EXECUTE_TOOL = "runq.tools.execute"
 

@@ -9,11 +9,11 @@ from collections.abc import Callable
 from celery import Task
 
 from tasks.next_step import send
-from workers.connections import get_step_context
 from workers.errors import IllegalTransition, RunNotFound, RunqError
-from workers.run_outcomes import fail_run
-from workers.run_state import Fail
-from workers.step_context import Next
+from workers.runs.context import Next
+from workers.runs.outcomes import fail_run
+from workers.runs.state import Fail
+from workers.wiring import get_step_context
 
 log = logging.getLogger("runq.tasks")
 

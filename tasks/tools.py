@@ -5,8 +5,8 @@ from __future__ import annotations
 from celery import Task
 
 from config.celery_app import app
-from workers.connections import get_step_context
-from workers.tool_steps import execute_tool_call
+from workers.tools.execute import execute_tool_call
+from workers.wiring import get_step_context
 
 
 @app.task(name="runq.tools.execute", bind=True, acks_late=True, reject_on_worker_lost=True)

@@ -15,8 +15,8 @@ import openai
 import pytest
 import redis
 
-from workers.embedded_postgres import EmbeddedPostgres, start_embedded_postgres
-from workers.embedded_redis import EmbeddedRedis, start_embedded_redis
+from devstack.embedded_postgres import EmbeddedPostgres, start_embedded_postgres
+from devstack.embedded_redis import EmbeddedRedis, start_embedded_redis
 
 
 @pytest.fixture(scope="session")

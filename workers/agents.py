@@ -16,7 +16,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from workers.errors import ConfigError, UnknownAgent
-from workers.model_routing import ModelRouting
+from workers.runs.routing import ModelRouting
 
 
 class ThreadMode(StrEnum):

@@ -43,7 +43,7 @@ def cache_stats_key(prefix: str) -> str:
 
 
 def breaker_key(prefix: str, tool_name: str) -> str:
-    """The hash holding one tool's circuit breaker (`tool_breaker.lua`).
+    """The hash holding one tool's circuit breaker (`breaker.lua`).
 
     The tool name comes last so a name containing colons stays unambiguous.
     """

@@ -39,13 +39,13 @@ def test_worker_without_redis_says_what_to_set(monkeypatch):
 
 def test_enqueue_of_an_unknown_agent_is_refused_with_the_known_names(tmp_path, monkeypatch):
     monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'runq.db'}")
-    from workers import connections
+    from workers import wiring
 
-    connections.reset()
+    wiring.reset()
     try:
         result = runner.invoke(app, ["enqueue", "--agent", "nope", "--input", "hi"])
     finally:
-        connections.reset()
+        wiring.reset()
     assert result.exit_code == 2
     assert "unknown agent 'nope'" in result.output and "assistant" in result.output
 

@@ -15,9 +15,9 @@ from typing import Any
 import psycopg
 import pytest
 
-from gateway.local_stack import LocalStack, start_local_stack
+from devstack.embedded_postgres import EmbeddedPostgres
+from devstack.local_stack import LocalStack, start_local_stack
 from workers.db.migrate import upgrade_to_head
-from workers.embedded_postgres import EmbeddedPostgres
 
 # Each test run needs at least 4 requests (create, poll, submit, poll): 60 runs make at
 # least 240, so a 200 RPM budget always binds for the last ~40 of them.
@@ -66,9 +66,9 @@ def running_fleet(
         stack.stop()
         os.environ.clear()
         os.environ.update(saved_env)
-        from workers import connections
+        from workers import wiring
 
-        connections.reset()
+        wiring.reset()
 
 
 @pytest.fixture(scope="session")
@@ -121,10 +121,10 @@ def enqueue_batch(
     """Enqueue one run per input, all in a new batch; returns the batch id."""
     import tests.integration.agents  # noqa: F401  (declares the test agents here too)
     from gateway.enqueue import RunCreate, enqueue_run
-    from workers import connections
+    from workers import wiring
 
     batch_id = f"it-{uuid.uuid4().hex[:8]}"
-    with connections.new_session() as session:
+    with wiring.new_session() as session:
         for text in inputs:
             enqueue_run(
                 session,
@@ -136,13 +136,13 @@ def enqueue_batch(
 
 def wait_for_batch(batch_id: str, count: int, timeout_s: float = 90.0) -> None:
     """Wait until every run of the batch is terminal (fails the test on timeout)."""
-    from workers import connections
+    from workers import wiring
     from workers.db import store
 
     deadline = time.monotonic() + timeout_s
     counts: dict[str, int] = {}
     while time.monotonic() < deadline:
-        with connections.new_session() as session:
+        with wiring.new_session() as session:
             counts = store.count_runs_by_status(session, batch_id=batch_id)
         if sum(n for status, n in counts.items() if status in TERMINAL) >= count:
             return

@@ -16,7 +16,7 @@ from tests.integration.conftest import (
     simulator_stats,
     wait_for_batch,
 )
-from workers import connections
+from workers import wiring
 from workers.db import store
 
 SURFACE_COUNTER = {
@@ -29,7 +29,7 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.timeout(120
 
 
 def only_run(batch_id):
-    with connections.new_session() as session:
+    with wiring.new_session() as session:
         [run] = store.list_runs(session, batch_id=batch_id)
         calls = store.list_tool_calls(session, run_id=run.id)
     return run, calls
@@ -95,7 +95,7 @@ def test_a_tool_that_raises_becomes_an_error_output(fleet, provider):
 
 @pytest.mark.parametrize("provider", PROVIDERS)
 def test_cancel_mid_run(fleet, provider):
-    from workers.run_outcomes import cancel_run
+    from workers.runs.outcomes import cancel_run
 
     if provider == "chat":
         # A chat turn is one synchronous call: cancel while that call is still in flight.
@@ -108,7 +108,7 @@ def test_cancel_mid_run(fleet, provider):
         batch_id = enqueue_batch([text], agent=f"{provider}-agent")
         run = wait_until(batch_id, lambda r: r.status in waiting_for)
         time.sleep(0.3)  # let the provider call be under way
-        assert cancel_run(connections.get_step_context(), run.id)
+        assert cancel_run(wiring.get_step_context(), run.id)
         wait_for_batch(batch_id, 1)
     finally:
         configure_simulator(fleet, delay_ms=0)
@@ -171,7 +171,7 @@ def test_a_thread_runs_one_run_at_a_time(fleet):
         thread_key="user-queue",
     )
     wait_for_batch(batch_id, 3)
-    with connections.new_session() as session:
+    with wiring.new_session() as session:
         runs = sorted(store.list_runs(session, batch_id=batch_id), key=lambda r: r.created_at)
     assert {r.status for r in runs} == {"completed"}
     for earlier, later in itertools.pairwise(runs):
@@ -181,7 +181,7 @@ def test_a_thread_runs_one_run_at_a_time(fleet):
 def wait_until(batch_id, predicate, timeout_s=20.0):
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
-        with connections.new_session() as session:
+        with wiring.new_session() as session:
             [run] = store.list_runs(session, batch_id=batch_id)
         if predicate(run):
             return run

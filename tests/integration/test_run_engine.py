@@ -8,7 +8,7 @@ import time
 import pytest
 
 from tests.integration.conftest import enqueue_batch, simulator_stats, wait_for_batch
-from workers import connections
+from workers import wiring
 from workers.db import store
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.timeout(180)]
@@ -26,7 +26,7 @@ def test_fifty_runs_with_parallel_tool_calls_complete_and_each_call_runs_once(fl
     batch_id = enqueue_batch(inputs)
     wait_for_batch(batch_id, len(inputs))
 
-    with connections.new_session() as session:
+    with wiring.new_session() as session:
         runs = store.list_runs(session, batch_id=batch_id)
         calls = store.batch_tool_calls(session, batch_id=batch_id)
     assert [r.error for r in runs if r.status != "completed"] == []
@@ -45,7 +45,7 @@ def test_fifty_runs_with_parallel_tool_calls_complete_and_each_call_runs_once(fl
 def test_a_failed_model_turn_ends_the_run_failed_with_the_reason(fleet):
     batch_id = enqueue_batch(["What's the weather in Rome? #fail"])
     wait_for_batch(batch_id, 1)
-    with connections.new_session() as session:
+    with wiring.new_session() as session:
         [run] = store.list_runs(session, batch_id=batch_id)
     assert run.status == "failed"
     assert "server_error" in (run.error or "")
@@ -56,7 +56,7 @@ def test_bad_arguments_and_forbidden_tools_become_error_outputs_not_crashes(flee
         ["What's the weather in Rome? #bad_args", "What's the weather in Rome? #unknown_tool"]
     )
     wait_for_batch(batch_id, 2)
-    with connections.new_session() as session:
+    with wiring.new_session() as session:
         runs = store.list_runs(session, batch_id=batch_id)
         calls = store.batch_tool_calls(session, batch_id=batch_id)
     assert {r.status for r in runs} == {"completed"}
@@ -74,7 +74,7 @@ def test_garbage_messages_do_not_poison_the_queue(fleet):
     app.send_task("runq.no.such.task", args=[])
     batch_id = enqueue_batch(["What's the weather in Paris and London?"] * 5)
     wait_for_batch(batch_id, 5)
-    with connections.new_session() as session:
+    with wiring.new_session() as session:
         runs = store.list_runs(session, batch_id=batch_id)
     assert {r.status for r in runs} == {"completed"}
     assert all(process.poll() is None for process in fleet.workers)
@@ -91,7 +91,7 @@ def test_a_provider_that_times_out_is_retried_until_it_answers(fleet):
     finally:
         configure_simulator(fleet, delay_ms=0)
     wait_for_batch(batch_id, 3, timeout_s=60)
-    with connections.new_session() as session:
+    with wiring.new_session() as session:
         runs = store.list_runs(session, batch_id=batch_id)
     assert {r.status for r in runs} == {"completed"}, [r.error for r in runs]
     after = simulator_stats(fleet)

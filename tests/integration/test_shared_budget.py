@@ -12,7 +12,7 @@ from tests.integration.conftest import (
     simulator_stats,
     wait_for_batch,
 )
-from workers import connections
+from workers import wiring
 from workers.db import store
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.timeout(240)]
@@ -41,7 +41,7 @@ def test_workers_share_one_budget_and_never_get_a_429(limited_fleet):
 
     # Then every run completed, the budget was binding, and the provider never said 429
     after = simulator_stats(limited_fleet)
-    with connections.new_session() as session:
+    with wiring.new_session() as session:
         runs = store.list_runs(session, batch_id=batch_id)
     assert [r.error for r in runs if r.status != "completed"] == []
     requests_made = after["requests_total"] - before["requests_total"]
@@ -57,7 +57,7 @@ def test_a_cached_run_makes_no_provider_request(fleet):
     repeat = enqueue_batch(["What's the weather in Lisbon?"], cache=True)
     wait_for_batch(repeat, 1)
     after = simulator_stats(fleet)
-    with connections.new_session() as session:
+    with wiring.new_session() as session:
         [original] = store.list_runs(session, batch_id=first)
         [cached] = store.list_runs(session, batch_id=repeat)
     assert (cached.status, cached.cache_hit) == ("completed", True)
@@ -72,7 +72,7 @@ def test_quota_exhaustion_fails_the_run_instead_of_retrying(fleet):
         wait_for_batch(batch_id, 1)
     finally:
         configure_simulator(fleet, quota_exhausted=False)
-    with connections.new_session() as session:
+    with wiring.new_session() as session:
         [run] = store.list_runs(session, batch_id=batch_id)
     assert run.status == "failed" and "insufficient_quota" in (run.error or "")
 
@@ -84,7 +84,7 @@ def test_provider_500s_are_retried_and_every_run_still_ends(fleet):
         wait_for_batch(batch_id, 10, timeout_s=120)
     finally:
         configure_simulator(fleet, fault_5xx_rate=0.0)
-    with connections.new_session() as session:
+    with wiring.new_session() as session:
         runs = store.list_runs(session, batch_id=batch_id)
         calls = store.batch_tool_calls(session, batch_id=batch_id)
     # A run may fail after RUNQ_PROVIDER_MAX_ATTEMPTS straight 500s, but then it says so.

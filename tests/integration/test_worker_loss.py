@@ -9,7 +9,7 @@ import time
 import pytest
 
 from tests.integration.conftest import TERMINAL, enqueue_batch, wait_for_batch
-from workers import connections
+from workers import wiring
 from workers.db import store
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.timeout(180)]
@@ -32,7 +32,7 @@ def test_killed_workers_lose_nothing_and_run_no_tool_twice(fleet):
 
     # Then the reaper and redelivery finish every run, and each call ran at most once
     wait_for_batch(batch_id, 30, timeout_s=150)
-    with connections.new_session() as session:
+    with wiring.new_session() as session:
         runs = store.list_runs(session, batch_id=batch_id)
         calls = store.batch_tool_calls(session, batch_id=batch_id)
     assert [r.error for r in runs if r.status != "completed"] == []
@@ -42,13 +42,13 @@ def test_killed_workers_lose_nothing_and_run_no_tool_twice(fleet):
 
 
 def finished(batch_id: str) -> int:
-    with connections.new_session() as session:
+    with wiring.new_session() as session:
         counts = store.count_runs_by_status(session, batch_id=batch_id)
     return sum(n for status, n in counts.items() if status in TERMINAL)
 
 
 def test_a_redis_restart_that_loses_every_message_still_ends_every_run(fleet):
-    from workers.embedded_redis import start_embedded_redis
+    from devstack.embedded_redis import start_embedded_redis
 
     # Given a batch in flight
     batch_id = enqueue_batch(["What's the weather in Paris and London? #turns=2"] * 20)
@@ -69,7 +69,7 @@ def test_a_redis_restart_that_loses_every_message_still_ends_every_run(fleet):
         fleet.revive_workers()
         time.sleep(1.0)
     wait_for_batch(batch_id, 20, timeout_s=5)
-    with connections.new_session() as session:
+    with wiring.new_session() as session:
         runs = store.list_runs(session, batch_id=batch_id)
         calls = store.batch_tool_calls(session, batch_id=batch_id)
     assert [r.error for r in runs if r.status != "completed"] == []

@@ -8,11 +8,11 @@ from sqlalchemy.pool import StaticPool
 from sqlmodel import Session, SQLModel, create_engine
 
 from workers.agents import Agent
-from workers.backoff import Schedule
 from workers.db import store
 from workers.providers.fake import ScriptedProvider
-from workers.run_state import RunPolicy
-from workers.step_context import NoLimits, StepContext
+from workers.runs.backoff import Schedule
+from workers.runs.context import NoLimits, StepContext
+from workers.runs.state import RunPolicy
 from workers.tools.registry import default_registry
 
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)

@@ -13,16 +13,16 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 PURE_MODULES = (
-    "workers/run_state.py",
-    "workers/backoff.py",
-    "workers/token_bucket.py",
-    "workers/cache_key.py",
+    "workers/runs/state.py",
+    "workers/runs/backoff.py",
+    "workers/limits/token_bucket.py",
+    "workers/cache/cache_key.py",
     "workers/redis_keys.py",
-    "workers/usage.py",
-    "workers/tool_breaker.py",
+    "workers/runs/usage.py",
+    "workers/tools/breaker.py",
     "simulator/script.py",
 )
-REQUIRED = ("workers/token_bucket.py", "workers/cache_key.py", "workers/redis_keys.py")
+REQUIRED = PURE_MODULES
 FORBIDDEN = frozenset(
     {"redis", "sqlmodel", "sqlalchemy", "celery", "openai", "httpx", "httpx2", "os", "time",
      "random"}

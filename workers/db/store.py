@@ -18,7 +18,7 @@ from sqlmodel import Session, col, func, select
 from workers.db.models import Run, ToolCall, utcnow
 from workers.errors import IllegalTransition, RunNotFound
 from workers.providers.interface import ToolCallRequest, Usage
-from workers.run_state import TERMINAL_STATUSES, RunStatus
+from workers.runs.state import TERMINAL_STATUSES, RunStatus
 
 
 def create_run(

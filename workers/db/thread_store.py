@@ -11,7 +11,7 @@ from sqlmodel import Session, col, func, select
 
 from workers.db.models import Run, Thread, utcnow
 from workers.errors import RunNotFound
-from workers.run_state import TERMINAL_STATUSES, RunStatus
+from workers.runs.state import TERMINAL_STATUSES, RunStatus
 
 
 def get_or_create_thread(session: Session, *, external_key: str, agent: str) -> Thread:

@@ -1,0 +1,167 @@
+from datetime import timedelta
+
+import pytest
+from sqlmodel import Session
+
+from tests.workers.steps_fixtures import NOW, insert_run
+from workers.db import store
+from workers.errors import IllegalTransition, RunNotFound
+from workers.providers.interface import ToolCallRequest, Usage
+from workers.runs.state import RunStatus
+
+
+def test_transition_is_compare_and_set_on_status(engine):
+    run_id = insert_run(engine)
+    with Session(engine) as session:
+        store.transition(
+            session, run_id=run_id, from_statuses=[RunStatus.PENDING], to=RunStatus.IN_PROGRESS
+        )
+        with pytest.raises(IllegalTransition, match="found in_progress"):
+            store.transition(
+                session, run_id=run_id, from_statuses=[RunStatus.PENDING], to=RunStatus.FAILED
+            )
+        assert store.get_run(session, run_id=run_id).status == "in_progress"
+
+
+def test_transition_checks_the_step_sequence_and_adds_usage(engine):
+    run_id = insert_run(engine)
+    with Session(engine) as session:
+        store.transition(
+            session, run_id=run_id, from_statuses=[RunStatus.PENDING], to=RunStatus.IN_PROGRESS
+        )
+        store.transition(
+            session,
+            run_id=run_id,
+            from_statuses=[RunStatus.IN_PROGRESS],
+            to=RunStatus.IN_PROGRESS,
+            at_step=0,
+            step_seq=1,
+            usage=Usage(3, 4, 1),
+        )
+        with pytest.raises(IllegalTransition, match="at step 0"):
+            store.transition(
+                session,
+                run_id=run_id,
+                from_statuses=[RunStatus.IN_PROGRESS],
+                to=RunStatus.IN_PROGRESS,
+                at_step=0,
+                step_seq=1,
+            )
+        run = store.get_run(session, run_id=run_id)
+        assert (run.step_seq, run.input_tokens, run.output_tokens, run.cached_tokens) == (
+            1,
+            3,
+            4,
+            1,
+        )
+
+
+def test_record_tool_turn_never_resets_a_call_that_ran(engine):
+    run_id = insert_run(engine)
+    call = ToolCallRequest("call_1", "get_weather", "{}")
+    with Session(engine) as session:
+        store.transition(
+            session, run_id=run_id, from_statuses=[RunStatus.PENDING], to=RunStatus.IN_PROGRESS
+        )
+        store.record_tool_turn(session, run_id=run_id, at_step=0, turn=1, calls=[call], usage=None)
+        assert store.claim_tool_call(session, run_id=run_id, call_id="call_1")
+        store.finish_tool_call(
+            session, run_id=run_id, call_id="call_1", output="ok", error=None, duration_ms=1
+        )
+        # A replayed poll of the same step loses the compare-and-set and inserts nothing.
+        with pytest.raises(IllegalTransition):
+            store.record_tool_turn(
+                session, run_id=run_id, at_step=0, turn=1, calls=[call], usage=None
+            )
+        [stored] = store.list_tool_calls(session, run_id=run_id)
+        assert (stored.status, stored.output, stored.attempts) == ("succeeded", "ok", 1)
+
+
+def test_a_call_is_claimed_once(engine):
+    run_id = insert_run(engine)
+    with Session(engine) as session:
+        store.transition(
+            session, run_id=run_id, from_statuses=[RunStatus.PENDING], to=RunStatus.IN_PROGRESS
+        )
+        store.record_tool_turn(
+            session,
+            run_id=run_id,
+            at_step=0,
+            turn=1,
+            calls=[ToolCallRequest("call_1", "get_weather", "{}")],
+            usage=None,
+        )
+        assert store.claim_tool_call(session, run_id=run_id, call_id="call_1") is True
+        assert store.claim_tool_call(session, run_id=run_id, call_id="call_1") is False
+
+
+def test_idempotency_key_returns_the_same_run(engine):
+    with Session(engine) as session:
+        first, created = store.create_run(
+            session,
+            agent="assistant",
+            input_text="x",
+            provider="responses",
+            model="m",
+            deadline_at=NOW,
+            idempotency_key="job-1",
+        )
+        second, created_again = store.create_run(
+            session,
+            agent="assistant",
+            input_text="y",
+            provider="responses",
+            model="m",
+            deadline_at=NOW,
+            idempotency_key="job-1",
+        )
+    assert created and not created_again and first.id == second.id
+
+
+def test_stalled_runs_are_found_by_age(engine):
+    run_id = insert_run(engine)
+    with Session(engine) as session:
+        run = store.get_run(session, run_id=run_id)
+        assert store.find_stalled_runs(session, updated_before=run.updated_at) == []
+        later = run.updated_at + timedelta(seconds=1)
+        assert [r.id for r in store.find_stalled_runs(session, updated_before=later)] == [run_id]
+
+
+def test_unknown_run_is_a_clear_error(engine):
+    with Session(engine) as session, pytest.raises(RunNotFound, match="run_nope"):
+        store.get_run(session, run_id="run_nope")
+
+
+def test_threads_are_created_once_per_key_and_usage_sums_per_thread(engine):
+    from workers.db import thread_store
+
+    with Session(engine) as session:
+        first = thread_store.get_or_create_thread(session, external_key="user-1", agent="a")
+        again = thread_store.get_or_create_thread(session, external_key="user-1", agent="a")
+        assert first.id == again.id
+        for tokens in (10, 20):
+            run, _ = store.create_run(
+                session,
+                agent="a",
+                input_text="x",
+                provider="responses",
+                model="m",
+                deadline_at=NOW,
+                thread_id=first.id,
+            )
+            store.transition(
+                session,
+                run_id=run.id,
+                from_statuses=[RunStatus.PENDING],
+                to=RunStatus.COMPLETED,
+                usage=Usage(tokens, 1),
+                cost_usd=0.5,
+            )
+        totals = thread_store.usage_totals(session, thread_id=first.id)
+    assert totals == {
+        "runs": 2,
+        "input_tokens": 30,
+        "output_tokens": 2,
+        "cached_tokens": 0,
+        "cost_usd": 1.0,
+    }

@@ -1,0 +1,250 @@
+"""The run steps against a scripted provider and in-memory SQLite: no Redis, no Celery."""
+
+import json
+
+import pytest
+from sqlmodel import Session
+
+from tests.workers.steps_fixtures import Clock, insert_run, make_context
+from workers.db import store
+from workers.errors import ProviderRateLimited, ProviderRejected, ProviderUnavailable
+from workers.providers.fake import scripted
+from workers.providers.interface import ProviderState, ProviderStatus, ToolCallRequest, Usage
+from workers.runs.context import FanOut, Later, Nothing, StepName
+from workers.runs.steps import poll_run, start_run, submit_outputs
+from workers.tools.execute import execute_tool_call
+
+S = ProviderStatus
+WEATHER = ToolCallRequest("call_a", "get_weather", '{"location": "Paris"}')
+SEARCH = ToolCallRequest("call_b", "search_documents", '{"query": "celery"}')
+
+
+def st(status, ref="resp_1", **fields):
+    return ProviderState(status=status, ref=ref, **fields)
+
+
+def load(engine, run_id):
+    with Session(engine) as session:
+        return store.get_run(session, run_id=run_id)
+
+
+def test_a_run_with_parallel_tool_calls_goes_start_poll_tools_submit_finish(engine):
+    # Given a provider that queues, then asks for two tools, then answers
+    provider = scripted(
+        [
+            st(S.QUEUED),
+            st(S.REQUIRES_TOOLS, tool_calls=(WEATHER, SEARCH), usage=Usage(20, 5)),
+            st(S.QUEUED, ref="resp_2"),
+            st(S.COMPLETED, ref="resp_2", output_text="Sunny.", usage=Usage(40, 7, 8)),
+        ]
+    )
+    ctx = make_context(engine, provider, Clock())
+    run_id = insert_run(engine)
+
+    # When the steps run in the order the task layer would send them
+    assert start_run(ctx, run_id) == Later(StepName.POLL, (run_id, 1), 0.5)
+    fan_out = poll_run(ctx, run_id, 1)
+    assert fan_out == FanOut(run_id, 1, ("call_a", "call_b"))
+    for call_id in fan_out.call_ids:
+        assert execute_tool_call(ctx, run_id, call_id).ran_now
+    assert submit_outputs(ctx, run_id, 1) == Later(StepName.POLL, (run_id, 3), 0.5)
+    assert poll_run(ctx, run_id, 3) == Nothing("completed")
+
+    # Then the run is complete with summed usage and every call ran once
+    run = load(engine, run_id)
+    assert (run.status, run.result_text, run.poll_count, run.turn) == ("completed", "Sunny.", 2, 1)
+    assert (run.input_tokens, run.output_tokens, run.cached_tokens) == (60, 12, 8)
+    submitted = provider.calls[2]
+    assert submitted.method == "submit" and submitted.ref == "resp_1"
+    assert [o.call_id for o in submitted.outputs] == ["call_a", "call_b"]
+    assert json.loads(submitted.outputs[0].output)["location"] == "Paris"
+    with Session(engine) as session:
+        calls = store.list_tool_calls(session, run_id=run_id)
+    assert [(c.status, c.attempts) for c in calls] == [("succeeded", 1), ("succeeded", 1)]
+
+
+def test_duplicate_and_stale_messages_do_nothing(engine):
+    provider = scripted([st(S.QUEUED), st(S.IN_PROGRESS)])
+    ctx = make_context(engine, provider, Clock())
+    run_id = insert_run(engine)
+    start_run(ctx, run_id)
+    assert isinstance(start_run(ctx, run_id), Nothing)  # redelivered start
+    assert poll_run(ctx, run_id, 1) == Later(StepName.POLL, (run_id, 2), 1.0)
+    assert isinstance(poll_run(ctx, run_id, 1), Nothing)  # a stale copy of poll 1
+    assert provider.methods() == ["create", "retrieve"]
+
+
+def test_a_tool_call_never_runs_twice(engine):
+    provider = scripted([st(S.REQUIRES_TOOLS, tool_calls=(WEATHER,))])
+    ctx = make_context(engine, provider, Clock())
+    run_id = insert_run(engine)
+    start_run(ctx, run_id)
+    first = execute_tool_call(ctx, run_id, "call_a")
+    again = execute_tool_call(ctx, run_id, "call_a")
+    assert first.ran_now and not again.ran_now and again.status == "succeeded"
+    with Session(engine) as session:
+        [call] = store.list_tool_calls(session, run_id=run_id)
+    assert call.attempts == 1
+
+
+def test_a_call_interrupted_by_a_lost_worker_is_answered_not_rerun(engine):
+    provider = scripted([st(S.REQUIRES_TOOLS, tool_calls=(WEATHER,))])
+    clock = Clock()
+    ctx = make_context(engine, provider, clock)
+    run_id = insert_run(engine)
+    start_run(ctx, run_id)
+    with Session(engine) as session:  # a worker claimed it, then died
+        assert store.claim_tool_call(session, run_id=run_id, call_id="call_a", now=clock())
+    assert execute_tool_call(ctx, run_id, "call_a").status == "running"  # may still be going
+    clock.advance(3600)
+    outcome = execute_tool_call(ctx, run_id, "call_a")
+    assert (outcome.status, outcome.ran_now) == ("failed", False)
+    with Session(engine) as session:
+        [call] = store.list_tool_calls(session, run_id=run_id)
+    assert "ToolInterrupted" in (call.output or "") and call.attempts == 1
+
+
+def test_malformed_arguments_and_unknown_tools_become_error_outputs(engine):
+    bad_args = ToolCallRequest("call_x", "get_weather", '{"location": "Paris"')
+    forbidden = ToolCallRequest("call_y", "delete_everything", "{}")
+    provider = scripted([st(S.REQUIRES_TOOLS, tool_calls=(bad_args, forbidden))])
+    ctx = make_context(engine, provider, Clock())
+    run_id = insert_run(engine)
+    start_run(ctx, run_id)
+    assert execute_tool_call(ctx, run_id, "call_x").status == "failed"
+    assert execute_tool_call(ctx, run_id, "call_y").status == "failed"
+    with Session(engine) as session:
+        x, y = store.list_tool_calls(session, run_id=run_id)
+    assert json.loads(x.output)["error"]["type"] == "InvalidToolArguments"
+    assert json.loads(y.output)["error"]["type"] == "UnknownTool"
+
+
+def test_a_failed_model_turn_fails_the_run_with_the_reason(engine):
+    provider = scripted([st(S.QUEUED), st(S.FAILED, error="server_error: scripted #fail")])
+    ctx = make_context(engine, provider, Clock())
+    run_id = insert_run(engine)
+    start_run(ctx, run_id)
+    assert isinstance(poll_run(ctx, run_id, 1), Nothing)
+    run = load(engine, run_id)
+    assert run.status == "failed" and "server_error: scripted #fail" in run.error
+
+
+def test_transient_errors_retry_then_fail_with_the_reason(engine):
+    provider = scripted([ProviderUnavailable("503 overloaded")] * 3)
+    ctx = make_context(engine, provider, Clock())
+    run_id = insert_run(engine)
+    assert start_run(ctx, run_id) == Later(StepName.START, (run_id,), 1.0)
+    assert start_run(ctx, run_id) == Later(StepName.START, (run_id,), 2.0)
+    assert isinstance(start_run(ctx, run_id), Nothing)
+    run = load(engine, run_id)
+    assert run.status == "failed"
+    assert run.error == "provider unavailable after 3 attempts: 503 overloaded"
+
+
+def test_rate_limited_calls_wait_without_counting_attempts(engine):
+    provider = scripted([ProviderRateLimited("429", retry_after_s=1.5), st(S.QUEUED)])
+    ctx = make_context(engine, provider, Clock())
+    run_id = insert_run(engine)
+    assert start_run(ctx, run_id) == Later(StepName.START, (run_id,), 1.5)
+    assert load(engine, run_id).attempts == 0
+    assert isinstance(start_run(ctx, run_id), Later)
+    assert load(engine, run_id).status == "in_progress"
+
+
+def test_quota_errors_fail_at_once(engine):
+    provider = scripted(
+        [ProviderRejected("insufficient_quota: add credit", code="insufficient_quota")]
+    )
+    ctx = make_context(engine, provider, Clock())
+    run_id = insert_run(engine)
+    start_run(ctx, run_id)
+    run = load(engine, run_id)
+    assert run.status == "failed" and "insufficient_quota" in run.error
+
+
+def test_a_submit_that_must_retry_gives_the_run_back(engine):
+    provider = scripted(
+        [
+            st(S.REQUIRES_TOOLS, tool_calls=(WEATHER,)),
+            ProviderUnavailable("502"),
+            st(S.QUEUED, ref="resp_2"),
+        ]
+    )
+    ctx = make_context(engine, provider, Clock())
+    run_id = insert_run(engine)
+    start_run(ctx, run_id)
+    execute_tool_call(ctx, run_id, "call_a")
+    assert submit_outputs(ctx, run_id, 1) == Later(StepName.SUBMIT, (run_id, 1), 1.0)
+    assert load(engine, run_id).status == "requires_tools"
+    assert isinstance(submit_outputs(ctx, run_id, 1), Later)
+    assert load(engine, run_id).status == "in_progress"
+    assert isinstance(submit_outputs(ctx, run_id, 1), Nothing)  # duplicate callback
+
+
+def test_a_run_past_its_deadline_expires_and_is_cancelled_upstream(engine):
+    provider = scripted([st(S.QUEUED), st(S.IN_PROGRESS), st(S.CANCELLED)])
+    clock = Clock()
+    ctx = make_context(engine, provider, clock)
+    run_id = insert_run(engine, deadline_s=10)
+    start_run(ctx, run_id)
+    clock.advance(11)
+    assert isinstance(poll_run(ctx, run_id, 1), Nothing)
+    run = load(engine, run_id)
+    assert run.status == "expired" and provider.methods()[-1] == "cancel"
+
+
+def test_an_unknown_agent_is_a_clear_error(engine):
+    from workers.errors import UnknownAgent
+
+    ctx = make_context(engine, scripted([]), Clock())
+    run_id = insert_run(engine, agent="no-such-agent")
+    with pytest.raises(UnknownAgent, match=r"known agents: .*assistant"):
+        start_run(ctx, run_id)
+
+
+def test_an_answer_that_fails_its_schema_is_sent_back_once_then_accepted(engine):
+    from workers.agents import Agent, register_agent
+
+    schema = {
+        "type": "object",
+        "properties": {"city": {"type": "string"}},
+        "required": ["city"],
+        "additionalProperties": False,
+    }
+    register_agent(Agent(name="strict-once", model="m", output_schema=schema, output_retries=1))
+    provider = scripted(
+        [
+            st(S.QUEUED),
+            st(S.COMPLETED, output_text="{}", usage=Usage(10, 2)),
+            st(S.QUEUED, ref="resp_2"),
+            st(S.COMPLETED, ref="resp_2", output_text='{"city": "Oslo"}', usage=Usage(20, 4)),
+        ]
+    )
+    ctx = make_context(engine, provider, Clock())
+    run_id = insert_run(engine, agent="strict-once")
+    start_run(ctx, run_id)
+    assert poll_run(ctx, run_id, 1) == Later(StepName.POLL, (run_id, 3), 0.5)
+    assert poll_run(ctx, run_id, 3) == Nothing("completed")
+    run = load(engine, run_id)
+    assert (run.status, run.result_json, run.output_retries_used) == (
+        "completed",
+        '{"city": "Oslo"}',
+        1,
+    )
+    assert (run.input_tokens, run.output_tokens) == (30, 6)
+    assert provider.methods() == ["create", "retrieve", "correct", "retrieve"]
+
+
+def test_a_second_bad_answer_fails_the_run_with_the_validation_error(engine):
+    from workers.agents import Agent, register_agent
+
+    schema = {"type": "object", "required": ["city"], "properties": {"city": {"type": "string"}}}
+    register_agent(Agent(name="strict-never", model="m", output_schema=schema))
+    provider = scripted([st(S.QUEUED), st(S.COMPLETED, output_text='{"town": 1}')])
+    ctx = make_context(engine, provider, Clock())
+    run_id = insert_run(engine, agent="strict-never")
+    start_run(ctx, run_id)
+    poll_run(ctx, run_id, 1)
+    run = load(engine, run_id)
+    assert run.status == "failed"
+    assert run.error == "answer does not match the schema: <root>: 'city' is a required property"

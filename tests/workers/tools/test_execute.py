@@ -1,0 +1,90 @@
+"""Tool execution: retries for retryable tools, the circuit breaker, cancelled runs."""
+
+import dataclasses
+import json
+
+from sqlmodel import Session
+
+from tests.workers.steps_fixtures import Clock, insert_run, make_context, memory_engine
+from workers.agents import Agent, register_agent
+from workers.db import store
+from workers.providers.fake import scripted
+from workers.providers.interface import ProviderState, ProviderStatus, ToolCallRequest
+from workers.runs.outcomes import cancel_run
+from workers.runs.steps import start_run
+from workers.tools.breaker import BreakerPolicy
+from workers.tools.breaker_store import InMemoryToolBreakers
+from workers.tools.execute import execute_tool_call
+from workers.tools.registry import tool
+
+attempts_seen: list[int] = []
+
+
+@tool(name="flaky_lookup_test", retryable=True)
+def flaky_lookup() -> str:
+    """Fails twice, then answers (idempotent, so retrying is safe)."""
+    attempts_seen.append(1)
+    if len(attempts_seen) % 3:
+        raise ConnectionError("upstream hiccup")
+    return "found"
+
+
+@tool(name="broken_test")
+def broken() -> str:
+    """Always fails."""
+    raise RuntimeError("down")
+
+
+register_agent(Agent(name="tools-test", model="m", tools=("flaky_lookup_test", "broken_test")))
+
+
+def one_call_run(engine, ctx, name, call_id="call_1"):
+    ctx.provider_for(None).queue(
+        ProviderState(
+            ProviderStatus.REQUIRES_TOOLS,
+            "resp_1",
+            tool_calls=(ToolCallRequest(call_id, name, "{}"),),
+        )
+    )
+    run_id = insert_run(engine, agent="tools-test")
+    start_run(ctx, run_id)
+    return run_id
+
+
+def stored_call(engine, run_id):
+    with Session(engine) as session:
+        [call] = store.list_tool_calls(session, run_id=run_id)
+    return call
+
+
+def test_a_retryable_tool_is_retried_within_its_one_execution():
+    engine = memory_engine()
+    ctx = make_context(engine, scripted([]), Clock())
+    attempts_seen.clear()
+    run_id = one_call_run(engine, ctx, "flaky_lookup_test")
+    assert execute_tool_call(ctx, run_id, "call_1").status == "succeeded"
+    call = stored_call(engine, run_id)
+    assert (call.output, call.attempts) == ("found", 3)
+
+
+def test_an_open_breaker_answers_unavailable_without_running_the_tool():
+    engine = memory_engine()
+    breakers = InMemoryToolBreakers(BreakerPolicy(failure_threshold=2, cooldown_ms=60_000))
+    ctx = dataclasses.replace(make_context(engine, scripted([]), Clock()), breakers=breakers)
+    outputs = []
+    for index in range(3):
+        run_id = one_call_run(engine, ctx, "broken_test", call_id=f"call_{index}")
+        execute_tool_call(ctx, run_id, f"call_{index}")
+        outputs.append(json.loads(stored_call(engine, run_id).output)["error"]["type"])
+    assert outputs == ["ToolRaised", "ToolRaised", "ToolUnavailable"]
+
+
+def test_tools_of_a_cancelled_run_do_not_run():
+    engine = memory_engine()
+    ctx = make_context(engine, scripted([]), Clock())
+    run_id = one_call_run(engine, ctx, "broken_test")
+    ctx.provider_for(None).queue(ProviderState(ProviderStatus.CANCELLED, "resp_1"))
+    assert cancel_run(ctx, run_id)
+    assert execute_tool_call(ctx, run_id, "call_1").status == "skipped"
+    assert stored_call(engine, run_id).attempts == 0
+    assert not cancel_run(ctx, run_id)  # already ended

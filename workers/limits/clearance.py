@@ -1,0 +1,77 @@
+"""The shared API budget as the run steps see it: `Clearance` over the Redis token buckets.
+
+Every provider call takes from the (API key, model) buckets first: create and submit charge
+a token estimate plus one request, each poll one request. When the buckets say wait, the
+step re-enqueues itself after that wait plus a little jitter, so throttled workers don't all
+wake in the same millisecond.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+from workers.limits.limiter import LimitKey, RateLimiter
+from workers.limits.token_bucket import Limits
+from workers.runs.backoff import stretch_s
+
+
+@dataclass(frozen=True, slots=True)
+class LimitTable:
+    """Limits per model, with a default for every other model (0/0 = no limit)."""
+
+    default: Limits
+    per_model: Mapping[str, Limits]
+
+    def for_model(self, model: str) -> Limits:
+        """The limits that apply to `model`."""
+        return self.per_model.get(model, self.default)
+
+
+class SharedBudget:
+    """Clearance backed by a shared rate limiter (Redis in production)."""
+
+    def __init__(
+        self,
+        limiter: RateLimiter,
+        limits: LimitTable,
+        now_ms: Callable[[], int],
+        jitter: Callable[[], float],
+    ) -> None:
+        self._limiter = limiter
+        self._limits = limits
+        self._now_ms = now_ms
+        self._jitter = jitter
+
+    def wait_s(self, *, model: str, api_key_id: str, tokens: int) -> float:
+        """0 and the budget is taken, or seconds to wait before asking again."""
+        wait_ms = self._limiter.take(*self._key(model, api_key_id), tokens, self._now_ms())
+        if wait_ms <= 0:
+            return 0.0
+        return stretch_s(wait_ms / 1000.0, self._jitter())
+
+    def settle(
+        self,
+        *,
+        model: str,
+        api_key_id: str,
+        estimated_tokens: int,
+        counted_tokens: int | None,
+        headers: Mapping[str, str],
+    ) -> None:
+        """Return or charge the difference between the reservation and what the provider
+        counted; then let the provider's remaining-* headers correct the buckets."""
+        key, limits = self._key(model, api_key_id)
+        now_ms = self._now_ms()
+        if counted_tokens is not None and estimated_tokens > 0:
+            self._limiter.reconcile(key, limits, estimated_tokens, counted_tokens, now_ms)
+        if headers:
+            self._limiter.observe_headers(key, limits, headers, now_ms)
+
+    def pause(self, *, model: str, api_key_id: str, delay_s: float) -> None:
+        """A 429 pauses this key and model for every worker."""
+        key, limits = self._key(model, api_key_id)
+        self._limiter.pause(key, limits, int(delay_s * 1000), self._now_ms())
+
+    def _key(self, model: str, api_key_id: str) -> tuple[LimitKey, Limits]:
+        return LimitKey(api_key_id, model), self._limits.for_model(model)

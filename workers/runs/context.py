@@ -1,0 +1,135 @@
+"""What a run step needs from the outside world, and what it asks to happen next.
+
+Steps (in `run_steps`, `tool_steps`, `reaper`) never import Celery: they return a `Next`
+value and the task layer turns it into a message.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Any, Protocol
+
+from sqlmodel import Session
+
+from workers.agents import Agent
+from workers.providers.interface import Provider
+from workers.runs.state import RunPolicy
+from workers.runs.usage import Price
+from workers.tools.breaker_store import ToolBreakers
+from workers.tools.registry import ToolRegistry
+
+
+class StepName(StrEnum):
+    """Stable Celery task names for the run steps (renaming a module never strands them)."""
+
+    START = "runq.runs.start"
+    POLL = "runq.runs.poll"
+    SUBMIT = "runq.runs.submit"
+
+
+@dataclass(frozen=True, slots=True)
+class Later:
+    """Run `task` with `args` after `after_s` seconds."""
+
+    task: StepName
+    args: tuple[str | int, ...]
+    after_s: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class FanOut:
+    """Execute these tool calls in parallel, then submit turn `turn` of the run."""
+
+    run_id: str
+    turn: int
+    call_ids: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Nothing:
+    """No further message: the run ended, or this message was a stale duplicate."""
+
+    reason: str
+
+
+Next = Later | FanOut | Nothing
+
+
+class Clearance(Protocol):
+    """The rate-limit seam: every provider call asks first and settles after."""
+
+    def wait_s(self, *, model: str, api_key_id: str, tokens: int) -> float:
+        """0 to go now, else seconds to wait before asking again. Takes the budget on 0."""
+        ...
+
+    def settle(
+        self,
+        *,
+        model: str,
+        api_key_id: str,
+        estimated_tokens: int,
+        counted_tokens: int | None,
+        headers: Mapping[str, str],
+    ) -> None:
+        """Swap the reservation for what the provider counted; apply its headers."""
+        ...
+
+    def pause(self, *, model: str, api_key_id: str, delay_s: float) -> None:
+        """The provider said 429: hold this key and model for everyone for `delay_s`."""
+        ...
+
+
+class NoLimits:
+    """Clearance that always says go (no limits configured)."""
+
+    def wait_s(self, *, model: str, api_key_id: str, tokens: int) -> float:
+        return 0.0
+
+    def settle(
+        self,
+        *,
+        model: str,
+        api_key_id: str,
+        estimated_tokens: int,
+        counted_tokens: int | None,
+        headers: Mapping[str, str],
+    ) -> None:
+        return None
+
+    def pause(self, *, model: str, api_key_id: str, delay_s: float) -> None:
+        return None
+
+
+class AnswerCache(Protocol):
+    """Where finished answers are kept for identical requests (Redis in production)."""
+
+    def get(self, cache_key: str) -> dict[str, Any] | None:
+        """The cached answer, or None (a cache failure is a miss)."""
+        ...
+
+    def put(self, cache_key: str, value: Mapping[str, Any], ttl_s: int | None = None) -> None:
+        """Keep `value`; a cache failure is ignored."""
+        ...
+
+
+@dataclass(frozen=True)
+class StepContext:
+    """Per-process resources and settings for the steps, built once in `connections`."""
+
+    sessions: Callable[[], Session]
+    provider_for: Callable[[Agent], Provider]
+    api_key_id_for: Callable[[Agent], str]
+    tools: ToolRegistry
+    policy: RunPolicy
+    clearance: Clearance
+    now: Callable[[], datetime]
+    default_max_output_tokens: int = 1024
+    tool_grace_s: float = 30.0
+    cache: AnswerCache | None = None
+    base_url: str = ""
+    prices: Mapping[str, Price] = field(default_factory=dict)
+    breakers: ToolBreakers | None = None
+    tool_retries: int = 2

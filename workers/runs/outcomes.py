@@ -1,0 +1,120 @@
+"""How a run ends: completed (checked, priced, cached, threaded), failed/expired, or
+cancelled on request. Terminal states never change again."""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+from sqlmodel import Session
+
+from workers.agents import Agent, agent_names, get_agent
+from workers.cache.answers import remember_answer
+from workers.db import store
+from workers.db.models import Run
+from workers.errors import ProviderError
+from workers.providers.interface import ProviderState, Usage
+from workers.runs.context import StepContext
+from workers.runs.state import TERMINAL_STATUSES, Fail, Finish, RunStatus, is_terminal
+from workers.runs.threads import note_thread_turn
+from workers.runs.usage import cost_usd
+
+log = logging.getLogger("runq.runs")
+
+NOT_TERMINAL = [s for s in RunStatus if s not in TERMINAL_STATUSES]
+
+
+def complete_run(
+    ctx: StepContext,
+    session: Session,
+    run: Run,
+    agent: Agent,
+    step: Finish,
+    state: ProviderState,
+    values: dict[str, Any],
+    result_json: str | None = None,
+) -> None:
+    """Record the answer (and its validated structured form), price it, cache it."""
+    total = _total_usage(run, step.usage)
+    store.transition(
+        session,
+        run_id=run.id,
+        from_statuses=[RunStatus.IN_PROGRESS],
+        to=RunStatus.COMPLETED,
+        at_step=run.step_seq,
+        step_seq=run.step_seq + 1,
+        usage=step.usage,
+        result_text=step.text,
+        result_json=result_json,
+        finished_at=ctx.now(),
+        cost_usd=cost_usd(total, ctx.prices.get(run.model)),
+        hosted_items=json.dumps(list(state.hosted_items)) if state.hosted_items else None,
+        **values,
+    )
+    remember_answer(ctx, session, run, agent, step.text)
+    note_thread_turn(session, run, agent, state.ref)
+    log.info("run %s completed (%d polls)", run.id, values.get("poll_count", run.poll_count))
+
+
+def end_run(
+    ctx: StepContext,
+    session: Session,
+    run: Run,
+    agent: Agent | None,
+    step: Fail,
+    values: dict[str, Any] | None = None,
+    *,
+    at_step: int | None = None,
+) -> None:
+    """End the run as failed, cancelled or expired; an expired turn is cancelled upstream."""
+    total = _total_usage(run, step.usage)
+    store.transition(
+        session,
+        run_id=run.id,
+        from_statuses=NOT_TERMINAL,
+        to=step.status,
+        at_step=at_step,
+        usage=step.usage,
+        error=step.reason,
+        finished_at=ctx.now(),
+        cost_usd=cost_usd(total, ctx.prices.get(run.model)),
+        **(values or {}),
+    )
+    log.warning("run %s ended %s: %s", run.id, step.status.value, step.reason)
+    if step.status in (RunStatus.EXPIRED, RunStatus.CANCELLED) and agent and run.provider_ref:
+        cancel_upstream(ctx, run, agent)
+
+
+def fail_run(ctx: StepContext, run_id: str, step: Fail) -> bool:
+    """End a run that is not yet terminal as `step` says; False if it had already ended."""
+    with ctx.sessions() as session:
+        run = store.get_run(session, run_id=run_id)
+        if is_terminal(RunStatus(run.status)):
+            return False
+        agent = get_agent(run.agent) if run.agent in agent_names() else None
+        end_run(ctx, session, run, agent, step)
+        return True
+
+
+def cancel_run(ctx: StepContext, run_id: str, reason: str = "cancelled by request") -> bool:
+    """Cancel a run: recorded at once (pending polls and tools then stop), and cancelled at
+    the provider, best effort. False if the run had already ended."""
+    return fail_run(ctx, run_id, Fail(reason, status=RunStatus.CANCELLED))
+
+
+def cancel_upstream(ctx: StepContext, run: Run, agent: Agent) -> None:
+    """Best effort: the run is already recorded as ended either way."""
+    try:
+        ctx.provider_for(agent).cancel(run.provider_ref or "")
+    except ProviderError as exc:
+        log.warning("run %s: cancel at the provider failed: %s", run.id, exc)
+
+
+def _total_usage(run: Run, extra: Usage | None) -> Usage:
+    extra = extra or Usage()
+    return Usage(
+        input_tokens=run.input_tokens + extra.input_tokens,
+        output_tokens=run.output_tokens + extra.output_tokens,
+        cached_tokens=run.cached_tokens + extra.cached_tokens,
+    )

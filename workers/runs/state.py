@@ -1,0 +1,175 @@
+"""The run state machine: pure decisions about what a run does next.
+
+`decide` looks at the stored run and the provider's normalized state and returns one `Step`;
+`decide_on_error` does the same when the provider call raised. Tasks only load, call these,
+persist the step, and enqueue what it says. Nothing here does I/O.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+
+from workers.errors import ProviderError, ProviderRateLimited
+from workers.providers.interface import ProviderState, ProviderStatus, ToolCallRequest, Usage
+from workers.runs.backoff import Schedule, grow_delay_s
+
+
+class RunStatus(StrEnum):
+    """Where a run is, in runq's own terms (not the provider's)."""
+
+    PENDING = "pending"  # enqueued, not yet created at the provider
+    IN_PROGRESS = "in_progress"  # a model turn is running at the provider; we poll it
+    REQUIRES_TOOLS = "requires_tools"  # tool calls are being executed
+    SUBMITTING = "submitting"  # tool outputs are being sent back
+    COMPLETED = "completed"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+    EXPIRED = "expired"
+
+
+TERMINAL_STATUSES = frozenset(
+    {RunStatus.COMPLETED, RunStatus.FAILED, RunStatus.CANCELLED, RunStatus.EXPIRED}
+)
+
+
+def is_terminal(status: RunStatus) -> bool:
+    """Terminal runs never change again."""
+    return status in TERMINAL_STATUSES
+
+
+_DEFAULT_POLL = Schedule(first_s=0.5, factor=1.5, cap_s=5.0)
+_DEFAULT_RETRY = Schedule(first_s=1.0, factor=2.0, cap_s=30.0)
+
+
+@dataclass(frozen=True, slots=True)
+class RunPolicy:
+    """The knobs `decide` needs, as plain values."""
+
+    poll: Schedule = _DEFAULT_POLL
+    retry: Schedule = _DEFAULT_RETRY
+    max_turns: int = 10
+    max_attempts: int = 5
+
+
+@dataclass(frozen=True, slots=True)
+class RunView:
+    """What `decide` may know about a stored run."""
+
+    status: RunStatus
+    poll_count: int  # polls of the current turn
+    turn: int
+    attempts: int
+    deadline_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Poll:
+    """Ask the provider again after `after_s`."""
+
+    after_s: float
+
+
+@dataclass(frozen=True, slots=True)
+class RunTools:
+    """Execute these calls in parallel, then submit all outputs."""
+
+    calls: tuple[ToolCallRequest, ...]
+    usage: Usage | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Finish:
+    """The run completed with this answer."""
+
+    text: str
+    usage: Usage | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Fail:
+    """The run ends in `status` (failed, cancelled or expired) for `reason`."""
+
+    reason: str
+    status: RunStatus = RunStatus.FAILED
+    usage: Usage | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Retry:
+    """A transient failure: try the same step again after `after_s` (counts an attempt)."""
+
+    after_s: float
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class Throttle:
+    """Rate limited: try the same step after `after_s` (does not count an attempt)."""
+
+    after_s: float
+
+
+Step = Poll | RunTools | Finish | Fail | Retry | Throttle
+
+
+def decide(run: RunView, state: ProviderState, now: datetime, policy: RunPolicy) -> Step:
+    """The next step of `run` given the provider's `state` of its current turn."""
+    if now >= run.deadline_at and state.status in _STILL_RUNNING:
+        return Fail("run passed its deadline", status=RunStatus.EXPIRED, usage=state.usage)
+    if state.status in _STILL_RUNNING:
+        return Poll(after_s=_poll_delay_s(run, state, now, policy))
+    if state.status is ProviderStatus.REQUIRES_TOOLS:
+        return _decide_tools(run, state, policy)
+    if state.status is ProviderStatus.COMPLETED:
+        return Finish(text=state.output_text or "", usage=state.usage)
+    return Fail(_failure_reason(state), status=_FINAL_STATUS[state.status], usage=state.usage)
+
+
+def decide_on_error(run: RunView, error: ProviderError, now: datetime, policy: RunPolicy) -> Step:
+    """What to do when a provider call raised `error`."""
+    if now >= run.deadline_at:
+        return Fail(f"run passed its deadline (last error: {error})", status=RunStatus.EXPIRED)
+    if isinstance(error, ProviderRateLimited):
+        return Throttle(after_s=error.retry_after_s or grow_delay_s(0, policy.retry))
+    if not error.retryable:
+        return Fail(f"provider rejected the request: {error}")
+    if run.attempts + 1 >= policy.max_attempts:
+        return Fail(f"provider unavailable after {run.attempts + 1} attempts: {error}")
+    return Retry(after_s=grow_delay_s(run.attempts, policy.retry), reason=str(error))
+
+
+_MIN_POLL_S = 0.05
+
+_STILL_RUNNING = frozenset({ProviderStatus.QUEUED, ProviderStatus.IN_PROGRESS})
+
+_FINAL_STATUS = {
+    ProviderStatus.FAILED: RunStatus.FAILED,
+    ProviderStatus.INCOMPLETE: RunStatus.FAILED,
+    ProviderStatus.CANCELLED: RunStatus.CANCELLED,
+    ProviderStatus.EXPIRED: RunStatus.EXPIRED,
+}
+
+
+def _poll_delay_s(run: RunView, state: ProviderState, now: datetime, policy: RunPolicy) -> float:
+    # The provider's hint wins over our schedule, but neither may sleep past the poll cap or
+    # the deadline: a run must be seen (and expired) when its deadline comes.
+    delay_s = state.poll_after_s or grow_delay_s(run.poll_count, policy.poll)
+    until_deadline_s = (run.deadline_at - now).total_seconds()
+    return max(_MIN_POLL_S, min(delay_s, policy.poll.cap_s, until_deadline_s))
+
+
+def _decide_tools(run: RunView, state: ProviderState, policy: RunPolicy) -> Step:
+    if not state.tool_calls:
+        return Fail("provider asked for tool outputs but sent no tool calls", usage=state.usage)
+    if run.turn + 1 > policy.max_turns:
+        return Fail(f"turn limit reached ({policy.max_turns} tool round trips)", usage=state.usage)
+    return RunTools(calls=state.tool_calls, usage=state.usage)
+
+
+def _failure_reason(state: ProviderState) -> str:
+    detail = state.error or "no reason given"
+    if state.status is ProviderStatus.INCOMPLETE:
+        return f"provider stopped the run early (incomplete): {detail}"
+    return f"provider ended the run {state.status.value}: {detail}"

@@ -1,0 +1,319 @@
+"""The run steps: start, poll, submit. Each loads the run, asks the provider, calls
+`decide`, persists the transition, and returns what should happen next.
+
+Every step is idempotent: it checks the run is still where the message expects it (status,
+step sequence, turn) and returns `Nothing` for stale or duplicate messages. The transition
+is committed before the caller enqueues the next message.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable
+from dataclasses import asdict, replace
+from typing import Any
+
+from sqlmodel import Session
+
+from workers.agents import Agent, get_agent
+from workers.cache.answers import complete_from_cache
+from workers.db import store
+from workers.db.models import Run
+from workers.errors import ProviderError, ProviderRateLimited
+from workers.providers.interface import Provider, ProviderState, ToolOutput
+from workers.runs.context import FanOut, Later, Next, Nothing, StepContext, StepName
+from workers.runs.outcomes import complete_run, end_run
+from workers.runs.state import (
+    Fail,
+    Finish,
+    Poll,
+    Retry,
+    RunStatus,
+    RunTools,
+    RunView,
+    Throttle,
+    decide,
+    decide_on_error,
+)
+from workers.runs.structured_output import check_structured
+from workers.runs.threads import prepare_thread
+from workers.runs.turn_requests import build_turn_request
+from workers.runs.usage import estimate_request_tokens, provider_counted_tokens
+
+log = logging.getLogger("runq.runs")
+
+
+def start_run(ctx: StepContext, run_id: str) -> Next:
+    """Create the run's first turn at the provider. Idempotent: only a pending run starts."""
+    with ctx.sessions() as session:
+        run = store.get_run(session, run_id=run_id)
+        if run.status != RunStatus.PENDING:
+            return Nothing(f"run is {run.status}, not pending")
+        agent = get_agent(run.agent)
+        waiting = prepare_thread(ctx, session, run, agent)
+        if waiting is not None:
+            return waiting
+        request = build_turn_request(ctx, session, run, agent)
+        if complete_from_cache(ctx, session, run, request):
+            return Nothing("answered from the cache")
+        tokens = estimate_request_tokens(
+            instructions=request.instructions,
+            input_payload=request.input_text,
+            tools=request.tools,
+            max_output_tokens=request.max_output_tokens or 0,
+        )
+        retry = Later(StepName.START, (run_id,))
+        outcome = _call(ctx, session, run, agent, lambda p: p.create(request), retry, tokens)
+        if not isinstance(outcome, ProviderState):
+            return outcome
+        store.transition(
+            session,
+            run_id=run_id,
+            from_statuses=[RunStatus.PENDING],
+            to=RunStatus.IN_PROGRESS,
+            provider_ref=outcome.ref,
+            started_at=ctx.now(),
+            attempts=0,
+            reserved_tokens=tokens,
+            turn_polls=0,
+        )
+        log.info("run %s created at the provider as %s", run_id, outcome.ref)
+        return _advance(ctx, session, store.get_run(session, run_id=run_id), agent, outcome)
+
+
+def poll_run(ctx: StepContext, run_id: str, step_seq: int) -> Next:
+    """Read the current turn's state and act on it. Stale polls (old step_seq) are dropped."""
+    with ctx.sessions() as session:
+        run = store.get_run(session, run_id=run_id)
+        if run.status != RunStatus.IN_PROGRESS or run.step_seq != step_seq:
+            return Nothing(f"stale poll {step_seq} (run is {run.status} at {run.step_seq})")
+        agent = get_agent(run.agent)
+        ref = run.provider_ref or ""
+        retry = Later(StepName.POLL, (run_id, step_seq))
+        outcome = _call(ctx, session, run, agent, lambda p: p.retrieve(ref), retry, 0)
+        if not isinstance(outcome, ProviderState):
+            return outcome
+        return _advance(ctx, session, run, agent, outcome, polled=True)
+
+
+def submit_outputs(ctx: StepContext, run_id: str, turn: int) -> Next:
+    """Send every tool output of `turn` back in one request, then poll the next turn."""
+    with ctx.sessions() as session:
+        run = store.get_run(session, run_id=run_id)
+        if run.status != RunStatus.REQUIRES_TOOLS or run.turn != turn:
+            return Nothing(f"stale submit for turn {turn} (run is {run.status}, turn {run.turn})")
+        calls = store.list_tool_calls(session, run_id=run_id, turn=turn)
+        pending = tuple(c.call_id for c in calls if c.status == "pending")
+        if pending:
+            return FanOut(run_id, turn, pending)
+        if any(c.status == "running" for c in calls):
+            return Later(StepName.SUBMIT, (run_id, turn), ctx.policy.retry.first_s)
+        agent = get_agent(run.agent)
+        outputs = [ToolOutput(call_id=c.call_id, output=c.output or "") for c in calls]
+        request = build_turn_request(ctx, session, run, agent)
+        tokens = estimate_request_tokens(
+            instructions=request.instructions,
+            input_payload=json.dumps([asdict(o) for o in outputs]),
+            tools=request.tools,
+            max_output_tokens=request.max_output_tokens or 0,
+        )
+        ref = run.provider_ref or ""
+        store.transition(
+            session,
+            run_id=run_id,
+            from_statuses=[RunStatus.REQUIRES_TOOLS],
+            to=RunStatus.SUBMITTING,
+        )
+        retry = Later(StepName.SUBMIT, (run_id, turn))
+        outcome = _call(
+            ctx,
+            session,
+            run,
+            agent,
+            lambda p: p.submit_tool_outputs(ref, outputs, request),
+            retry,
+            tokens,
+        )
+        if not isinstance(outcome, ProviderState):
+            _release_submit(session, run_id)
+            return outcome
+        store.transition(
+            session,
+            run_id=run_id,
+            from_statuses=[RunStatus.SUBMITTING],
+            to=RunStatus.IN_PROGRESS,
+            provider_ref=outcome.ref,
+            reserved_tokens=tokens,
+            turn_polls=0,
+        )
+        return _advance(ctx, session, store.get_run(session, run_id=run_id), agent, outcome)
+
+
+def view_of(run: Run) -> RunView:
+    """The slice of a stored run that `decide` may see (polls of the current turn)."""
+    return RunView(
+        status=RunStatus(run.status),
+        poll_count=run.turn_polls,
+        turn=run.turn,
+        attempts=run.attempts,
+        deadline_at=run.deadline_at,
+    )
+
+
+def _call(
+    ctx: StepContext,
+    session: Session,
+    run: Run,
+    agent: Agent,
+    call: Callable[[Provider], ProviderState],
+    retry: Later,
+    tokens: int,
+) -> ProviderState | Next:
+    """Ask the limiter, make one provider call, and turn a failure into the next step."""
+    key_id = ctx.api_key_id_for(agent)
+    wait_s = ctx.clearance.wait_s(model=run.model, api_key_id=key_id, tokens=tokens)
+    if wait_s > 0:
+        return replace(retry, after_s=wait_s)
+    try:
+        return call(ctx.provider_for(agent))
+    except ProviderError as exc:
+        step = decide_on_error(view_of(run), exc, ctx.now(), ctx.policy)
+        if isinstance(step, Throttle):
+            if isinstance(exc, ProviderRateLimited):
+                ctx.clearance.pause(model=run.model, api_key_id=key_id, delay_s=step.after_s)
+            return replace(retry, after_s=step.after_s)
+        if isinstance(step, Retry):
+            log.warning("run %s: retry in %.1fs: %s", run.id, step.after_s, step.reason)
+            store.count_attempt(session, run_id=run.id, status=RunStatus(run.status))
+            return replace(retry, after_s=step.after_s)
+        assert isinstance(step, Fail)
+        end_run(ctx, session, run, agent, step)
+        return Nothing(step.reason)
+
+
+def _advance(
+    ctx: StepContext,
+    session: Session,
+    run: Run,
+    agent: Agent,
+    state: ProviderState,
+    *,
+    polled: bool = False,
+) -> Next:
+    """Persist what `decide` says about `state`, and name the next message."""
+    view = replace(view_of(run), poll_count=run.turn_polls + int(polled))
+    step = decide(view, state, ctx.now(), ctx.policy)
+    seq = run.step_seq
+    counted: dict[str, Any] = {"attempts": 0}
+    if polled:
+        counted |= {"poll_count": run.poll_count + 1, "turn_polls": run.turn_polls + 1}
+    if isinstance(step, Poll):
+        store.transition(
+            session,
+            run_id=run.id,
+            from_statuses=[RunStatus.IN_PROGRESS],
+            to=RunStatus.IN_PROGRESS,
+            at_step=seq,
+            step_seq=seq + 1,
+            **counted,
+        )
+        return Later(StepName.POLL, (run.id, seq + 1), step.after_s)
+    _settle(ctx, run, agent, state)
+    if isinstance(step, RunTools):
+        turn = run.turn + 1
+        store.record_tool_turn(
+            session,
+            run_id=run.id,
+            at_step=seq,
+            turn=turn,
+            calls=step.calls,
+            usage=step.usage,
+            values=counted,
+        )
+        log.info("run %s: turn %d asks for %d tool calls", run.id, turn, len(step.calls))
+        return FanOut(run.id, turn, tuple(c.call_id for c in step.calls))
+    if isinstance(step, Finish):
+        checked = check_structured(agent.output_schema, agent.json_mode, step.text)
+        if checked is not None and checked.error is not None:
+            if run.output_retries_used < agent.output_retries:
+                return _ask_to_correct(ctx, session, run, agent, step, checked.error, counted)
+            end_run(ctx, session, run, agent, Fail(checked.error, usage=step.usage), counted)
+            return Nothing(checked.error)
+        result_json = None if checked is None else json.dumps(checked.value)
+        complete_run(ctx, session, run, agent, step, state, counted, result_json)
+        return Nothing("completed")
+    assert isinstance(step, Fail)
+    end_run(ctx, session, run, agent, step, {**counted, "step_seq": seq + 1}, at_step=seq)
+    return Nothing(step.reason)
+
+
+def _ask_to_correct(
+    ctx: StepContext,
+    session: Session,
+    run: Run,
+    agent: Agent,
+    step: Finish,
+    error: str,
+    counted: dict[str, Any],
+) -> Next:
+    """Send an answer that failed its schema back to the model once more, as a new turn."""
+    message = (
+        f"Your answer did not match the required JSON schema: {error}. "
+        "Reply again with only JSON that matches the schema."
+    )
+    request = build_turn_request(ctx, session, run, agent)
+    tokens = estimate_request_tokens(
+        instructions=request.instructions,
+        input_payload=message,
+        tools=request.tools,
+        max_output_tokens=request.max_output_tokens or 0,
+    )
+    ref = run.provider_ref or ""
+    # If this call must be retried, the next poll re-reads the same answer and asks again.
+    retry = Later(StepName.POLL, (run.id, run.step_seq))
+
+    def correct(provider: Provider) -> ProviderState:
+        return provider.send_correction(ref, step.text, message, request)
+
+    outcome = _call(ctx, session, run, agent, correct, retry, tokens)
+    if not isinstance(outcome, ProviderState):
+        return outcome
+    log.info("run %s: answer failed its schema; asked the model to correct it", run.id)
+    store.transition(
+        session,
+        run_id=run.id,
+        from_statuses=[RunStatus.IN_PROGRESS],
+        to=RunStatus.IN_PROGRESS,
+        at_step=run.step_seq,
+        step_seq=run.step_seq + 1,
+        usage=step.usage,
+        provider_ref=outcome.ref,
+        reserved_tokens=tokens,
+        output_retries_used=run.output_retries_used + 1,
+        **{**counted, "turn_polls": 0},
+    )
+    return _advance(ctx, session, store.get_run(session, run_id=run.id), agent, outcome)
+
+
+def _settle(ctx: StepContext, run: Run, agent: Agent, state: ProviderState) -> None:
+    """A turn ended: give the limiter what the provider counted in place of the reservation."""
+    max_output = agent.max_output_tokens or ctx.default_max_output_tokens
+    counted = None if state.usage is None else provider_counted_tokens(state.usage, max_output)
+    ctx.clearance.settle(
+        model=run.model,
+        api_key_id=ctx.api_key_id_for(agent),
+        estimated_tokens=run.reserved_tokens,
+        counted_tokens=counted,
+        headers=state.rate_limit_headers,
+    )
+
+
+def _release_submit(session: Session, run_id: str) -> None:
+    """A submit that will be retried gives the run back to requires_tools."""
+    store.transition(
+        session,
+        run_id=run_id,
+        from_statuses=[RunStatus.SUBMITTING],
+        to=RunStatus.REQUIRES_TOOLS,
+    )

@@ -1,0 +1,86 @@
+"""Building the provider-neutral request for a run's next model turn, from the database.
+
+Everything a stateless surface has to replay comes from stored rows: the run's own tool
+round trips, and (Chat) the thread's earlier runs; stateful surfaces get the thread's
+provider reference instead.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Any
+
+from sqlmodel import Session
+
+from workers.agents import Agent, ThreadMode
+from workers.db import store, thread_store
+from workers.db.models import Run, ToolCall
+from workers.providers.chat import tool_turn_messages
+from workers.providers.interface import ToolCallRequest, ToolOutput, ToolTurn, TurnRequest
+from workers.runs.context import StepContext
+from workers.runs.usage import keep_newest_within
+
+
+def build_turn_request(ctx: StepContext, session: Session, run: Run, agent: Agent) -> TurnRequest:
+    """The request for the run's next turn (its first one when nothing ran yet)."""
+    conversation_ref = previous_ref = None
+    prior: tuple[dict[str, Any], ...] = ()
+    if run.thread_id is not None:
+        thread = thread_store.get_thread(session, thread_id=run.thread_id)
+        if agent.provider == "chat":
+            prior = tuple(_thread_messages(session, run, agent.thread_token_budget))
+        elif agent.provider == "responses" and agent.thread_mode is ThreadMode.CHAIN:
+            previous_ref = thread.provider_ref
+        else:
+            conversation_ref = thread.provider_ref
+    return TurnRequest(
+        run_id=run.id,
+        model=run.model or agent.model,
+        instructions=agent.instructions,
+        input_text=run.input,
+        tools=tuple(ctx.tools.function_schemas(agent.tools)),
+        max_output_tokens=agent.max_output_tokens or ctx.default_max_output_tokens,
+        temperature=agent.temperature,
+        conversation_ref=conversation_ref,
+        previous_ref=previous_ref,
+        history=tool_turns(store.list_tool_calls(session, run_id=run.id)),
+        prior_messages=prior,
+        output_schema=agent.output_schema,
+        output_schema_name=agent.output_schema_name,
+        json_mode=agent.json_mode,
+        hosted_tools=agent.hosted_tools,
+    )
+
+
+def tool_turns(calls: list[ToolCall]) -> tuple[ToolTurn, ...]:
+    """A run's finished tool round trips, oldest first."""
+    by_turn: dict[int, list[ToolCall]] = defaultdict(list)
+    for call in calls:
+        by_turn[call.turn].append(call)
+    return tuple(
+        ToolTurn(
+            calls=tuple(ToolCallRequest(c.call_id, c.name, c.arguments) for c in turn_calls),
+            outputs=tuple(ToolOutput(c.call_id, c.output or "") for c in turn_calls),
+        )
+        for _, turn_calls in sorted(by_turn.items())
+        if all(c.status in ("succeeded", "failed") for c in turn_calls)
+    )
+
+
+def _thread_messages(session: Session, run: Run, budget_tokens: int) -> list[dict[str, Any]]:
+    """The thread's earlier completed runs as Chat messages, newest kept within the budget.
+
+    Whole runs are dropped from the oldest end, so a tool call is never split from its
+    output."""
+    assert run.thread_id is not None
+    groups: list[list[dict[str, Any]]] = []
+    for earlier in thread_store.finished_runs_on_thread(
+        session, thread_id=run.thread_id, before=run.created_at
+    ):
+        messages: list[dict[str, Any]] = [{"role": "user", "content": earlier.input}]
+        for turn in tool_turns(store.list_tool_calls(session, run_id=earlier.id)):
+            messages.extend(tool_turn_messages(turn))
+        messages.append({"role": "assistant", "content": earlier.result_text or ""})
+        groups.append(messages)
+    kept = keep_newest_within(groups, budget_tokens)
+    return [dict(message) for group in kept for message in group]

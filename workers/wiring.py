@@ -1,0 +1,213 @@
+"""Per-process clients: database engine, Redis, SDK clients, and the step context.
+
+Built lazily on first use and once per process, never at import time; `reset()` runs in
+each forked worker child (`worker_process_init`) so no socket is shared across a fork.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from datetime import UTC, datetime
+from functools import cache
+from typing import Any
+
+import redis
+from openai import OpenAI
+from redis.backoff import NoBackoff
+from redis.retry import Retry
+from sqlalchemy import Engine, event
+from sqlmodel import Session, create_engine
+
+from config.settings import Settings, get_settings
+from workers.agents import Agent, load_agent_modules
+from workers.cache.response_cache import ResponseCache
+from workers.db.migrate import migrates_itself, upgrade_to_head
+from workers.errors import ConfigError
+from workers.limits.clearance import LimitTable, SharedBudget
+from workers.limits.limiter import RedisRateLimiter
+from workers.limits.token_bucket import Limits
+from workers.providers.assistants import AssistantsProvider
+from workers.providers.chat import ChatProvider
+from workers.providers.interface import Provider
+from workers.providers.responses import ResponsesProvider
+from workers.redis_keys import fingerprint_api_key
+from workers.runs.backoff import Schedule
+from workers.runs.context import Clearance, NoLimits, StepContext
+from workers.runs.state import RunPolicy
+from workers.runs.usage import Price
+from workers.tools.breaker import BreakerPolicy
+from workers.tools.breaker_store import RedisToolBreakers
+from workers.tools.registry import default_registry
+
+
+@cache
+def get_engine() -> Engine:
+    """The process's database engine; creates tables when they are missing."""
+    return build_engine(get_settings().database_url)
+
+
+def build_engine(database_url: str) -> Engine:
+    """An engine for `database_url`; SQLite gets WAL, a busy timeout and its migrations."""
+    if not database_url.startswith("sqlite"):
+        # PostgreSQL and friends are migrated once per deploy by `runq migrate`.
+        return create_engine(database_url, pool_pre_ping=True)
+    # Several worker processes write the same file: WAL lets readers run during a
+    # write, and the 30 s busy timeout makes writers queue instead of failing.
+    engine = create_engine(database_url, connect_args={"timeout": 30, "check_same_thread": False})
+    event.listen(engine, "connect", _sqlite_pragmas)
+    if migrates_itself(database_url):
+        upgrade_to_head(database_url)
+    return engine
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()
+
+
+def new_session() -> Session:
+    """A new session on the process engine (objects stay readable after commit)."""
+    return Session(get_engine(), expire_on_commit=False)
+
+
+@cache
+def get_redis() -> redis.Redis:
+    """The process's Redis client for the limiter (the broker has its own connections)."""
+    return redis.Redis.from_url(get_settings().broker_url)
+
+
+@cache
+def get_response_cache() -> ResponseCache:
+    """The response cache, on its own Redis when RUNQ_CACHE_REDIS_URL is set."""
+    settings = get_settings()
+    # Short timeouts and no retries: a slow or dead cache must cost a miss, not seconds.
+    client = redis.Redis.from_url(
+        settings.cache_redis_url or settings.broker_url,
+        socket_timeout=0.5,
+        socket_connect_timeout=0.5,
+        retry=Retry(NoBackoff(), 0),
+    )
+    return ResponseCache(client, prefix=settings.redis_prefix, ttl_s=settings.cache_ttl_s)
+
+
+@cache
+def get_openai_client(base_url: str | None, api_key: str) -> OpenAI:
+    """One SDK client per (base URL, key), with the SDK's own retries off: runq retries."""
+    settings = get_settings()
+    return OpenAI(
+        api_key=api_key,
+        base_url=base_url,
+        max_retries=settings.provider_sdk_retries,
+        timeout=settings.provider_timeout_s,
+    )
+
+
+def provider_for(agent: Agent) -> Provider:
+    """The provider adapter an agent runs on, with its own base URL and key if it has them."""
+    settings = get_settings()
+    client = get_openai_client(agent.base_url or settings.openai_base_url, api_key_of(agent))
+    if agent.provider == "responses":
+        return ResponsesProvider(client)
+    if agent.provider == "chat":
+        return ChatProvider(client)
+    if agent.provider == "assistants":
+        return AssistantsProvider(client)
+    raise ConfigError(f"agent {agent.name!r}: provider {agent.provider!r} is not available")
+
+
+def api_key_of(agent: Agent) -> str:
+    """The API key an agent uses: a named key from RUNQ_PROVIDER_KEYS, or OPENAI_API_KEY."""
+    settings = get_settings()
+    if agent.api_key_name is None:
+        return settings.openai_api_key.get_secret_value()
+    try:
+        return settings.provider_keys[agent.api_key_name].get_secret_value()
+    except KeyError:
+        raise ConfigError(
+            f"agent {agent.name!r} wants API key {agent.api_key_name!r}, which is not in "
+            "RUNQ_PROVIDER_KEYS"
+        ) from None
+
+
+def api_key_id_for(agent: Agent) -> str:
+    """A fingerprint of the API key an agent uses (never the key itself)."""
+    return fingerprint_api_key(api_key_of(agent))
+
+
+def run_policy(settings: Settings) -> RunPolicy:
+    """The state machine's knobs from settings."""
+    return RunPolicy(
+        poll=Schedule(settings.poll_first_s, settings.poll_factor, settings.poll_cap_s),
+        retry=Schedule(settings.retry_first_s, 2.0, settings.retry_cap_s),
+        max_turns=settings.max_turns,
+        max_attempts=settings.provider_max_attempts,
+    )
+
+
+def build_clearance(settings: Settings) -> Clearance:
+    """The shared budget on Redis, or no limiter at all when no limit is configured."""
+    table = LimitTable(
+        default=Limits(settings.default_requests_per_min, settings.default_tokens_per_min),
+        per_model={
+            model: Limits(limits.requests_per_min, limits.tokens_per_min)
+            for model, limits in settings.model_limits.items()
+        },
+    )
+    if table.default.is_unlimited and all(x.is_unlimited for x in table.per_model.values()):
+        return NoLimits()
+    limiter = RedisRateLimiter(get_redis(), prefix=settings.redis_prefix)
+    return SharedBudget(
+        limiter, table, now_ms=lambda: int(time.time() * 1000), jitter=random.random
+    )
+
+
+@cache
+def get_step_context() -> StepContext:
+    """Everything the run steps need, built once per process."""
+    settings = get_settings()
+    load_agent_modules(settings.agent_modules)
+    return StepContext(
+        sessions=new_session,
+        provider_for=provider_for,
+        api_key_id_for=api_key_id_for,
+        tools=default_registry,
+        policy=run_policy(settings),
+        clearance=build_clearance(settings),
+        now=lambda: datetime.now(UTC),
+        default_max_output_tokens=settings.default_max_output_tokens,
+        tool_grace_s=settings.tool_grace_s,
+        cache=get_response_cache() if settings.redis_url else None,
+        base_url=settings.openai_base_url or "https://api.openai.com/v1",
+        prices={
+            model: Price(p.input_per_mtok, p.output_per_mtok, p.cached_input_per_mtok)
+            for model, p in settings.model_prices.items()
+        },
+        breakers=_breakers(settings) if settings.redis_url else None,
+        tool_retries=settings.tool_retries,
+    )
+
+
+def _breakers(settings: Settings) -> RedisToolBreakers:
+    policy = BreakerPolicy(settings.breaker_failures, int(settings.breaker_cooldown_s * 1000))
+    return RedisToolBreakers(get_redis(), prefix=settings.redis_prefix, policy=policy)
+
+
+def reset(*, after_fork: bool = False) -> None:
+    """Forget every client (after fork, or when tests change settings).
+
+    Pooled database connections are closed first so none is left to the garbage collector;
+    after a fork they belong to the parent, so the child only drops them."""
+    if get_engine.cache_info().currsize:
+        get_engine().dispose(close=not after_fork)
+    for cached in (
+        get_engine,
+        get_redis,
+        get_response_cache,
+        get_openai_client,
+        get_step_context,
+        get_settings,
+    ):
+        cached.cache_clear()
