@@ -112,6 +112,21 @@ class Settings(BaseSettings):
     default_max_output_tokens: int = 1024
     cache_ttl_s: int = 3600
 
+    # -- operating the fleet (issue 11) -------------------------------------------------------
+    log_format: str = Field("text", description="text | json (one JSON object per line).")
+    metrics_port: int = Field(
+        0, ge=0, description="Workers serve /metrics on the first free port from here; 0 = off."
+    )
+    operator_user: str = Field(
+        "admin", description="Basic-auth user for the dashboard, the gateway's /metrics and Flower."
+    )
+    operator_password: SecretStr | None = Field(
+        None, description="Basic-auth password for operators; unset = dashboard and Flower off."
+    )
+    callback_secret: SecretStr | None = Field(
+        None, description="Signing secret for run-finished callbacks (kept out of logs)."
+    )
+
     @property
     def broker_url(self) -> str:
         """Broker URL; without REDIS_URL there is nothing shared to talk to."""
@@ -121,6 +136,10 @@ class Settings(BaseSettings):
                 "or run `runq demo`, which starts an embedded Redis for you."
             )
         return self.redis_url
+
+    def extra_secrets(self) -> list[SecretStr | None]:
+        """Secrets besides the provider keys that must never reach a log line."""
+        return [self.operator_password, self.callback_secret]
 
     @property
     def uses_simulator_key(self) -> bool:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from celery import chord, group, signature
 
 from workers.runs.context import FanOut, Later, Next, Nothing, StepName
@@ -9,19 +11,34 @@ from workers.runs.context import FanOut, Later, Next, Nothing, StepName
 EXECUTE_TOOL = "runq.tools.execute"
 
 
+def task_label(name: str, args: Any) -> str:
+    """The name Flower shows for a run step: its task name and the run id."""
+    run_id = args[0] if args else "?"
+    return f"{name} {run_id}"
+
+
 def send(next_step: Next) -> None:
     """Enqueue what `next_step` asks for (nothing for `Nothing`)."""
     if isinstance(next_step, Later):
-        signature(next_step.task.value, args=next_step.args).apply_async(
-            countdown=next_step.after_s
+        name = next_step.task.value
+        signature(name, args=next_step.args).apply_async(
+            countdown=next_step.after_s, shadow=task_label(name, next_step.args)
         )
     elif isinstance(next_step, FanOut):
         calls = group(
-            signature(EXECUTE_TOOL, args=(next_step.run_id, call_id), immutable=True)
+            signature(
+                EXECUTE_TOOL,
+                args=(next_step.run_id, call_id),
+                immutable=True,
+                shadow=f"{EXECUTE_TOOL} {next_step.run_id} {call_id}",
+            )
             for call_id in next_step.call_ids
         )
         submit = signature(
-            StepName.SUBMIT.value, args=(next_step.run_id, next_step.turn), immutable=True
+            StepName.SUBMIT.value,
+            args=(next_step.run_id, next_step.turn),
+            immutable=True,
+            shadow=task_label(StepName.SUBMIT.value, (next_step.run_id,)),
         )
         chord(calls)(submit)
     else:

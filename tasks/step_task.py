@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from typing import Any
 
 from celery import Task
 
-from tasks.next_step import send
-from workers.errors import IllegalTransition, RunNotFound, RunqError
-from workers.runs.context import Next
+from tasks.next_step import send, task_label
+from workers.errors import IllegalTransition, RunEnded, RunNotFound, RunqError
+from workers.runs.context import Next, Nothing
 from workers.runs.outcomes import fail_run
 from workers.runs.state import Fail
 from workers.wiring import get_step_context
@@ -28,6 +29,8 @@ class RunStepTask(Task):  # type: ignore[type-arg]
 
     acks_late = True
     reject_on_worker_lost = True
+    # An ended run is an expected outcome: FAILURE in Flower, no traceback in the log.
+    throws = (RunEnded,)
 
     def carry_out(self, run_id: str, step: Callable[[], Next]) -> str:
         """Run `step`, enqueue what it returns, and describe the outcome for Flower."""
@@ -38,7 +41,9 @@ class RunStepTask(Task):  # type: ignore[type-arg]
             log.info("run %s: dropped message: %s", run_id, exc)
             return f"dropped: {exc}"
         except RunqError as exc:
-            fail_run(get_step_context(), run_id, Fail(f"{type(exc).__name__}: {exc}"))
+            reason = f"{type(exc).__name__}: {exc}"
+            if fail_run(get_step_context(), run_id, Fail(reason)):
+                raise RunEnded(run_id, "failed", reason) from exc
             return f"failed: {exc}"
         except Exception as exc:
             if self.request.retries < CRASH_RETRIES:
@@ -47,7 +52,16 @@ class RunStepTask(Task):  # type: ignore[type-arg]
                     exc=exc, countdown=CRASH_RETRY_S * (self.request.retries + 1)
                 ) from exc
             log.exception("run %s: step crashed %d times; failing the run", run_id, CRASH_RETRIES)
-            fail_run(get_step_context(), run_id, Fail(f"internal error: {exc!r}"))
+            reason = f"internal error: {exc!r}"
+            if fail_run(get_step_context(), run_id, Fail(reason)):
+                raise RunEnded(run_id, "failed", reason) from exc
             return f"failed: {exc!r}"
         send(next_step)
+        if isinstance(next_step, Nothing) and next_step.ended is not None:
+            raise RunEnded(run_id, next_step.ended.value, next_step.reason)
         return type(next_step).__name__
+
+    # celery-types declares shadow_name as returning None; Celery uses the str it returns.
+    def shadow_name(self, args: Any, kwargs: Any, options: Any) -> str:  # type: ignore[override]
+        """Flower and the worker log show the run id in the task name."""
+        return task_label(self.name, args)

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from workers.limits.limiter import LimitKey, RateLimiter
 from workers.limits.token_bucket import Limits
+from workers.observability import events
 from workers.runs.backoff import stretch_s
 
 
@@ -26,6 +27,17 @@ class LimitTable:
     def for_model(self, model: str) -> Limits:
         """The limits that apply to `model`."""
         return self.per_model.get(model, self.default)
+
+
+def binding_dimension(limits: Limits, tokens: int) -> str:
+    """Which bucket made a call wait, as far as the limits tell without another read: a poll
+    (0 tokens) or a model with no token limit waits on requests, one with no request limit
+    on tokens; with both limits set it may be either."""
+    if tokens == 0 or limits.tokens_per_min == 0:
+        return "requests"
+    if limits.requests_per_min == 0:
+        return "tokens"
+    return "requests_or_tokens"
 
 
 class SharedBudget:
@@ -45,10 +57,15 @@ class SharedBudget:
 
     def wait_s(self, *, model: str, api_key_id: str, tokens: int) -> float:
         """0 and the budget is taken, or seconds to wait before asking again."""
-        wait_ms = self._limiter.take(*self._key(model, api_key_id), tokens, self._now_ms())
+        key, limits = self._key(model, api_key_id)
+        wait_ms = self._limiter.take(key, limits, tokens, self._now_ms())
         if wait_ms <= 0:
             return 0.0
-        return stretch_s(wait_ms / 1000.0, self._jitter())
+        wait_s = stretch_s(wait_ms / 1000.0, self._jitter())
+        events.limiter_waited(
+            model=model, dimension=binding_dimension(limits, tokens), wait_s=wait_s
+        )
+        return wait_s
 
     def settle(
         self,

@@ -16,7 +16,7 @@ from sqlmodel import Session
 
 from workers.agents import Agent
 from workers.providers.interface import Provider
-from workers.runs.state import RunPolicy
+from workers.runs.state import RunPolicy, RunStatus
 from workers.runs.usage import Price
 from workers.tools.breaker_store import ToolBreakers
 from workers.tools.registry import ToolRegistry
@@ -53,6 +53,9 @@ class Nothing:
     """No further message: the run ended, or this message was a stale duplicate."""
 
     reason: str
+    ended: RunStatus | None = None
+    """Set when this step ended the run failed, expired or cancelled (the task then shows
+    as FAILURE in Flower, with `reason`)."""
 
 
 Next = Later | FanOut | Nothing

@@ -21,7 +21,9 @@ from workers.cache.answers import complete_from_cache
 from workers.db import store
 from workers.db.models import Run
 from workers.errors import ProviderError, ProviderRateLimited
+from workers.observability import events
 from workers.providers.interface import Provider, ProviderState, ToolOutput
+from workers.providers.metered import MeteredProvider
 from workers.runs.context import FanOut, Later, Next, Nothing, StepContext, StepName
 from workers.runs.outcomes import complete_run, end_run
 from workers.runs.state import (
@@ -79,6 +81,7 @@ def start_run(ctx: StepContext, run_id: str) -> Next:
             turn_polls=0,
         )
         log.info("run %s created at the provider as %s", run_id, outcome.ref)
+        _moved(run, RunStatus.PENDING, RunStatus.IN_PROGRESS)
         return _advance(ctx, session, store.get_run(session, run_id=run_id), agent, outcome)
 
 
@@ -125,6 +128,7 @@ def submit_outputs(ctx: StepContext, run_id: str, turn: int) -> Next:
             from_statuses=[RunStatus.REQUIRES_TOOLS],
             to=RunStatus.SUBMITTING,
         )
+        _moved(run, RunStatus.REQUIRES_TOOLS, RunStatus.SUBMITTING)
         retry = Later(StepName.SUBMIT, (run_id, turn))
         outcome = _call(
             ctx,
@@ -136,7 +140,7 @@ def submit_outputs(ctx: StepContext, run_id: str, turn: int) -> Next:
             tokens,
         )
         if not isinstance(outcome, ProviderState):
-            _release_submit(session, run_id)
+            _release_submit(session, run)
             return outcome
         store.transition(
             session,
@@ -147,6 +151,7 @@ def submit_outputs(ctx: StepContext, run_id: str, turn: int) -> Next:
             reserved_tokens=tokens,
             turn_polls=0,
         )
+        _moved(run, RunStatus.SUBMITTING, RunStatus.IN_PROGRESS)
         return _advance(ctx, session, store.get_run(session, run_id=run_id), agent, outcome)
 
 
@@ -176,7 +181,9 @@ def _call(
     if wait_s > 0:
         return replace(retry, after_s=wait_s)
     try:
-        return call(ctx.provider_for(agent))
+        return call(
+            MeteredProvider(ctx.provider_for(agent), provider=run.provider, model=run.model)
+        )
     except ProviderError as exc:
         step = decide_on_error(view_of(run), exc, ctx.now(), ctx.policy)
         if isinstance(step, Throttle):
@@ -189,7 +196,7 @@ def _call(
             return replace(retry, after_s=step.after_s)
         assert isinstance(step, Fail)
         end_run(ctx, session, run, agent, step)
-        return Nothing(step.reason)
+        return Nothing(step.reason, ended=step.status)
 
 
 def _advance(
@@ -220,6 +227,7 @@ def _advance(
         )
         return Later(StepName.POLL, (run.id, seq + 1), step.after_s)
     _settle(ctx, run, agent, state)
+    events.turn_ended(view.poll_count)
     if isinstance(step, RunTools):
         turn = run.turn + 1
         store.record_tool_turn(
@@ -232,6 +240,7 @@ def _advance(
             values=counted,
         )
         log.info("run %s: turn %d asks for %d tool calls", run.id, turn, len(step.calls))
+        _moved(run, RunStatus.IN_PROGRESS, RunStatus.REQUIRES_TOOLS, turn=turn)
         return FanOut(run.id, turn, tuple(c.call_id for c in step.calls))
     if isinstance(step, Finish):
         checked = check_structured(agent.output_schema, agent.json_mode, step.text)
@@ -239,13 +248,13 @@ def _advance(
             if run.output_retries_used < agent.output_retries:
                 return _ask_to_correct(ctx, session, run, agent, step, checked.error, counted)
             end_run(ctx, session, run, agent, Fail(checked.error, usage=step.usage), counted)
-            return Nothing(checked.error)
+            return Nothing(checked.error, ended=RunStatus.FAILED)
         result_json = None if checked is None else json.dumps(checked.value)
         complete_run(ctx, session, run, agent, step, state, counted, result_json)
         return Nothing("completed")
     assert isinstance(step, Fail)
     end_run(ctx, session, run, agent, step, {**counted, "step_seq": seq + 1}, at_step=seq)
-    return Nothing(step.reason)
+    return Nothing(step.reason, ended=step.status)
 
 
 def _ask_to_correct(
@@ -309,11 +318,23 @@ def _settle(ctx: StepContext, run: Run, agent: Agent, state: ProviderState) -> N
     )
 
 
-def _release_submit(session: Session, run_id: str) -> None:
+def _release_submit(session: Session, run: Run) -> None:
     """A submit that will be retried gives the run back to requires_tools."""
     store.transition(
         session,
-        run_id=run_id,
+        run_id=run.id,
         from_statuses=[RunStatus.SUBMITTING],
         to=RunStatus.REQUIRES_TOOLS,
+    )
+    _moved(run, RunStatus.SUBMITTING, RunStatus.REQUIRES_TOOLS)
+
+
+def _moved(run: Run, from_status: RunStatus, to: RunStatus, turn: int | None = None) -> None:
+    """Report a committed, non-terminal status change (one metric/log call per transition)."""
+    events.run_moved(
+        run_id=run.id,
+        agent=run.agent,
+        from_status=from_status.value,
+        to_status=to.value,
+        turn=run.turn if turn is None else turn,
     )

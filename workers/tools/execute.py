@@ -19,6 +19,7 @@ from datetime import timedelta
 from workers.agents import Agent, get_agent
 from workers.db import store
 from workers.db.models import ToolCall
+from workers.observability.events import ToolRun, tool_executed
 from workers.runs.context import StepContext
 from workers.runs.state import RunStatus, is_terminal
 from workers.tools.invoke import ToolResult, invoke_tool
@@ -75,8 +76,19 @@ def execute_tool_call(ctx: StepContext, run_id: str, call_id: str) -> ToolCallOu
             duration_ms=result.duration_ms,
             attempts=attempts,
         )
-        if result.is_error:
-            log.warning("run %s call %s (%s): %s", run_id, call_id, call.name, result.error)
+        tool_executed(
+            ToolRun(
+                run_id=run_id,
+                agent=run.agent,
+                call_id=call_id,
+                tool=call.name,
+                turn=call.turn,
+                outcome=_outcome(result),
+                duration_ms=result.duration_ms,
+                attempts=attempts,
+                error_type=result.error_type,
+            )
+        )
         return ToolCallOutcome(call_id, "failed" if result.is_error else "succeeded", True)
 
 
@@ -101,6 +113,12 @@ def _run_tool(ctx: StepContext, agent: Agent, call: ToolCall) -> tuple[ToolResul
     if known and ctx.breakers is not None:
         ctx.breakers.record(call.name, not result.is_tool_fault, now_ms)
     return result, attempt
+
+
+def _outcome(result: ToolResult) -> str:
+    if not result.is_error:
+        return "succeeded"
+    return "unavailable" if result.error_type == "ToolUnavailable" else "failed"
 
 
 def _unavailable(name: str) -> ToolResult:
