@@ -83,6 +83,17 @@ def worker(
 
 
 @app.command()
+def flower(
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 5555,
+    address: Annotated[str, typer.Option(help="Address to bind.")] = "0.0.0.0",
+) -> None:
+    """Start Flower with operators' basic auth on every page (RUNQ_OPERATOR_PASSWORD)."""
+    from gateway.flower import run_flower
+
+    run_flower(port, address)
+
+
+@app.command()
 def enqueue(
     agent: Annotated[str, typer.Option(help="Name of a declared agent, e.g. assistant.")],
     input: Annotated[str, typer.Option("--input", help="The user message for the run.")],

@@ -49,6 +49,8 @@ class ToolSpec:
     """A failed call may be run again (the tool is idempotent)."""
     pure: bool = False
     """No side effects; safe to cache answers that used it."""
+    secret_args: frozenset[str] = frozenset()
+    """Arguments that carry secrets: shown as `***` on the dashboard; never logged."""
 
     def __post_init__(self) -> None:
         if not _NAME_PATTERN.fullmatch(self.name):
@@ -131,6 +133,7 @@ def build_tool_spec(
     timeout_s: float = 10.0,
     retryable: bool = False,
     pure: bool = False,
+    secret_args: Iterable[str] = (),
 ) -> ToolSpec:
     """A spec for `fn` with its schema read from its type hints; raises TypeError if it can't."""
     return ToolSpec(
@@ -142,6 +145,7 @@ def build_tool_spec(
         timeout_s=timeout_s,
         retryable=retryable,
         pure=pure,
+        secret_args=frozenset(secret_args),
     )
 
 
@@ -158,6 +162,7 @@ def tool(
     timeout_s: float = 10.0,
     retryable: bool = False,
     pure: bool = False,
+    secret_args: Iterable[str] = (),
     registry: ToolRegistry = default_registry,
 ) -> Callable[[F], F]: ...
 
@@ -170,6 +175,7 @@ def tool(
     timeout_s: float = 10.0,
     retryable: bool = False,
     pure: bool = False,
+    secret_args: Iterable[str] = (),
     registry: ToolRegistry = default_registry,
 ) -> F | Callable[[F], F]:
     """Register a function as a tool; use bare (`@tool`) or with options (`@tool(pure=True)`).
@@ -186,6 +192,7 @@ def tool(
                 timeout_s=timeout_s,
                 retryable=retryable,
                 pure=pure,
+                secret_args=secret_args,
             )
         )
         return target
