@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install demo test unit test-integration lint format typecheck bench all clean
+.PHONY: install demo test unit test-integration lint format typecheck bench all clean browser
 
 $(STAMP): pyproject.toml
 	python3 -m venv $(VENV)
@@ -18,13 +18,19 @@ demo: $(STAMP)
 	$(VENV)/bin/runq demo
 
 ## the README's test command: lint, types, then every test tier (integration included)
-test: lint typecheck
+test: lint typecheck browser
 	$(PY) -m pytest
+
+## Debian's headless Chromium for the dashboard and Flower tests (root installs it with apt)
+browser:
+	@command -v chromium >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null \
+		&& (apt-get update -qq && apt-get install -y -qq chromium >/dev/null) \
+		|| echo "chromium not installed: the browser tests will skip"; }
 
 unit: $(STAMP)
 	$(PY) -m pytest -m "not integration"
 
-test-integration: $(STAMP)
+test-integration: $(STAMP) browser
 	$(PY) -m pytest -m integration
 
 lint: $(STAMP)

@@ -43,7 +43,7 @@ class RunStepTask(Task):  # type: ignore[type-arg]
         except RunqError as exc:
             reason = f"{type(exc).__name__}: {exc}"
             if fail_run(get_step_context(), run_id, Fail(reason)):
-                raise RunEnded(run_id, "failed", reason) from exc
+                raise RunEnded.of(run_id, "failed", reason) from exc
             return f"failed: {exc}"
         except Exception as exc:
             if self.request.retries < CRASH_RETRIES:
@@ -54,11 +54,11 @@ class RunStepTask(Task):  # type: ignore[type-arg]
             log.exception("run %s: step crashed %d times; failing the run", run_id, CRASH_RETRIES)
             reason = f"internal error: {exc!r}"
             if fail_run(get_step_context(), run_id, Fail(reason)):
-                raise RunEnded(run_id, "failed", reason) from exc
+                raise RunEnded.of(run_id, "failed", reason) from exc
             return f"failed: {exc!r}"
         send(next_step)
         if isinstance(next_step, Nothing) and next_step.ended is not None:
-            raise RunEnded(run_id, next_step.ended.value, next_step.reason)
+            raise RunEnded.of(run_id, next_step.ended.value, next_step.reason)
         return type(next_step).__name__
 
     # celery-types declares shadow_name as returning None; Celery uses the str it returns.

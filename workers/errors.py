@@ -99,10 +99,11 @@ class IllegalTransition(RunqError):
 
 class RunEnded(RunqError):
     """The step ended its run failed or expired; raised after the end is recorded, so the
-    task shows as FAILURE (with the run's reason) in Flower. Never retried."""
+    task shows as FAILURE (with the run's reason) in Flower. Never retried.
 
-    def __init__(self, run_id: str, status: str, reason: str) -> None:
-        super().__init__(f"run {run_id} {status}: {reason}")
-        self.run_id = run_id
-        self.status = status
-        self.reason = reason
+    One message argument only: Celery rebuilds task exceptions from their args."""
+
+    @classmethod
+    def of(cls, run_id: str, status: str, reason: str) -> RunEnded:
+        """`run <id> <status>: <reason>`."""
+        return cls(f"run {run_id} {status}: {reason}")

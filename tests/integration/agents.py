@@ -6,8 +6,9 @@ from dataclasses import replace
 
 from pydantic import BaseModel
 
+import workers.tools.builtin  # noqa: F401  (get_weather, marked secret below)
 from workers.agents import Agent, ThreadMode, register_agent, schema_of
-from workers.tools.registry import tool
+from workers.tools.registry import default_registry, tool
 
 PROVIDERS = ("responses", "chat", "assistants")
 TOOLS = ("get_weather", "search_documents", "delete_everything")
@@ -66,4 +67,27 @@ register_agent(
         tools=("get_weather", "search_documents"),
         max_output_tokens=256,
     )
+)
+
+# test_operate: an agent only the metrics test uses (its counters start at zero), and one on
+# a named provider key whose weather location is a secret tool argument.
+register_agent(
+    Agent(
+        name="metrics-agent",
+        model="gpt-metrics",
+        tools=("get_weather", "search_documents", "delete_everything"),
+        max_output_tokens=256,
+    )
+)
+register_agent(
+    Agent(
+        name="secret-agent",
+        model="gpt-test",
+        api_key_name="second",
+        tools=TOOLS,
+        max_output_tokens=256,
+    )
+)
+default_registry.register(
+    replace(default_registry.get("get_weather"), secret_args=frozenset({"location"}))
 )

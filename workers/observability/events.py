@@ -55,7 +55,7 @@ def run_moved(*, run_id: str, agent: str, from_status: str, to_status: str, turn
     )
 
 
-def run_ended(end: RunEnd, *, from_status: str, error_type: str | None = None) -> None:
+def run_ended(end: RunEnd, *, from_status: str) -> None:
     """A terminal status was committed: count it, time it, price it, log it."""
     duration_s = max(0.0, (end.finished_at - end.created_at).total_seconds())
     metrics.RUNS_TOTAL.labels(end.agent, end.status).inc()
@@ -87,7 +87,6 @@ def run_ended(end: RunEnd, *, from_status: str, error_type: str | None = None) -
             "duration_s": round(duration_s, 3),
             "tokens": end.input_tokens + end.output_tokens,
             "cost_usd": end.cost_usd,
-            "error_type": error_type,
         },
     )
 

@@ -74,6 +74,8 @@ def end_run(
     """End the run as failed, cancelled or expired; an expired turn is cancelled upstream."""
     total = _total_usage(run, step.usage)
     now, cost = ctx.now(), cost_usd(total, ctx.prices.get(run.model))
+    # The ORM update below also updates `run` in this session: read the status first.
+    from_status = RunStatus(run.status)
     store.transition(
         session,
         run_id=run.id,
@@ -86,7 +88,7 @@ def end_run(
         cost_usd=cost,
         **(values or {}),
     )
-    report_end(run, step.status, now, total, cost, from_status=RunStatus(run.status))
+    report_end(run, step.status, now, total, cost, from_status=from_status)
     log.warning("run %s ended %s: %s", run.id, step.status.value, step.reason)
     if step.status in (RunStatus.EXPIRED, RunStatus.CANCELLED) and agent and run.provider_ref:
         cancel_upstream(ctx, run, agent)
