@@ -242,7 +242,7 @@ def migrate() -> None:
 
 def _wait_for(run_id: str, timeout_s: float) -> None:
     from workers.db import store
-    from workers.runs.state import RunStatus, is_terminal
+    from workers.db.statuses import RunStatus, is_terminal
     from workers.wiring import new_session
 
     deadline = time.monotonic() + timeout_s
