@@ -32,16 +32,16 @@ def protect_open_pages() -> None:
 def flower_args(port: int, address: str) -> list[str]:
     """The `celery` command line, credentials included (never printed)."""
     settings = get_settings()
-    if settings.operator_password is None:
+    if settings.operate.operator_password is None:
         raise typer.BadParameter("set RUNQ_OPERATOR_PASSWORD: Flower never runs without auth")
-    password = settings.operator_password.get_secret_value()
+    password = settings.operate.operator_password.get_secret_value()
     return [
         "-A",
         "config",
         "flower",
         f"--port={port}",
         f"--address={address}",
-        f"--basic_auth={settings.operator_user}:{password}",
+        f"--basic_auth={settings.operate.operator_user}:{password}",
     ]
 
 

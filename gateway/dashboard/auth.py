@@ -24,15 +24,15 @@ def require_operator(
 ) -> str:
     """The operator's user name, or 401 (503 when no operator password is configured)."""
     settings = get_settings()
-    if settings.operator_password is None:
+    if settings.operate.operator_password is None:
         raise HTTPException(
             status.HTTP_503_SERVICE_UNAVAILABLE, "set RUNQ_OPERATOR_PASSWORD to open this page"
         )
-    expected_password = settings.operator_password.get_secret_value().encode()
+    expected_password = settings.operate.operator_password.get_secret_value().encode()
     if credentials is not None:
         # compare_digest on both parts, so a wrong user costs as long as a wrong password.
         user_ok = hmac.compare_digest(
-            credentials.username.encode(), settings.operator_user.encode()
+            credentials.username.encode(), settings.operate.operator_user.encode()
         )
         password_ok = hmac.compare_digest(credentials.password.encode(), expected_password)
         if user_ok and password_ok:

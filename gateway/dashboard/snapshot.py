@@ -102,13 +102,13 @@ def shown_arguments(call: ToolCall) -> str:
 
 def _read_budgets() -> list[BudgetRow]:
     settings = get_settings()
-    if not settings.redis_url:
+    if not settings.redis.url:
         return []
-    limiter = RedisRateLimiter(wiring.get_redis(), prefix=settings.redis_prefix)
-    fingerprint = fingerprint_api_key(settings.openai_api_key.get_secret_value())
+    limiter = RedisRateLimiter(wiring.get_redis(), prefix=settings.redis.prefix)
+    fingerprint = fingerprint_api_key(settings.provider.api_key.get_secret_value())
     rows = []
     now_ms = int(time.time() * 1000)
-    for model, limits in sorted(settings.model_limits.items()):
+    for model, limits in sorted(settings.limits.model_limits.items()):
         try:
             state = limiter.read_state(LimitKey(fingerprint, model))
         except redis.RedisError:
@@ -127,7 +127,7 @@ def _read_budgets() -> list[BudgetRow]:
 
 
 def _read_cache() -> dict[str, int] | None:
-    if not get_settings().redis_url:
+    if not get_settings().redis.url:
         return None
     try:
         stats = wiring.get_response_cache().stats()

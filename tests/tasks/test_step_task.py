@@ -4,9 +4,9 @@ import pytest
 
 from tasks.next_step import task_label
 from tasks.runs import poll
+from workers.db.statuses import RunStatus
 from workers.errors import RunEnded
 from workers.runs.context import Later, Nothing, StepName
-from workers.runs.state import RunStatus
 
 
 def test_a_step_that_ended_its_run_failed_raises_run_ended_with_the_reason():

@@ -15,12 +15,13 @@ from sqlmodel import Session
 from workers.agents import Agent
 from workers.cache.cache_key import build_cache_key
 from workers.db import store, thread_store
+from workers.db.changes import RunChanges
 from workers.db.models import Run
+from workers.db.statuses import RunStatus
 from workers.observability import events
 from workers.providers.interface import TurnRequest, Usage
 from workers.runs.context import StepContext
 from workers.runs.reporting import report_end
-from workers.runs.state import RunStatus
 from workers.runs.turn_requests import build_turn_request
 
 log = logging.getLogger("runq.cache")
@@ -70,10 +71,9 @@ def complete_from_cache(ctx: StepContext, session: Session, run: Run, request: T
         run_id=run.id,
         from_statuses=[RunStatus.PENDING],
         to=RunStatus.COMPLETED,
-        result_text=cached["text"],
-        cache_hit=True,
-        started_at=now,
-        finished_at=now,
+        changes=RunChanges(
+            result_text=cached["text"], cache_hit=True, started_at=now, finished_at=now
+        ),
     )
     log.info("run %s answered from the cache", run.id)
     report_end(run, RunStatus.COMPLETED, now, Usage(), 0.0, from_status=RunStatus.PENDING)

@@ -16,8 +16,8 @@ from workers.observability.log_format import apply_log_format
 
 def secret_values(settings: Settings) -> list[str]:
     """Every configured secret, so the scrubber can keep them out of log lines."""
-    values = [settings.openai_api_key.get_secret_value()]
-    values += [key.get_secret_value() for key in settings.provider_keys.values()]
+    values = [settings.provider.api_key.get_secret_value()]
+    values += [key.get_secret_value() for key in settings.provider.keys.values()]
     values += [s.get_secret_value() for s in settings.extra_secrets() if s is not None]
     return values
 
@@ -25,15 +25,15 @@ def secret_values(settings: Settings) -> list[str]:
 def format_logs(logger: logging.Logger, **_: Any) -> None:
     """After Celery set up a logger: runq's formatter and the scrubber on its handlers."""
     settings = get_settings()
-    apply_log_format([logger], settings.log_format, secret_values(settings))
+    apply_log_format([logger], settings.operate.log_format, secret_values(settings))
 
 
 def serve_metrics_unless_prefork(sender: Any, **_: Any) -> None:
     """threads/solo pools run tasks in this process: serve its metrics here."""
     if "prefork" not in repr(getattr(sender, "pool_cls", "")):
-        serve_process_metrics(get_settings().metrics_port)
+        serve_process_metrics(get_settings().operate.metrics_port)
 
 
 def serve_metrics_in_child(**_: Any) -> None:
     """A prefork child runs the tasks, so it serves the metrics (on the next free port)."""
-    serve_process_metrics(get_settings().metrics_port)
+    serve_process_metrics(get_settings().operate.metrics_port)

@@ -5,20 +5,22 @@ from __future__ import annotations
 
 import json
 import logging
-from typing import Any
 
 from sqlmodel import Session
 
 from workers.agents import Agent, agent_names, get_agent
 from workers.cache.answers import remember_answer
 from workers.db import store
+from workers.db.changes import RunChanges
 from workers.db.models import Run
+from workers.db.statuses import TERMINAL_STATUSES, RunStatus, is_terminal
+from workers.db.store import NO_CHANGES
 from workers.errors import ProviderError
 from workers.providers.interface import ProviderState, Usage
 from workers.providers.metered import MeteredProvider
 from workers.runs.context import StepContext
 from workers.runs.reporting import report_end
-from workers.runs.state import TERMINAL_STATUSES, Fail, Finish, RunStatus, is_terminal
+from workers.runs.state import Fail, Finish
 from workers.runs.threads import note_thread_turn
 from workers.runs.usage import cost_usd
 
@@ -34,7 +36,7 @@ def complete_run(
     agent: Agent,
     step: Finish,
     state: ProviderState,
-    values: dict[str, Any],
+    counted: RunChanges,
     result_json: str | None = None,
 ) -> None:
     """Record the answer (and its validated structured form), price it, cache it."""
@@ -46,19 +48,22 @@ def complete_run(
         from_statuses=[RunStatus.IN_PROGRESS],
         to=RunStatus.COMPLETED,
         at_step=run.step_seq,
-        step_seq=run.step_seq + 1,
         usage=step.usage,
-        result_text=step.text,
-        result_json=result_json,
-        finished_at=now,
-        cost_usd=cost,
-        hosted_items=json.dumps(list(state.hosted_items)) if state.hosted_items else None,
-        **values,
+        changes=counted
+        | RunChanges(
+            step_seq=run.step_seq + 1,
+            result_text=step.text,
+            result_json=result_json,
+            finished_at=now,
+            cost_usd=cost,
+            hosted_items=json.dumps(list(state.hosted_items)) if state.hosted_items else None,
+        ),
     )
     report_end(run, RunStatus.COMPLETED, now, total, cost, from_status=RunStatus.IN_PROGRESS)
     remember_answer(ctx, session, run, agent, step.text)
     note_thread_turn(session, run, agent, state.ref)
-    log.info("run %s completed (%d polls)", run.id, values.get("poll_count", run.poll_count))
+    polls = run.poll_count if counted.poll_count is None else counted.poll_count
+    log.info("run %s completed (%d polls)", run.id, polls)
 
 
 def end_run(
@@ -67,7 +72,7 @@ def end_run(
     run: Run,
     agent: Agent | None,
     step: Fail,
-    values: dict[str, Any] | None = None,
+    counted: RunChanges = NO_CHANGES,
     *,
     at_step: int | None = None,
 ) -> None:
@@ -83,10 +88,12 @@ def end_run(
         to=step.status,
         at_step=at_step,
         usage=step.usage,
-        error=step.reason,
-        finished_at=now,
-        cost_usd=cost,
-        **(values or {}),
+        changes=counted
+        | RunChanges(
+            error=step.reason,
+            finished_at=now,
+            cost_usd=cost,
+        ),
     )
     report_end(run, step.status, now, total, cost, from_status=from_status)
     log.warning("run %s ended %s: %s", run.id, step.status.value, step.reason)

@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 
 from workers.db.models import Run
+from workers.db.statuses import RunStatus
 from workers.observability.events import RunEnd, run_ended
 from workers.providers.interface import Usage
-from workers.runs.state import RunStatus
 
 
 def report_end(

@@ -6,8 +6,8 @@ from sqlmodel import Session
 
 from tests.workers.steps_fixtures import insert_run, memory_engine
 from workers.db import store
+from workers.db.statuses import RunStatus
 from workers.observability.fleet_collector import FleetCollector, queue_depth
-from workers.runs.state import RunStatus
 
 
 def test_queue_depth_counts_every_priority_list():
