@@ -4,12 +4,13 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install demo test unit test-integration lint format typecheck bench all clean browser
+.PHONY: install demo test unit test-integration lint format typecheck bench all clean browser lock
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml requirements.lock
 	python3 -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e ".[dev]"
+	$(PY) -m pip install --quiet -r requirements.lock
+	$(PY) -m pip install --quiet -e ".[dev,demo]"
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -43,6 +44,14 @@ format: $(STAMP)
 
 typecheck: $(STAMP)
 	$(VENV)/bin/mypy
+
+## requirements.lock: the exact set the image and CI install (producers take the ranges)
+lock:
+	rm -rf .lock-venv && python3 -m venv .lock-venv
+	.lock-venv/bin/pip install --quiet ".[postgres]"
+	{ echo "# runq's tested dependency set for the image (make lock regenerates it)."; \
+	  .lock-venv/bin/pip freeze --exclude-editable | grep -v "^runq" ; } > requirements.lock
+	rm -rf .lock-venv
 
 bench: $(STAMP)
 	$(PY) -m bench.limiter
