@@ -37,3 +37,13 @@ def serve_metrics_unless_prefork(sender: Any, **_: Any) -> None:
 def serve_metrics_in_child(**_: Any) -> None:
     """A prefork child runs the tasks, so it serves the metrics (on the next free port)."""
     serve_process_metrics(get_settings().operate.metrics_port)
+
+
+def format_process_logs(level: int = logging.INFO) -> None:
+    """For processes Celery does not set up (`runq serve`): a root handler with runq's
+    format and the scrubber."""
+    root = logging.getLogger()
+    if not root.handlers:
+        root.addHandler(logging.StreamHandler())
+    root.setLevel(level)
+    format_logs(root)

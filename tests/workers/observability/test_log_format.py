@@ -69,3 +69,24 @@ def test_apply_log_format_sets_formatter_and_one_scrubber_per_handler():
         assert "json" in type(handler.formatter).__module__
     finally:
         logger.removeHandler(handler)
+
+
+def test_a_process_celery_does_not_set_up_gets_the_format_and_the_scrubber(monkeypatch):
+    from config.settings import get_settings
+    from workers.observability.worker_hooks import format_process_logs
+
+    monkeypatch.setenv("RUNQ_LOG_FORMAT", "json")
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-process-secret-42")
+    get_settings.cache_clear()
+    root = logging.getLogger()
+    saved = (list(root.handlers), root.level)
+    root.handlers = []
+    try:
+        format_process_logs()
+        [handler] = root.handlers
+        rec = record("key %s", ("sk-process-secret-42",))
+        assert all(f.filter(rec) for f in handler.filters)
+        assert json.loads(handler.format(rec))["message"] == f"key {REDACTED}"
+    finally:
+        root.handlers, root.level = saved
+        get_settings.cache_clear()
