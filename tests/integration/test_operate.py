@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.integration.conftest import SECRETS, enqueue_batch, wait_for_batch
+import tests.integration.agents  # noqa: F401  (declared before the registry is snapshotted)
+from tests.integration.fleet import SECRETS, enqueue_batch, wait_for_batch
 from tests.integration.operate_fixtures import BrokerRecorder, http_status, http_text
 from workers import wiring
 from workers.db import fleet_store, store
