@@ -10,7 +10,7 @@ $(STAMP): pyproject.toml requirements.lock
 	python3 -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -r requirements.lock
-	$(PY) -m pip install --quiet -e ".[dev,demo]"
+	$(PY) -m pip install --quiet -e ".[dev,demo,tracing]"
 	touch $(STAMP)
 
 install: $(STAMP)

@@ -186,6 +186,11 @@ class OperateSettings(BaseSettings):
     operator_password: SecretStr | None = Field(
         None, description="Basic-auth password for operators; unset = dashboard and Flower off."
     )
+    otel_endpoint: str | None = Field(
+        None,
+        validation_alias=_env("OTEL_EXPORTER_OTLP_ENDPOINT"),
+        description="OTLP collector; set it (and install the tracing extra) to export spans.",
+    )
     # Kept out of logs here until the callback sender owns it (RUNQ_CALLBACK_SECRET).
     callback_secret: SecretStr | None = Field(
         None, description="Signing secret for run-finished callbacks (kept out of logs)."

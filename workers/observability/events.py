@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from workers.observability import metrics
+from workers.observability.tracing import record_run_span
 
 log = logging.getLogger("runq.events")
 
@@ -69,6 +70,13 @@ def run_ended(end: RunEnd, *, from_status: str) -> None:
             metrics.TOKENS_TOTAL.labels(end.model, kind).inc(count)
     if end.cost_usd:
         metrics.COST_USD_TOTAL.labels(end.agent, end.model).inc(end.cost_usd)
+    record_run_span(
+        run_id=end.run_id,
+        agent=end.agent,
+        status=end.status,
+        started=end.created_at,
+        ended=end.finished_at,
+    )
     level = logging.INFO if end.status == "completed" else logging.WARNING
     log.log(
         level,

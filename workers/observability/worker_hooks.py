@@ -12,6 +12,7 @@ from typing import Any
 from config.settings import Settings, get_settings
 from workers.observability.exporter import serve_process_metrics
 from workers.observability.log_format import apply_log_format
+from workers.observability.tracing import enable_tracing
 
 
 def secret_values(settings: Settings) -> list[str]:
@@ -29,14 +30,20 @@ def format_logs(logger: logging.Logger, **_: Any) -> None:
 
 
 def serve_metrics_unless_prefork(sender: Any, **_: Any) -> None:
-    """threads/solo pools run tasks in this process: serve its metrics here."""
+    """threads/solo pools run tasks in this process: serve its metrics (and trace) here."""
     if "prefork" not in repr(getattr(sender, "pool_cls", "")):
-        serve_process_metrics(get_settings().operate.metrics_port)
+        _start_process_observability()
 
 
 def serve_metrics_in_child(**_: Any) -> None:
     """A prefork child runs the tasks, so it serves the metrics (on the next free port)."""
-    serve_process_metrics(get_settings().operate.metrics_port)
+    _start_process_observability()
+
+
+def _start_process_observability() -> None:
+    operate = get_settings().operate
+    serve_process_metrics(operate.metrics_port)
+    enable_tracing(operate.otel_endpoint, service_name="runq-worker")
 
 
 def format_process_logs(level: int = logging.INFO) -> None:
