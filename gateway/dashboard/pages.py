@@ -96,9 +96,8 @@ def render_overview(view: Overview) -> str:
     return _page("runq fleet", body, refresh_s=5)
 
 
-def render_run(run: Run, calls: list[ToolCall]) -> str:
-    """One run: its fields, its error, and every tool call (secret arguments masked)."""
-    fields = [
+def _run_fields(run: Run) -> list[tuple[str, object]]:
+    return [
         ("status", run.status),
         ("agent", run.agent),
         ("model", run.model),
@@ -109,6 +108,11 @@ def render_run(run: Run, calls: list[ToolCall]) -> str:
         ("created", run.created_at.isoformat()),
         ("finished", run.finished_at.isoformat() if run.finished_at else "-"),
     ]
+
+
+def render_run(run: Run, calls: list[ToolCall]) -> str:
+    """One run: its fields, its error, and every tool call (secret arguments masked)."""
+    fields = _run_fields(run)
     error = (
         f'<h2>Error</h2><p id="run-error" class="error">{escape(run.error)}</p>'
         if run.error

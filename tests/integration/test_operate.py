@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 from collections import defaultdict
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -17,6 +18,7 @@ from tests.integration.fleet import SECRETS, enqueue_batch, wait_for_batch
 from tests.integration.operate_fixtures import BrokerRecorder, http_status, http_text
 from workers import wiring
 from workers.db import fleet_store, store
+from workers.db.models import Run, ToolCall
 from workers.observability.exporter import PORTS_TO_TRY
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.timeout(180)]
@@ -70,7 +72,18 @@ def worker_log_lines(workdir: Path) -> list[str]:
     ]
 
 
-def test_metrics_of_workers_and_gateway_agree_with_the_database(fleet, gateway_url):
+@dataclass
+class MetricsBatch:
+    """A finished batch of the metrics-only agent, with worker scrapes before and after."""
+
+    before: Samples
+    after: Samples
+    runs: list[Run]
+    calls: list[ToolCall]
+
+
+@pytest.fixture(scope="module")
+def metrics_batch(fleet) -> MetricsBatch:
     before = scrape_workers()
     inputs = ["What's the weather in Paris and Oslo?"] * 4
     inputs += ["What's the weather in Rome? #fail", "What's the weather in Rome? #unknown_tool"]
@@ -80,36 +93,41 @@ def test_metrics_of_workers_and_gateway_agree_with_the_database(fleet, gateway_u
     with wiring.new_session() as session:
         runs = store.list_runs(session, batch_id=batch_id)
         calls = store.batch_tool_calls(session, batch_id=batch_id)
-    by_status = defaultdict(int)
+    return MetricsBatch(before, after, runs, calls)
+
+
+def test_worker_metrics_agree_with_the_database(metrics_batch):
+    after, runs = metrics_batch.after, metrics_batch.runs
+    by_status: dict[str, int] = defaultdict(int)
     for run in runs:
         by_status[run.status] += 1
     assert by_status == {"completed": 5, "failed": 1}
     for status, count in by_status.items():
         assert value(after, "runq_runs_total", agent="metrics-agent", status=status) == count
     assert value(after, "runq_run_duration_seconds_count", agent="metrics-agent") == 6
-    creates = value(
-        after,
-        "runq_provider_requests_total",
-        provider="responses",
-        model="gpt-metrics",
-        kind="create",
-        outcome="ok",
-    )
-    assert creates == 6
+    requests = {"provider": "responses", "model": "gpt-metrics", "outcome": "ok"}
+    assert value(after, "runq_provider_requests_total", kind="create", **requests) == 6
     for kind, field in (("input", "input_tokens"), ("output", "output_tokens")):
         counted = value(after, "runq_tokens_total", model="gpt-metrics", kind=kind)
         assert counted == sum(getattr(run, field) for run in runs) > 0
     cost = value(after, "runq_cost_usd_total", agent="metrics-agent", model="gpt-metrics")
     assert cost == pytest.approx(sum(run.cost_usd for run in runs)) and cost > 0
-    weather_ok = [c for c in calls if c.name == "get_weather" and c.status == "succeeded"]
-    delta = value(after, "runq_tool_calls_total", tool="get_weather", outcome="succeeded") - value(
-        before, "runq_tool_calls_total", tool="get_weather", outcome="succeeded"
-    )
-    assert delta == len(weather_ok) == 9
-    assert value(after, "runq_tool_calls_total", tool="delete_everything", outcome="failed") >= 1
     assert value(after, "runq_polls_per_turn_count") > 0
     assert value(after, "runq_cache_requests_total", result="bypass") > 0
 
+
+def test_tool_metrics_agree_with_the_database(metrics_batch):
+    labels = {"tool": "get_weather", "outcome": "succeeded"}
+    delta = value(metrics_batch.after, "runq_tool_calls_total", **labels) - value(
+        metrics_batch.before, "runq_tool_calls_total", **labels
+    )
+    ran = [c for c in metrics_batch.calls if c.name == "get_weather" and c.status == "succeeded"]
+    assert delta == len(ran) == 9
+    failed = {"tool": "delete_everything", "outcome": "failed"}
+    assert value(metrics_batch.after, "runq_tool_calls_total", **failed) >= 1
+
+
+def test_the_gateway_serves_fleet_gauges_read_at_scrape_time(metrics_batch, gateway_url):
     assert http_status(f"{gateway_url}/metrics") == 401
     with wiring.new_session() as session:
         active_before = fleet_store.count_active_runs(session)
@@ -122,8 +140,10 @@ def test_metrics_of_workers_and_gateway_agree_with_the_database(fleet, gateway_u
     assert ("runq_queue_depth", (("queue", "runs"),)) in gateway
     assert ("runq_queue_depth", (("queue", "tools"),)) in gateway
 
+
+def test_one_json_line_per_run_transition_and_tool_execution(fleet, metrics_batch):
     lines = [json.loads(line) for line in worker_log_lines(fleet.workdir) if line.startswith("{")]
-    failed = next(r for r in runs if r.status == "failed")
+    failed = next(r for r in metrics_batch.runs if r.status == "failed")
     ended = [
         line
         for line in lines
@@ -133,15 +153,12 @@ def test_metrics_of_workers_and_gateway_agree_with_the_database(fleet, gateway_u
     ]
     assert len(ended) == 1
     assert {"run_id", "agent", "status", "turn", "duration_s", "time", "level"} <= set(ended[0])
-    tool_lines = [
-        line
-        for line in lines
-        if line.get("event") == "tool_execution" and line.get("run_id") in {r.id for r in runs}
-    ]
-    assert len(tool_lines) == len(calls)
-    assert all({"call_id", "tool", "duration_ms", "status"} <= set(t) for t in tool_lines)
+    run_ids = {r.id for r in metrics_batch.runs}
+    tools = [t for t in lines if t.get("event") == "tool_execution" and t.get("run_id") in run_ids]
+    assert len(tools) == len(metrics_batch.calls)
+    assert all({"call_id", "tool", "duration_ms", "status"} <= set(t) for t in tools)
     print("run_transition:", json.dumps(ended[0]))
-    print("tool_execution:", json.dumps(tool_lines[0]))
+    print("tool_execution:", json.dumps(tools[0]))
 
 
 def test_no_secret_reaches_a_log_line_or_a_broker_message(fleet):

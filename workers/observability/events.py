@@ -59,17 +59,7 @@ def run_moved(*, run_id: str, agent: str, from_status: str, to_status: str, turn
 def run_ended(end: RunEnd, *, from_status: str) -> None:
     """A terminal status was committed: count it, time it, price it, log it."""
     duration_s = max(0.0, (end.finished_at - end.created_at).total_seconds())
-    metrics.RUNS_TOTAL.labels(end.agent, end.status).inc()
-    metrics.RUN_DURATION_S.labels(end.agent).observe(duration_s)
-    for kind, count in (
-        ("input", end.input_tokens),
-        ("output", end.output_tokens),
-        ("cached", end.cached_tokens),
-    ):
-        if count:
-            metrics.TOKENS_TOTAL.labels(end.model, kind).inc(count)
-    if end.cost_usd:
-        metrics.COST_USD_TOTAL.labels(end.agent, end.model).inc(end.cost_usd)
+    _count_run(end, duration_s)
     record_run_span(
         run_id=end.run_id,
         agent=end.agent,
@@ -97,6 +87,20 @@ def run_ended(end: RunEnd, *, from_status: str) -> None:
             "cost_usd": end.cost_usd,
         },
     )
+
+
+def _count_run(end: RunEnd, duration_s: float) -> None:
+    metrics.RUNS_TOTAL.labels(end.agent, end.status).inc()
+    metrics.RUN_DURATION_S.labels(end.agent).observe(duration_s)
+    for kind, count in (
+        ("input", end.input_tokens),
+        ("output", end.output_tokens),
+        ("cached", end.cached_tokens),
+    ):
+        if count:
+            metrics.TOKENS_TOTAL.labels(end.model, kind).inc(count)
+    if end.cost_usd:
+        metrics.COST_USD_TOTAL.labels(end.agent, end.model).inc(end.cost_usd)
 
 
 def turn_ended(polls: int) -> None:
