@@ -6,6 +6,7 @@ from dataclasses import replace
 
 from pydantic import BaseModel
 
+import workers.demo_agent  # noqa: F401  (the demo agent and its tools, used by most tests)
 from workers.agents import Agent, ThreadMode, register_agent, schema_of
 from workers.tools.registry import tool
 

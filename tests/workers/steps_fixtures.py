@@ -44,7 +44,7 @@ def memory_engine():
 def make_context(
     engine, provider: ScriptedProvider, clock: Clock, clearance=None, cache=None
 ) -> StepContext:
-    import workers.tools.builtin  # noqa: F401  (registers the demo tools)
+    import workers.demo_agent  # noqa: F401  (registers the demo agent and tools)
 
     return StepContext(
         sessions=lambda: Session(engine, expire_on_commit=False),

@@ -7,7 +7,7 @@ import json
 import jsonschema  # type: ignore[import-untyped]  # ships no type information
 import pytest
 
-from workers.tools.builtin import get_weather, search_documents
+from workers.demo_agent import get_weather, search_documents
 from workers.tools.invoke import invoke_tool
 from workers.tools.registry import default_registry
 
