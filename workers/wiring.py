@@ -24,7 +24,7 @@ from workers.agents import Agent, load_agent_modules
 from workers.cache.response_cache import ResponseCache
 from workers.db.migrate import migrates_itself, upgrade_to_head
 from workers.errors import ConfigError
-from workers.limits.clearance import LimitTable, SharedBudget
+from workers.limits.clearance import Clearance, LimitTable, NoLimits, SharedBudget
 from workers.limits.limiter import RedisRateLimiter
 from workers.limits.token_bucket import Limits
 from workers.providers.assistants import AssistantsProvider
@@ -33,7 +33,7 @@ from workers.providers.interface import Provider
 from workers.providers.responses import ResponsesProvider
 from workers.redis_keys import fingerprint_api_key
 from workers.runs.backoff import Schedule
-from workers.runs.context import Clearance, NoLimits, StepContext
+from workers.runs.context import StepContext
 from workers.runs.state import RunPolicy
 from workers.runs.usage import Price
 from workers.tools.breaker import BreakerPolicy

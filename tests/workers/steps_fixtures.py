@@ -9,9 +9,10 @@ from sqlmodel import Session, SQLModel, create_engine
 
 from workers.agents import Agent
 from workers.db import store
+from workers.limits.clearance import NoLimits
 from workers.providers.fake import ScriptedProvider
 from workers.runs.backoff import Schedule
-from workers.runs.context import NoLimits, StepContext
+from workers.runs.context import StepContext
 from workers.runs.state import RunPolicy
 from workers.tools.registry import default_registry
 
