@@ -87,7 +87,9 @@ def enqueue(
     require_redis()
     with new_session() as session:
         run = enqueue_run(session, job, default_deadline_s=get_settings().run_deadline_s)
-    _report(run.id, as_json=as_json, full=full, wait=wait, timeout_s=timeout_s)
+    code = _report(run.id, as_json=as_json, full=full, wait=wait, timeout_s=timeout_s)
+    # Without --wait, enqueueing was the whole job, and it succeeded.
+    raise typer.Exit(code if wait else ExitCode.OK)
 
 
 def status(
@@ -98,7 +100,7 @@ def status(
     full: FullOption = False,
 ) -> None:
     """Show a run: status, result or error, usage, tool calls. Exit 0 only if it completed."""
-    _report(run_id, as_json=as_json, full=full, wait=wait, timeout_s=timeout_s)
+    raise typer.Exit(_report(run_id, as_json=as_json, full=full, wait=wait, timeout_s=timeout_s))
 
 
 def watch(
@@ -108,7 +110,7 @@ def watch(
     full: FullOption = False,
 ) -> None:
     """Follow a run to its end, then show it (same as `status --wait`)."""
-    _report(run_id, as_json=as_json, full=full, wait=True, timeout_s=timeout_s)
+    raise typer.Exit(_report(run_id, as_json=as_json, full=full, wait=True, timeout_s=timeout_s))
 
 
 def cancel(
@@ -173,8 +175,8 @@ def _read_input(text: str | None, path: Path | None) -> str:
         ) from None
 
 
-def _report(run_id: str, *, as_json: bool, full: bool, wait: bool, timeout_s: float) -> None:
-    """Print the run (after following it, with `wait`) and exit with its status's code."""
+def _report(run_id: str, *, as_json: bool, full: bool, wait: bool, timeout_s: float) -> ExitCode:
+    """Print the run (after following it, with `wait`); the exit code of its status."""
     from gateway.run_view import describe_run
 
     described = describe_run(run_id)
@@ -191,7 +193,7 @@ def _report(run_id: str, *, as_json: bool, full: bool, wait: bool, timeout_s: fl
             f"follow it with `runq runs watch {run_id}`",
             highlight=False,
         )
-    raise typer.Exit(code)
+    return code
 
 
 def _follow(run_id: str, described: dict[str, object], timeout_s: float) -> dict[str, object]:
