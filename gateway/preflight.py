@@ -50,12 +50,13 @@ def require_redis() -> str:
     return url
 
 
-def load_agents() -> None:
-    """Import RUNQ_AGENT_MODULES (or the demo agent); a module that fails is a config error."""
+def load_agents(modules: list[str] | None = None) -> None:
+    """Import `modules` (default RUNQ_AGENT_MODULES, or the demo agent when that is empty); a
+    module that fails to import is a configuration error."""
     from config.settings import get_settings
     from workers.agents import load_agent_modules
 
-    modules = get_settings().agent_modules
+    modules = get_settings().agent_modules if modules is None else modules
     for module in modules:
         try:
             importlib.import_module(module)

@@ -48,11 +48,12 @@ def demo(
     declares, with arguments generated from their schemas. Exit 0 only if every run completed."""
     from config.settings import get_settings
     from gateway.demo import render_summary, run_demo
-    from workers.agents import DEMO_AGENT_MODULE, get_agent, load_agent_modules
+    from gateway.preflight import load_agents
+    from workers.agents import DEMO_AGENT_MODULE, get_agent
 
     logging.basicConfig(level=logging.WARNING)
     modules = [DEMO_AGENT_MODULE] if agent == DEMO_AGENT else get_settings().agent_modules
-    load_agent_modules(modules)
+    load_agents(modules)
     get_agent(agent)  # an unknown agent fails now, before any process starts
     for variable in ("REDIS_URL", "OPENAI_BASE_URL", "OPENAI_API_KEY", "DATABASE_URL"):
         os.environ.pop(variable, None)  # the demo is the embedded setup, always
@@ -67,7 +68,7 @@ def demo(
         workdir=workdir / time.strftime("%Y%m%d-%H%M%S"),
     )
     if summary.first_run is not None:
-        console.print("[bold]The first run, in full:[/]")
+        console.print(f"[bold]The first run ({summary.first_run['id']}), in full:[/]")
         print_transcript(summary.first_run, full=True)
     console.print(render_summary(summary))
     if summary.completed != summary.runs:

@@ -65,6 +65,10 @@ def test_the_demo_runs_a_batch_on_embedded_defaults(tmp_path):
     result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=170)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "runq demo" in result.stdout
+    # The first run's transcript comes before the table, so a newcomer sees what a run is.
+    transcript = result.stdout.index("The first run")
+    assert transcript < result.stdout.index("tool get_weather(") < result.stdout.index("runq demo")
+    assert "assistant (completed): Here is what I found" in result.stdout
     rows = {
         line.split("│")[1].strip(): line.split("│")[2].strip()
         for line in result.stdout.splitlines()
