@@ -6,14 +6,18 @@ import logging
 import os
 import sys
 import time
+from dataclasses import asdict
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from gateway.entry_errors import guarded
 from gateway.exit_codes import ExitCode
 from gateway.output import console, print_json, print_table, print_transcript
+
+if TYPE_CHECKING:
+    from gateway.demo import DemoSummary
 
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 # Unknown options after the known ones are handed to `celery worker` as they are.
@@ -42,12 +46,13 @@ def demo(
     workdir: Annotated[Path, typer.Option(help="Where the database and logs go.")] = Path(
         ".runq/demo"
     ),
+    as_json: JsonOption = False,
 ) -> None:
     """Run a batch on a local fleet: embedded Redis, SQLite, the OpenAI simulator and real
     Celery workers; no key needed. With --agent YOURS, the simulator calls every tool your agent
     declares, with arguments generated from their schemas. Exit 0 only if every run completed."""
     from config.settings import get_settings
-    from gateway.demo import render_summary, run_demo
+    from gateway.demo import run_demo
     from gateway.preflight import load_agents
     from workers.agents import DEMO_AGENT_MODULE, get_agent
 
@@ -67,6 +72,17 @@ def demo(
         timeout_s=timeout_s,
         workdir=workdir / time.strftime("%Y%m%d-%H%M%S"),
     )
+    if as_json:
+        print_json(asdict(summary) | {"runs_per_s": summary.runs_per_s})
+    else:
+        _print_demo(summary)
+    if summary.completed != summary.runs:
+        raise typer.Exit(ExitCode.RUN_FAILED)
+
+
+def _print_demo(summary: DemoSummary) -> None:
+    from gateway.demo import render_summary
+
     if summary.first_run is not None:
         console.print(f"[bold]The first run ({summary.first_run['id']}), in full:[/]")
         print_transcript(summary.first_run, full=True)
@@ -75,7 +91,6 @@ def demo(
         console.print(f"[red]{summary.runs - summary.completed} runs did not complete[/]")
         if summary.first_error:
             console.print(f"first error: {summary.first_error}", markup=False)
-        raise typer.Exit(ExitCode.RUN_FAILED)
 
 
 def worker(
