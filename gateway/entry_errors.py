@@ -27,6 +27,7 @@ from pydantic import ValidationError
 from rich.console import Console
 
 from gateway.exit_codes import ExitCode
+from workers.errors import RunqError
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -102,23 +103,28 @@ def redact_url(url: str) -> str:
 def _settings_problem(exc: BaseException, elapsed_s: float) -> CommandFailed | None:
     from pydantic_settings import SettingsError
 
-    if isinstance(exc, SettingsError):
-        match = _SETTINGS_FIELD.search(str(exc))
-        variable = _env_name((match.group(1),)) if match else "a RUNQ_* variable"
-        cause = exc.__cause__
-        reason = (
-            f"is not valid JSON ({cause})"
-            if isinstance(cause, json.JSONDecodeError)
-            else (f"cannot be read ({cause or exc})")
+    from workers.errors import ConfigError
+
+    # config.settings wraps what pydantic raised in a ConfigError; the cause has the details.
+    cause = exc.__cause__ if isinstance(exc, ConfigError) else exc
+    if isinstance(cause, SettingsError):
+        match = _SETTINGS_FIELD.search(str(cause))
+        variable = _env_name(match.group(1)) if match else "a RUNQ_* variable"
+        reason = cause.__cause__
+        problem = (
+            f"is not valid JSON ({reason})"
+            if isinstance(reason, json.JSONDecodeError)
+            else f"cannot be read ({reason or cause})"
         )
-        return _config(f"{variable} {reason}; fix it or unset it")
-    if isinstance(exc, ValidationError) and exc.title == "Settings":
-        error = exc.errors()[0]
+        return _config(f"{variable} {problem}; fix it or unset it")
+    if isinstance(cause, ValidationError) and cause.title in _settings_classes():
+        error = cause.errors()[0]
         message = str(error["msg"]).removeprefix("Value error, ")
         if not error["loc"]:
             return _config(message)
-        variable = _env_name(tuple(str(part) for part in error["loc"]))
-        return _config(f"{variable}: {message}; fix it or unset it")
+        first, *rest = (str(part) for part in error["loc"])
+        where = f" (at {'.'.join(rest)})" if rest else ""
+        return _config(f"{_env_name(first, cause.title)}{where}: {message}; fix it or unset it")
     return None
 
 
@@ -129,18 +135,34 @@ def _config(message: str) -> CommandFailed:
     )
 
 
-def _env_name(loc: tuple[str, ...]) -> str:
-    """The environment variable that sets the settings field at `loc`."""
+def _settings_classes() -> dict[str, Any]:
+    """The settings classes by name: `Settings` and its groups."""
+    from pydantic_settings import BaseSettings
+
     # Read from sys.modules: importing `config` again would re-raise the settings error.
     module = sys.modules.get("config.settings")
-    fields: dict[str, Any] = getattr(getattr(module, "Settings", None), "model_fields", {})
-    field = fields.get(loc[0])
-    alias = getattr(field, "validation_alias", None)
-    choices = getattr(alias, "choices", [])
-    standard = [c for c in choices if isinstance(c, str) and c.isupper()]
-    if standard and len(loc) == 1:
-        return standard[0]
-    return "RUNQ_" + "__".join(loc).upper()
+    members = vars(module).values() if module else ()
+    return {
+        cls.__name__: cls
+        for cls in members
+        if isinstance(cls, type) and issubclass(cls, BaseSettings) and cls is not BaseSettings
+    }
+
+
+def _env_name(field: str, group: str | None = None) -> str:
+    """The environment variable that sets `field` (of settings class `group`, if known)."""
+    if field.isupper():
+        return field  # a field read by its variable name is reported under that name
+    for name, cls in _settings_classes().items():
+        info = cls.model_fields.get(field)
+        if info is None or group not in (None, name):
+            continue
+        choices = getattr(info.validation_alias, "choices", [])
+        standard = [choice for choice in choices if isinstance(choice, str) and choice.isupper()]
+        if standard:
+            return str(standard[0])
+        return str(cls.model_config.get("env_prefix", "RUNQ_")).upper() + field.upper()
+    return "RUNQ_" + field.upper()
 
 
 def _database_problem(exc: BaseException, elapsed_s: float) -> CommandFailed | None:
@@ -154,7 +176,7 @@ def _database_problem(exc: BaseException, elapsed_s: float) -> CommandFailed | N
     if isinstance(exc, OperationalError):
         reason = (str(exc.orig).strip().splitlines() or ["no answer"])[0].rstrip(".")
         return CommandFailed(
-            f"cannot reach the database at {_setting_url('database_url')} (DATABASE_URL); "
+            f"cannot reach the database at {_setting_url('database')} (DATABASE_URL); "
             f"gave up after {elapsed_s:.1f} s: {reason}. Is the server up and the URL right?",
             ExitCode.UNREACHABLE,
         )
@@ -168,7 +190,7 @@ def _redis_problem(exc: BaseException, elapsed_s: float) -> CommandFailed | None
     if isinstance(exc, redis.ConnectionError | redis.TimeoutError | OperationalError):
         reason = (str(exc).strip().splitlines() or ["no answer"])[0].rstrip(".")
         return CommandFailed(
-            f"cannot reach Redis at {_setting_url('redis_url')} (REDIS_URL); gave up after "
+            f"cannot reach Redis at {_setting_url('redis')} (REDIS_URL); gave up after "
             f"{elapsed_s:.1f} s: {reason}. Is redis-server running and the URL right?",
             ExitCode.UNREACHABLE,
         )
@@ -191,11 +213,12 @@ def _runq_problem(exc: BaseException, elapsed_s: float) -> CommandFailed | None:
     return None
 
 
-def _setting_url(field: str) -> str:
+def _setting_url(group: str) -> str:
+    """The redacted `url` of a settings group ("database", "redis"), if the settings load."""
     module = sys.modules.get("config.settings")
     try:
-        url = getattr(module.get_settings(), field) if module else None
-    except ValueError:  # the settings themselves may be what is broken
+        url = getattr(module.get_settings(), group).url if module else None
+    except (ValueError, RunqError):  # the settings themselves may be what is broken
         url = None
     return redact_url(url) if isinstance(url, str) else "(not set)"
 

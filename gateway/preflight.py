@@ -16,7 +16,7 @@ def require_redis_url() -> str:
     """REDIS_URL, or a configuration error that says how to set it."""
     from config.settings import get_settings
 
-    url = get_settings().redis_url
+    url = get_settings().redis.url
     if not url:
         raise CommandFailed(
             "configuration error: REDIS_URL is not set. Point it at the Redis every worker "
@@ -56,7 +56,7 @@ def load_agents(modules: list[str] | None = None) -> None:
     from config.settings import get_settings
     from workers.agents import load_agent_modules
 
-    modules = get_settings().agent_modules if modules is None else modules
+    modules = get_settings().runs.agent_modules if modules is None else modules
     for module in modules:
         try:
             importlib.import_module(module)

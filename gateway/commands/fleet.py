@@ -57,7 +57,7 @@ def demo(
     from workers.agents import DEMO_AGENT_MODULE, get_agent
 
     logging.basicConfig(level=logging.WARNING)
-    modules = [DEMO_AGENT_MODULE] if agent == DEMO_AGENT else get_settings().agent_modules
+    modules = [DEMO_AGENT_MODULE] if agent == DEMO_AGENT else get_settings().runs.agent_modules
     load_agents(modules)
     get_agent(agent)  # an unknown agent fails now, before any process starts
     for variable in ("REDIS_URL", "OPENAI_BASE_URL", "OPENAI_API_KEY", "DATABASE_URL"):
@@ -149,7 +149,7 @@ def migrate() -> None:
     from gateway.entry_errors import redact_url
     from workers.db.migrate import upgrade_to_head
 
-    url = get_settings().database_url
+    url = get_settings().database.url
     upgrade_to_head(url)
     console.print(f"schema up to date in {redact_url(url)}", markup=False)
 

@@ -86,7 +86,7 @@ def enqueue(
     require_agent(agent)
     require_redis()
     with new_session() as session:
-        run = enqueue_run(session, job, default_deadline_s=get_settings().run_deadline_s)
+        run = enqueue_run(session, job, default_deadline_s=get_settings().runs.deadline_s)
     code = _report(run.id, as_json=as_json, full=full, wait=wait, timeout_s=timeout_s)
     # Without --wait, enqueueing was the whole job, and it succeeded.
     raise typer.Exit(code if wait else ExitCode.OK)

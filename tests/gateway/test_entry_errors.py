@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
@@ -33,6 +32,12 @@ def invoke(monkeypatch, env: dict[str, str], args: list[str]):
         ({"RUNQ_MODEL_LIMITS": "not json"}, ["status", "run_x"], "RUNQ_MODEL_LIMITS is not valid"),
         ({"RUNQ_MAX_TURNS": "many"}, ["agents"], "RUNQ_MAX_TURNS: Input should be"),
         ({"RUNQ_POLL_CAP_S": "1000"}, ["runs", "list"], "RUNQ_VISIBILITY_TIMEOUT_S must"),
+        ({"RUNQ_CACHE_TTL_S": "-1"}, ["tools"], "RUNQ_CACHE_TTL_S: Input should be greater"),
+        (
+            {"RUNQ_MODEL_PRICES": '{"gpt": {}}'},
+            ["agents"],
+            "RUNQ_MODEL_PRICES (at gpt.input_per_mtok): Field required",
+        ),
         ({"DATABASE_URL": "not a url"}, ["status", "run_x"], "DATABASE_URL is not a usable"),
         ({}, ["enqueue", "--agent", "assistant", "--input", "hi"], "REDIS_URL is not set"),
         ({}, ["cache"], "REDIS_URL is not set"),
@@ -75,7 +80,7 @@ def test_an_unreachable_service_is_one_line_with_its_url_without_credentials(
 
 def test_debug_shows_the_traceback(seed_run, monkeypatch):
     result = invoke(monkeypatch, {"RUNQ_MAX_TURNS": "many"}, ["--debug", "agents"])
-    assert result.exit_code != 0 and type(result.exception).__name__ == "ValidationError"
+    assert result.exit_code != 0 and type(result.exception).__name__ == "ConfigError"
 
 
 def test_the_real_entry_point_prints_one_line_on_a_broken_setting(tmp_path):
@@ -116,9 +121,11 @@ def test_worker_passes_unknown_options_to_celery(seed_run, monkeypatch, redis_se
     assert argv[argv.index("--hostname") + 1] == f"runq-tools-{os.getpid()}@%h"
 
 
-def test_settings_errors_name_nested_variables_too():
+def test_settings_errors_name_the_variable_of_each_group():
     from gateway.entry_errors import _env_name
 
-    assert _env_name(("redis_url",)) == "REDIS_URL"
-    assert _env_name(("max_turns",)) == "RUNQ_MAX_TURNS"
-    assert json.dumps(_env_name(("limits", "model_limits"))) == '"RUNQ_LIMITS__MODEL_LIMITS"'
+    assert _env_name("url", "RedisSettings") == "REDIS_URL"
+    assert _env_name("url", "DatabaseSettings") == "DATABASE_URL"
+    assert _env_name("ttl_s", "CacheSettings") == "RUNQ_CACHE_TTL_S"
+    assert _env_name("max_turns") == "RUNQ_MAX_TURNS"
+    assert _env_name("RUNQ_MODEL_PRICES") == "RUNQ_MODEL_PRICES"

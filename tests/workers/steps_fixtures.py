@@ -57,6 +57,9 @@ def make_context(
         ),
         clearance=clearance or NoLimits(),
         now=clock,
+        default_max_output_tokens=1024,
+        tool_grace_s=30.0,
+        tool_retries=2,
         cache=cache,
         base_url="http://sim/v1",
     )

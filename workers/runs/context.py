@@ -73,7 +73,7 @@ class AnswerCache(Protocol):
 
 @dataclass(frozen=True)
 class StepContext:
-    """Per-process resources and settings for the steps, built once in `connections`."""
+    """Per-process resources and settings for the steps, built once in `workers.wiring`."""
 
     sessions: Callable[[], Session]
     provider_for: Callable[[Agent], Provider]
@@ -82,10 +82,10 @@ class StepContext:
     policy: RunPolicy
     clearance: Clearance
     now: Callable[[], datetime]
-    default_max_output_tokens: int = 1024
-    tool_grace_s: float = 30.0
+    default_max_output_tokens: int
+    tool_grace_s: float
+    tool_retries: int
     cache: AnswerCache | None = None
     base_url: str = ""
     prices: Mapping[str, Price] = field(default_factory=dict)
     breakers: ToolBreakers | None = None
-    tool_retries: int = 2

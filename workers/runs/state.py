@@ -15,18 +15,15 @@ from workers.errors import ProviderError, ProviderRateLimited
 from workers.providers.interface import ProviderState, ProviderStatus, ToolCallRequest, Usage
 from workers.runs.backoff import Schedule, grow_delay_s
 
-_DEFAULT_POLL = Schedule(first_s=0.5, factor=1.5, cap_s=5.0)
-_DEFAULT_RETRY = Schedule(first_s=1.0, factor=2.0, cap_s=30.0)
-
 
 @dataclass(frozen=True, slots=True)
 class RunPolicy:
-    """The knobs `decide` needs, as plain values."""
+    """The knobs `decide` needs, as plain values (defaults live in config/settings.py)."""
 
-    poll: Schedule = _DEFAULT_POLL
-    retry: Schedule = _DEFAULT_RETRY
-    max_turns: int = 10
-    max_attempts: int = 5
+    poll: Schedule
+    retry: Schedule
+    max_turns: int
+    max_attempts: int
 
 
 @dataclass(frozen=True, slots=True)
