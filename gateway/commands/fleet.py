@@ -34,18 +34,20 @@ def register(app: typer.Typer) -> None:
     app.command()(guarded(cache))
 
 
+DemoAgentOption = Annotated[
+    str, typer.Option(help="Agent to run: the demo's, or yours (from RUNQ_AGENT_MODULES).")
+]
+WorkdirOption = Annotated[Path, typer.Option(help="Where the database and logs go.")]
+
+
 def demo(
-    agent: Annotated[
-        str, typer.Option(help="Agent to run: the demo's, or yours (from RUNQ_AGENT_MODULES).")
-    ] = DEMO_AGENT,
+    agent: DemoAgentOption = DEMO_AGENT,
     runs: Annotated[int, typer.Option(help="How many runs to enqueue.")] = 100,
     workers: Annotated[int, typer.Option(help="Worker processes (one for runs, rest tools).")] = 2,
     concurrency: Annotated[int, typer.Option(help="Threads per worker process.")] = 16,
     latency_ms: Annotated[int, typer.Option(help="Simulated model latency per turn.")] = 300,
     timeout_s: Annotated[float, typer.Option(help="Give up on the batch after this.")] = 300.0,
-    workdir: Annotated[Path, typer.Option(help="Where the database and logs go.")] = Path(
-        ".runq/demo"
-    ),
+    workdir: WorkdirOption = Path(".runq/demo"),
     as_json: JsonOption = False,
 ) -> None:
     """Run a batch on a local fleet: embedded Redis, SQLite, the OpenAI simulator and real

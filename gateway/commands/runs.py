@@ -9,7 +9,7 @@ from __future__ import annotations
 import sys
 import time
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
@@ -17,6 +17,9 @@ from rich.console import Console
 from gateway.entry_errors import CommandFailed, guarded
 from gateway.exit_codes import ExitCode, exit_code_for_run
 from gateway.output import print_json, print_run, print_table
+
+if TYPE_CHECKING:
+    from gateway.enqueue import RunCreate
 
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON (every field, in full).")]
 FullOption = Annotated[bool, typer.Option("--full", help="Do not shorten long fields.")]
@@ -36,53 +39,53 @@ def register(app: typer.Typer) -> None:
     app.add_typer(runs_app, name="runs")
 
 
+AgentOption = Annotated[str, typer.Option(help="A declared agent (see `runq agents`).")]
+InputOption = Annotated[str | None, typer.Option("--input", help="The user message.")]
+InputFileOption = Annotated[
+    Path | None, typer.Option(help="Read the user message from a file ('-': stdin).")
+]
+ThreadKeyOption = Annotated[
+    str | None, typer.Option(help="Continue (or start) the thread of this user key.")
+]
+IdempotencyOption = Annotated[str | None, typer.Option(help="Same key, same run.")]
+BatchOption = Annotated[str | None, typer.Option(help="Group runs under this id.")]
+DeadlineOption = Annotated[
+    float | None, typer.Option(help="End the run 'expired' after this many seconds.")
+]
+CacheOption = Annotated[
+    bool | None, typer.Option("--cache/--no-cache", help="Use the response cache.")
+]
+HintOption = Annotated[
+    str | None, typer.Option(help="cheap or strong, for agents with model routing.")
+]
+WaitOption = Annotated[bool, typer.Option(help="Wait for the run to end; exit with its code.")]
+
+
 def enqueue(
-    agent: Annotated[str, typer.Option(help="Name of a declared agent (see `runq agents`).")],
-    input: Annotated[str | None, typer.Option("--input", help="The user message.")] = None,
-    input_file: Annotated[
-        Path | None, typer.Option(help="Read the user message from a file ('-': stdin).")
-    ] = None,
-    thread_key: Annotated[
-        str | None, typer.Option(help="Continue (or start) the thread of this user key.")
-    ] = None,
-    idempotency_key: Annotated[str | None, typer.Option(help="Same key, same run.")] = None,
-    batch_id: Annotated[str | None, typer.Option(help="Group runs (see runs list).")] = None,
-    deadline_s: Annotated[
-        float | None, typer.Option(help="End the run 'expired' after this many seconds.")
-    ] = None,
-    cache: Annotated[
-        bool | None, typer.Option("--cache/--no-cache", help="Use the response cache.")
-    ] = None,
-    model_hint: Annotated[
-        str | None, typer.Option(help="cheap or strong, for agents with model routing.")
-    ] = None,
-    wait: Annotated[bool, typer.Option(help="Wait for the run to end; exit with its code.")] = (
-        False
-    ),
+    agent: AgentOption,
+    input: InputOption = None,
+    input_file: InputFileOption = None,
+    thread_key: ThreadKeyOption = None,
+    idempotency_key: IdempotencyOption = None,
+    batch_id: BatchOption = None,
+    deadline_s: DeadlineOption = None,
+    cache: CacheOption = None,
+    model_hint: HintOption = None,
+    wait: WaitOption = False,
     timeout_s: WaitTimeout = 300.0,
     as_json: JsonOption = False,
     full: FullOption = False,
 ) -> None:
     """Enqueue one run and print it (with --wait: its result, exit code by outcome)."""
-    from pydantic import ValidationError
-
     from config.settings import get_settings
-    from gateway.enqueue import RunCreate, enqueue_run
+    from gateway.enqueue import enqueue_run
     from gateway.preflight import require_agent, require_redis
     from workers.wiring import new_session
 
-    text = _read_input(input, input_file)
     fields: dict[str, Any] = {"idempotency_key": idempotency_key, "thread_key": thread_key}
-    fields |= {"batch_id": batch_id}
-    fields |= {"deadline_s": deadline_s, "cache": cache, "model_hint": model_hint}
-    try:
-        job = RunCreate(agent=agent, input=text, **fields)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(part) for part in first["loc"])
-        raise CommandFailed(
-            f"invalid --{where.replace('_', '-')}: {first['msg']}", ExitCode.BAD_USAGE
-        ) from None
+    fields |= {"cache": cache}
+    fields |= {"batch_id": batch_id, "deadline_s": deadline_s, "model_hint": model_hint}
+    job = _build_job(agent, _read_input(input, input_file), fields)
     require_agent(agent)
     require_redis()
     with new_session() as session:
@@ -90,6 +93,20 @@ def enqueue(
     code = _report(run.id, as_json=as_json, full=full, wait=wait, timeout_s=timeout_s)
     # Without --wait, enqueueing was the whole job, and it succeeded.
     raise typer.Exit(code if wait else ExitCode.OK)
+
+
+def _build_job(agent: str, text: str, fields: dict[str, Any]) -> RunCreate:
+    """The job, or BAD_USAGE naming the flag that is wrong."""
+    from pydantic import ValidationError
+
+    from gateway.enqueue import RunCreate
+
+    try:
+        return RunCreate(agent=agent, input=text, **fields)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        flag = "--" + ".".join(str(part) for part in first["loc"]).replace("_", "-")
+        raise CommandFailed(f"invalid {flag}: {first['msg']}", ExitCode.BAD_USAGE) from None
 
 
 def status(
