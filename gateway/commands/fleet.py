@@ -50,9 +50,11 @@ def demo(
     workdir: WorkdirOption = Path(".runq/demo"),
     as_json: JsonOption = False,
 ) -> None:
-    """Run a batch on a local fleet: embedded Redis, SQLite, the OpenAI simulator and real
-    Celery workers; no key needed. With --agent YOURS, the simulator calls every tool your agent
-    declares, with arguments generated from their schemas. Exit 0 only if every run completed."""
+    """Run a batch of runs on a local fleet, offline: no key, Redis or database needed.
+
+    Embedded Redis, SQLite, the OpenAI simulator and real Celery workers. With --agent YOURS,
+    the simulator calls every tool your agent declares, with arguments generated from their
+    schemas. Exit 0 only if every run completed."""
     from config.settings import get_settings
     from gateway.demo import run_demo
     from gateway.preflight import load_agents
@@ -108,9 +110,11 @@ def worker(
         str | None, typer.Option(help="Node name; default runq-<queues>-<pid>@<host>.")
     ] = None,
 ) -> None:
-    """Start a Celery worker (`celery -A config worker --pool threads`); needs REDIS_URL.
-    Scale out by starting more, on any machine. Options runq does not know go to celery as they
-    are, e.g. `runq worker --queues tools --max-tasks-per-child 1000`."""
+    """Start a Celery worker on REDIS_URL, named runq-<queues>-<pid>@<host>.
+
+    Same as `celery -A config worker --pool threads`, after checking the settings, the agent
+    modules and Redis. Scale out by starting more, on any machine. Options runq does not know go
+    to celery as they are, e.g. `runq worker --queues tools --max-tasks-per-child 1000`."""
     from gateway.preflight import load_agents, require_redis
 
     load_agents()
@@ -136,9 +140,10 @@ def simulator(
     rpm: Annotated[int, typer.Option(help="Requests per minute per key (0 = no limit).")] = 0,
     tpm: Annotated[int, typer.Option(help="Tokens per minute per key (0 = no limit).")] = 0,
 ) -> None:
-    """Serve the OpenAI simulator: a TEST DOUBLE of the OpenAI API with a deterministic scripted
-    model (`#call=TOOL` and `#call_all` in a message make it call your tools). Not the real
-    provider."""
+    """Serve the OpenAI simulator: a TEST DOUBLE of the OpenAI API, not the real provider.
+
+    Its scripted model is deterministic; `#call=TOOL {"arg": 1}`, `#call=TOOL` (arguments from
+    the schema) and `#call_all` in a message make it call your agent's tools."""
     from simulator.__main__ import main as simulator_main
 
     options = {"--host": host, "--port": port, "--latency-ms": latency_ms, "--rpm": rpm}

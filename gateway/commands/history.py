@@ -48,8 +48,9 @@ def usage(
     ] = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Tokens and cost summed over runs (all, or per agent and/or thread). Exit 7 if the agent
-    or thread is unknown."""
+    """Tokens and cost summed over runs: all, or per agent and/or thread.
+
+    Exit 7 if the agent or thread is unknown."""
     from gateway import run_view
     from gateway.preflight import load_agents
     from workers.agents import agent_names
