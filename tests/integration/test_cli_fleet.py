@@ -15,7 +15,7 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.timeout(120
 runner = CliRunner()
 
 
-@pytest.mark.parametrize("provider", ["responses", "chat"])
+@pytest.mark.parametrize("provider", ["responses", "chat", "assistants"])
 def test_a_user_agent_with_a_custom_tool_completes_offline(fleet, provider):
     from workers import wiring
     from workers.db import store

@@ -19,7 +19,7 @@ def lookup_order(
     return {"order_id": order_id, "quantity": quantity, "channel": channel, "status": "shipped"}
 
 
-for provider in ("responses", "chat"):
+for provider in ("responses", "chat", "assistants"):
     register_agent(
         Agent(
             name=f"support-{provider}",
