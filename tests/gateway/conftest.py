@@ -7,6 +7,7 @@ from datetime import timedelta
 
 import pytest
 
+import workers.demo_agent  # noqa: F401  (registered once at import, before the registry snapshot)
 from gateway.entry_errors import set_debug
 
 

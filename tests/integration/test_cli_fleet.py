@@ -7,9 +7,10 @@ import json
 import pytest
 from typer.testing import CliRunner
 
+import tests.integration.agents  # noqa: F401  (registered once at import, as the workers do)
 from gateway.cli import app
 from gateway.exit_codes import ExitCode
-from tests.integration.conftest import enqueue_batch, wait_for_batch
+from tests.integration.fleet import enqueue_batch, wait_for_batch
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.timeout(120)]
 runner = CliRunner()
