@@ -57,8 +57,11 @@ def test_enqueue_wait_reads_stdin_and_exits_0_when_the_run_completed(fleet):
     ],
 )
 def test_enqueue_wait_exits_with_the_outcome(fleet, extra, code):
-    result = runner.invoke(app, ["enqueue", "--agent", "responses-agent", "--wait", *extra])
+    args = ["enqueue", "--agent", "responses-agent", "--wait", "--json", *extra]
+    result = runner.invoke(app, args)
     assert result.exit_code == code, result.output
+    # A run left going would keep the fleet busy at teardown.
+    runner.invoke(app, ["cancel", json.loads(result.stdout)["id"]])
 
 
 def test_cancel_of_a_running_run_then_status_says_cancelled(fleet):
