@@ -63,6 +63,11 @@ def test_a_configuration_mistake_is_one_line_naming_the_variable(
             "cannot reach Redis at redis://127.0.0.1:1/0 (REDIS_URL); gave up after",
         ),
         (
+            {"REDIS_URL": "redis://:s3cret@127.0.0.1:1/0"},
+            ["worker", "--queues", "tools"],
+            "cannot reach Redis at redis://127.0.0.1:1/0 (REDIS_URL); gave up after",
+        ),
+        (
             {"DATABASE_URL": "postgresql+psycopg://runq:s3cret@127.0.0.1:1/runq"},
             ["status", "run_x"],
             "cannot reach the database at postgresql+psycopg://127.0.0.1:1/runq (DATABASE_URL)",
