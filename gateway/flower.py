@@ -12,9 +12,8 @@ from __future__ import annotations
 import os
 from typing import Any
 
-import typer
-
 from config.settings import get_settings
+from workers.errors import ConfigError
 
 
 def protect_open_pages() -> None:
@@ -33,7 +32,7 @@ def flower_args(port: int, address: str) -> list[str]:
     """The `celery` command line, credentials included (never printed)."""
     settings = get_settings()
     if settings.operate.operator_password is None:
-        raise typer.BadParameter("set RUNQ_OPERATOR_PASSWORD: Flower never runs without auth")
+        raise ConfigError("set RUNQ_OPERATOR_PASSWORD: Flower never runs without auth")
     password = settings.operate.operator_password.get_secret_value()
     return [
         "-A",
