@@ -42,7 +42,7 @@ RUN_BY_TESTS = {
     "celery -A config worker -Q tools --pool threads": "devstack/local_stack.py (every fleet)",
     "celery -A config beat": "tests/integration/test_compose_commands.py",
     "celery -A config inspect ping -d": "tests/integration/test_compose_commands.py",
-    "runq flower": "tests/integration/test_operate.py",
+    "runq flower": "tests/integration/test_operate.py (which also runs Flower's healthcheck)",
     "runq serve": "the gateway's own tests (front-door branch)",
     "python -m simulator": "devstack/local_stack.py (every fleet)",
 }

@@ -6,11 +6,14 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+import yaml
 from prometheus_client.parser import text_string_to_metric_families
 
 import tests.integration.agents  # noqa: F401  (declared before the registry is snapshotted)
@@ -237,6 +240,13 @@ def test_flower_needs_auth_everywhere_and_shows_a_failed_run_as_failure(
     for path in ("/", "/tasks", "/metrics", "/healthcheck", "/api/tasks", "/api/workers"):
         assert http_status(f"{flower_url}{path}") == 401, path
     assert http_status(f"{flower_url}/metrics", OPERATOR) == 200
+    # The compose file's healthcheck for Flower, as written there, passes with the operator's
+    # password from the environment.
+    probe = yaml.safe_load(
+        (Path(__file__).resolve().parents[2] / "docker-compose.yml").read_text()
+    )["services"]["flower"]
+    code = probe["healthcheck"]["test"][3].replace(":5555", f":{flower_url.rsplit(':', 1)[1]}")
+    subprocess.run([sys.executable, "-c", code], env=fleet.env, check=True, timeout=30)
     batch_id = enqueue_batch(["What's the weather in Rome? #fail"], agent="responses-agent")
     wait_for_batch(batch_id, 1)
     with wiring.new_session() as session:
