@@ -19,6 +19,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session
 
 from workers.db import fleet_store
+from workers.errors import ConfigError
 
 log = logging.getLogger("runq.metrics")
 
@@ -54,7 +55,8 @@ class FleetCollector(Collector):
             client = self._redis()
             for queue in self._queues:
                 depth.add_metric([queue], queue_depth(client, queue))
-        except redis.RedisError as exc:
+        except (redis.RedisError, ConfigError) as exc:
+            # No broker configured or reachable: the family is served empty, never a 500.
             log.warning("runq_queue_depth not read: %s", exc)
         yield depth
         active = GaugeMetricFamily(

@@ -7,6 +7,7 @@ from sqlmodel import Session
 from tests.workers.steps_fixtures import insert_run, memory_engine
 from workers.db import store
 from workers.db.statuses import RunStatus
+from workers.errors import ConfigError
 from workers.observability.fleet_collector import FleetCollector, queue_depth
 
 
@@ -39,3 +40,16 @@ def test_the_collector_reads_queues_and_active_runs_at_scrape_time():
     assert 'runq_runs_active{status="pending"} 1.0' in text
     assert 'runq_runs_active{status="in_progress"} 1.0' in text
     assert 'runq_runs_active{status="requires_tools"} 0.0' in text
+
+
+def test_without_a_broker_the_queue_family_is_empty_not_an_error():
+    engine = memory_engine()
+
+    def no_broker():
+        raise ConfigError("REDIS_URL is not set")
+
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(FleetCollector(no_broker, lambda: Session(engine)))
+    text = generate_latest(registry).decode()
+    assert "runq_queue_depth{" not in text
+    assert 'runq_runs_active{status="pending"} 0.0' in text
