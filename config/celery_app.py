@@ -17,6 +17,8 @@ _broker_url = settings.redis_url or "redis://127.0.0.1:6379/0"
 app = Celery("runq", include=["tasks.runs", "tasks.tools", "tasks.housekeeping"])
 app.conf.update(
     broker_url=_broker_url,
+    # redis:// with a channel that drops undecodable queue items instead of exiting.
+    broker_transport="config.transport:TolerantRedisTransport",
     result_backend=_broker_url,
     task_serializer="json",
     result_serializer="json",
