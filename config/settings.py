@@ -76,6 +76,20 @@ class Settings(BaseSettings):
     max_turns: int = Field(10, description="Tool round trips before a looping run is failed.")
     reaper_stale_s: float = Field(120.0, description="No progress for this long: reschedule.")
 
+    # -- recovery (issue 10) ----------------------------------------------------------------
+    sweep_every_s: float = Field(2.0, gt=0, description="How often beat sweeps overdue runs.")
+    recovery_grace_s: float = Field(
+        5.0, gt=0, description="A run whose next step is this late has its step re-sent."
+    )
+    sweep_batch: int = Field(500, ge=1, description="Overdue runs re-sent per sweep at most.")
+    max_recoveries: int = Field(
+        3, ge=1, description="Re-sends of one step before the run fails (a poison run)."
+    )
+    agent_missing_retries: int = Field(
+        10, ge=0, description="Hand-backs of a run whose agent a worker lacks, then it fails."
+    )
+    agent_missing_retry_s: float = Field(3.0, gt=0, description="Delay of each hand-back.")
+
     # -- celery -----------------------------------------------------------------------------
     visibility_timeout_s: int = Field(
         600, description="Broker redelivery of unacked messages; must exceed every countdown."

@@ -61,6 +61,13 @@ def search(query: str) -> tuple[str, str]:
         pytest.param(
             None,
             BOTH,
+            [user("Please use tool crash_worker, then weather in Oslo.")],
+            ToolCalls((("crash_worker", "{}"), weather("Oslo"))),
+            id="use-tool-by-name-offered-or-not",
+        ),
+        pytest.param(
+            None,
+            BOTH,
             [user("What's the weather in Paris, Rome and Oslo?")],
             ToolCalls((weather("Paris"), weather("Rome"), weather("Oslo"))),
             id="weather-list",

@@ -54,6 +54,7 @@ def create_run(
         thread_id=thread_id,
         use_cache=use_cache,
         model_hint=model_hint,
+        next_due_at=utcnow(),  # if the start message is never sent, the sweep sends it
     )
     session.add(run)
     try:
@@ -260,7 +261,12 @@ def _compare_and_set(
     )
     if at_step is not None:
         statement = statement.where(col(Run.step_seq) == at_step)
-    changes: dict[str, Any] = {"status": to.value, "updated_at": utcnow(), **values}
+    # Any transition is progress: the sweep's re-send count starts over, and a run that
+    # ended leaves the sweep's index.
+    changes: dict[str, Any] = {"status": to.value, "updated_at": utcnow(), "recoveries": 0}
+    if to in TERMINAL_STATUSES:
+        changes["next_due_at"] = None
+    changes |= values
     if usage is not None:
         changes["input_tokens"] = col(Run.input_tokens) + usage.input_tokens
         changes["output_tokens"] = col(Run.output_tokens) + usage.output_tokens
