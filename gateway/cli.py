@@ -99,8 +99,9 @@ def enqueue(
 
     from config.settings import get_settings
     from gateway.enqueue import RunCreate, enqueue_run
-    from workers.agents import load_agent_modules
-    from workers.errors import ThreadBusy, UnknownAgent
+    from gateway.reachability import check_broker
+    from workers.agents import get_agent, load_agent_modules
+    from workers.errors import ConfigError, ThreadBusy, UnknownAgent
     from workers.wiring import new_session
 
     settings = get_settings()
@@ -109,14 +110,17 @@ def enqueue(
         job = RunCreate(
             agent=agent, input=input, idempotency_key=idempotency_key, thread_key=thread_key
         )
+        get_agent(job.agent)  # a wrong name is the clearer error, whatever else is wrong
+        check_broker(settings.broker_url)
         with new_session() as session:
             run = enqueue_run(session, job, default_deadline_s=settings.run_deadline_s)
-    except (ValidationError, UnknownAgent, ThreadBusy) as exc:
-        console.print(f"[red]cannot enqueue:[/] {exc}")
+    except (ValidationError, UnknownAgent, ThreadBusy, ConfigError, ValueError) as exc:
+        console.print(f"[red]cannot enqueue:[/] {exc}", soft_wrap=True)
         raise typer.Exit(2) from exc
     if wait:
         _wait_for(run.id, timeout_s)
     _print_run(run.id, as_json)
+    _exit_unless_completed(run.id, required=wait)
 
 
 @app.command()
@@ -124,7 +128,8 @@ def status(
     run_id: Annotated[str, typer.Argument(help="The run id printed by enqueue.")],
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
-    """Show a run: status, result or error, usage, polls and tool calls."""
+    """Show a run: status, result or error, usage, polls and tool calls. Exits 0 only for a
+    completed run (1 when it failed, was cancelled or expired, or is still going)."""
     from workers.errors import RunNotFound
 
     try:
@@ -132,6 +137,7 @@ def status(
     except RunNotFound as exc:
         console.print(f"[red]{exc}[/]")
         raise typer.Exit(1) from exc
+    _exit_unless_completed(run_id, required=True)
 
 
 @app.command()
@@ -253,6 +259,18 @@ def _wait_for(run_id: str, timeout_s: float) -> None:
             if is_terminal(RunStatus(run.status)):
                 return
             time.sleep(0.5)
+
+
+def _exit_unless_completed(run_id: str, *, required: bool) -> None:
+    """Exit 1 when `required` and the run did not complete (scripts check the exit code)."""
+    from workers.db import store
+    from workers.wiring import new_session
+
+    if not required:
+        return
+    with new_session() as session:
+        if store.get_run(session, run_id=run_id).status != "completed":
+            raise typer.Exit(1)
 
 
 def _print_run(run_id: str, as_json: bool) -> None:

@@ -80,3 +80,38 @@ def test_the_demo_runs_a_batch_on_embedded_defaults(tmp_path):
     }
     assert rows["completed"] == "20" and rows["failed"] == "0"
     assert rows["tool calls run twice"] == "0"
+
+
+def test_enqueue_with_redis_unreachable_fails_fast_in_one_line_and_records_nothing(
+    tmp_path, monkeypatch
+):
+    from devstack.embedded_redis import free_port
+
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'runq.db'}")
+    monkeypatch.setenv("REDIS_URL", f"redis://user:s3cret@127.0.0.1:{free_port()}/0")
+    from workers import wiring
+
+    wiring.reset()
+    try:
+        result = runner.invoke(app, ["enqueue", "--agent", "assistant", "--input", "hi"])
+        with wiring.new_session() as session:
+            from sqlmodel import select
+
+            from workers.db.models import Run
+
+            leftover = session.exec(select(Run)).all()
+    finally:
+        wiring.reset()
+    assert result.exit_code == 2
+    assert result.output.count("\n") == 1, result.output
+    assert "redis://127.0.0.1:" in result.output and "(REDIS_URL) is unreachable" in result.output
+    assert "s3cret" not in result.output and "user" not in result.output
+    assert leftover == []
+
+
+def test_redact_url_drops_credentials_only():
+    from gateway.reachability import redact_url
+
+    assert redact_url("redis://u:p@host:6380/1") == "redis://host:6380/1"
+    assert redact_url("redis://:p@host/0") == "redis://host/0"
+    assert redact_url("redis://host:6379/0") == "redis://host:6379/0"
