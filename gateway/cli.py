@@ -170,7 +170,8 @@ def simulator(
 
 @app.command()
 def cancel(run_id: Annotated[str, typer.Argument(help="The run to cancel.")]) -> None:
-    """Cancel a run: recorded at once (pending polls and tools stop), and at the provider."""
+    """Cancel a run: recorded at once (pending polls and tools stop), and at the provider.
+    Exits 1 when there is no such run or it had already ended."""
     from workers.errors import RunNotFound
     from workers.runs.outcomes import cancel_run
     from workers.wiring import get_step_context
@@ -180,7 +181,10 @@ def cancel(run_id: Annotated[str, typer.Argument(help="The run to cancel.")]) ->
     except RunNotFound as exc:
         console.print(f"[red]{exc}[/]")
         raise typer.Exit(1) from exc
-    console.print("cancelled" if cancelled else "the run had already ended; nothing to cancel")
+    if not cancelled:
+        console.print("the run had already ended; nothing to cancel")
+        raise typer.Exit(1)
+    console.print("cancelled")
 
 
 @app.command()
@@ -287,5 +291,36 @@ def _print_run(run_id: str, as_json: bool) -> None:
         console.print(f"  tool {call['name']}({call['arguments']}) -> {call['status']}")
 
 
+def main() -> None:
+    """The `runq` entry point: a configuration mistake or an unreachable database ends in one
+    line naming the setting to fix and exit status 2, not a traceback."""
+    from pydantic import ValidationError
+    from pydantic_settings import SettingsError
+    from sqlalchemy.exc import OperationalError
+
+    try:
+        app()
+    except SettingsError as exc:
+        console.print(f"[red]configuration error:[/] {exc}", soft_wrap=True)
+        sys.exit(2)
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        console.print(f"[red]configuration error:[/] {problems}", soft_wrap=True)
+        sys.exit(2)
+    except OperationalError as exc:
+        console.print(
+            f"[red]database unreachable:[/] {_database_named()}: {str(exc.orig).splitlines()[0]}",
+            soft_wrap=True,
+        )
+        sys.exit(2)
+
+
+def _database_named() -> str:
+    from config.settings import get_settings
+    from gateway.reachability import redact_url
+
+    return f"{redact_url(get_settings().database_url)} (DATABASE_URL)"
+
+
 if __name__ == "__main__":
-    app()
+    main()
