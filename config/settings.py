@@ -99,7 +99,7 @@ class Settings(BaseSettings):
         description="Modules to import at start-up that declare agents and tools (JSON list).",
     )
     tool_grace_s: float = Field(
-        30.0, description="A call still 'running' this long past its timeout was interrupted."
+        5.0, description="A call still 'running' this long past its timeout was interrupted."
     )
 
     # -- limits and cache (issue 3 grows these) -----------------------------------------------

@@ -67,6 +67,13 @@ def search(query: str) -> tuple[str, str]:
         ),
         pytest.param(
             None,
+            (),
+            [user("use tool lookup with k1 and use tool charge with c-2")],
+            ToolCalls((("lookup", '{"key": "k1"}'), ("charge", '{"key": "c-2"}'))),
+            id="use-tool-with-a-key",
+        ),
+        pytest.param(
+            None,
             BOTH,
             [user("What's the weather in Paris, Rome and Oslo?")],
             ToolCalls((weather("Paris"), weather("Rome"), weather("Oslo"))),
