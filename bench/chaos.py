@@ -68,13 +68,15 @@ def no_faults(stack: LocalStack, t_s: float, faults: Faults) -> None:
 
 
 def sigkill_every(every_s: float, until_s: float, seed: int = 7) -> Injector:
-    """SIGKILL a random live worker every `every_s` until `until_s`."""
+    """SIGKILL a random live worker (of those without the beat) every `every_s` until
+    `until_s`."""
     rng = random.Random(seed)
 
     def inject(stack: LocalStack, t_s: float, faults: Faults) -> None:
         due = min(int(t_s / every_s), int(until_s / every_s))
         while faults.counts["SIGKILLs"] < due:
-            alive = [p for p in stack.workers if p.poll() is None]
+            # Not the worker with the embedded beat: SIGKILL would orphan its beat process.
+            alive = [p for p in stack.workers if p.poll() is None and "-B" not in p.args]
             if not alive:
                 return
             rng.choice(alive).send_signal(signal.SIGKILL)
@@ -159,7 +161,8 @@ def tally(batch_id: str, executions_file: Path) -> Tally:
         calls = store.batch_tool_calls(session, batch_id=batch_id)
     executed = Counter(executions_file.read_text().splitlines()) if executions_file.exists() else {}
     rows = Counter(f"{c.name} {json.loads(c.arguments).get('key')}" for c in calls)
-    extra = {line: n - rows[line] for line, n in executed.items() if n > rows[line]}
+    # The log may hold other batches' keys (a shared test fleet): only this batch's count.
+    extra = {line: n - rows[line] for line, n in executed.items() if 0 < rows[line] < n}
     return Tally(
         runs=len(runs),
         completed=sum(r.status == "completed" for r in runs),

@@ -83,7 +83,10 @@ class Settings(BaseSettings):
     )
     sweep_batch: int = Field(500, ge=1, description="Overdue runs re-sent per sweep at most.")
     max_recoveries: int = Field(
-        3, ge=1, description="Re-sends of one step before the run fails (a poison run)."
+        5, ge=1, description="Re-sends of one step with no progress before the run fails."
+    )
+    max_deliveries: int = Field(
+        3, ge=1, description="Starts of one tool call before the run fails (a poison run)."
     )
     agent_missing_retries: int = Field(
         10, ge=0, description="Hand-backs of a run whose agent a worker lacks, then it fails."

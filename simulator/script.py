@@ -146,8 +146,7 @@ def plan_calls(
             query = match.group(1).strip(" \"'")
             if query:
                 found.append((match.start(), SEARCH_TOOL, {"query": query}))
-    for match in _USE_TOOL.finditer(plain):
-        found.append((match.start(), match.group(1), {"key": match.group(2)} if match[2] else {}))
+    found.extend(_named_calls(plain))
     # sorted() is stable, so locations from one phrase keep their order.
     calls = [(name, json.dumps(args)) for _, name, args in sorted(found, key=lambda f: f[0])]
     if directives.unknown_tool and tool_names:
@@ -156,6 +155,14 @@ def plan_calls(
         name, arguments = calls[0]
         calls[0] = (name, arguments[:-1])
     return tuple(calls)
+
+
+def _named_calls(plain: str) -> list[tuple[int, str, dict[str, str]]]:
+    """`use tool NAME [with KEY]` phrases: (position, name, arguments)."""
+    return [
+        (match.start(), match.group(1), {"key": match.group(2)} if match.group(2) else {})
+        for match in _USE_TOOL.finditer(plain)
+    ]
 
 
 def last_user_text(items: Sequence[Mapping[str, Any]]) -> str:

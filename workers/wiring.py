@@ -187,6 +187,7 @@ def get_step_context() -> StepContext:
         },
         breakers=_breakers(settings) if settings.redis_url else None,
         tool_retries=settings.tool_retries,
+        max_deliveries=settings.max_deliveries,
     )
 
 

@@ -15,6 +15,7 @@ from typing import Any
 import psycopg
 import pytest
 
+from bench.chaos_agents import EXECUTIONS_FILE_ENV
 from devstack.embedded_postgres import EmbeddedPostgres
 from devstack.local_stack import LocalStack, start_local_stack
 from workers.db.migrate import upgrade_to_head
@@ -31,12 +32,12 @@ FLEET_ENV = {
     "RUNQ_RETRY_CAP_S": "2.0",
     "RUNQ_SWEEP_EVERY_S": "1",
     "RUNQ_RECOVERY_GRACE_S": "1",
-    "RUNQ_MAX_RECOVERIES": "4",
+    "RUNQ_MAX_RECOVERIES": "5",
     "RUNQ_AGENT_MISSING_RETRIES": "2",
     "RUNQ_AGENT_MISSING_RETRY_S": "0.5",
     "RUNQ_TOOL_GRACE_S": "2",
     "RUNQ_PROVIDER_TIMEOUT_S": "3",
-    "RUNQ_AGENT_MODULES": '["tests.integration.agents"]',
+    "RUNQ_AGENT_MODULES": '["tests.integration.agents", "bench.chaos_agents"]',
     # Only the `limited-agent` model has a budget; test_shared_budget sets the simulator's.
     "RUNQ_MODEL_LIMITS": json.dumps({"gpt-limited": {"requests_per_min": LIMITED_RPM}}),
 }
@@ -83,7 +84,7 @@ def fleet(
     two `runs` workers and one `tools` worker, so several processes share every budget.
     The store is PostgreSQL, as in production (`runq demo` and its test cover SQLite);
     a machine without PostgreSQL falls back to a SQLite file outside CI."""
-    env = {}
+    env = {EXECUTIONS_FILE_ENV: str(tmp_path_factory.mktemp("chaos") / "executions.log")}
     with suppress(pytest.skip.Exception):
         env["DATABASE_URL"] = fresh_postgres_database(request.getfixturevalue("postgres_server"))
     with running_fleet(tmp_path_factory, runs_workers=2, extra_env=env) as stack:

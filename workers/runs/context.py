@@ -133,3 +133,5 @@ class StepContext:
     prices: Mapping[str, Price] = field(default_factory=dict)
     breakers: ToolBreakers | None = None
     tool_retries: int = 2
+    max_deliveries: int = 3
+    """Executions an idempotent call may start before its run fails as a poison run."""

@@ -21,7 +21,8 @@ from workers.agents import Agent, get_agent
 from workers.db import recovery_store, store
 from workers.db.models import ToolCall
 from workers.runs.context import StepContext
-from workers.runs.state import RunStatus, is_terminal
+from workers.runs.outcomes import fail_run
+from workers.runs.state import Fail, RunStatus, is_terminal
 from workers.tools.invoke import ToolResult, invoke_tool
 
 log = logging.getLogger("runq.tools")
@@ -130,6 +131,8 @@ def _settle_interrupted(ctx: StepContext, run_id: str, call_id: str) -> ToolCall
         if ctx.now() < given_up_at:
             return ToolCallOutcome(call_id, "running", ran_now=False)
         if call.name in ctx.tools and ctx.tools.get(call.name).idempotent:
+            if call.attempts >= ctx.max_deliveries:
+                return _fail_poison_run(ctx, call)
             return _rerun_interrupted(ctx, call)
         log.warning("run %s call %s: interrupted by a lost worker; not re-run", run_id, call_id)
         store.finish_tool_call(
@@ -160,6 +163,27 @@ def _rerun_interrupted(ctx: StepContext, call: ToolCall) -> ToolCallOutcome:
         call.name,
     )
     return _run_and_record(ctx, agent, call, prior_attempts=call.attempts)
+
+
+def _fail_poison_run(ctx: StepContext, call: ToolCall) -> ToolCallOutcome:
+    """A call that took its worker down every time it started ends its run: running it
+    again would only take down the next worker (and the calls of other runs beside it)."""
+    reason = (
+        f"step runq.tools.execute ({call.name}) killed its worker {call.attempts} times; "
+        "not running it again"
+    )
+    fail_run(ctx, call.run_id, Fail(reason))
+    output = json.dumps({"error": {"type": "ToolKilledItsWorker", "message": reason}})
+    with ctx.sessions() as session:
+        store.finish_tool_call(
+            session,
+            run_id=call.run_id,
+            call_id=call.call_id,
+            output=output,
+            error=f"poison: {reason}",
+            duration_ms=0,
+        )
+    return ToolCallOutcome(call.call_id, "failed", ran_now=False)
 
 
 def refuse_tool_call(ctx: StepContext, run_id: str, call_id: str, reason: str) -> ToolCallOutcome:
