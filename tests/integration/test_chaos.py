@@ -63,3 +63,28 @@ def test_sigkills_lose_nothing_and_a_poison_run_fails_with_the_reason(fleet):
         poison.error or ""
     )
     fleet.wait_for_workers(len(fleet.workers))
+
+
+def test_a_rolling_sigterm_restart_under_load_loses_nothing(fleet):
+    # Given chaos runs in flight
+    prefix = uuid.uuid4().hex[:6]
+    batch_id = enqueue_batch(chaos_inputs(RUNS, prefix), agent="chaos")
+    time.sleep(1.0)
+
+    # When every worker in turn gets SIGTERM (warm shutdown: finish what is in hand, hand
+    # back the rest) and is restarted, as a deploy would
+    # (the next goes as soon as the previous has exited; its replacement boots meanwhile)
+    for index in range(len(fleet.workers)):
+        fleet.workers[index].send_signal(signal.SIGTERM)
+        fleet.workers[index].wait(timeout=60)
+        fleet.revive_workers()
+    fleet.wait_for_workers(len(fleet.workers))
+
+    # Then every run completes, no payment ran twice and no tool result was lost
+    deadline = time.monotonic() + 60
+    while terminal_count(batch_id) < RUNS:
+        assert time.monotonic() < deadline, "runs still in flight 60 s after the restart"
+        time.sleep(0.5)
+    counts = tally(batch_id, Path(fleet.env[EXECUTIONS_FILE_ENV]))
+    assert (counts.completed, counts.stuck) == (RUNS, 0), counts.failed
+    assert (counts.payments_twice, counts.results_lost) == (0, 0)
