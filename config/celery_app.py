@@ -12,7 +12,7 @@ from config.settings import get_settings
 settings = get_settings()
 # Without REDIS_URL a worker would have nothing to share with other workers; the default
 # only lets `celery -A config` import so it can print a clear connection error.
-_broker_url = settings.redis_url or "redis://127.0.0.1:6379/0"
+_broker_url = settings.redis.url or "redis://127.0.0.1:6379/0"
 
 app = Celery("runq", include=["tasks.runs", "tasks.tools", "tasks.housekeeping"])
 app.conf.update(
@@ -33,8 +33,8 @@ app.conf.update(
     # worker's reserved messages therefore come back late, but nothing waits for them:
     # the recovery sweep re-sends an overdue run's step within seconds, and the late
     # copy is dropped by the step's compare-and-set when it finally arrives.
-    broker_transport_options={"visibility_timeout": settings.visibility_timeout_s},
-    result_backend_transport_options={"visibility_timeout": settings.visibility_timeout_s},
+    broker_transport_options={"visibility_timeout": settings.runs.visibility_timeout_s},
+    result_backend_transport_options={"visibility_timeout": settings.runs.visibility_timeout_s},
     result_expires=3600,
     task_default_queue="runs",
     task_routes={"runq.runs.*": {"queue": "runs"}, "runq.tools.*": {"queue": "tools"}},
@@ -45,8 +45,8 @@ app.conf.update(
         # Frequent and cheap (one indexed query): a lost step is re-sent within seconds.
         "sweep-overdue-runs": {
             "task": "runq.housekeeping.sweep",
-            "schedule": settings.sweep_every_s,
-            "options": {"expires": settings.sweep_every_s},
+            "schedule": settings.runs.sweep_every_s,
+            "options": {"expires": settings.runs.sweep_every_s},
         },
         "archive-idle-threads": {"task": "runq.housekeeping.archive_threads", "schedule": 3600.0},
     },

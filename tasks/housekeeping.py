@@ -22,10 +22,11 @@ def sweep() -> int:
     One sweep per interval across the fleet, even with several beat instances by mistake:
     the first to take the Redis lock sweeps, the others return at once."""
     settings = get_settings()
-    lock_ms = int(settings.sweep_every_s * 1000 * _LOCK_TTL_FACTOR)
-    if not get_redis().set(sweep_lock_key(settings.redis_prefix), "1", nx=True, px=lock_ms):
+    lock_ms = int(settings.runs.sweep_every_s * 1000 * _LOCK_TTL_FACTOR)
+    if not get_redis().set(sweep_lock_key(settings.redis.prefix), "1", nx=True, px=lock_ms):
         return 0
-    policy = SweepPolicy(settings.recovery_grace_s, settings.sweep_batch, settings.max_recoveries)
+    runs = settings.runs
+    policy = SweepPolicy(runs.recovery_grace_s, runs.sweep_batch, runs.max_recoveries)
     actions = sweep_overdue_runs(get_step_context(), policy)
     for action in actions:
         send(action)
@@ -41,4 +42,4 @@ def reap() -> int:
 @app.task(name="runq.housekeeping.archive_threads")
 def archive_threads() -> int:
     """Archive threads idle past RUNQ_THREAD_RETENTION_S; returns how many."""
-    return archive_idle_threads(get_step_context(), get_settings().thread_retention_s)
+    return archive_idle_threads(get_step_context(), get_settings().runs.thread_retention_s)

@@ -62,7 +62,7 @@ class RunStepTask(Task):  # type: ignore[type-arg]
         """Requeue a step whose agent this worker lacks (a worker started without that
         module), so a worker that has it can take it; fail the run after a bounded count."""
         hand_back(self, exc)
-        tries = get_settings().agent_missing_retries + 1
+        tries = get_settings().runs.agent_missing_retries + 1
         reason = f"no worker that took this run has its agent ({tries} tries): {exc}"
         fail_run(get_step_context(), run_id, Fail(reason))
         return f"failed: {reason}"
@@ -71,10 +71,10 @@ class RunStepTask(Task):  # type: ignore[type-arg]
 def hand_back(task: Task, exc: UnknownAgent) -> None:  # type: ignore[type-arg]
     """Retry `task` later on any worker, unless it was handed back too often already."""
     settings = get_settings()
-    if task.request.retries < settings.agent_missing_retries:
+    if task.request.retries < settings.runs.agent_missing_retries:
         log.warning("%s: %s; handing it back for another worker", task.request.id, exc)
         raise task.retry(
             exc=exc,
-            countdown=settings.agent_missing_retry_s,
-            max_retries=settings.agent_missing_retries,
+            countdown=settings.runs.agent_missing_retry_s,
+            max_retries=settings.runs.agent_missing_retries,
         ) from exc

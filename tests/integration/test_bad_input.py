@@ -6,8 +6,8 @@ costs about as long as its slowest case. Each case names the clear error it must
 
 - a message dropped with a log line, the worker still running (queue door);
 - a failed run with the reason, or an error output the model reads (model and tool doors);
-- one line and a non-zero exit (configuration and operator doors; `runq` run in this
-  process through its entry point, with the environment changed for the one command).
+- one line and its exit code (configuration and operator doors; `runq` run in this process,
+  with the environment changed for the one command; codes in `gateway.exit_codes`).
 """
 
 from __future__ import annotations
@@ -15,7 +15,6 @@ from __future__ import annotations
 import base64
 import json
 import pickle
-import sys
 import time
 import uuid
 from dataclasses import dataclass
@@ -24,7 +23,7 @@ from pathlib import Path
 import pytest
 import redis
 
-from tests.integration.conftest import TERMINAL, enqueue_batch, wait_for_batch
+from tests.integration.fleet import TERMINAL, enqueue_batch, wait_for_batch
 from workers import wiring
 from workers.db import store
 
@@ -169,37 +168,39 @@ class CommandCase:
 COMMAND_CASES = {
     # configuration mistakes
     "config-unparseable-json-setting": CommandCase(
-        ("status", "run_x"), {"RUNQ_MODEL_LIMITS": "{not json"}, 2, 'field "model_limits"'
+        ("status", "run_x"), {"RUNQ_MODEL_LIMITS": "{not json"}, 9,
+        "RUNQ_MODEL_LIMITS is not valid JSON",
     ),
     "config-wrong-type-setting": CommandCase(
-        ("status", "run_x"), {"RUNQ_MAX_TURNS": "many"}, 2, "max_turns: Input should be"
+        ("status", "run_x"), {"RUNQ_MAX_TURNS": "many"}, 9,
+        "RUNQ_MAX_TURNS: Input should be a valid integer",
     ),
     "config-unreachable-redis-at-enqueue": CommandCase(
         ("enqueue", "--agent", "assistant", "--input", "hi"),
         {"REDIS_URL": "redis://op:secret@127.0.0.1:9/0"},
-        2,
-        "Redis at redis://127.0.0.1:9/0 (REDIS_URL) is unreachable",
+        8,
+        "cannot reach Redis at redis://127.0.0.1:9/0 (REDIS_URL)",
     ),
     "config-unreachable-database": CommandCase(
         ("status", "run_x"),
         {"DATABASE_URL": "postgresql+psycopg://op:secret@127.0.0.1:9/runq"},
-        2,
-        "database unreachable: postgresql+psycopg://127.0.0.1:9/runq (DATABASE_URL)",
+        8,
+        "cannot reach the database at postgresql+psycopg://127.0.0.1:9/runq (DATABASE_URL)",
     ),
     # operator mistakes
     "operator-status-of-unknown-id": CommandCase(
-        ("status", "run_nope"), {}, 1, "no run with id 'run_nope'"
+        ("status", "run_nope"), {}, 7, "no run with id 'run_nope'"
     ),
     "operator-cancel-of-unknown-id": CommandCase(
-        ("cancel", "run_nope"), {}, 1, "no run with id 'run_nope'"
+        ("cancel", "run_nope"), {}, 7, "no run with id 'run_nope'"
     ),
     "operator-enqueue-unknown-agent": CommandCase(
-        ("enqueue", "--agent", "nobody", "--input", "hi"), {}, 2, "unknown agent 'nobody'"
+        ("enqueue", "--agent", "nobody", "--input", "hi"), {}, 7, "unknown agent 'nobody'"
     ),
     "operator-enqueue-empty-input": CommandCase(
         ("enqueue", "--agent", "assistant", "--input", "  "), {}, 2, "at least 1 character"
     ),
-}
+}  # fmt: skip
 
 # HTTP bodies and headers: the front-door engineer is building the HTTP API in parallel and
 # adds its cases here (e.g. "http-malformed-json", "http-unknown-field", "http-missing-key").
@@ -237,25 +238,22 @@ def ghost_agent() -> str:
     return register_agent(Agent(name="ghost-agent", model="gpt-test")).name
 
 
-def run_command(args, env, monkeypatch, capsys) -> tuple[int, str]:
-    """`runq ARGS` in this process with `env` changes, as `main` runs it: (exit code, output).
+def run_command(args, env, monkeypatch) -> tuple[int, str]:
+    """`runq ARGS` in this process with `env` changes: (exit code, what it printed).
     Settings are re-read for the command and again afterwards."""
-    from gateway.cli import main
+    from typer.testing import CliRunner
+
+    from gateway.cli import app
 
     for key, value in env.items():
         monkeypatch.setenv(key, value)
-    monkeypatch.setattr(sys, "argv", ["runq", *args])
     wiring.reset()
     try:
-        main()
-        code = 0
-    except SystemExit as exc:
-        code = exc.code if isinstance(exc.code, int) else 1
+        result = CliRunner().invoke(app, list(args))
     finally:
         monkeypatch.undo()
         wiring.reset()
-    captured = capsys.readouterr()
-    return code, captured.out + captured.err
+    return result.exit_code, result.output
 
 
 def wait_for_run(run_id: str, timeout_s: float = 60.0):
@@ -319,23 +317,23 @@ def test_a_bad_message_on_a_queue_is_dropped_and_the_worker_keeps_running(name, 
 
 @pytest.mark.parametrize("name", COMMAND_CASES)
 def test_a_configuration_or_operator_mistake_gets_one_clear_line(
-    name, fleet, catalogue, monkeypatch, capsys
+    name, fleet, catalogue, monkeypatch
 ):
     case = COMMAND_CASES[name]
-    code, output = run_command(case.args, case.env, monkeypatch, capsys)
+    code, output = run_command(case.args, case.env, monkeypatch)
     assert code == case.code, output
     assert case.needle in output, output
     assert "Traceback" not in output and "secret" not in output
     assert_undisturbed(fleet, catalogue)
 
 
-def test_cancel_of_a_finished_run_says_so_and_exits_1(fleet, catalogue, monkeypatch, capsys):
+def test_cancel_of_a_finished_run_says_so_and_exits_10(fleet, catalogue, monkeypatch):
     wait_for_batch(catalogue.bystander_batch, BYSTANDERS, timeout_s=60)
     with wiring.new_session() as session:
         done = store.list_runs(session, batch_id=catalogue.bystander_batch)[0]
-    code, output = run_command(("cancel", done.id), {}, monkeypatch, capsys)
-    assert code == 1
-    assert "the run had already ended; nothing to cancel" in output
+    code, output = run_command(("cancel", done.id), {}, monkeypatch)
+    assert code == 10, output
+    assert "already ended" in output
 
 
 def test_every_bystander_run_completed(fleet, catalogue):

@@ -14,7 +14,7 @@ import pytest
 
 from bench.chaos import chaos_inputs, tally
 from bench.chaos_agents import EXECUTIONS_FILE_ENV
-from tests.integration.conftest import TERMINAL, enqueue_batch
+from tests.integration.fleet import TERMINAL, enqueue_batch
 from workers import wiring
 from workers.db import store
 

@@ -7,11 +7,13 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy.pool import StaticPool
 from sqlmodel import Session, SQLModel, create_engine
 
+import workers.demo_agent  # noqa: F401  (the demo agent and tools, registered once at import)
 from workers.agents import Agent
 from workers.db import store
+from workers.limits.clearance import NoLimits
 from workers.providers.fake import ScriptedProvider
 from workers.runs.backoff import Schedule
-from workers.runs.context import NoLimits, StepContext
+from workers.runs.context import StepContext
 from workers.runs.state import RunPolicy
 from workers.tools.registry import default_registry
 
@@ -44,8 +46,6 @@ def memory_engine():
 def make_context(
     engine, provider: ScriptedProvider, clock: Clock, clearance=None, cache=None
 ) -> StepContext:
-    import workers.tools.builtin  # noqa: F401  (registers the demo tools)
-
     return StepContext(
         sessions=lambda: Session(engine, expire_on_commit=False),
         provider_for=lambda agent: provider,
@@ -56,6 +56,9 @@ def make_context(
         ),
         clearance=clearance or NoLimits(),
         now=clock,
+        default_max_output_tokens=1024,
+        tool_grace_s=30.0,
+        tool_retries=2,
         cache=cache,
         base_url="http://sim/v1",
     )

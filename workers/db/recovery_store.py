@@ -12,7 +12,7 @@ from sqlalchemy import update
 from sqlmodel import Session, col, select
 
 from workers.db.models import Run, ToolCall
-from workers.runs.state import TERMINAL_STATUSES
+from workers.db.statuses import TERMINAL_STATUSES
 
 _TERMINAL = [s.value for s in TERMINAL_STATUSES]
 

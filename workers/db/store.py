@@ -15,10 +15,13 @@ from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, func, select
 
+from workers.db.changes import RunChanges
 from workers.db.models import Run, ToolCall, utcnow
+from workers.db.statuses import TERMINAL_STATUSES, RunStatus, ToolCallStatus
 from workers.errors import IllegalTransition, RunNotFound
 from workers.providers.interface import ToolCallRequest, Usage
-from workers.runs.state import TERMINAL_STATUSES, RunStatus
+
+NO_CHANGES = RunChanges()
 
 
 def create_run(
@@ -91,9 +94,10 @@ def transition(
     to: RunStatus,
     at_step: int | None = None,
     usage: Usage | None = None,
-    **values: Any,
+    changes: RunChanges = NO_CHANGES,
 ) -> None:
-    """Move a run to `to` only if it is in one of `from_statuses` (and at step `at_step`).
+    """Move a run to `to` only if it is in one of `from_statuses` (and at step `at_step`),
+    writing `changes` in the same statement.
 
     Atomic compare-and-set; raises IllegalTransition when the run was elsewhere. `usage` is
     added to the run's token totals in the same statement.
@@ -105,7 +109,7 @@ def transition(
         to=to,
         at_step=at_step,
         usage=usage,
-        values=values,
+        changes=changes,
     )
     session.commit()
 
@@ -118,7 +122,7 @@ def record_tool_turn(
     turn: int,
     calls: Sequence[ToolCallRequest],
     usage: Usage | None,
-    values: dict[str, Any] | None = None,
+    changes: RunChanges = NO_CHANGES,
 ) -> None:
     """In one transaction: move the run to requires_tools and insert its pending tool calls.
 
@@ -132,7 +136,7 @@ def record_tool_turn(
         to=RunStatus.REQUIRES_TOOLS,
         at_step=at_step,
         usage=usage,
-        values={"turn": turn, "step_seq": at_step + 1, **(values or {})},
+        changes=changes | RunChanges(turn=turn, step_seq=at_step + 1),
     )
     known = set(session.exec(select(ToolCall.call_id).where(ToolCall.run_id == run_id)).all())
     for call in calls:
@@ -156,8 +160,12 @@ def claim_tool_call(
     result = session.execute(
         update(ToolCall)
         .where(col(ToolCall.run_id) == run_id, col(ToolCall.call_id) == call_id)
-        .where(col(ToolCall.status) == "pending")
-        .values(status="running", started_at=now or utcnow(), attempts=col(ToolCall.attempts) + 1)
+        .where(col(ToolCall.status) == ToolCallStatus.PENDING)
+        .values(
+            status=ToolCallStatus.RUNNING,
+            started_at=now or utcnow(),
+            attempts=col(ToolCall.attempts) + 1,
+        )
     )
     session.commit()
     return bool(result.rowcount == 1)  # type: ignore[attr-defined]
@@ -189,9 +197,9 @@ def finish_tool_call(
     session.execute(
         update(ToolCall)
         .where(col(ToolCall.run_id) == run_id, col(ToolCall.call_id) == call_id)
-        .where(col(ToolCall.status) == "running")
+        .where(col(ToolCall.status) == ToolCallStatus.RUNNING)
         .values(
-            status="failed" if error else "succeeded",
+            status=ToolCallStatus.FAILED if error else ToolCallStatus.SUCCEEDED,
             output=output,
             error=error,
             duration_ms=duration_ms,
@@ -252,7 +260,7 @@ def _compare_and_set(
     to: RunStatus,
     at_step: int | None,
     usage: Usage | None,
-    values: dict[str, Any],
+    changes: RunChanges,
 ) -> None:
     statement = (
         update(Run)
@@ -263,15 +271,15 @@ def _compare_and_set(
         statement = statement.where(col(Run.step_seq) == at_step)
     # Any transition is progress: the sweep's re-send count starts over, and a run that
     # ended leaves the sweep's index.
-    changes: dict[str, Any] = {"status": to.value, "updated_at": utcnow(), "recoveries": 0}
+    values: dict[str, Any] = {"status": to.value, "updated_at": utcnow(), "recoveries": 0}
     if to in TERMINAL_STATUSES:
-        changes["next_due_at"] = None
-    changes |= values
+        values["next_due_at"] = None
+    values |= changes.columns()
     if usage is not None:
-        changes["input_tokens"] = col(Run.input_tokens) + usage.input_tokens
-        changes["output_tokens"] = col(Run.output_tokens) + usage.output_tokens
-        changes["cached_tokens"] = col(Run.cached_tokens) + usage.cached_tokens
-    result = session.execute(statement.values(**changes))
+        values["input_tokens"] = col(Run.input_tokens) + usage.input_tokens
+        values["output_tokens"] = col(Run.output_tokens) + usage.output_tokens
+        values["cached_tokens"] = col(Run.cached_tokens) + usage.cached_tokens
+    result = session.execute(statement.values(**values))
     if result.rowcount != 1:  # type: ignore[attr-defined]
         session.rollback()
         current = session.get(Run, run_id, populate_existing=True)

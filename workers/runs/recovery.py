@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from workers.runs.state import RunStatus
+from workers.db.statuses import RunStatus
 
 START, POLL, SUBMIT, EXECUTE_TOOLS = "start", "poll", "submit", "execute_tools"
 

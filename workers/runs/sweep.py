@@ -14,7 +14,9 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from workers.db import recovery_store, store
+from workers.db.changes import RunChanges
 from workers.db.models import Run
+from workers.db.statuses import RunStatus
 from workers.runs.context import FanOut, Later, Next, Nothing, StepContext, StepName
 from workers.runs.outcomes import fail_run
 from workers.runs.recovery import (
@@ -26,7 +28,7 @@ from workers.runs.recovery import (
     recover,
     tool_wait_s,
 )
-from workers.runs.state import Fail, RunStatus
+from workers.runs.state import Fail
 
 log = logging.getLogger("runq.sweep")
 
@@ -106,7 +108,7 @@ def _resend(ctx: StepContext, run: Run, step: Resend, policy: SweepPolicy) -> Ne
                 run_id=run.id,
                 from_statuses=[RunStatus.SUBMITTING],
                 to=RunStatus.REQUIRES_TOOLS,
-                recoveries=run.recoveries + 1,
+                changes=RunChanges(recoveries=run.recoveries + 1),
             )
     log.warning("run %s overdue in %s: re-sending %s", run.id, run.status, step.step)
     if step.step == EXECUTE_TOOLS:

@@ -20,9 +20,10 @@ from datetime import timedelta
 from workers.agents import Agent, get_agent
 from workers.db import recovery_store, store
 from workers.db.models import ToolCall
+from workers.db.statuses import FINISHED_TOOL_STATUSES, RunStatus, ToolCallStatus, is_terminal
 from workers.runs.context import StepContext
 from workers.runs.outcomes import fail_run
-from workers.runs.state import Fail, RunStatus, is_terminal
+from workers.runs.state import Fail
 from workers.tools.invoke import ToolResult, invoke_tool
 
 log = logging.getLogger("runq.tools")
@@ -58,9 +59,9 @@ def execute_tool_call(ctx: StepContext, run_id: str, call_id: str) -> ToolCallOu
         if call is None:
             log.error("run %s call %s: no such tool call recorded", run_id, call_id)
             return ToolCallOutcome(call_id, "missing", ran_now=False)
-        if call.status in ("succeeded", "failed"):
+        if call.status in FINISHED_TOOL_STATUSES:
             return ToolCallOutcome(call_id, call.status, ran_now=False)
-        if call.status == "running":
+        if call.status == ToolCallStatus.RUNNING:
             return _settle_interrupted(ctx, run_id, call_id)
         run = store.get_run(session, run_id=run_id)
         if is_terminal(RunStatus(run.status)):
@@ -68,7 +69,7 @@ def execute_tool_call(ctx: StepContext, run_id: str, call_id: str) -> ToolCallOu
         # Before the claim: a worker without the agent hands the call back unclaimed.
         agent = get_agent(run.agent)
         if not store.claim_tool_call(session, run_id=run_id, call_id=call_id, now=ctx.now()):
-            return ToolCallOutcome(call_id, "running", ran_now=False)
+            return ToolCallOutcome(call_id, ToolCallStatus.RUNNING, ran_now=False)
         return _run_and_record(ctx, agent, call, prior_attempts=0)
 
 
@@ -89,7 +90,7 @@ def _run_and_record(
         )
     if result.is_error:
         log.warning("run %s call %s (%s): %s", call.run_id, call.call_id, call.name, result.error)
-    return ToolCallOutcome(call.call_id, "failed" if result.is_error else "succeeded", True)
+    return ToolCallOutcome(call.call_id, _finished_status(result), ran_now=True)
 
 
 def _run_tool(ctx: StepContext, agent: Agent, call: ToolCall) -> tuple[ToolResult, int]:
@@ -115,6 +116,10 @@ def _run_tool(ctx: StepContext, agent: Agent, call: ToolCall) -> tuple[ToolResul
     return result, attempt
 
 
+def _finished_status(result: ToolResult) -> ToolCallStatus:
+    return ToolCallStatus.FAILED if result.is_error else ToolCallStatus.SUCCEEDED
+
+
 def _unavailable(name: str) -> ToolResult:
     message = f"tool {name!r} is unavailable after repeated failures; try again later"
     output = json.dumps({"error": {"type": "ToolUnavailable", "message": message}})
@@ -129,7 +134,7 @@ def _settle_interrupted(ctx: StepContext, run_id: str, call_id: str) -> ToolCall
         timeout_s = ctx.tools.get(call.name).timeout_s if call.name in ctx.tools else 0.0
         given_up_at = call.started_at + timedelta(seconds=timeout_s + ctx.tool_grace_s)
         if ctx.now() < given_up_at:
-            return ToolCallOutcome(call_id, "running", ran_now=False)
+            return ToolCallOutcome(call_id, ToolCallStatus.RUNNING, ran_now=False)
         if call.name in ctx.tools and ctx.tools.get(call.name).idempotent:
             if call.attempts >= ctx.max_deliveries:
                 return _fail_poison_run(ctx, call)
@@ -143,7 +148,7 @@ def _settle_interrupted(ctx: StepContext, run_id: str, call_id: str) -> ToolCall
             error="interrupted: worker lost while the tool was running",
             duration_ms=0,
         )
-        return ToolCallOutcome(call_id, "failed", ran_now=False)
+        return ToolCallOutcome(call_id, ToolCallStatus.FAILED, ran_now=False)
 
 
 def _rerun_interrupted(ctx: StepContext, call: ToolCall) -> ToolCallOutcome:
@@ -155,7 +160,7 @@ def _rerun_interrupted(ctx: StepContext, call: ToolCall) -> ToolCallOutcome:
             return ToolCallOutcome(call.call_id, "skipped", ran_now=False)
         agent = get_agent(run.agent)
         if not recovery_store.reclaim_tool_call(session, call=call, now=ctx.now()):
-            return ToolCallOutcome(call.call_id, "running", ran_now=False)
+            return ToolCallOutcome(call.call_id, ToolCallStatus.RUNNING, ran_now=False)
     log.warning(
         "run %s call %s: interrupted by a lost worker; %s is idempotent, running it again",
         call.run_id,
@@ -183,7 +188,7 @@ def _fail_poison_run(ctx: StepContext, call: ToolCall) -> ToolCallOutcome:
             error=f"poison: {reason}",
             duration_ms=0,
         )
-    return ToolCallOutcome(call.call_id, "failed", ran_now=False)
+    return ToolCallOutcome(call.call_id, ToolCallStatus.FAILED, ran_now=False)
 
 
 def refuse_tool_call(ctx: StepContext, run_id: str, call_id: str, reason: str) -> ToolCallOutcome:
@@ -192,7 +197,7 @@ def refuse_tool_call(ctx: StepContext, run_id: str, call_id: str, reason: str) -
     output = json.dumps({"error": {"type": "UnknownAgent", "message": reason}})
     with ctx.sessions() as session:
         if not store.claim_tool_call(session, run_id=run_id, call_id=call_id, now=ctx.now()):
-            return ToolCallOutcome(call_id, "running", ran_now=False)
+            return ToolCallOutcome(call_id, ToolCallStatus.RUNNING, ran_now=False)
         store.finish_tool_call(
             session,
             run_id=run_id,
@@ -202,4 +207,4 @@ def refuse_tool_call(ctx: StepContext, run_id: str, call_id: str, reason: str) -
             duration_ms=0,
         )
     log.warning("run %s call %s: refused: %s", run_id, call_id, reason)
-    return ToolCallOutcome(call_id, "failed", ran_now=False)
+    return ToolCallOutcome(call_id, ToolCallStatus.FAILED, ran_now=False)
