@@ -1,11 +1,12 @@
 """Chaos benchmark: runs with parallel and sequential tool calls under injected faults.
 
 Each scenario gets a fresh local fleet (Redis, simulator, two `runs` workers with the sweep's
-beat on the first, one `tools` worker) and a batch of runs of the `chaos` agent: two turns
-of two parallel calls each, one idempotent lookup and one payment (never to run twice). A
-supervisor restarts any worker that exits, as systemd or compose would. It prints one table:
-faults injected, runs completed / failed (with reason) / stuck, payments run twice,
-idempotent re-runs, tool results lost, and run latency against the no-fault scenario.
+beat on the first, one `tools` worker) and a batch of runs of the `chaos` agent arriving at
+ARRIVALS_PER_S: two turns of two parallel calls each, one idempotent lookup and one payment
+(never to run twice). A supervisor restarts any worker that exits, as systemd or compose
+would. It prints one table: faults injected, runs completed / failed (with reason) / stuck,
+payments run twice, idempotent re-runs, tool results lost, and run latency against the
+no-fault scenario.
 
     python -m bench.chaos [--runs 300]
 """
@@ -15,24 +16,33 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import random
-import signal
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+import uuid
 from collections import Counter
-from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from rich.console import Console
 from rich.table import Table
 
 from bench.chaos_agents import EXECUTIONS_FILE_ENV
-from bench.fleet import TERMINAL, fleet, simulator
-from devstack.local_stack import LocalStack
+from bench.chaos_faults import (
+    Faults,
+    Injector,
+    no_faults,
+    provider_storm,
+    redis_restart_at,
+    rolling_restart_from,
+    sigkill_every,
+)
+from bench.fleet import TERMINAL, fleet
+
+ARRIVALS_PER_S = 5.0
+"""Steady arrivals: 300 runs over a minute, a load the 2-core machine serves in ~5 s each."""
 
 CHAOS_ENV = {
     "RUNQ_AGENT_MODULES": '["bench.chaos_agents"]',
@@ -48,93 +58,6 @@ def chaos_inputs(count: int, prefix: str) -> list[str]:
         "#turns=2"
         for i in range(count)
     ]
-
-
-@dataclass
-class Faults:
-    """What a scenario injected, counted as it happens."""
-
-    counts: Counter[str] = field(default_factory=Counter)
-
-    def describe(self) -> str:
-        return ", ".join(f"{n} {what}" for what, n in self.counts.items()) or "none"
-
-
-Injector = Callable[[LocalStack, float, Faults], None]
-
-
-def no_faults(stack: LocalStack, t_s: float, faults: Faults) -> None:
-    """The baseline."""
-
-
-def sigkill_every(every_s: float, until_s: float, seed: int = 7) -> Injector:
-    """SIGKILL a random live worker (of those without the beat) every `every_s` until
-    `until_s`."""
-    rng = random.Random(seed)
-
-    def inject(stack: LocalStack, t_s: float, faults: Faults) -> None:
-        due = min(int(t_s / every_s), int(until_s / every_s))
-        while faults.counts["SIGKILLs"] < due:
-            # Not the worker with the embedded beat: SIGKILL would orphan its beat process.
-            alive = [p for p in stack.workers if p.poll() is None and "-B" not in p.args]
-            if not alive:
-                return
-            rng.choice(alive).send_signal(signal.SIGKILL)
-            faults.counts["SIGKILLs"] += 1
-
-    return inject
-
-
-def redis_restart_at(at_s: float) -> Injector:
-    """Kill Redis at `at_s` and start it again empty (no persistence): every message lost."""
-    from devstack.embedded_redis import start_embedded_redis
-
-    def inject(stack: LocalStack, t_s: float, faults: Faults) -> None:
-        if t_s >= at_s and not faults.counts["Redis restarts (all messages lost)"]:
-            port = stack.redis.port
-            stack.redis.process.send_signal(signal.SIGKILL)
-            stack.redis.process.wait(timeout=10)
-            stack.redis = start_embedded_redis(port=port, data_dir=stack.redis.data_dir)
-            faults.counts["Redis restarts (all messages lost)"] += 1
-
-    return inject
-
-
-# (from s, simulator config, what it is): 5xx, then timeouts, then a 429 storm, then calm.
-PROVIDER_STORM = [
-    (2.0, {"fault_5xx_rate": 0.3}, "s of 30% 5xx"),
-    (10.0, {"fault_5xx_rate": 0.0, "delay_ms": 4000}, "s of timeouts"),
-    (15.0, {"delay_ms": 0, "rpm": 60}, "s of 429 storm (60 RPM)"),
-    (25.0, {"rpm": 0}, ""),
-]
-
-
-def provider_storm(stack: LocalStack, t_s: float, faults: Faults) -> None:
-    """Walk through PROVIDER_STORM as time passes."""
-    for index, (start_s, config, what) in enumerate(PROVIDER_STORM):
-        if t_s >= start_s and faults.counts[f"phase{index}"] == 0:
-            simulator(stack, "/_sim/config", config)
-            faults.counts[f"phase{index}"] = 1
-            if what:
-                length_s = PROVIDER_STORM[index + 1][0] - start_s
-                faults.counts[what] = int(length_s)
-
-
-def rolling_restart_from(at_s: float) -> Injector:
-    """SIGTERM each worker in turn (warm shutdown), restarting it before the next."""
-
-    def inject(stack: LocalStack, t_s: float, faults: Faults) -> None:
-        done = faults.counts["workers restarted with SIGTERM"]
-        if t_s < at_s or done >= len(stack.workers):
-            return
-        process = stack.workers[done]
-        if process.poll() is None and not faults.counts[f"term{done}"]:
-            process.send_signal(signal.SIGTERM)
-            faults.counts[f"term{done}"] = 1
-        elif process.poll() is not None:
-            faults.counts["workers restarted with SIGTERM"] += 1  # the supervisor revives it
-
-    return inject
 
 
 @dataclass(frozen=True)
@@ -188,12 +111,18 @@ def run_scenario(runs: int, inject: Injector, timeout_s: float = 300.0) -> tuple
     os.environ[EXECUTIONS_FILE_ENV] = str(executions)
     faults = Faults()
     with fleet(CHAOS_ENV | {EXECUTIONS_FILE_ENV: str(executions)}, runs_workers=2) as stack:
+        inputs, batch_id, sent = chaos_inputs(runs, "r"), f"chaos-{uuid.uuid4().hex[:8]}", 0
         started = time.monotonic()
-        batch_id = enqueue(chaos_inputs(runs, "r"), agent="chaos")
         while time.monotonic() - started < timeout_s:
-            inject(stack, time.monotonic() - started, faults)
+            t_s = time.monotonic() - started
+            # Runs arrive at a steady rate, so latency measures recovery, not a backlog.
+            due = min(runs, int(t_s * ARRIVALS_PER_S) + 1)
+            if due > sent:
+                enqueue(inputs[sent:due], agent="chaos", batch_id=batch_id)
+                sent = due
+            inject(stack, t_s, faults)
             stack.revive_workers()
-            if _finished(batch_id) >= runs:
+            if sent == runs and _finished(batch_id) >= runs:
                 break
             time.sleep(0.25)
         result = tally(batch_id, executions)
@@ -275,7 +204,7 @@ def main() -> None:
         faults, result = run_isolated(key, args.runs)
         rows.append((name, faults, result))
         Console(stderr=True).print(f"  {result.completed}/{result.runs} completed")
-    Console().print(render(rows))
+    Console(width=220).print(render(rows))
 
 
 if __name__ == "__main__":
