@@ -8,6 +8,7 @@ import fakeredis
 import pytest
 
 import tasks.housekeeping as housekeeping
+from config.settings import get_settings
 
 
 @pytest.fixture
@@ -34,4 +35,9 @@ def test_two_beats_sweeping_at_once_make_one_sweep(sweeps):
 def test_the_sweep_uses_the_recovery_settings(sweeps):
     housekeeping.sweep()
     [policy] = sweeps
-    assert (policy.grace_s, policy.batch, policy.max_recoveries) == (5.0, 500, 5)
+    runs = get_settings().runs
+    assert (policy.grace_s, policy.batch, policy.max_recoveries) == (
+        runs.recovery_grace_s,
+        runs.sweep_batch,
+        runs.max_recoveries,
+    )
