@@ -1,6 +1,6 @@
 """What a run step needs from the outside world, and what it asks to happen next.
 
-Steps (in `run_steps`, `tool_steps`, `reaper`) never import Celery: they return a `Next`
+Steps (in `steps`, `tools.execute`, `sweep`) never import Celery: they return a `Next`
 value and the task layer turns it into a message.
 """
 
