@@ -9,11 +9,13 @@ from typing import Any
 
 from celery import Task
 
+from config.settings import get_settings
 from tasks.next_step import send, task_label
-from workers.errors import IllegalTransition, RunEnded, RunNotFound, RunqError
+from workers.errors import IllegalTransition, RunEnded, RunNotFound, RunqError, UnknownAgent
 from workers.runs.context import Next, Nothing
 from workers.runs.outcomes import fail_run
 from workers.runs.state import Fail
+from workers.runs.sweep import record_next_due
 from workers.wiring import get_step_context
 
 log = logging.getLogger("runq.tasks")
@@ -40,6 +42,8 @@ class RunStepTask(Task):  # type: ignore[type-arg]
             # A duplicate message lost the race, or the run is gone: nothing to do.
             log.info("run %s: dropped message: %s", run_id, exc)
             return f"dropped: {exc}"
+        except UnknownAgent as exc:
+            return self._hand_back(run_id, exc)
         except RunqError as exc:
             reason = f"{type(exc).__name__}: {exc}"
             if fail_run(get_step_context(), run_id, Fail(reason)):
@@ -56,6 +60,8 @@ class RunStepTask(Task):  # type: ignore[type-arg]
             if fail_run(get_step_context(), run_id, Fail(reason)):
                 raise RunEnded.of(run_id, "failed", reason) from exc
             return f"failed: {exc!r}"
+        # Due time first: if this process dies before the send, the sweep re-sends.
+        record_next_due(get_step_context(), next_step)
         send(next_step)
         if isinstance(next_step, Nothing) and next_step.ended is not None:
             raise RunEnded.of(run_id, next_step.ended.value, next_step.reason)
@@ -65,3 +71,25 @@ class RunStepTask(Task):  # type: ignore[type-arg]
     def shadow_name(self, args: Any, kwargs: Any, options: Any) -> str:  # type: ignore[override]
         """Flower and the worker log show the run id in the task name."""
         return task_label(self.name, args)
+
+    def _hand_back(self, run_id: str, exc: UnknownAgent) -> str:
+        """Requeue a step whose agent this worker lacks (a worker started without that
+        module), so a worker that has it can take it; fail the run after a bounded count."""
+        hand_back(self, exc)
+        tries = get_settings().runs.agent_missing_retries + 1
+        reason = f"no worker that took this run has its agent ({tries} tries): {exc}"
+        if fail_run(get_step_context(), run_id, Fail(reason)):
+            raise RunEnded.of(run_id, "failed", reason) from exc
+        return f"failed: {reason}"
+
+
+def hand_back(task: Task, exc: UnknownAgent) -> None:  # type: ignore[type-arg]
+    """Retry `task` later on any worker, unless it was handed back too often already."""
+    settings = get_settings()
+    if task.request.retries < settings.runs.agent_missing_retries:
+        log.warning("%s: %s; handing it back for another worker", task.request.id, exc)
+        raise task.retry(
+            exc=exc,
+            countdown=settings.runs.agent_missing_retry_s,
+            max_retries=settings.runs.agent_missing_retries,
+        ) from exc

@@ -48,3 +48,8 @@ def breaker_key(prefix: str, tool_name: str) -> str:
     The tool name comes last so a name containing colons stays unambiguous.
     """
     return f"{prefix}:breaker:{tool_name}"
+
+
+def sweep_lock_key(prefix: str) -> str:
+    """The lock that lets one recovery sweep run at a time across the fleet."""
+    return f"{prefix}:sweep:lock"

@@ -46,7 +46,7 @@ def test_the_worker_healthcheck_pings_its_own_node_name(fleet):
     assert missing.returncode != 0  # a node that is gone fails its healthcheck
 
 
-def test_a_standalone_beat_sends_the_reaper(fleet, tmp_path):
+def test_a_standalone_beat_sends_the_recovery_sweep(fleet, tmp_path):
     schedule = tmp_path / "celerybeat-schedule"
     args = [str(BIN / "celery"), "-A", "config", "beat", "--loglevel", "INFO"]
     log_path = tmp_path / "beat.log"
@@ -59,9 +59,9 @@ def test_a_standalone_beat_sends_the_reaper(fleet, tmp_path):
         )
     try:
         deadline = time.monotonic() + 30
-        while time.monotonic() < deadline and "runq.housekeeping.reap" not in log_path.read_text():
+        while time.monotonic() < deadline and "runq.housekeeping.sweep" not in log_path.read_text():
             time.sleep(0.5)
     finally:
         beat.terminate()
         beat.wait(timeout=15)
-    assert "Sending due task reap-stalled-runs (runq.housekeeping.reap)" in log_path.read_text()
+    assert "Sending due task sweep-overdue-runs (runq.housekeeping.sweep)" in log_path.read_text()

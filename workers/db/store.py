@@ -57,6 +57,7 @@ def create_run(
         thread_id=thread_id,
         use_cache=use_cache,
         model_hint=model_hint,
+        next_due_at=utcnow(),  # if the start message is never sent, the sweep sends it
     )
     session.add(run)
     try:
@@ -224,17 +225,6 @@ def list_runs(session: Session, *, batch_id: str) -> list[Run]:
     return list(session.exec(query).all())
 
 
-def find_stalled_runs(session: Session, *, updated_before: datetime, limit: int = 500) -> list[Run]:
-    """Non-terminal runs with no recorded progress since `updated_before` (reaper input)."""
-    query = (
-        select(Run)
-        .where(col(Run.status).not_in([s.value for s in TERMINAL_STATUSES]))
-        .where(col(Run.updated_at) < updated_before)
-        .limit(limit)
-    )
-    return list(session.exec(query).all())
-
-
 def count_attempt(session: Session, *, run_id: str, status: RunStatus) -> None:
     """Count one failed attempt at the run's current step (if it is still in `status`)."""
     session.execute(
@@ -268,7 +258,12 @@ def _compare_and_set(
     )
     if at_step is not None:
         statement = statement.where(col(Run.step_seq) == at_step)
-    values: dict[str, Any] = {"status": to.value, "updated_at": utcnow(), **changes.columns()}
+    # Any transition is progress: the sweep's re-send count starts over, and a run that
+    # ended leaves the sweep's index.
+    values: dict[str, Any] = {"status": to.value, "updated_at": utcnow(), "recoveries": 0}
+    if to in TERMINAL_STATUSES:
+        values["next_due_at"] = None
+    values |= changes.columns()
     if usage is not None:
         values["input_tokens"] = col(Run.input_tokens) + usage.input_tokens
         values["output_tokens"] = col(Run.output_tokens) + usage.output_tokens

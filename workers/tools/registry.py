@@ -47,6 +47,10 @@ class ToolSpec:
     """How long one call may run before it is answered with a timeout error."""
     retryable: bool = False
     """A failed call may be run again (the tool is idempotent)."""
+    idempotent: bool = False
+    """Safe to execute again: a call cut off by a lost worker is re-run (at-least-once)
+    instead of being answered "interrupted". Leave False for anything with effects that
+    must not happen twice (a payment): such calls run at most once."""
     pure: bool = False
     """No side effects; safe to cache answers that used it."""
     secret_args: frozenset[str] = frozenset()
@@ -133,6 +137,7 @@ def build_tool_spec(
     timeout_s: float = 10.0,
     retryable: bool = False,
     pure: bool = False,
+    idempotent: bool = False,
     secret_args: Iterable[str] = (),
 ) -> ToolSpec:
     """A spec for `fn` with its schema read from its type hints; raises TypeError if it can't."""
@@ -145,6 +150,7 @@ def build_tool_spec(
         timeout_s=timeout_s,
         retryable=retryable,
         pure=pure,
+        idempotent=idempotent,
         secret_args=frozenset(secret_args),
     )
 
@@ -162,6 +168,7 @@ def tool(
     timeout_s: float = 10.0,
     retryable: bool = False,
     pure: bool = False,
+    idempotent: bool = False,
     secret_args: Iterable[str] = (),
     registry: ToolRegistry = default_registry,
 ) -> Callable[[F], F]: ...
@@ -175,6 +182,7 @@ def tool(
     timeout_s: float = 10.0,
     retryable: bool = False,
     pure: bool = False,
+    idempotent: bool = False,
     secret_args: Iterable[str] = (),
     registry: ToolRegistry = default_registry,
 ) -> F | Callable[[F], F]:
@@ -192,6 +200,7 @@ def tool(
                 timeout_s=timeout_s,
                 retryable=retryable,
                 pure=pure,
+                idempotent=idempotent,
                 secret_args=secret_args,
             )
         )
