@@ -130,7 +130,7 @@ register_agent(
 )
 register_agent(
     Agent(
-        name="secret-agent",
+        name="keyed-agent",
         model="gpt-test",
         api_key_name="second",
         tools=TOOLS,

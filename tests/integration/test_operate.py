@@ -172,7 +172,7 @@ def test_no_secret_reaches_a_log_line_or_a_broker_message(fleet):
         f"What's the weather in {SECRET_CITY}? #bad_args",
     ]
     with BrokerRecorder(fleet.env["REDIS_URL"]) as broker:
-        batch_id = enqueue_batch(inputs, agent="secret-agent")
+        batch_id = enqueue_batch(inputs, agent="keyed-agent")
         wait_for_batch(batch_id, len(inputs))
     with wiring.new_session() as session:
         runs = store.list_runs(session, batch_id=batch_id)
@@ -196,7 +196,7 @@ def test_dashboard_in_headless_chromium_while_runs_go(fleet, gateway_url, chromi
     inputs = ["What's the weather in Paris? #slow=1500"] * 3
     inputs += ["What's the weather in Rome? #fail", f"What's the weather in {SECRET_CITY}?"]
     batch_id = enqueue_batch(inputs[:4], agent="responses-agent")
-    secret_batch = enqueue_batch(inputs[4:], agent="secret-agent")
+    secret_batch = enqueue_batch(inputs[4:], agent="keyed-agent")
     context = chromium.new_context(http_credentials=CREDENTIALS)
     page = context.new_page()
     with wiring.new_session() as session:
