@@ -16,6 +16,10 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 SIMULATOR_API_KEY = "sk-runq-simulator"
 
 
+# Signs callbacks in a fresh checkout; refused outside dev so nobody ships it.
+PLACEHOLDER_CALLBACK_SECRET = "whsec_cnVucS1kZXYtY2FsbGJhY2stc2VjcmV0LWNoYW5nZXRoaXM="
+
+
 class ModelLimits(BaseModel):
     """The provider's limits for one model (0 = no limit on that dimension)."""
 
@@ -112,6 +116,21 @@ class Settings(BaseSettings):
     default_max_output_tokens: int = 1024
     cache_ttl_s: int = 3600
 
+    # -- the front door (issue 8): HTTP API, run events, callbacks -------------------------
+    api_max_body_bytes: int = Field(256 * 1024, gt=0, description="Larger bodies answer 413.")
+    events_ttl_s: int = Field(24 * 3600, gt=0, description="A run's event stream lives this long.")
+    events_max_len: int = Field(1000, gt=0, description="Events kept per run (oldest dropped).")
+    callback_secret: SecretStr = Field(
+        SecretStr(PLACEHOLDER_CALLBACK_SECRET),
+        description="Signs callbacks (Standard Webhooks, whsec_<base64>); set it outside dev.",
+    )
+    callback_allow_private: bool = Field(
+        False, description="Allow callback URLs on loopback/private networks (tests only)."
+    )
+    callback_retry_first_s: float = Field(5.0, gt=0, description="First callback retry delay.")
+    callback_give_up_s: float = Field(3600.0, gt=0, description="Callbacks retried this long.")
+    callback_timeout_s: float = Field(10.0, gt=0, description="One callback POST's timeout.")
+
     @property
     def broker_url(self) -> str:
         """Broker URL; without REDIS_URL there is nothing shared to talk to."""
@@ -130,6 +149,9 @@ class Settings(BaseSettings):
     def _reject_placeholders_outside_dev(self) -> Settings:
         if self.environment == "production" and self.uses_simulator_key:
             raise ValueError("OPENAI_API_KEY must be set to a real key in production")
+        secret = self.callback_secret.get_secret_value()
+        if self.environment != "dev" and secret == PLACEHOLDER_CALLBACK_SECRET:
+            raise ValueError("RUNQ_CALLBACK_SECRET must be set (whsec_<base64>) outside dev")
         if self.poll_cap_s * 4 >= self.visibility_timeout_s:
             raise ValueError(
                 "RUNQ_VISIBILITY_TIMEOUT_S must comfortably exceed the poll cap, or the broker "

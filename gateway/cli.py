@@ -100,7 +100,7 @@ def enqueue(
     from config.settings import get_settings
     from gateway.enqueue import RunCreate, enqueue_run
     from workers.agents import load_agent_modules
-    from workers.errors import ThreadBusy, UnknownAgent
+    from workers.errors import IdempotencyConflict, ThreadBusy, UnknownAgent
     from workers.wiring import new_session
 
     settings = get_settings()
@@ -111,7 +111,7 @@ def enqueue(
         )
         with new_session() as session:
             run = enqueue_run(session, job, default_deadline_s=settings.run_deadline_s)
-    except (ValidationError, UnknownAgent, ThreadBusy) as exc:
+    except (ValidationError, UnknownAgent, ThreadBusy, IdempotencyConflict) as exc:
         console.print(f"[red]cannot enqueue:[/] {exc}")
         raise typer.Exit(2) from exc
     if wait:
@@ -268,6 +268,12 @@ def _print_run(run_id: str, as_json: bool) -> None:
     for call in described["tool_calls"]:
         console.print(f"  tool {call['name']}({call['arguments']}) -> {call['status']}")
 
+
+# The HTTP API's commands live with it (issue 8).
+from gateway.http.commands import keys_app, serve  # noqa: E402
+
+app.command()(serve)
+app.add_typer(keys_app, name="keys")
 
 if __name__ == "__main__":
     app()

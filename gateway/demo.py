@@ -58,7 +58,7 @@ def run_demo(
     try:
         stack.start_worker("runs", concurrency=concurrency, name="runs", beat=True)
         for index in range(max(1, workers - 1)):
-            stack.start_worker("tools", concurrency=concurrency, name=f"tools{index}")
+            stack.start_worker("tools,callbacks", concurrency=concurrency, name=f"tools{index}")
         stack.wait_for_workers(len(stack.workers))
         return _run_batch(runs, timeout_s, console)
     finally:

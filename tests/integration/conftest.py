@@ -17,6 +17,7 @@ import pytest
 
 from devstack.embedded_postgres import EmbeddedPostgres
 from devstack.local_stack import LocalStack, start_local_stack
+from tests.integration.api_server import Api, served_api
 from workers.db.migrate import upgrade_to_head
 
 # Each test run needs at least 4 requests (create, poll, submit, poll): 60 runs make at
@@ -35,6 +36,9 @@ FLEET_ENV = {
     "RUNQ_AGENT_MODULES": '["tests.integration.agents"]',
     # Only the `limited-agent` model has a budget; test_shared_budget sets the simulator's.
     "RUNQ_MODEL_LIMITS": json.dumps({"gpt-limited": {"requests_per_min": LIMITED_RPM}}),
+    # Callback receivers in the tests listen on 127.0.0.1, and should not wait seconds.
+    "RUNQ_CALLBACK_ALLOW_PRIVATE": "true",
+    "RUNQ_CALLBACK_RETRY_FIRST_S": "0.2",
 }
 TERMINAL = {"completed", "failed", "cancelled", "expired"}
 
@@ -59,7 +63,7 @@ def running_fleet(
     try:
         for index in range(runs_workers):
             stack.start_worker("runs", concurrency=16, name=f"runs{index}", beat=index == 0)
-        stack.start_worker("tools", concurrency=16, name="tools")
+        stack.start_worker("tools,callbacks", concurrency=16, name="tools")
         stack.wait_for_workers(runs_workers + 1)
         yield stack
     finally:
@@ -84,6 +88,13 @@ def fleet(
         env["DATABASE_URL"] = fresh_postgres_database(request.getfixturevalue("postgres_server"))
     with running_fleet(tmp_path_factory, runs_workers=2, extra_env=env) as stack:
         yield stack
+
+
+@pytest.fixture(scope="session")
+def api(fleet: LocalStack) -> Iterator[Api]:
+    """The HTTP API on the fleet (uvicorn in a thread), with two tenants' keys."""
+    with served_api() as served:
+        yield served
 
 
 def fresh_postgres_database(server: EmbeddedPostgres) -> str:

@@ -18,7 +18,13 @@ from sqlmodel import Session, col, func, select
 from workers.db.models import Run, ToolCall, utcnow
 from workers.errors import IllegalTransition, RunNotFound
 from workers.providers.interface import ToolCallRequest, Usage
-from workers.runs.state import TERMINAL_STATUSES, RunStatus
+from workers.runs.events import event_type_for_status
+from workers.runs.state import TERMINAL_STATUSES, RunStatus, is_terminal
+
+EVENT_SINK = "run_events"
+"""`session.info` key of the RunEventSink the store tells every committed change."""
+CALLBACK_SENDER = "send_callback"
+"""`session.info` key of the function that enqueues a run's callback delivery."""
 
 
 def create_run(
@@ -34,13 +40,18 @@ def create_run(
     thread_id: str | None = None,
     use_cache: bool = False,
     model_hint: str | None = None,
+    owner_key_id: str = "",
+    request_hash: str | None = None,
+    metadata_json: str | None = None,
+    callback_url: str | None = None,
 ) -> tuple[Run, bool]:
-    """Insert a pending run; with an idempotency key seen before, return that run instead.
-
-    Returns (run, created).
+    """Insert a pending run; with an idempotency key this owner used before, return that
+    run instead. Returns (run, created).
     """
     if idempotency_key is not None:
-        existing = session.exec(select(Run).where(Run.idempotency_key == idempotency_key)).first()
+        existing = find_idempotent_run(
+            session, owner_key_id=owner_key_id, idempotency_key=idempotency_key
+        )
         if existing is not None:
             return existing, False
     run = Run(
@@ -54,6 +65,10 @@ def create_run(
         thread_id=thread_id,
         use_cache=use_cache,
         model_hint=model_hint,
+        owner_key_id=owner_key_id,
+        request_hash=request_hash,
+        metadata_json=metadata_json,
+        callback_url=callback_url,
     )
     session.add(run)
     try:
@@ -61,17 +76,22 @@ def create_run(
     except IntegrityError:
         # Another enqueuer won the race for the same idempotency key.
         session.rollback()
-        return create_run_winner(session, idempotency_key=idempotency_key), False
+        winner = find_idempotent_run(
+            session, owner_key_id=owner_key_id, idempotency_key=idempotency_key or ""
+        )
+        if winner is None:
+            raise
+        return winner, False
     session.refresh(run)
     return run, True
 
 
-def create_run_winner(session: Session, *, idempotency_key: str | None) -> Run:
-    """The run that owns `idempotency_key`."""
-    run = session.exec(select(Run).where(Run.idempotency_key == idempotency_key)).first()
-    if run is None:
-        raise RunNotFound(f"no run with idempotency key {idempotency_key!r}")
-    return run
+def find_idempotent_run(session: Session, *, owner_key_id: str, idempotency_key: str) -> Run | None:
+    """The run `owner_key_id` created with `idempotency_key`, if any."""
+    query = select(Run).where(
+        Run.owner_key_id == owner_key_id, Run.idempotency_key == idempotency_key
+    )
+    return session.exec(query.execution_options(populate_existing=True)).first()
 
 
 def get_run(session: Session, *, run_id: str) -> Run:
@@ -106,7 +126,12 @@ def transition(
         usage=usage,
         values=values,
     )
+    callback_due = is_terminal(to) and _claim_callback(session, run_id=run_id)
     session.commit()
+    if list(from_statuses) != [to]:  # a poll that saw no change is not news
+        _announce(session, run_id, event_type_for_status(to.value), {"status": to.value})
+    if callback_due:
+        _callback_due(session, run_id)
 
 
 def record_tool_turn(
@@ -146,6 +171,11 @@ def record_tool_turn(
                 )
             )
     session.commit()
+    requested = [{"call_id": c.call_id, "name": c.name} for c in calls]
+    _announce(
+        session, run_id, "run.status", {"status": RunStatus.REQUIRES_TOOLS.value, "turn": turn}
+    )
+    _announce(session, run_id, "tool_calls.requested", {"turn": turn, "calls": requested})
 
 
 def claim_tool_call(
@@ -159,7 +189,10 @@ def claim_tool_call(
         .values(status="running", started_at=now or utcnow(), attempts=col(ToolCall.attempts) + 1)
     )
     session.commit()
-    return bool(result.rowcount == 1)  # type: ignore[attr-defined]
+    claimed = bool(result.rowcount == 1)  # type: ignore[attr-defined]
+    if claimed:
+        _announce(session, run_id, "tool_call.started", {"call_id": call_id})
+    return claimed
 
 
 def get_tool_call(session: Session, *, run_id: str, call_id: str) -> ToolCall | None:
@@ -185,7 +218,7 @@ def finish_tool_call(
 
     `attempts` counts executions inside this claim (retryable tools may run more than once)."""
     extra = {} if attempts is None else {"attempts": attempts}
-    session.execute(
+    result = session.execute(
         update(ToolCall)
         .where(col(ToolCall.run_id) == run_id, col(ToolCall.call_id) == call_id)
         .where(col(ToolCall.status) == "running")
@@ -199,6 +232,10 @@ def finish_tool_call(
         )
     )
     session.commit()
+    if result.rowcount != 1:  # type: ignore[attr-defined]
+        return
+    outcome = {"call_id": call_id, "status": "failed" if error else "succeeded"}
+    _announce(session, run_id, "tool_call.finished", {**outcome, "duration_ms": duration_ms})
 
 
 def list_tool_calls(session: Session, *, run_id: str, turn: int | None = None) -> list[ToolCall]:
@@ -274,6 +311,31 @@ def _compare_and_set(
             f"run {run_id}: expected {sorted(s.value for s in from_statuses)}"
             f"{'' if at_step is None else f' at step {at_step}'}, found {found}"
         )
+
+
+def _claim_callback(session: Session, *, run_id: str) -> bool:
+    """In the ending transaction: mark a run with a callback URL as owing one, once."""
+    result = session.execute(
+        update(Run)
+        .where(col(Run.id) == run_id)
+        .where(col(Run.callback_url).is_not(None), col(Run.callback_state).is_(None))
+        .values(callback_state="pending")
+    )
+    return bool(result.rowcount == 1)  # type: ignore[attr-defined]
+
+
+def _announce(session: Session, run_id: str, event_type: str, data: dict[str, Any]) -> None:
+    # Sessions built by `workers.wiring` carry the process's event sink; bare test sessions
+    # have none and announce nothing.
+    sink = session.info.get(EVENT_SINK)
+    if sink is not None:
+        sink.append(run_id, event_type, data)
+
+
+def _callback_due(session: Session, run_id: str) -> None:
+    send = session.info.get(CALLBACK_SENDER)
+    if send is not None:
+        send(run_id)
 
 
 def count_runs_by_status(session: Session, *, batch_id: str) -> dict[str, int]:
