@@ -33,10 +33,12 @@ SessionDep = Annotated[Session, Depends(open_session)]
 
 
 def require_caller(
-    session: SessionDep,
     authorization: Annotated[str | None, Header(include_in_schema=False)] = None,
 ) -> Caller:
-    """401 without a Bearer key, or for an unknown or revoked one."""
+    """401 without a Bearer key, or for an unknown or revoked one.
+
+    The key is checked on a session of its own, closed at once: a long-poll must not hold
+    a pooled connection while it sleeps."""
     scheme, _, token = (authorization or "").partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise HTTPException(
@@ -45,7 +47,8 @@ def require_caller(
             "`runq keys create NAME`)",
             headers=_CHALLENGE,
         )
-    row = key_store.find_active_key(session, key=token.strip())
+    with new_session() as session:
+        row = key_store.find_active_key(session, key=token.strip())
     if row is None:
         raise HTTPException(
             status.HTTP_401_UNAUTHORIZED, "unknown or revoked API key", headers=_CHALLENGE
