@@ -19,6 +19,7 @@ from sqlmodel import Session
 from config.settings import get_settings
 from gateway.enqueue import enqueue_run
 from gateway.schemas import MAX_INPUT_CHARS, JobCreate
+from workers.agents import load_agent_modules
 from workers.db import key_store, store
 from workers.errors import CallbackRefused, IdempotencyConflict, ThreadBusy, UnknownAgent
 from workers.runs.state import RunStatus
@@ -33,6 +34,8 @@ REJECTED = (ValidationError, UnknownAgent, ThreadBusy, CallbackRefused)
 def accept_job(payload: dict[str, Any]) -> str:
     """Record and start the run a message asks for; returns its id, or a description of
     why nothing was recorded (an idempotency conflict keeps the earlier run untouched)."""
+    settings = get_settings()
+    load_agent_modules(settings.agent_modules)  # this worker may not have run a step yet
     payload = dict(payload)
     key_name = payload.pop(KEY_NAME_FIELD, None)
     with new_session() as session:
@@ -42,7 +45,7 @@ def accept_job(payload: dict[str, Any]) -> str:
         try:
             job = JobCreate.model_validate(payload)
             run = enqueue_run(
-                session, job, default_deadline_s=get_settings().run_deadline_s, owner_key_id=owner
+                session, job, default_deadline_s=settings.run_deadline_s, owner_key_id=owner
             )
         except IdempotencyConflict as exc:
             log.warning("submit_job refused: %s", exc)

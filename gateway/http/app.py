@@ -56,6 +56,7 @@ def create_app() -> FastAPI:
     app.state.watch = RunWatch(client, run_events_channel(settings.redis_prefix))
     app.state.event_log = EventLog(client, settings.redis_prefix)
     app.state.reader = events.RunReader()
+    app.state.broker_url = settings.redis_url
     for router in (routes_runs.router, events.router, routes_threads.router, health.router):
         app.include_router(router)
     app.add_exception_handler(RequestValidationError, _invalid_request)
