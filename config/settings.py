@@ -127,6 +127,14 @@ class Settings(BaseSettings):
     callback_allow_private: bool = Field(
         False, description="Allow callback URLs on loopback/private networks (tests only)."
     )
+    openai_webhook_secret: SecretStr | None = Field(
+        None,
+        validation_alias=AliasChoices("OPENAI_WEBHOOK_SECRET", "openai_webhook_secret"),
+        description="Verifies POST /v1/webhooks/openai (whsec_…); unset: webhooks are refused.",
+    )
+    webhook_poll_first_s: float = Field(
+        30.0, gt=0, description="Agents with provider_webhooks: first poll of a turn (fallback)."
+    )
     callback_retry_first_s: float = Field(5.0, gt=0, description="First callback retry delay.")
     callback_give_up_s: float = Field(3600.0, gt=0, description="Callbacks retried this long.")
     callback_timeout_s: float = Field(10.0, gt=0, description="One callback POST's timeout.")

@@ -230,6 +230,7 @@ def get_step_context() -> StepContext:
         },
         breakers=_breakers(settings) if settings.redis_url else None,
         tool_retries=settings.tool_retries,
+        webhook_poll_first_s=settings.webhook_poll_first_s,
     )
 
 

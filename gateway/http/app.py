@@ -15,7 +15,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
 from config.settings import get_settings
-from gateway.http import events, health, routes_runs, routes_threads
+from gateway.http import events, health, routes_runs, routes_threads, webhooks
 from gateway.http.body_limit import BodyLimit
 from gateway.http.event_log import EventLog
 from gateway.http.run_watch import RunWatch
@@ -57,7 +57,8 @@ def create_app() -> FastAPI:
     app.state.event_log = EventLog(client, settings.redis_prefix)
     app.state.reader = events.RunReader()
     app.state.broker_url = settings.redis_url
-    for router in (routes_runs.router, events.router, routes_threads.router, health.router):
+    routers = (routes_runs, events, routes_threads, webhooks, health)
+    for router in (module.router for module in routers):
         app.include_router(router)
     app.add_exception_handler(RequestValidationError, _invalid_request)
     app.add_exception_handler(HTTPException, _http_error)

@@ -67,3 +67,15 @@ register_agent(
         max_output_tokens=256,
     )
 )
+
+# Its provider project sends webhooks: polls are only the fallback (test_openai_webhooks).
+register_agent(
+    Agent(
+        name="responses-webhook",
+        model="gpt-test",
+        provider="responses",
+        tools=TOOLS,
+        provider_webhooks=True,
+        max_output_tokens=256,
+    )
+)

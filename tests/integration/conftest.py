@@ -39,6 +39,8 @@ FLEET_ENV = {
     # Callback receivers in the tests listen on 127.0.0.1, and should not wait seconds.
     "RUNQ_CALLBACK_ALLOW_PRIVATE": "true",
     "RUNQ_CALLBACK_RETRY_FIRST_S": "0.2",
+    # A lost webhook costs a 5 s wait, not the production 30 s.
+    "RUNQ_WEBHOOK_POLL_FIRST_S": "5",
 }
 TERMINAL = {"completed", "failed", "cancelled", "expired"}
 

@@ -71,7 +71,8 @@ class Run(SQLModel, table=True):
     status: str = Field(default="pending", index=True)
     provider: str = "responses"
     model: str = ""
-    provider_ref: str | None = None
+    # Indexed: provider webhooks name the response, and must find its run at once.
+    provider_ref: str | None = Field(default=None, index=True)
     # Sequence number of the run's step chain: every state observation bumps it, and each
     # poll message carries the value it expects, so a duplicate or stale poll is dropped.
     step_seq: int = 0

@@ -1,6 +1,7 @@
 """SQL for reading runs on behalf of one owner: the HTTP API's view of the store.
 
-Every query here filters on `owner_key_id`, so one key can never read another's runs.
+Every query here filters on `owner_key_id`, so one key can never read another's runs;
+the one exception, `find_run_by_provider_ref`, serves the provider's signed webhooks.
 """
 
 from __future__ import annotations
@@ -81,3 +82,9 @@ def runs_of_thread(session: Session, *, thread_id: str) -> list[Run]:
     """A thread's runs, oldest first."""
     query = select(Run).where(Run.thread_id == thread_id).order_by(col(Run.created_at))
     return list(session.exec(query).all())
+
+
+def find_run_by_provider_ref(session: Session, *, provider_ref: str) -> Run | None:
+    """The run whose current turn is `provider_ref` at the provider, if any."""
+    query = select(Run).where(Run.provider_ref == provider_ref)
+    return session.exec(query.execution_options(populate_existing=True)).first()

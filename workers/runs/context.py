@@ -133,3 +133,4 @@ class StepContext:
     prices: Mapping[str, Price] = field(default_factory=dict)
     breakers: ToolBreakers | None = None
     tool_retries: int = 2
+    webhook_poll_first_s: float = 30.0

@@ -1,4 +1,5 @@
-"""front door: API keys, run owners and idempotency per owner, metadata, callbacks
+"""front door: API keys, run owners and idempotency per owner, metadata, callbacks,
+runs found by provider reference (webhooks)
 
 Revision ID: 0003
 Revises: 0002
@@ -57,6 +58,7 @@ def upgrade() -> None:
         batch_op.drop_index("ix_run_idempotency_key")
         batch_op.create_index(batch_op.f("ix_run_idempotency_key"), ["idempotency_key"])
         batch_op.create_index(batch_op.f("ix_run_owner_key_id"), ["owner_key_id"])
+        batch_op.create_index(batch_op.f("ix_run_provider_ref"), ["provider_ref"])
         batch_op.create_unique_constraint(
             "uq_run_owner_idempotency", ["owner_key_id", "idempotency_key"]
         )
@@ -65,6 +67,7 @@ def upgrade() -> None:
 def downgrade() -> None:
     with op.batch_alter_table("run", schema=None) as batch_op:
         batch_op.drop_constraint("uq_run_owner_idempotency", type_="unique")
+        batch_op.drop_index(batch_op.f("ix_run_provider_ref"))
         batch_op.drop_index(batch_op.f("ix_run_owner_key_id"))
         batch_op.drop_index(batch_op.f("ix_run_idempotency_key"))
         batch_op.create_index("ix_run_idempotency_key", ["idempotency_key"], unique=True)
