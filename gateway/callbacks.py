@@ -36,9 +36,9 @@ def deliver_callback(run_id: str, attempt: int) -> tuple[float | None, str]:
             url=run.callback_url,
             body=body.encode(),
             message_id=f"msg_{run.id}",
-            secret=settings.callback_secret.get_secret_value(),
-            timeout_s=settings.callback_timeout_s,
-            allow_private=settings.callback_allow_private,
+            secret=settings.callbacks.secret.get_secret_value(),
+            timeout_s=settings.callbacks.timeout_s,
+            allow_private=settings.callbacks.allow_private,
         )
         result = post_signed(delivery, now_s=int(time.time()))
         callback_store.record_attempt(
@@ -54,11 +54,11 @@ def deliver_callback(run_id: str, attempt: int) -> tuple[float | None, str]:
             return None, f"delivered on attempt {attempt}"
         ended_at = run.finished_at or run.updated_at
         given_s = (datetime.now(UTC) - ended_at).total_seconds()
-        if result.is_final or given_s > settings.callback_give_up_s:
+        if result.is_final or given_s > settings.callbacks.give_up_s:
             callback_store.settle_callback(session, run_id=run_id, state="gave_up")
             log.warning("run %s: callback given up after %d attempts", run_id, attempt)
             return None, f"gave up: {result.error}"
-    delay_s = retry_delay_s(attempt, settings.callback_retry_first_s)
+    delay_s = retry_delay_s(attempt, settings.callbacks.retry_first_s)
     log.info(
         "run %s: callback attempt %d failed (%s); next in %.1fs",
         run_id,

@@ -49,7 +49,7 @@ def record_run(
     agent = get_agent(job.agent)
     callback_url = None if job.callback_url is None else str(job.callback_url)
     if callback_url is not None:
-        check_callback_url(callback_url, allow_private=get_settings().callback_allow_private)
+        check_callback_url(callback_url, allow_private=get_settings().callbacks.allow_private)
     thread_id = None
     if job.thread_key is not None:
         thread = thread_store.get_or_create_thread(

@@ -21,8 +21,9 @@ from gateway.enqueue import enqueue_run
 from gateway.schemas import MAX_INPUT_CHARS, JobCreate
 from workers.agents import load_agent_modules
 from workers.db import key_store, store
+from workers.db.changes import RunChanges
+from workers.db.statuses import RunStatus
 from workers.errors import CallbackRefused, IdempotencyConflict, ThreadBusy, UnknownAgent
-from workers.runs.state import RunStatus
 from workers.wiring import new_session
 
 log = logging.getLogger("runq.jobs")
@@ -35,7 +36,7 @@ def accept_job(payload: dict[str, Any]) -> str:
     """Record and start the run a message asks for; returns its id, or a description of
     why nothing was recorded (an idempotency conflict keeps the earlier run untouched)."""
     settings = get_settings()
-    load_agent_modules(settings.agent_modules)  # this worker may not have run a step yet
+    load_agent_modules(settings.runs.agent_modules)  # this worker may not have run a step yet
     payload = dict(payload)
     key_name = payload.pop(KEY_NAME_FIELD, None)
     with new_session() as session:
@@ -45,7 +46,7 @@ def accept_job(payload: dict[str, Any]) -> str:
         try:
             job = JobCreate.model_validate(payload)
             run = enqueue_run(
-                session, job, default_deadline_s=settings.run_deadline_s, owner_key_id=owner
+                session, job, default_deadline_s=settings.runs.deadline_s, owner_key_id=owner
             )
         except IdempotencyConflict as exc:
             log.warning("submit_job refused: %s", exc)
@@ -83,8 +84,9 @@ def _record_refusal(session: Session, payload: dict[str, Any], owner: str, reaso
             run_id=run.id,
             from_statuses=[RunStatus.PENDING],
             to=RunStatus.FAILED,
-            error=f"invalid job: {reason}"[:4000],
-            finished_at=datetime.now(UTC),
+            changes=RunChanges(
+                error=f"invalid job: {reason}"[:4000], finished_at=datetime.now(UTC)
+            ),
         )
     log.warning("run %s: submit_job payload refused: %s", run.id, reason)
     return run.id

@@ -44,7 +44,7 @@ STATUS_OF: dict[type[RunqError], int] = {
 def create_app() -> FastAPI:
     """The API on this process's settings (store, broker, agents)."""
     settings = get_settings()
-    load_agent_modules(settings.agent_modules)
+    load_agent_modules(settings.runs.agent_modules)
     app = FastAPI(
         title="runq",
         version="1",
@@ -52,18 +52,18 @@ def create_app() -> FastAPI:
         "`Authorization: Bearer <key>` (`runq keys create NAME`).",
         lifespan=_lifespan,
     )
-    client = aioredis.Redis.from_url(settings.redis_url) if settings.redis_url else None
-    app.state.watch = RunWatch(client, run_events_channel(settings.redis_prefix))
-    app.state.event_log = EventLog(client, settings.redis_prefix)
+    client = aioredis.Redis.from_url(settings.redis.url) if settings.redis.url else None
+    app.state.watch = RunWatch(client, run_events_channel(settings.redis.prefix))
+    app.state.event_log = EventLog(client, settings.redis.prefix)
     app.state.reader = events.RunReader()
-    app.state.broker_url = settings.redis_url
+    app.state.broker_url = settings.redis.url
     routers = (routes_runs, events, routes_threads, webhooks, health)
     for router in (module.router for module in routers):
         app.include_router(router)
     app.add_exception_handler(RequestValidationError, _invalid_request)
     app.add_exception_handler(HTTPException, _http_error)
     app.add_exception_handler(RunqError, _runq_error)
-    app.add_middleware(BodyLimit, max_bytes=settings.api_max_body_bytes)
+    app.add_middleware(BodyLimit, max_bytes=settings.api.max_body_bytes)
     return app
 
 

@@ -15,8 +15,8 @@ from gateway.http.auth import CallerDep, SessionDep
 from gateway.public_view import runs_public
 from gateway.schemas import ApiError, JobCreate, RunCreate, RunList, RunPublic
 from workers.db import run_pages
+from workers.db.statuses import RunStatus
 from workers.runs.outcomes import cancel_run
-from workers.runs.state import RunStatus
 from workers.wiring import get_step_context
 
 router = APIRouter(prefix="/v1/runs", tags=["runs"])
@@ -41,7 +41,7 @@ def create_run(
     another body 409."""
     job = JobCreate.model_validate({**body.model_dump(), "idempotency_key": idempotency_key})
     run, created = enqueue_job(
-        session, job, default_deadline_s=get_settings().run_deadline_s, owner_key_id=caller.key_id
+        session, job, default_deadline_s=get_settings().runs.deadline_s, owner_key_id=caller.key_id
     )
     if not created:
         response.status_code = status.HTTP_200_OK

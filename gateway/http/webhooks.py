@@ -16,8 +16,8 @@ from openai import InvalidWebhookSignatureError
 from config.settings import get_settings
 from tasks.next_step import send
 from workers.db import run_pages
+from workers.db.statuses import RunStatus
 from workers.runs.context import Later, StepName
-from workers.runs.state import RunStatus
 from workers.wiring import get_openai_client, new_session
 
 log = logging.getLogger("runq.http.webhooks")
@@ -33,15 +33,17 @@ RESPONSE_ENDED = frozenset(
 async def openai_webhook(request: Request) -> dict[str, str | None]:
     """Wake the run whose response ended; other event types are acknowledged and ignored."""
     settings = get_settings()
-    if settings.openai_webhook_secret is None:
+    if settings.webhooks.secret is None:
         raise HTTPException(
             status.HTTP_404_NOT_FOUND, "webhooks are off: set OPENAI_WEBHOOK_SECRET to use them"
         )
     body = await request.body()
-    client = get_openai_client(settings.openai_base_url, settings.openai_api_key.get_secret_value())
+    client = get_openai_client(
+        settings.provider.base_url, settings.provider.api_key.get_secret_value()
+    )
     try:
         event = client.webhooks.unwrap(
-            body, dict(request.headers), secret=settings.openai_webhook_secret.get_secret_value()
+            body, dict(request.headers), secret=settings.webhooks.secret.get_secret_value()
         )
     except (InvalidWebhookSignatureError, ValueError) as exc:
         raise HTTPException(status.HTTP_400_BAD_REQUEST, f"webhook refused: {exc}") from None

@@ -70,7 +70,7 @@ def test_a_finished_run_is_called_back_once_with_a_valid_signature(api, receiver
     time.sleep(0.5)  # a duplicate, if any, would arrive now
     assert len(state.deliveries) == 1
     headers, body = state.deliveries[0]
-    event = Webhook(get_settings().callback_secret.get_secret_value()).verify(body, headers)
+    event = Webhook(get_settings().callbacks.secret.get_secret_value()).verify(body, headers)
     assert event["type"] == "run.completed"
     assert event["data"]["id"] == run_id and event["data"]["status"] == "completed"
 
@@ -90,7 +90,7 @@ def test_a_failing_receiver_is_retried_until_it_answers(api, receiver):
 
 
 def test_private_callback_urls_are_refused_without_the_flag(api, monkeypatch):
-    monkeypatch.setattr(get_settings(), "callback_allow_private", False)
+    monkeypatch.setattr(get_settings().callbacks, "allow_private", False)
     reply = create(api, callback_url="http://127.0.0.1:9/hook")
     assert reply.status_code == 422
     assert "not a public address" in reply.json()["error"]

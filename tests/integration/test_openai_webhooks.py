@@ -13,7 +13,7 @@ from pydantic import SecretStr
 
 from config.settings import get_settings
 from simulator.webhooks import signature_headers
-from tests.integration.conftest import (
+from tests.integration.fleet import (
     configure_simulator,
     enqueue_batch,
     simulator_stats,
@@ -42,7 +42,7 @@ def polls_per_run(fleet, agent: str) -> float:
 
 
 def test_webhook_driven_runs_poll_less_than_polled_ones(fleet, api, monkeypatch):
-    monkeypatch.setattr(get_settings(), "openai_webhook_secret", SecretStr(SECRET))
+    monkeypatch.setattr(get_settings().webhooks, "secret", SecretStr(SECRET))
     polled = polls_per_run(fleet, "responses-agent")
     webhook_url = f"{api.url}/v1/webhooks/openai"
     configure_simulator(fleet, webhook_url=webhook_url, webhook_secret=SECRET)
@@ -63,7 +63,7 @@ def post_event(api, body: bytes, headers: dict[str, str]) -> httpx2.Response:
 
 
 def test_a_forged_or_stale_webhook_is_refused(api, monkeypatch):
-    monkeypatch.setattr(get_settings(), "openai_webhook_secret", SecretStr(SECRET))
+    monkeypatch.setattr(get_settings().webhooks, "secret", SecretStr(SECRET))
     now_s = int(time.time())
     event = {
         "id": "evt_1",

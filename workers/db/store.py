@@ -15,11 +15,14 @@ from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, func, select
 
+from workers.db.changes import RunChanges
 from workers.db.models import Run, ToolCall, utcnow
+from workers.db.statuses import TERMINAL_STATUSES, RunStatus, ToolCallStatus, is_terminal
 from workers.errors import IllegalTransition, RunNotFound
 from workers.providers.interface import ToolCallRequest, Usage
 from workers.runs.events import event_type_for_status
-from workers.runs.state import TERMINAL_STATUSES, RunStatus, is_terminal
+
+NO_CHANGES = RunChanges()
 
 EVENT_SINK = "run_events"
 """`session.info` key of the RunEventSink the store tells every committed change."""
@@ -110,9 +113,10 @@ def transition(
     to: RunStatus,
     at_step: int | None = None,
     usage: Usage | None = None,
-    **values: Any,
+    changes: RunChanges = NO_CHANGES,
 ) -> None:
-    """Move a run to `to` only if it is in one of `from_statuses` (and at step `at_step`).
+    """Move a run to `to` only if it is in one of `from_statuses` (and at step `at_step`),
+    writing `changes` in the same statement.
 
     Atomic compare-and-set; raises IllegalTransition when the run was elsewhere. `usage` is
     added to the run's token totals in the same statement.
@@ -124,7 +128,7 @@ def transition(
         to=to,
         at_step=at_step,
         usage=usage,
-        values=values,
+        changes=changes,
     )
     callback_due = is_terminal(to) and _claim_callback(session, run_id=run_id)
     session.commit()
@@ -142,7 +146,7 @@ def record_tool_turn(
     turn: int,
     calls: Sequence[ToolCallRequest],
     usage: Usage | None,
-    values: dict[str, Any] | None = None,
+    changes: RunChanges = NO_CHANGES,
 ) -> None:
     """In one transaction: move the run to requires_tools and insert its pending tool calls.
 
@@ -156,7 +160,7 @@ def record_tool_turn(
         to=RunStatus.REQUIRES_TOOLS,
         at_step=at_step,
         usage=usage,
-        values={"turn": turn, "step_seq": at_step + 1, **(values or {})},
+        changes=changes | RunChanges(turn=turn, step_seq=at_step + 1),
     )
     known = set(session.exec(select(ToolCall.call_id).where(ToolCall.run_id == run_id)).all())
     for call in calls:
@@ -185,8 +189,12 @@ def claim_tool_call(
     result = session.execute(
         update(ToolCall)
         .where(col(ToolCall.run_id) == run_id, col(ToolCall.call_id) == call_id)
-        .where(col(ToolCall.status) == "pending")
-        .values(status="running", started_at=now or utcnow(), attempts=col(ToolCall.attempts) + 1)
+        .where(col(ToolCall.status) == ToolCallStatus.PENDING)
+        .values(
+            status=ToolCallStatus.RUNNING,
+            started_at=now or utcnow(),
+            attempts=col(ToolCall.attempts) + 1,
+        )
     )
     session.commit()
     claimed = bool(result.rowcount == 1)  # type: ignore[attr-defined]
@@ -221,9 +229,9 @@ def finish_tool_call(
     result = session.execute(
         update(ToolCall)
         .where(col(ToolCall.run_id) == run_id, col(ToolCall.call_id) == call_id)
-        .where(col(ToolCall.status) == "running")
+        .where(col(ToolCall.status) == ToolCallStatus.RUNNING)
         .values(
-            status="failed" if error else "succeeded",
+            status=ToolCallStatus.FAILED if error else ToolCallStatus.SUCCEEDED,
             output=output,
             error=error,
             duration_ms=duration_ms,
@@ -288,7 +296,7 @@ def _compare_and_set(
     to: RunStatus,
     at_step: int | None,
     usage: Usage | None,
-    values: dict[str, Any],
+    changes: RunChanges,
 ) -> None:
     statement = (
         update(Run)
@@ -297,12 +305,12 @@ def _compare_and_set(
     )
     if at_step is not None:
         statement = statement.where(col(Run.step_seq) == at_step)
-    changes: dict[str, Any] = {"status": to.value, "updated_at": utcnow(), **values}
+    values: dict[str, Any] = {"status": to.value, "updated_at": utcnow(), **changes.columns()}
     if usage is not None:
-        changes["input_tokens"] = col(Run.input_tokens) + usage.input_tokens
-        changes["output_tokens"] = col(Run.output_tokens) + usage.output_tokens
-        changes["cached_tokens"] = col(Run.cached_tokens) + usage.cached_tokens
-    result = session.execute(statement.values(**changes))
+        values["input_tokens"] = col(Run.input_tokens) + usage.input_tokens
+        values["output_tokens"] = col(Run.output_tokens) + usage.output_tokens
+        values["cached_tokens"] = col(Run.cached_tokens) + usage.cached_tokens
+    result = session.execute(statement.values(**values))
     if result.rowcount != 1:  # type: ignore[attr-defined]
         session.rollback()
         current = session.get(Run, run_id, populate_existing=True)
