@@ -59,8 +59,8 @@ def demo(
 
 @app.command()
 def worker(
-    queues: Annotated[str, typer.Option(help="Queues to consume: runs, tools or both.")] = (
-        "runs,tools"
+    queues: Annotated[str, typer.Option(help="Queues to consume: runs, tools, callbacks.")] = (
+        "runs,tools,callbacks"
     ),
     concurrency: Annotated[int, typer.Option(help="Threads in the pool.")] = 16,
     beat: Annotated[bool, typer.Option(help="Also run the reaper schedule (one per fleet).")] = (
