@@ -32,6 +32,9 @@ def demo(
     workdir: Annotated[Path, typer.Option(help="Where the database and logs go.")] = Path(
         ".runq/demo"
     ),
+    http: Annotated[
+        bool, typer.Option(help="Submit and follow the runs through the HTTP API, with a key.")
+    ] = False,
 ) -> None:
     """Run a batch of agent runs on a local fleet: embedded Redis, SQLite, the OpenAI
     simulator and real Celery workers. No API key, Redis or database needed."""
@@ -48,6 +51,7 @@ def demo(
         latency_ms=latency_ms,
         timeout_s=timeout_s,
         workdir=workdir,
+        via_http=http,
     )
     console.print(render_summary(summary))
     if summary.completed != summary.runs:

@@ -16,6 +16,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from workers.db.models import Run, ToolCall
 from workers.db.statuses import FINISHED_TOOL_STATUSES, TERMINAL_STATUSES, RunStatus
 
 DEMO_PROMPTS = (
@@ -47,9 +48,17 @@ class DemoSummary:
 
 
 def run_demo(
-    *, runs: int, workers: int, concurrency: int, latency_ms: int, timeout_s: float, workdir: Path
+    *,
+    runs: int,
+    workers: int,
+    concurrency: int,
+    latency_ms: int,
+    timeout_s: float,
+    workdir: Path,
+    via_http: bool = False,
 ) -> DemoSummary:
-    """Start the local fleet, run the batch, stop the fleet, summarise."""
+    """Start the local fleet, run the batch (through the HTTP API with `via_http`), stop
+    the fleet, summarise."""
     from devstack.local_stack import start_local_stack
 
     console = Console(stderr=True)
@@ -62,6 +71,8 @@ def run_demo(
         for index in range(max(1, workers - 1)):
             stack.start_worker("tools,callbacks", concurrency=concurrency, name=f"tools{index}")
         stack.wait_for_workers(len(stack.workers))
+        if via_http:
+            return _run_batch_over_http(runs, timeout_s, console)
         return _run_batch(runs, timeout_s, console)
     finally:
         console.print(f"stopping the fleet (logs in {workdir})")
@@ -100,6 +111,20 @@ def _run_batch(runs: int, timeout_s: float, console: Console) -> DemoSummary:
     return _summarise(batch_id, runs, time.monotonic() - started_s)
 
 
+def _run_batch_over_http(runs: int, timeout_s: float, console: Console) -> DemoSummary:
+    from gateway.demo_http import run_batch_over_http
+    from workers import wiring
+    from workers.db import run_pages, store
+
+    prompts = [DEMO_PROMPTS[index % len(DEMO_PROMPTS)] for index in range(runs)]
+    run_ids, wall_s = run_batch_over_http(prompts, timeout_s, console)
+    with wiring.new_session() as session:
+        batch = [store.get_run(session, run_id=run_id) for run_id in run_ids]
+        calls_by_run = run_pages.tool_calls_of(session, run_ids=run_ids)
+    calls = [call for run_calls in calls_by_run.values() for call in run_calls]
+    return _summary_of(batch, calls, runs, wall_s)
+
+
 def _summarise(batch_id: str, runs: int, wall_s: float) -> DemoSummary:
     from workers import wiring
     from workers.db import store
@@ -107,6 +132,10 @@ def _summarise(batch_id: str, runs: int, wall_s: float) -> DemoSummary:
     with wiring.new_session() as session:
         batch = store.list_runs(session, batch_id=batch_id)
         calls = store.batch_tool_calls(session, batch_id=batch_id)
+    return _summary_of(batch, calls, runs, wall_s)
+
+
+def _summary_of(batch: list[Run], calls: list[ToolCall], runs: int, wall_s: float) -> DemoSummary:
     polls = [run.poll_count for run in batch] or [0]
     errors = [run.error for run in batch if run.error]
     return DemoSummary(

@@ -26,6 +26,8 @@ def test_help_lists_every_command():
         "simulator",
         "migrate",
         "cache",
+        "serve",
+        "keys",
     ):
         assert command in result.output
 
@@ -65,6 +67,9 @@ def test_the_demo_runs_a_batch_on_embedded_defaults(tmp_path):
         "-m",
         "gateway.cli",
         "demo",
+        # Through the HTTP API with a key (issue 8): the same fleet and table; the direct
+        # enqueue path is the one every integration test's enqueue_batch takes.
+        "--http",
         "--runs",
         "20",
         "--workdir",
@@ -72,7 +77,7 @@ def test_the_demo_runs_a_batch_on_embedded_defaults(tmp_path):
     ]
     result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=170)
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "runq demo" in result.stdout
+    assert "runq demo" in result.stdout and "HTTP API on http://127.0.0.1:" in result.stderr
     rows = {
         line.split("│")[1].strip(): line.split("│")[2].strip()
         for line in result.stdout.splitlines()

@@ -25,10 +25,10 @@ from workers.db import store
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
 
 SECRET = "whsec_" + base64.b64encode(b"openai-webhook-test-secret-32byte").decode()
-RUNS = 6
+RUNS = 4
 # Turns longer than the fleet's 1 s poll cap: the simulator's exact poll-after hint can no
 # longer save the poller from polling more than once per turn, as with a real provider.
-TWO_TURNS = "What's the weather in Paris? #slow=2000"
+TWO_TURNS = "What's the weather in Paris? #slow=1500"
 
 
 def polls_per_run(fleet, agent: str) -> float:
