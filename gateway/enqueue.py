@@ -98,7 +98,12 @@ def enqueue_run(
 def enqueue_job(
     session: Session, job: JobCreate, *, default_deadline_s: float, owner_key_id: str = ""
 ) -> tuple[Run, bool]:
-    """`enqueue_run`, also saying whether the run is new (HTTP answers 201 or 200)."""
+    """`enqueue_run`, also saying whether the run is new (HTTP answers 201 or 200).
+
+    The run is recorded either way: if the broker cannot take the start message, it stays
+    pending and the reaper starts it, so the caller still gets its run."""
+    from kombu.exceptions import OperationalError
+
     from tasks.next_step import send  # late: the producer side loads Celery only when sending
     from workers.runs.context import Later, StepName
 
@@ -106,7 +111,11 @@ def enqueue_job(
         session, job, default_deadline_s=default_deadline_s, owner_key_id=owner_key_id
     )
     if created:
-        send(Later(StepName.START, (run.id,)))
+        try:
+            send(Later(StepName.START, (run.id,)))
+        except (OperationalError, OSError) as exc:
+            log.warning("run %s: start not sent (%r); the reaper will start it", run.id, exc)
+            return run, created
         log.info("run %s enqueued for agent %s", run.id, run.agent)
     return run, created
 
