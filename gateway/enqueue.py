@@ -50,13 +50,7 @@ def record_run(
     callback_url = None if job.callback_url is None else str(job.callback_url)
     if callback_url is not None:
         check_callback_url(callback_url, allow_private=get_settings().callbacks.allow_private)
-    thread_id = None
-    if job.thread_key is not None:
-        thread = thread_store.get_or_create_thread(
-            session, external_key=scoped_thread_key(owner_key_id, job.thread_key), agent=agent.name
-        )
-        _apply_busy_policy(session, agent, thread.id)
-        thread_id = thread.id
+    thread_id = _thread_for(session, job, agent, owner_key_id)
     run, created = store.create_run(
         session,
         agent=agent.name,
@@ -75,6 +69,17 @@ def record_run(
         callback_url=callback_url,
     )
     return (run if created else _replay(run, body_hash)), created
+
+
+def _thread_for(session: Session, job: JobCreate, agent: Agent, owner_key_id: str) -> str | None:
+    """The id of the job's thread (created on first use), after its busy policy acted."""
+    if job.thread_key is None:
+        return None
+    thread = thread_store.get_or_create_thread(
+        session, external_key=scoped_thread_key(owner_key_id, job.thread_key), agent=agent.name
+    )
+    _apply_busy_policy(session, agent, thread.id)
+    return thread.id
 
 
 def _replay(run: Run, body_hash: str) -> Run:

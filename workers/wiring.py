@@ -23,7 +23,7 @@ from sqlmodel import Session, create_engine
 from config.settings import Settings, get_settings
 from workers.agents import Agent, load_agent_modules
 from workers.cache.response_cache import ResponseCache
-from workers.db import store
+from workers.db import session_hooks
 from workers.db.migrate import migrates_itself, upgrade_to_head
 from workers.errors import ConfigError
 from workers.limits.clearance import Clearance, LimitTable, NoLimits, SharedBudget
@@ -80,8 +80,8 @@ def new_session() -> Session:
     the run-event sink and the callback sender the store calls after its commits."""
     info: dict[str, Any] = {}
     if get_settings().redis.url:
-        info[store.EVENT_SINK] = get_run_events()
-        info[store.CALLBACK_SENDER] = send_callback
+        info[session_hooks.EVENT_SINK] = get_run_events()
+        info[session_hooks.CALLBACK_SENDER] = send_callback
     return Session(get_engine(), expire_on_commit=False, info=info)
 
 

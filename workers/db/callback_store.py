@@ -53,3 +53,14 @@ def settle_callback(session: Session, *, run_id: str, state: str) -> bool:
     )
     session.commit()
     return bool(result.rowcount == 1)  # type: ignore[attr-defined]
+
+
+def claim_callback(session: Session, *, run_id: str) -> bool:
+    """In the ending transaction: mark a run with a callback URL as owing one, once."""
+    result = session.execute(
+        update(Run)
+        .where(col(Run.id) == run_id)
+        .where(col(Run.callback_url).is_not(None), col(Run.callback_state).is_(None))
+        .values(callback_state="pending")
+    )
+    return bool(result.rowcount == 1)  # type: ignore[attr-defined]

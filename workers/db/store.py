@@ -15,19 +15,16 @@ from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, func, select
 
+from workers.db.callback_store import claim_callback
 from workers.db.changes import RunChanges
 from workers.db.models import Run, ToolCall, utcnow
+from workers.db.session_hooks import announce, announce_tool_turn, send_callback
 from workers.db.statuses import TERMINAL_STATUSES, RunStatus, ToolCallStatus, is_terminal
 from workers.errors import IllegalTransition, RunNotFound
 from workers.providers.interface import ToolCallRequest, Usage
 from workers.runs.events import event_type_for_status
 
 NO_CHANGES = RunChanges()
-
-EVENT_SINK = "run_events"
-"""`session.info` key of the RunEventSink the store tells every committed change."""
-CALLBACK_SENDER = "send_callback"
-"""`session.info` key of the function that enqueues a run's callback delivery."""
 
 
 def create_run(
@@ -130,12 +127,12 @@ def transition(
         usage=usage,
         changes=changes,
     )
-    callback_due = is_terminal(to) and _claim_callback(session, run_id=run_id)
+    callback_due = is_terminal(to) and claim_callback(session, run_id=run_id)
     session.commit()
     if list(from_statuses) != [to]:  # a poll that saw no change is not news
-        _announce(session, run_id, event_type_for_status(to.value), {"status": to.value})
+        announce(session, run_id, event_type_for_status(to.value), {"status": to.value})
     if callback_due:
-        _callback_due(session, run_id)
+        send_callback(session, run_id)
 
 
 def record_tool_turn(
@@ -175,11 +172,7 @@ def record_tool_turn(
                 )
             )
     session.commit()
-    requested = [{"call_id": c.call_id, "name": c.name} for c in calls]
-    _announce(
-        session, run_id, "run.status", {"status": RunStatus.REQUIRES_TOOLS.value, "turn": turn}
-    )
-    _announce(session, run_id, "tool_calls.requested", {"turn": turn, "calls": requested})
+    announce_tool_turn(session, run_id, turn, calls)
 
 
 def claim_tool_call(
@@ -199,7 +192,7 @@ def claim_tool_call(
     session.commit()
     claimed = bool(result.rowcount == 1)  # type: ignore[attr-defined]
     if claimed:
-        _announce(session, run_id, "tool_call.started", {"call_id": call_id})
+        announce(session, run_id, "tool_call.started", {"call_id": call_id})
     return claimed
 
 
@@ -243,7 +236,7 @@ def finish_tool_call(
     if result.rowcount != 1:  # type: ignore[attr-defined]
         return
     outcome = {"call_id": call_id, "status": "failed" if error else "succeeded"}
-    _announce(session, run_id, "tool_call.finished", {**outcome, "duration_ms": duration_ms})
+    announce(session, run_id, "tool_call.finished", {**outcome, "duration_ms": duration_ms})
 
 
 def list_tool_calls(session: Session, *, run_id: str, turn: int | None = None) -> list[ToolCall]:
@@ -319,31 +312,6 @@ def _compare_and_set(
             f"run {run_id}: expected {sorted(s.value for s in from_statuses)}"
             f"{'' if at_step is None else f' at step {at_step}'}, found {found}"
         )
-
-
-def _claim_callback(session: Session, *, run_id: str) -> bool:
-    """In the ending transaction: mark a run with a callback URL as owing one, once."""
-    result = session.execute(
-        update(Run)
-        .where(col(Run.id) == run_id)
-        .where(col(Run.callback_url).is_not(None), col(Run.callback_state).is_(None))
-        .values(callback_state="pending")
-    )
-    return bool(result.rowcount == 1)  # type: ignore[attr-defined]
-
-
-def _announce(session: Session, run_id: str, event_type: str, data: dict[str, Any]) -> None:
-    # Sessions built by `workers.wiring` carry the process's event sink; bare test sessions
-    # have none and announce nothing.
-    sink = session.info.get(EVENT_SINK)
-    if sink is not None:
-        sink.append(run_id, event_type, data)
-
-
-def _callback_due(session: Session, run_id: str) -> None:
-    send = session.info.get(CALLBACK_SENDER)
-    if send is not None:
-        send(run_id)
 
 
 def count_runs_by_status(session: Session, *, batch_id: str) -> dict[str, int]:

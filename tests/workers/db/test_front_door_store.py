@@ -9,7 +9,7 @@ import pytest
 from sqlmodel import Session
 
 from tests.workers.steps_fixtures import NOW
-from workers.db import callback_store, key_store, run_pages, store
+from workers.db import callback_store, key_store, run_pages, session_hooks, store
 from workers.db.changes import RunChanges
 from workers.db.statuses import RunStatus
 from workers.errors import ConfigError, RunNotFound
@@ -82,7 +82,7 @@ def test_an_owner_reads_and_pages_only_its_own_runs(engine):
 
 def test_a_run_with_a_callback_owes_exactly_one_when_it_ends(engine):
     sent: list[str] = []
-    with Session(engine, info={store.CALLBACK_SENDER: sent.append}) as session:
+    with Session(engine, info={session_hooks.CALLBACK_SENDER: sent.append}) as session:
         run, _ = new_run(session, callback_url="https://hooks.example.com/runq")
         plain, _ = new_run(session)
         for run_id in (run.id, plain.id):
@@ -105,7 +105,7 @@ def test_a_run_with_a_callback_owes_exactly_one_when_it_ends(engine):
 
 def test_the_store_announces_what_it_committed(engine):
     sink = RecordingSink()
-    with Session(engine, info={store.EVENT_SINK: sink}) as session:
+    with Session(engine, info={session_hooks.EVENT_SINK: sink}) as session:
         run, _ = new_run(session)
         store.transition(
             session, run_id=run.id, from_statuses=[RunStatus.PENDING], to=RunStatus.IN_PROGRESS
