@@ -153,7 +153,7 @@ def test_list_pages_newest_first_and_filters(api):
 
 
 def test_cancel_then_cancel_again_is_a_conflict(api):
-    run_id = create(api, input="Think about this for a long time.").json()["id"]
+    run_id = create(api, input="Think about this for a long time. #slow=10000").json()["id"]
     first = httpx2.post(f"{api.url}/v1/runs/{run_id}/cancel", headers=api.auth(), timeout=10)
     second = httpx2.post(f"{api.url}/v1/runs/{run_id}/cancel", headers=api.auth(), timeout=10)
     assert first.status_code == 202 and first.json()["status"] == "cancelled"

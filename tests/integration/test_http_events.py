@@ -73,7 +73,7 @@ def test_two_hundred_waiters_share_one_subscription_and_read_the_run_at_most_twi
 
 
 def test_wait_answers_the_current_state_at_its_timeout(api):
-    run_id = create(api, input="Think about this for a long time.").json()["id"]
+    run_id = create(api, input="Think about this for a long time. #slow=10000").json()["id"]
     reply = httpx2.get(
         f"{api.url}/v1/runs/{run_id}/wait", params={"timeout_s": 0}, headers=api.auth(), timeout=10
     )

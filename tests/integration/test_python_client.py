@@ -36,7 +36,7 @@ def test_the_sync_client_creates_waits_lists_follows_and_cancels(api):
         assert runq.get(run.id) == done
         assert run.id in {r.id for r in runq.list(idempotency_key=key).data}
 
-        slow = runq.create("responses-agent", "Think about this for a long time.")
+        slow = runq.create("responses-agent", "Think about this for a long time. #slow=10000")
         assert runq.cancel(slow.id).status == "cancelled"
         with pytest.raises(ApiError) as raised:
             runq.cancel(slow.id)
