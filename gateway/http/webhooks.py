@@ -33,7 +33,8 @@ RESPONSE_ENDED = frozenset(
 async def openai_webhook(request: Request) -> dict[str, str | None]:
     """Wake the run whose response ended; other event types are acknowledged and ignored."""
     settings = get_settings()
-    if settings.webhooks.secret is None:
+    secret = settings.webhooks.secret.get_secret_value() if settings.webhooks.secret else ""
+    if not secret:
         raise HTTPException(
             status.HTTP_404_NOT_FOUND, "webhooks are off: set OPENAI_WEBHOOK_SECRET to use them"
         )
@@ -42,9 +43,7 @@ async def openai_webhook(request: Request) -> dict[str, str | None]:
         settings.provider.base_url, settings.provider.api_key.get_secret_value()
     )
     try:
-        event = client.webhooks.unwrap(
-            body, dict(request.headers), secret=settings.webhooks.secret.get_secret_value()
-        )
+        event = client.webhooks.unwrap(body, dict(request.headers), secret=secret)
     except (InvalidWebhookSignatureError, ValueError) as exc:
         raise HTTPException(status.HTTP_400_BAD_REQUEST, f"webhook refused: {exc}") from None
     if event.type not in RESPONSE_ENDED:
