@@ -52,6 +52,10 @@ app.conf.update(
             "schedule": max(5.0, settings.runs.reaper_stale_s / 4),
         },
         "archive-idle-threads": {"task": "runq.housekeeping.archive_threads", "schedule": 3600.0},
+        "resend-lost-callbacks": {
+            "task": "runq.housekeeping.resend_callbacks",
+            "schedule": 300.0,
+        },
     },
 )
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from sqlmodel import Session
 
@@ -23,6 +23,17 @@ from workers.wiring import new_session
 
 log = logging.getLogger("runq.callbacks")
 
+CALLBACK_QUIET_S = 900.0
+"""An owed callback with no attempt for this long lost its message (retries wait 5 min at
+most): the housekeeping sweep sends it again."""
+
+
+def find_stalled_callbacks(quiet_s: float) -> list[tuple[str, int]]:
+    """(run id, next attempt) of callbacks whose delivery message was lost."""
+    quiet_since = datetime.now(UTC) - timedelta(seconds=quiet_s)
+    with new_session() as session:
+        return callback_store.stalled_callbacks(session, quiet_since=quiet_since)
+
 
 def deliver_callback(run_id: str, attempt: int) -> tuple[float | None, str]:
     """Make attempt number `attempt`; (delay before the next one or None, what happened)."""
@@ -31,7 +42,7 @@ def deliver_callback(run_id: str, attempt: int) -> tuple[float | None, str]:
         run = store.get_run(session, run_id=run_id)
         if run.callback_state != "pending" or run.callback_url is None:
             return None, f"nothing owed (callback {run.callback_state})"
-        if callback_store.attempts_made(session, run_id=run_id) >= attempt:
+        if not callback_store.claim_attempt(session, run_id=run_id, attempt=attempt):
             return None, f"attempt {attempt} was already made (redelivered message)"
         result = _post(session, run, attempt, settings)
         if result.is_delivered:
@@ -48,7 +59,7 @@ def deliver_callback(run_id: str, attempt: int) -> tuple[float | None, str]:
 
 
 def _post(session: Session, run: Run, attempt: int, settings: CallbackSettings) -> Attempt:
-    """POST the signed event once and record the attempt."""
+    """POST the signed event once and record what the claimed attempt got."""
     public = runs_public(session, [run])[0]
     body = json.dumps({"type": f"run.{run.status}", "data": public.model_dump(mode="json")})
     delivery = Delivery(
@@ -60,7 +71,7 @@ def _post(session: Session, run: Run, attempt: int, settings: CallbackSettings) 
         allow_private=settings.allow_private,
     )
     result = post_signed(delivery, now_s=int(time.time()))
-    callback_store.record_attempt(
+    callback_store.finish_attempt(
         session,
         run_id=run.id,
         attempt=attempt,

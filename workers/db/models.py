@@ -146,7 +146,10 @@ class ApiKey(SQLModel, table=True):
 
 
 class CallbackAttempt(SQLModel, table=True):
-    """One try at POSTing a run's end to its callback URL."""
+    """One try at POSTing a run's end to its callback URL; claimed (inserted) before the
+    POST, so a redelivered message never sends the same attempt twice."""
+
+    __table_args__ = (UniqueConstraint("run_id", "attempt", name="uq_callbackattempt_run_attempt"),)
 
     id: int | None = Field(default=None, primary_key=True)
     run_id: str = Field(foreign_key="run.id", index=True)

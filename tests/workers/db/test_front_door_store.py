@@ -95,9 +95,13 @@ def test_a_run_with_a_callback_owes_exactly_one_when_it_ends(engine):
             )
         assert sent == [run.id]
         assert store.get_run(session, run_id=run.id).callback_state == "pending"
-        callback_store.record_attempt(
+        assert callback_store.claim_attempt(session, run_id=run.id, attempt=1)
+        assert not callback_store.claim_attempt(session, run_id=run.id, attempt=1)
+        callback_store.finish_attempt(
             session, run_id=run.id, attempt=1, status_code=200, duration_ms=5, error=None
         )
+        [made] = callback_store.list_attempts(session, run_id=run.id)
+        assert (made.status_code, made.error) == (200, None)
         assert callback_store.settle_callback(session, run_id=run.id, state="delivered")
         assert not callback_store.settle_callback(session, run_id=run.id, state="gave_up")
         assert callback_store.attempts_made(session, run_id=run.id) == 1
@@ -128,3 +132,19 @@ def test_the_store_announces_what_it_committed(engine):
         ("run.status", {"status": "in_progress"}),
         ("run.completed", {"status": "completed"}),
     ]
+
+
+def test_owed_callbacks_gone_quiet_are_found_with_their_next_attempt(engine):
+    with Session(engine) as session:
+        lost, _ = new_run(session, callback_url="https://hooks.example.com/a")
+        retrying, _ = new_run(session, callback_url="https://hooks.example.com/b")
+        for run in (lost, retrying):
+            store.transition(
+                session, run_id=run.id, from_statuses=[RunStatus.PENDING], to=RunStatus.FAILED
+            )
+        callback_store.claim_attempt(session, run_id=retrying.id, attempt=1)
+        later = NOW.replace(year=NOW.year + 1)
+        assert callback_store.stalled_callbacks(session, quiet_since=NOW) == []
+        assert sorted(callback_store.stalled_callbacks(session, quiet_since=later)) == sorted(
+            [(lost.id, 1), (retrying.id, 2)]
+        )

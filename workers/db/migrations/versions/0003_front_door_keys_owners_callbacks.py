@@ -44,6 +44,7 @@ def upgrade() -> None:
         sa.Column("created_at", UTCDateTime(), nullable=False),
         sa.ForeignKeyConstraint(["run_id"], ["run.id"]),
         sa.PrimaryKeyConstraint("id"),
+        sa.UniqueConstraint("run_id", "attempt", name="uq_callbackattempt_run_attempt"),
     )
     with op.batch_alter_table("callbackattempt", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_callbackattempt_run_id"), ["run_id"], unique=False)
