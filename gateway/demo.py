@@ -6,16 +6,19 @@ OpenAI simulator and real Celery worker processes. Exit code 0 only if every run
 
 from __future__ import annotations
 
+import json
 import statistics
 import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from gateway.run_view import describe_run
 from workers.db.models import Run, ToolCall
 from workers.db.statuses import FINISHED_TOOL_STATUSES, TERMINAL_STATUSES, RunStatus
 
@@ -25,6 +28,9 @@ DEMO_PROMPTS = (
     "What's the weather in Berlin? Also search for celery chords.",
     "Search for redis token bucket. Also what's the weather in Madrid?",
 )
+# Your own agent's runs: the simulator calls each of its tools once, with arguments generated
+# from the tool's JSON schema, then answers with what the tools returned.
+USER_AGENT_PROMPT = "Try each of your tools once. #call_all"
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,6 +47,8 @@ class DemoSummary:
     polls_per_run_max: int
     wall_s: float
     first_error: str | None
+    first_run: dict[str, Any] | None
+    """The batch's first run as `describe_run` shows it, for the transcript."""
 
     @property
     def runs_per_s(self) -> float:
@@ -49,6 +57,8 @@ class DemoSummary:
 
 def run_demo(
     *,
+    agent: str,
+    modules: list[str],
     runs: int,
     workers: int,
     concurrency: int,
@@ -57,29 +67,31 @@ def run_demo(
     workdir: Path,
     via_http: bool = False,
 ) -> DemoSummary:
-    """Start the local fleet, run the batch (through the HTTP API with `via_http`), stop
-    the fleet, summarise."""
+    """Start the local fleet (its workers load `modules`), run the batch of `agent` (through
+    the HTTP API with `via_http`), stop the fleet, summarise."""
     from devstack.local_stack import start_local_stack
 
     console = Console(stderr=True)
     console.print(f"[bold]runq demo[/]: starting Redis, the simulator and {workers} workers…")
-    stack = start_local_stack(
-        workdir, latency_ms=latency_ms, extra_env={"RUNQ_POLL_FIRST_S": "0.2"}
-    )
+    env = {"RUNQ_POLL_FIRST_S": "0.2", "RUNQ_AGENT_MODULES": json.dumps(modules)}
+    stack = start_local_stack(workdir, latency_ms=latency_ms, extra_env=env)
     try:
         stack.start_worker("runs", concurrency=concurrency, name="runs", beat=True)
         for index in range(max(1, workers - 1)):
             stack.start_worker("tools,callbacks", concurrency=concurrency, name=f"tools{index}")
         stack.wait_for_workers(len(stack.workers))
+        prompts = DEMO_PROMPTS if agent == "assistant" else (USER_AGENT_PROMPT,)
         if via_http:
-            return _run_batch_over_http(runs, timeout_s, console)
-        return _run_batch(runs, timeout_s, console)
+            return _run_batch_over_http(agent, prompts, runs, timeout_s, console)
+        return _run_batch(agent, prompts, runs, timeout_s, console)
     finally:
         console.print(f"stopping the fleet (logs in {workdir})")
         stack.stop()
 
 
-def _run_batch(runs: int, timeout_s: float, console: Console) -> DemoSummary:
+def _run_batch(
+    agent: str, prompts: tuple[str, ...], runs: int, timeout_s: float, console: Console
+) -> DemoSummary:
     from gateway.enqueue import RunCreate, enqueue_run
     from workers import wiring
     from workers.db import store
@@ -92,11 +104,7 @@ def _run_batch(runs: int, timeout_s: float, console: Console) -> DemoSummary:
         queued = progress.add_task("enqueue", total=runs)
         with wiring.new_session() as session:
             for index in range(runs):
-                job = RunCreate(
-                    agent="assistant",
-                    input=DEMO_PROMPTS[index % len(DEMO_PROMPTS)],
-                    batch_id=batch_id,
-                )
+                job = RunCreate(agent=agent, input=prompts[index % len(prompts)], batch_id=batch_id)
                 enqueue_run(session, job, default_deadline_s=timeout_s)
                 progress.advance(queued)
         done = progress.add_task("runs finished", total=runs)
@@ -111,13 +119,15 @@ def _run_batch(runs: int, timeout_s: float, console: Console) -> DemoSummary:
     return _summarise(batch_id, runs, time.monotonic() - started_s)
 
 
-def _run_batch_over_http(runs: int, timeout_s: float, console: Console) -> DemoSummary:
+def _run_batch_over_http(
+    agent: str, prompts: tuple[str, ...], runs: int, timeout_s: float, console: Console
+) -> DemoSummary:
     from gateway.demo_http import run_batch_over_http
     from workers import wiring
     from workers.db import run_pages, store
 
-    prompts = [DEMO_PROMPTS[index % len(DEMO_PROMPTS)] for index in range(runs)]
-    run_ids, wall_s = run_batch_over_http(prompts, timeout_s, console)
+    batch_prompts = [prompts[index % len(prompts)] for index in range(runs)]
+    run_ids, wall_s = run_batch_over_http(agent, batch_prompts, timeout_s, console)
     with wiring.new_session() as session:
         batch = [store.get_run(session, run_id=run_id) for run_id in run_ids]
         calls_by_run = run_pages.tool_calls_of(session, run_ids=run_ids)
@@ -130,7 +140,7 @@ def _summarise(batch_id: str, runs: int, wall_s: float) -> DemoSummary:
     from workers.db import store
 
     with wiring.new_session() as session:
-        batch = store.list_runs(session, batch_id=batch_id)
+        batch = sorted(store.list_runs(session, batch_id=batch_id), key=lambda r: r.created_at)
         calls = store.batch_tool_calls(session, batch_id=batch_id)
     return _summary_of(batch, calls, runs, wall_s)
 
@@ -149,6 +159,7 @@ def _summary_of(batch: list[Run], calls: list[ToolCall], runs: int, wall_s: floa
         polls_per_run_max=max(polls),
         wall_s=wall_s,
         first_error=errors[0] if errors else None,
+        first_run=describe_run(batch[0].id) if batch else None,
     )
 
 

@@ -10,11 +10,9 @@ import httpx2
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-DEMO_AGENT = "assistant"
-
 
 def run_batch_over_http(
-    prompts: list[str], timeout_s: float, console: Console
+    agent: str, prompts: list[str], timeout_s: float, console: Console
 ) -> tuple[list[str], float]:
     """Create a key, serve the API, submit every prompt and wait for each run; returns the
     run ids and the wall time."""
@@ -30,11 +28,11 @@ def run_batch_over_http(
         console.print(f"HTTP API on {url} (OpenAPI at {url}/docs)")
         headers = {"authorization": f"Bearer {key}"}
         with httpx2.Client(base_url=url, headers=headers, timeout=30) as client:
-            return _submit_and_wait(client, prompts, timeout_s, console)
+            return _submit_and_wait(client, agent, prompts, timeout_s, console)
 
 
 def _submit_and_wait(
-    client: httpx2.Client, prompts: list[str], timeout_s: float, console: Console
+    client: httpx2.Client, agent: str, prompts: list[str], timeout_s: float, console: Console
 ) -> tuple[list[str], float]:
     started_s = time.monotonic()
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn())
@@ -42,7 +40,7 @@ def _submit_and_wait(
     with Progress(*columns, TimeElapsedColumn(), console=console) as progress:
         queued = progress.add_task("POST /v1/runs", total=len(prompts))
         for prompt in prompts:
-            reply = client.post("/v1/runs", json={"agent": DEMO_AGENT, "input": prompt})
+            reply = client.post("/v1/runs", json={"agent": agent, "input": prompt})
             reply.raise_for_status()
             run_ids.append(reply.json()["id"])
             progress.advance(queued)

@@ -1,4 +1,5 @@
-"""`runq serve` and `runq keys …`: the HTTP API's commands, registered by gateway/cli.py."""
+"""`runq serve` and `runq keys …`: the HTTP API's commands (`register(app)`, as every
+command group in gateway/commands does)."""
 
 from __future__ import annotations
 
@@ -10,8 +11,19 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from gateway.entry_errors import guarded
+
 console = Console()
 keys_app = typer.Typer(help="API keys for the HTTP API (stored hashed).", no_args_is_help=True)
+
+
+def register(app: typer.Typer) -> None:
+    """Add `serve` and the `keys` group to `app`."""
+    app.command()(guarded(serve))
+    keys_app.command("create")(guarded(create_key))
+    keys_app.command("list")(guarded(list_keys))
+    keys_app.command("revoke")(guarded(revoke_key))
+    app.add_typer(keys_app, name="keys")
 
 
 def serve(
@@ -26,7 +38,6 @@ def serve(
     uvicorn.run("gateway.http.app:create_app", factory=True, host=host, port=port, workers=workers)
 
 
-@keys_app.command("create")
 def create_key(
     name: Annotated[str, typer.Argument(help="Who uses the key, e.g. billing-service.")],
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
@@ -49,7 +60,6 @@ def create_key(
     typer.echo(key)
 
 
-@keys_app.command("list")
 def list_keys(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False) -> None:
     """Every key: name, shown prefix, created, revoked."""
     from workers.db import key_store
@@ -75,7 +85,6 @@ def list_keys(as_json: Annotated[bool, typer.Option("--json", help="Print JSON."
     console.print(table)
 
 
-@keys_app.command("revoke")
 def revoke_key(name: Annotated[str, typer.Argument(help="The key's name.")]) -> None:
     """Revoke a key: its next request answers 401."""
     from workers.db import key_store
