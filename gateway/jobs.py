@@ -70,12 +70,12 @@ def _record_refusal(session: Session, payload: dict[str, Any], owner: str, reaso
     key = payload.get("idempotency_key")
     run, created = store.create_run(
         session,
-        agent=str(payload.get("agent", ""))[:128],
-        input_text=str(payload.get("input", ""))[:MAX_INPUT_CHARS],
+        agent=_storable(payload.get("agent", ""))[:128],
+        input_text=_storable(payload.get("input", ""))[:MAX_INPUT_CHARS],
         provider="",
         model="",
         deadline_at=datetime.now(UTC),
-        idempotency_key=key if isinstance(key, str) and 0 < len(key) <= 256 else None,
+        idempotency_key=_storable(key) if isinstance(key, str) and 0 < len(key) <= 256 else None,
         owner_key_id=owner,
     )
     if created:
@@ -90,3 +90,8 @@ def _record_refusal(session: Session, payload: dict[str, Any], owner: str, reaso
         )
     log.warning("run %s: submit_job payload refused: %s", run.id, reason)
     return run.id
+
+
+def _storable(value: Any) -> str:
+    """`value` as text PostgreSQL can hold (no NUL characters)."""
+    return str(value).replace("\x00", "")

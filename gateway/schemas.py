@@ -11,7 +11,7 @@ import json
 from datetime import datetime
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, HttpUrl, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, HttpUrl, StringConstraints, model_validator
 
 from workers.runs.routing import ModelHint
 
@@ -52,6 +52,15 @@ class RunCreate(BaseModel):
     model_hint: ModelHint | None = Field(
         default=None, description="cheap or strong, for agents with model routing."
     )
+
+    @model_validator(mode="after")
+    def _no_nul_characters(self) -> RunCreate:
+        # PostgreSQL text cannot hold NUL; refuse it here with a message, not a 500 later.
+        texts = [self.agent, self.input, self.thread_key or ""]
+        texts += [*self.metadata, *self.metadata.values()]
+        if any("\x00" in text for text in texts):
+            raise ValueError("text fields must not contain NUL (\\u0000) characters")
+        return self
 
     def request_hash(self) -> str:
         """SHA-256 of the canonical body: what an idempotency key promises not to change."""

@@ -12,6 +12,7 @@ import redis.asyncio as aioredis
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException
 
 from config.settings import get_settings
@@ -63,6 +64,7 @@ def create_app() -> FastAPI:
     app.add_exception_handler(RequestValidationError, _invalid_request)
     app.add_exception_handler(HTTPException, _http_error)
     app.add_exception_handler(RunqError, _runq_error)
+    app.add_exception_handler(DataError, _unstorable_value)
     app.add_middleware(BodyLimit, max_bytes=settings.api.max_body_bytes)
     return app
 
@@ -96,6 +98,12 @@ async def _runq_error(_: Request, exc: Exception) -> JSONResponse:
             return _error(code, str(exc))
     log.error("unexpected runq error: %r", exc)
     return _error(500, "internal error")
+
+
+async def _unstorable_value(_: Request, exc: Exception) -> JSONResponse:
+    # A path or query value the database refuses (PostgreSQL text cannot hold NUL).
+    log.info("refused a value the database cannot store: %s", str(exc).splitlines()[0])
+    return _error(400, "a value in the request cannot be stored or looked up (a NUL character?)")
 
 
 def _where(error: Any) -> str:

@@ -62,8 +62,10 @@ def test_the_body_hash_ignores_the_key_and_batch_and_key_order():
         {"agent": "a", "input": "x", "metadata": {"k": "v" * 513}},
         {"agent": "a", "input": "x", "callback_url": "not a url"},
         {"agent": "a", "input": "x", "batch_id": "only for the CLI"},
+        {"agent": "a", "input": "x", "metadata": {"k": "v\x00"}},
+        {"agent": "a", "input": "nul \x00"},
     ],
-    ids=["too many labels", "long key", "long value", "bad url", "internal field"],
+    ids=["too many labels", "long key", "long value", "bad url", "internal field", "nul", "nul2"],
 )
 def test_the_public_body_is_bounded(body):
     with pytest.raises(pydantic.ValidationError):

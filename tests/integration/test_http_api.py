@@ -181,3 +181,17 @@ def test_health_and_readiness(api):
     ready = httpx2.get(f"{api.url}/readyz", timeout=10)
     assert ready.status_code == 200, ready.text
     assert json.loads(ready.text)["checks"] == {"database": "ok", "redis": "ok"}
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body"),
+    [
+        ("GET", "/v1/runs/run_%00", None),
+        ("GET", "/v1/runs?agent=a%00b", None),
+        ("GET", "/v1/threads/user%00", None),
+        ("POST", "/v1/runs", {"agent": "responses-agent", "input": "nul \u0000 here"}),
+    ],
+)
+def test_a_nul_character_is_a_client_error_not_a_crash(api, method, path, body):
+    reply = httpx2.request(method, f"{api.url}{path}", json=body, headers=api.auth(), timeout=10)
+    assert 400 <= reply.status_code < 500, reply.text

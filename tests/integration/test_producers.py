@@ -101,3 +101,28 @@ def test_enqueue_from_a_plain_thread_reaches_the_configured_broker(api):
         while store.get_run(session, run_id=created[0]).status != "completed":
             assert time.monotonic() < deadline, "the run never started: message lost"
             time.sleep(0.2)
+
+
+def test_a_payload_with_a_nul_character_is_recorded_without_it(api):
+    from celery import Celery
+
+    producer = Celery("producer", broker=api.app.state.broker_url)
+    key = f"nul-{uuid.uuid4().hex[:8]}"
+    producer.send_task(
+        "runq.runs.submit_job",
+        kwargs={"agent": "responses-agent", "input": "a\x00b", "idempotency_key": key},
+        queue="runs",
+    )
+    from workers import wiring
+    from workers.db import run_pages
+
+    deadline = time.monotonic() + 30
+    while True:
+        with wiring.new_session() as session:
+            page = run_pages.RunFilter(owner_key_id="", idempotency_key=key)
+            found = run_pages.list_owned_runs(session, page=page)
+        if found and found[0].status == "failed":
+            break
+        assert time.monotonic() < deadline, "the refused payload was not recorded"
+        time.sleep(0.1)
+    assert found[0].input == "ab" and "NUL" in (found[0].error or "")
