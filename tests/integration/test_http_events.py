@@ -52,8 +52,9 @@ def test_the_event_stream_ends_with_the_result_and_resumes_from_last_event_id(ap
 
 def test_two_hundred_waiters_share_one_subscription_and_read_the_run_at_most_twice(api):
     watch, reader = api.app.state.watch, api.app.state.reader
-    subscriptions, reads = watch.subscriptions, reader.reads
-    run_id = create(api).json()["id"]
+    subscriptions, reads, wakes = watch.subscriptions, reader.reads, watch.wakes
+    # A turn long enough that the waiters are all parked before the run ends.
+    run_id = create(api, input="What's the weather in Paris? #slow=2000").json()["id"]
 
     async def wait_all() -> list[dict]:
         limits = httpx2.Limits(max_connections=250)
@@ -69,6 +70,7 @@ def test_two_hundred_waiters_share_one_subscription_and_read_the_run_at_most_twi
     assert {r["status"] for r in results} == {"completed"}
     assert watch.subscriptions == subscriptions == 1
     assert reader.reads - reads <= 2 * 200
+    assert watch.wakes > wakes  # they slept until the end event, not on a timer
     assert watch.waiting() == 0
 
 
