@@ -128,7 +128,21 @@ class RunSettings(BaseSettings):
         description="A run still going after this ends expired.",
     )  # fmt: skip
     max_turns: int = Field(10, ge=1, description="Tool round trips before a looping run fails.")
-    reaper_stale_s: float = Field(120.0, gt=0, description="No progress for this long: reschedule.")
+    sweep_every_s: float = Field(2.0, gt=0, description="How often beat sweeps overdue runs.")
+    recovery_grace_s: float = Field(
+        5.0, gt=0, description="A run whose next step is this late has its step re-sent."
+    )
+    sweep_batch: int = Field(500, ge=1, description="Overdue runs re-sent per sweep at most.")
+    max_recoveries: int = Field(
+        5, ge=1, description="Re-sends of one step with no progress before the run fails."
+    )
+    max_deliveries: int = Field(
+        3, ge=1, description="Starts of one tool call before the run fails (a poison run)."
+    )
+    agent_missing_retries: int = Field(
+        10, ge=0, description="Hand-backs of a run whose agent a worker lacks, then it fails."
+    )
+    agent_missing_retry_s: float = Field(3.0, gt=0, description="Delay of each hand-back.")
     visibility_timeout_s: int = Field(
         600, gt=0, description="Broker redelivery of unacked messages; must exceed every countdown."
     )
@@ -167,7 +181,7 @@ class ToolSettings(BaseSettings):
 
     retries: int = Field(2, ge=0, validation_alias=_env("RUNQ_TOOL_RETRIES"))
     grace_s: float = Field(
-        30.0, gt=0, validation_alias=_env("RUNQ_TOOL_GRACE_S"),
+        5.0, gt=0, validation_alias=_env("RUNQ_TOOL_GRACE_S"),
         description="A call still 'running' this long past its timeout was interrupted.",
     )  # fmt: skip
     breaker_failures: int = Field(5, ge=1, description="Consecutive failures that open a tool.")

@@ -1,7 +1,7 @@
 """The front door for jobs: validate, record the run, then send its first message.
 
 The row is committed before the message is sent, so a run exists before any worker can
-see it; if sending fails (Redis down), the run stays pending and the reaper starts it.
+see it; if sending fails (Redis down), the run stays pending and the recovery sweep starts it.
 """
 
 from __future__ import annotations

@@ -9,7 +9,8 @@
     ├── ToolError                    a tool call could not produce an output
     │   ├── UnknownTool              the model named a tool the agent does not have
     │   ├── InvalidToolArguments     the model's arguments are not valid JSON for the schema
-    │   └── ToolTimedOut             the tool ran past its timeout
+    │   ├── ToolTimedOut             the tool ran past its timeout
+    │   └── InvalidToolOutput        the tool returned something that is not JSON, or too much
     ├── UnknownAgent                 a job names an agent nobody declared
     ├── ThreadBusy                   a thread already has an active run (policy "reject")
     ├── IdempotencyConflict          an idempotency key was reused with a different job body
@@ -75,6 +76,10 @@ class InvalidToolArguments(ToolError):
 
 class ToolTimedOut(ToolError):
     """The tool ran past its timeout."""
+
+
+class InvalidToolOutput(ToolError):
+    """The tool returned a value that is not JSON-serialisable, or one too large to send."""
 
 
 class UnknownAgent(RunqError):

@@ -50,6 +50,11 @@ def breaker_key(prefix: str, tool_name: str) -> str:
     return f"{prefix}:breaker:{tool_name}"
 
 
+def sweep_lock_key(prefix: str) -> str:
+    """The lock that lets one recovery sweep run at a time across the fleet."""
+    return f"{prefix}:sweep:lock"
+
+
 def run_events_key(prefix: str, run_id: str) -> str:
     """The capped stream of one run's events (XADD MAXLEN ~, expires after events_ttl_s)."""
     return f"{prefix}:events:{run_id}"

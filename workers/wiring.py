@@ -234,6 +234,7 @@ def get_step_context() -> StepContext:
         },
         breakers=_breakers(settings) if settings.redis.url else None,
         tool_retries=settings.tools.retries,
+        max_deliveries=settings.runs.max_deliveries,
         webhook_poll_first_s=settings.webhooks.poll_first_s,
     )
 

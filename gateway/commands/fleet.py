@@ -107,7 +107,7 @@ def worker(
         "runs,tools,callbacks"
     ),
     concurrency: Annotated[int, typer.Option(help="Threads in the pool.")] = 16,
-    beat: Annotated[bool, typer.Option(help="Also run the reaper schedule (one per fleet).")] = (
+    beat: Annotated[bool, typer.Option(help="Also run the sweep's beat (one per fleet).")] = (
         False
     ),
     hostname: Annotated[

@@ -111,6 +111,15 @@ class Run(SQLModel, table=True):
     started_at: datetime | None = Field(default=None, sa_column=_utc_column())
     finished_at: datetime | None = Field(default=None, sa_column=_utc_column())
     deadline_at: datetime = Field(sa_column=_utc_column(False))
+    # When the run's next message should have done its work: the countdown it was sent
+    # with, or the tool timeouts of a chord. The sweep re-sends the step of a run overdue
+    # by more than a grace; NULL once the run is terminal, so the index holds runs in flight.
+    next_due_at: datetime | None = Field(
+        default=None, sa_column=Column(UTCDateTime(), nullable=True, index=True)
+    )
+    # Times the sweep re-sent the same step; reset by every transition. Bounded, so a step
+    # that kills its worker each time (a poison run) fails instead of looping.
+    recoveries: int = 0
 
 
 class ToolCall(SQLModel, table=True):

@@ -65,6 +65,7 @@ def create_run(
         thread_id=thread_id,
         use_cache=use_cache,
         model_hint=model_hint,
+        next_due_at=utcnow(),  # if the start message is never sent, the sweep sends it
         owner_key_id=owner_key_id,
         request_hash=request_hash,
         metadata_json=metadata_json,
@@ -298,7 +299,12 @@ def _compare_and_set(
     )
     if at_step is not None:
         statement = statement.where(col(Run.step_seq) == at_step)
-    values: dict[str, Any] = {"status": to.value, "updated_at": utcnow(), **changes.columns()}
+    # Any transition is progress: the sweep's re-send count starts over, and a run that
+    # ended leaves the sweep's index.
+    values: dict[str, Any] = {"status": to.value, "updated_at": utcnow(), "recoveries": 0}
+    if to in TERMINAL_STATUSES:
+        values["next_due_at"] = None
+    values |= changes.columns()
     if usage is not None:
         values["input_tokens"] = col(Run.input_tokens) + usage.input_tokens
         values["output_tokens"] = col(Run.output_tokens) + usage.output_tokens

@@ -2,7 +2,7 @@
 runs found by provider reference (webhooks)
 
 Revision ID: 0003
-Revises: 0002
+Revises: 0004 (merged after issue 10's 0004, which main already has)
 Create Date: 2026-11-29 20:20:00.000000
 """
 
@@ -14,7 +14,7 @@ from alembic import op
 from workers.db.models import UTCDateTime
 
 revision: str = "0003"
-down_revision: str | None = "0002"
+down_revision: str | None = "0004"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
