@@ -255,17 +255,6 @@ def list_runs(session: Session, *, batch_id: str) -> list[Run]:
     return list(session.exec(query).all())
 
 
-def find_stalled_runs(session: Session, *, updated_before: datetime, limit: int = 500) -> list[Run]:
-    """Non-terminal runs with no recorded progress since `updated_before` (reaper input)."""
-    query = (
-        select(Run)
-        .where(col(Run.status).not_in([s.value for s in TERMINAL_STATUSES]))
-        .where(col(Run.updated_at) < updated_before)
-        .limit(limit)
-    )
-    return list(session.exec(query).all())
-
-
 def count_attempt(session: Session, *, run_id: str, status: RunStatus) -> None:
     """Count one failed attempt at the run's current step (if it is still in `status`)."""
     session.execute(
