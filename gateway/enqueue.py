@@ -106,7 +106,7 @@ def enqueue_job(
     """`enqueue_run`, also saying whether the run is new (HTTP answers 201 or 200).
 
     The run is recorded either way: if the broker cannot take the start message, it stays
-    pending and the reaper starts it, so the caller still gets its run."""
+    pending and the recovery sweep starts it, so the caller still gets its run."""
     from kombu.exceptions import OperationalError
 
     from tasks.next_step import send  # late: the producer side loads Celery only when sending
@@ -119,7 +119,7 @@ def enqueue_job(
         try:
             send(Later(StepName.START, (run.id,)))
         except (OperationalError, OSError) as exc:
-            log.warning("run %s: start not sent (%r); the reaper will start it", run.id, exc)
+            log.warning("run %s: start not sent (%r); the sweep will start it", run.id, exc)
             return run, created
         log.info("run %s enqueued for agent %s", run.id, run.agent)
     return run, created
