@@ -40,6 +40,11 @@ FLEET_ENV = {
     "RUNQ_AGENT_MODULES": '["tests.integration.agents", "bench.chaos_agents"]',
     # Only the `limited-agent` model has a budget; test_shared_budget sets the simulator's.
     "RUNQ_MODEL_LIMITS": json.dumps({"gpt-limited": {"requests_per_min": LIMITED_RPM}}),
+    # Callback receivers in the tests listen on 127.0.0.1, and should not wait seconds.
+    "RUNQ_CALLBACK_ALLOW_PRIVATE": "true",
+    "RUNQ_CALLBACK_RETRY_FIRST_S": "0.2",
+    # A lost webhook costs a 5 s wait, not the production 30 s.
+    "RUNQ_WEBHOOK_POLL_FIRST_S": "5",
 }
 TERMINAL = {"completed", "failed", "cancelled", "expired"}
 
@@ -64,7 +69,7 @@ def running_fleet(
     try:
         for index in range(runs_workers):
             stack.start_worker("runs", concurrency=16, name=f"runs{index}", beat=index == 0)
-        stack.start_worker("tools", concurrency=16, name="tools")
+        stack.start_worker("tools,callbacks", concurrency=16, name="tools")
         stack.wait_for_workers(runs_workers + 1)
         yield stack
     finally:
