@@ -6,11 +6,12 @@ STAMP := $(VENV)/.installed-stamp
 
 .PHONY: install demo test unit test-integration lint format typecheck bench all clean browser lock
 
-$(STAMP): pyproject.toml requirements.lock
+$(STAMP): pyproject.toml requirements.lock clients/python/pyproject.toml
 	python3 -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -r requirements.lock
 	$(PY) -m pip install --quiet -e ".[dev,demo,tracing]"
+	$(PY) -m pip install --quiet -e clients/python
 	touch $(STAMP)
 
 install: $(STAMP)

@@ -1,4 +1,5 @@
-"""The Celery app: JSON only, two queues, late acks, stable task names, the recovery sweep."""
+"""The Celery app: JSON only, three queues (runs, tools, callbacks), late acks, stable task
+names, the recovery sweep."""
 
 from __future__ import annotations
 
@@ -20,7 +21,10 @@ settings = get_settings()
 # only lets `celery -A config` import so it can print a clear connection error.
 _broker_url = settings.redis.url or "redis://127.0.0.1:6379/0"
 
-app = Celery("runq", include=["tasks.runs", "tasks.tools", "tasks.housekeeping"])
+app = Celery(
+    "runq",
+    include=["tasks.runs", "tasks.tools", "tasks.housekeeping", "tasks.jobs", "tasks.callbacks"],
+)
 app.conf.update(
     broker_url=_broker_url,
     # redis:// with a channel that drops undecodable queue items instead of exiting.
@@ -43,7 +47,13 @@ app.conf.update(
     result_backend_transport_options={"visibility_timeout": settings.runs.visibility_timeout_s},
     result_expires=3600,
     task_default_queue="runs",
-    task_routes={"runq.runs.*": {"queue": "runs"}, "runq.tools.*": {"queue": "tools"}},
+    task_routes={
+        "runq.runs.*": {"queue": "runs"},
+        "runq.tools.*": {"queue": "tools"},
+        # Callbacks wait on other services' endpoints: their own queue keeps a slow
+        # receiver from holding run or tool slots.
+        "runq.callbacks.*": {"queue": "callbacks"},
+    },
     task_send_sent_event=True,
     worker_send_task_events=True,
     broker_connection_retry_on_startup=True,
@@ -55,6 +65,10 @@ app.conf.update(
             "options": {"expires": settings.runs.sweep_every_s},
         },
         "archive-idle-threads": {"task": "runq.housekeeping.archive_threads", "schedule": 3600.0},
+        "resend-lost-callbacks": {
+            "task": "runq.housekeeping.resend_callbacks",
+            "schedule": 300.0,
+        },
     },
 )
 

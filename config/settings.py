@@ -21,6 +21,9 @@ from workers.errors import ConfigError
 # The simulator accepts any key; this one marks "no real key configured".
 SIMULATOR_API_KEY = "sk-runq-simulator"
 
+# Signs callbacks in a fresh checkout; refused outside dev so nobody ships it.
+PLACEHOLDER_CALLBACK_SECRET = "whsec_cnVucS1kZXYtY2FsbGJhY2stc2VjcmV0LWNoYW5nZXRoaXM="
+
 
 def _env(name: str) -> AliasChoices:
     """Read a field from this exact environment variable (the group's prefix does not apply);
@@ -205,9 +208,53 @@ class OperateSettings(BaseSettings):
         validation_alias=_env("OTEL_EXPORTER_OTLP_ENDPOINT"),
         description="OTLP collector; set it (and install the tracing extra) to export spans.",
     )
-    # Kept out of logs here until the callback sender owns it (RUNQ_CALLBACK_SECRET).
-    callback_secret: SecretStr | None = Field(
-        None, description="Signing secret for run-finished callbacks (kept out of logs)."
+
+
+class ApiSettings(BaseSettings):
+    """The HTTP API (`runq serve`) and the run events it streams."""
+
+    model_config = _group("RUNQ_API_")
+
+    max_body_bytes: int = Field(256 * 1024, gt=0, description="Larger bodies answer 413.")
+    events_ttl_s: int = Field(
+        24 * 3600, gt=0, validation_alias=_env("RUNQ_EVENTS_TTL_S"),
+        description="A run's event stream (SSE replay) lives this long after its last event.",
+    )  # fmt: skip
+    events_max_len: int = Field(
+        1000, gt=0, validation_alias=_env("RUNQ_EVENTS_MAX_LEN"),
+        description="Events kept per run; the oldest are dropped.",
+    )  # fmt: skip
+
+
+class CallbackSettings(BaseSettings):
+    """Signed callbacks to the services that submitted runs (Standard Webhooks)."""
+
+    model_config = _group("RUNQ_CALLBACK_")
+
+    secret: SecretStr = Field(
+        SecretStr(PLACEHOLDER_CALLBACK_SECRET),
+        description="Signs callbacks (whsec_<base64>); the placeholder is refused outside dev.",
+    )
+    allow_private: bool = Field(
+        False, description="Allow callback URLs on loopback/private networks (tests only)."
+    )
+    retry_first_s: float = Field(5.0, gt=0, description="First retry delay; it doubles to 5 min.")
+    give_up_s: float = Field(3600.0, gt=0, description="Callbacks are retried this long.")
+    timeout_s: float = Field(10.0, gt=0, description="One callback POST's timeout.")
+
+
+class WebhookSettings(BaseSettings):
+    """OpenAI webhooks in (`POST /v1/webhooks/openai`)."""
+
+    model_config = _group("RUNQ_WEBHOOK_")
+
+    secret: SecretStr | None = Field(
+        None,
+        validation_alias=_env("OPENAI_WEBHOOK_SECRET"),
+        description="Verifies OpenAI's webhooks (whsec_…); unset, the endpoint answers 404.",
+    )
+    poll_first_s: float = Field(
+        30.0, gt=0, description="Agents with provider_webhooks: a turn's first (fallback) poll."
     )
 
 
@@ -225,6 +272,9 @@ class Settings(BaseSettings):
     limits: LimitSettings = Field(default_factory=LimitSettings)
     cache: CacheSettings = Field(default_factory=CacheSettings)
     tools: ToolSettings = Field(default_factory=ToolSettings)
+    api: ApiSettings = Field(default_factory=ApiSettings)
+    callbacks: CallbackSettings = Field(default_factory=CallbackSettings)
+    webhooks: WebhookSettings = Field(default_factory=WebhookSettings)
 
     operate: OperateSettings = Field(default_factory=OperateSettings)
 
@@ -240,7 +290,7 @@ class Settings(BaseSettings):
 
     def extra_secrets(self) -> list[SecretStr | None]:
         """Secrets besides the provider keys that must never reach a log line."""
-        return [self.operate.operator_password, self.operate.callback_secret]
+        return [self.operate.operator_password, self.callbacks.secret, self.webhooks.secret]
 
     @property
     def uses_simulator_key(self) -> bool:
@@ -255,6 +305,14 @@ class Settings(BaseSettings):
             raise ConfigError(
                 f"OPENAI_API_KEY is not set (RUNQ_ENVIRONMENT={self.environment}): set a real "
                 "provider key, or RUNQ_ENVIRONMENT=dev to use the simulator key"
+            )
+        if (
+            self.environment != "dev"
+            and self.callbacks.secret.get_secret_value() == PLACEHOLDER_CALLBACK_SECRET
+        ):
+            raise ConfigError(
+                f"RUNQ_CALLBACK_SECRET is not set (RUNQ_ENVIRONMENT={self.environment}): set a "
+                "whsec_<base64> secret of at least 24 random bytes"
             )
         if self.polling.cap_s * 4 >= self.runs.visibility_timeout_s:
             raise ConfigError(

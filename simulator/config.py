@@ -26,6 +26,10 @@ class SimulatorConfig:
     """Extra wall-clock delay added to every request, to exercise client timeouts."""
     seed: int = 0
     """Seed of the fault-injection RNG, so a failing demo run can be replayed."""
+    webhook_url: str = ""
+    """Where to POST a signed `response.<status>` webhook when a background response ends."""
+    webhook_secret: str = ""
+    """The `whsec_…` secret that signs those webhooks (Standard Webhooks, as OpenAI's)."""
 
 
 _NON_NEGATIVE_INTS = ("latency_ms", "rpm", "tpm", "delay_ms")
@@ -47,6 +51,9 @@ def apply_overrides(config: SimulatorConfig, changes: Mapping[str, Any]) -> Simu
         # bool is an int subclass; "true" as a rate is a caller mistake, not 1.0.
         if isinstance(rate, bool) or not isinstance(rate, int | float) or not 0 <= rate <= 1:
             raise ValueError("fault_5xx_rate must be a number between 0 and 1")
+    for name in ("webhook_url", "webhook_secret"):
+        if name in changes and not isinstance(changes[name], str):
+            raise ValueError(f"{name} must be a string")
     if "quota_exhausted" in changes and not isinstance(changes["quota_exhausted"], bool):
         raise ValueError("quota_exhausted must be true or false")
     updated = dataclasses.replace(config, **changes)

@@ -1,9 +1,11 @@
-"""Beat jobs: put overdue runs back in motion, archive idle threads."""
+"""Beat jobs: put overdue runs (and lost callback messages) back in motion, archive idle
+threads."""
 
 from __future__ import annotations
 
 from config.celery_app import app
 from config.settings import get_settings
+from gateway.callbacks import CALLBACK_QUIET_S, find_stalled_callbacks
 from tasks.next_step import send
 from workers.redis_keys import sweep_lock_key
 from workers.runs.sweep import SweepPolicy, sweep_overdue_runs
@@ -43,3 +45,12 @@ def reap() -> int:
 def archive_threads() -> int:
     """Archive threads idle past RUNQ_THREAD_RETENTION_S; returns how many."""
     return archive_idle_threads(get_step_context(), get_settings().runs.thread_retention_s)
+
+
+@app.task(name="runq.housekeeping.resend_callbacks")
+def resend_callbacks() -> int:
+    """Re-send owed callbacks whose message was lost; returns how many."""
+    stalled = find_stalled_callbacks(CALLBACK_QUIET_S)
+    for run_id, attempt in stalled:
+        app.signature("runq.callbacks.deliver", args=(run_id, attempt)).apply_async()
+    return len(stalled)

@@ -2,7 +2,7 @@
 the README promises, and only commands the test suite runs outside Docker.
 
 Checked properties (the README's "Operating a fleet" lists them too):
-  services: redis, cache, postgres, migrate, worker-runs, worker-tools, beat, gateway, flower
+  services: redis, cache, postgres, migrate, worker-runs, worker-tools, beat, api, flower
   broker Redis: noeviction, AOF, a volume, a password; cache Redis: allkeys-lru + maxmemory
   PostgreSQL: a volume; migrate: one-shot `runq migrate`, the runq services wait for it
   workers: threads pool, their own node name, healthcheck `celery inspect ping` of that name
@@ -29,6 +29,7 @@ DEV = yaml.safe_load((ROOT / "compose.dev.yml").read_text())
 SERVICES = PRODUCTION["services"]
 RUNQ_SERVICES = [name for name, s in SERVICES.items() if s.get("image") == "runq:latest"]
 REQUIRED_SECRETS = (
+    "RUNQ_CALLBACK_SECRET",
     "OPENAI_API_KEY",
     "REDIS_PASSWORD",
     "POSTGRES_PASSWORD",
@@ -39,11 +40,11 @@ REQUIRED_SECRETS = (
 RUN_BY_TESTS = {
     "runq migrate": "tests/integration/test_compose_commands.py",
     "celery -A config worker -Q runs --pool threads": "devstack/local_stack.py (every fleet)",
-    "celery -A config worker -Q tools --pool threads": "devstack/local_stack.py (every fleet)",
+    "celery -A config worker -Q tools,callbacks --pool threads": "tests/integration/fleet.py",
     "celery -A config beat": "tests/integration/test_compose_commands.py",
     "celery -A config inspect ping -d": "tests/integration/test_compose_commands.py",
     "runq flower": "tests/integration/test_operate.py (which also runs Flower's healthcheck)",
-    "runq serve": "the gateway's own tests (front-door branch)",
+    "runq serve": "tests/integration/api_server.py (the app `runq serve` runs, on uvicorn)",
     "python -m simulator": "devstack/local_stack.py (every fleet)",
 }
 
@@ -65,7 +66,7 @@ def test_the_production_file_has_every_service_and_no_simulator():
         "worker-runs",
         "worker-tools",
         "beat",
-        "gateway",
+        "api",
         "flower",
     }
 
@@ -95,7 +96,9 @@ def test_postgres_keeps_its_data_on_a_volume_and_migrate_runs_once_first():
             assert condition == "service_completed_successfully"
 
 
-@pytest.mark.parametrize(("name", "queue"), [("worker-runs", "runs"), ("worker-tools", "tools")])
+@pytest.mark.parametrize(
+    ("name", "queue"), [("worker-runs", "runs"), ("worker-tools", "tools,callbacks")]
+)
 def test_workers_use_threads_and_are_pinged_by_their_own_node_name(name, queue):
     worker = SERVICES[name]
     args = worker["command"]
@@ -140,7 +143,7 @@ def test_the_dev_override_adds_the_simulator_and_dev_settings():
     assert dev["simulator"]["command"][:3] == ["python", "-m", "simulator"]
     assert dev["simulator"]["healthcheck"]["test"]
     assert dev["worker-runs"]["depends_on"]["simulator"]["condition"] == "service_healthy"
-    for name in ("worker-runs", "worker-tools", "beat", "gateway", "flower"):
+    for name in ("worker-runs", "worker-tools", "beat", "api", "flower"):
         assert dev[name]["environment"]["RUNQ_ENVIRONMENT"] == "dev"
         assert dev[name]["environment"]["OPENAI_BASE_URL"] == "http://simulator:8800/v1"
     assert "OPENAI_API_KEY=sk-runq-simulator" in (ROOT / "compose.dev.env").read_text()

@@ -14,6 +14,8 @@
     │   └── InvalidToolOutput        the tool returned something that is not JSON, or too much
     ├── UnknownAgent                 a job names an agent nobody declared
     ├── ThreadBusy                   a thread already has an active run (policy "reject")
+    ├── IdempotencyConflict          an idempotency key was reused with a different job body
+    ├── CallbackRefused              a callback URL points somewhere runq must not call
     ├── RunNotFound                  no run has that id
     ├── RunEnded                     this step ended the run failed/expired (Flower: FAILURE)
     └── IllegalTransition            a compare-and-set on run status found another status
@@ -92,6 +94,14 @@ class UnknownAgent(RunqError):
 
 class ThreadBusy(RunqError):
     """The thread already has an active run and its agent's policy is to reject new ones."""
+
+
+class IdempotencyConflict(RunqError):
+    """An idempotency key was reused with a different job body."""
+
+
+class CallbackRefused(RunqError):
+    """A callback URL is malformed or resolves to a loopback, private or reserved address."""
 
 
 class RunNotFound(RunqError):

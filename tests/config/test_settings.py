@@ -162,6 +162,7 @@ def test_the_simulator_key_is_refused_outside_dev(monkeypatch, environment):
 def test_a_real_key_passes_outside_dev(monkeypatch):
     monkeypatch.setenv("RUNQ_ENVIRONMENT", "production")
     monkeypatch.setenv("OPENAI_API_KEY", "sk-live-123")
+    monkeypatch.setenv("RUNQ_CALLBACK_SECRET", "whsec_" + "a" * 40)  # also required (issue 8)
     settings = load_settings()
     assert not settings.uses_simulator_key
     assert settings.provider.api_key.get_secret_value() != SIMULATOR_API_KEY

@@ -117,6 +117,17 @@ register_agent(
     Agent(name="unreachable-provider-agent", model="gpt-test", base_url="http://127.0.0.1:9/v1")
 )
 
+# Its provider project sends webhooks: polls are only the fallback (test_openai_webhooks).
+register_agent(
+    Agent(
+        name="responses-webhook",
+        model="gpt-test",
+        provider="responses",
+        tools=TOOLS,
+        provider_webhooks=True,
+        max_output_tokens=256,
+    )
+)
 
 # test_operate: an agent only the metrics test uses (its counters start at zero), and one on
 # a named provider key whose weather location is a secret tool argument.

@@ -10,6 +10,7 @@ import pytest
 
 from bench.chaos_agents import EXECUTIONS_FILE_ENV
 from devstack.local_stack import LocalStack
+from tests.integration.api_server import Api, served_api
 from tests.integration.fleet import fresh_postgres_database, running_fleet
 
 # test_operate's fixtures: the gateway routers, `runq flower`, headless Chromium.
@@ -29,3 +30,10 @@ def fleet(
         env["DATABASE_URL"] = fresh_postgres_database(request.getfixturevalue("postgres_server"))
     with running_fleet(tmp_path_factory, runs_workers=2, extra_env=env) as stack:
         yield stack
+
+
+@pytest.fixture(scope="session")
+def api(fleet: LocalStack) -> Iterator[Api]:
+    """The HTTP API on the fleet (uvicorn in a thread), with two tenants' keys."""
+    with served_api() as served:
+        yield served

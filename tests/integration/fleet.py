@@ -41,13 +41,18 @@ FLEET_ENV = {
     "RUNQ_AGENT_MODULES": '["tests.integration.agents", "bench.chaos_agents"]',
     # Only the `limited-agent` model has a budget; test_shared_budget sets the simulator's.
     "RUNQ_MODEL_LIMITS": json.dumps({"gpt-limited": {"requests_per_min": LIMITED_RPM}}),
+    # Callback receivers in the tests listen on 127.0.0.1, and should not wait seconds.
+    "RUNQ_CALLBACK_ALLOW_PRIVATE": "true",
+    "RUNQ_CALLBACK_RETRY_FIRST_S": "0.2",
+    # A lost webhook costs a 5 s wait, not the production 30 s.
+    "RUNQ_WEBHOOK_POLL_FIRST_S": "5",
 }
 # Recognisable secrets (the simulator takes any key): test_operate greps every worker log
 # line and every broker message for them. Workers log JSON lines and serve /metrics.
 SECRETS = {
     "OPENAI_API_KEY": "sk-it-SECRET-main-key-7f3a9c",
     "provider key": "sk-it-SECRET-provider-key-51be0d",
-    "RUNQ_CALLBACK_SECRET": "whsec-it-SECRET-callback-c4e2",
+    "RUNQ_CALLBACK_SECRET": "whsec_cnVucS1pdC1TRUNSRVQtY2FsbGJhY2sta2V5LWM0ZTI=",
     "RUNQ_OPERATOR_PASSWORD": "op-it-SECRET-password-9d1f",
 }
 METRICS_PRICE = {"gpt-metrics": {"input_per_mtok": 2.0, "output_per_mtok": 8.0}}
@@ -92,7 +97,7 @@ def running_fleet(
                 beat=index == 0,
                 loglevel=FLEET_LOGLEVEL,
             )
-        stack.start_worker("tools", concurrency=16, name="tools", loglevel=FLEET_LOGLEVEL)
+        stack.start_worker("tools,callbacks", concurrency=16, name="tools", loglevel=FLEET_LOGLEVEL)
         stack.wait_for_workers(runs_workers + 1)
         yield stack
     finally:

@@ -20,12 +20,9 @@ from typing import Any
 import pytest
 import redis
 import uvicorn
-from fastapi import FastAPI
 
 from devstack.embedded_redis import free_port
 from devstack.local_stack import LocalStack
-from gateway.dashboard.metrics_router import build_metrics_router
-from gateway.dashboard.router import build_dashboard_router
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_FLAGS = [
@@ -79,10 +76,11 @@ def http_text(url: str, auth: tuple[str, str]) -> str:
 
 @pytest.fixture(scope="module")
 def gateway_url(fleet: LocalStack) -> Iterator[str]:
-    """The dashboard and /metrics routers on a real uvicorn in a thread."""
-    app = FastAPI()
-    app.include_router(build_metrics_router())
-    app.include_router(build_dashboard_router())
+    """The gateway app (`runq serve`'s), with the dashboard and /metrics, on a real uvicorn
+    in a thread."""
+    from gateway.http.app import create_app
+
+    app = create_app()
     port = free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
@@ -115,9 +113,11 @@ def flower_url(fleet: LocalStack) -> Iterator[str]:
         process.wait(timeout=15)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def chromium() -> Iterator[Any]:
-    """Debian's headless Chromium driven by playwright (no browser download)."""
+    """Debian's headless Chromium driven by playwright (no browser download). Module scope:
+    playwright's sync API holds an asyncio loop on this thread while it is open, which
+    would stop later tests from calling asyncio.run()."""
     if not Path(CHROMIUM).exists() or shutil.which("chromium") is None:
         if os.environ.get("CI"):
             pytest.fail(f"{CHROMIUM} is missing: `make browser` installs Debian's chromium")

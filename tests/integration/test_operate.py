@@ -12,6 +12,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 
+import httpx2
 import pytest
 import yaml
 from prometheus_client.parser import text_string_to_metric_families
@@ -164,7 +165,7 @@ def test_one_json_line_per_run_transition_and_tool_execution(fleet, metrics_batc
     print("tool_execution:", json.dumps(tools[0]))
 
 
-def test_no_secret_reaches_a_log_line_or_a_broker_message(fleet):
+def test_no_secret_reaches_a_log_line_or_a_broker_message(fleet, api):
     inputs = [
         f"What's the weather in {SECRET_CITY} and Oslo?",
         f"What's the weather in {SECRET_CITY}? #fail",
@@ -173,7 +174,18 @@ def test_no_secret_reaches_a_log_line_or_a_broker_message(fleet):
     ]
     with BrokerRecorder(fleet.env["REDIS_URL"]) as broker:
         batch_id = enqueue_batch(inputs, agent="keyed-agent")
+        # One more through the HTTP API, with a caller's API key (a secret too).
+        body = {"agent": "keyed-agent", "input": f"What's the weather in {SECRET_CITY}?"}
+        reply = httpx2.post(f"{api.url}/v1/runs", json=body, headers=api.auth(), timeout=10)
+        assert reply.status_code in (200, 201, 202), reply.text
         wait_for_batch(batch_id, len(inputs))
+        waited = httpx2.get(
+            f"{api.url}/v1/runs/{reply.json()['id']}/wait",
+            params={"timeout_s": 60},
+            headers=api.auth(),
+            timeout=70,
+        )
+        assert waited.json()["status"] == "completed", waited.text
     with wiring.new_session() as session:
         runs = store.list_runs(session, batch_id=batch_id)
         calls = store.batch_tool_calls(session, batch_id=batch_id)
@@ -185,7 +197,8 @@ def test_no_secret_reaches_a_log_line_or_a_broker_message(fleet):
     assert any(run.id in text for run in runs for text in texts)
     lines = worker_log_lines(fleet.workdir)
     assert any(runs[0].id in line for line in lines)
-    for name, secret in [*SECRETS.items(), ("secret tool argument", SECRET_CITY)]:
+    secrets = [*SECRETS.items(), ("secret tool argument", SECRET_CITY), ("API key", api.key)]
+    for name, secret in secrets:
         leaks = [line for line in lines if secret in line]
         assert leaks == [], f"{name} in a worker log line: {leaks[:2]}"
         in_broker = [text for text in texts if secret in text]

@@ -95,3 +95,5 @@ class StepContext:
     breakers: ToolBreakers | None = None
     max_deliveries: int = 3
     """Executions an idempotent call may start before its run fails as a poison run."""
+    webhook_poll_first_s: float = 30.0
+    """First poll of a turn for agents whose provider sends webhooks (the fallback)."""

@@ -33,6 +33,7 @@ from workers.runs.state import (
     Finish,
     Poll,
     Retry,
+    RunPolicy,
     RunTools,
     RunView,
     Throttle,
@@ -201,7 +202,7 @@ def _advance(
 ) -> Next:
     """Persist what `decide` says about `state`, and name the next message."""
     view = replace(view_of(run), poll_count=run.turn_polls + int(polled))
-    step = decide(view, state, ctx.now(), ctx.policy)
+    step = decide(view, state, ctx.now(), _policy_of(ctx, agent))
     seq = run.step_seq
     counted = RunChanges(attempts=0)
     if polled:
@@ -304,6 +305,12 @@ def _ask_to_correct(
         changes=counted | _new_turn(outcome, tokens) | retried,
     )
     return _advance(ctx, session, store.get_run(session, run_id=run.id), agent, outcome)
+
+
+def _policy_of(ctx: StepContext, agent: Agent) -> RunPolicy:
+    if agent.provider_webhooks and agent.provider == "responses":
+        return replace(ctx.policy, webhook_first_poll_s=ctx.webhook_poll_first_s)
+    return ctx.policy
 
 
 def _settle(ctx: StepContext, run: Run, agent: Agent, state: ProviderState) -> None:
