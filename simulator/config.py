@@ -26,6 +26,12 @@ class SimulatorConfig:
     """Extra wall-clock delay added to every request, to exercise client timeouts."""
     seed: int = 0
     """Seed of the fault-injection RNG, so a failing demo run can be replayed."""
+    latency_jitter: float = 0.0
+    """Each model turn takes `latency_ms` times a factor drawn uniformly from 1 ± this (0 to 1),
+    from random.Random(seed): real turns vary, and a fixed latency flatters a fixed poll delay."""
+    sync_latency: bool = False
+    """Synchronous responses wait out the turn's latency before answering, as a real model does
+    (off by default so tests of the sync surface stay instant)."""
 
 
 _NON_NEGATIVE_INTS = ("latency_ms", "rpm", "tpm", "delay_ms")
@@ -43,14 +49,15 @@ def apply_overrides(config: SimulatorConfig, changes: Mapping[str, Any]) -> Simu
     if "seed" in changes:
         _require_int("seed", changes["seed"], minimum=None)
     if "fault_5xx_rate" in changes:
-        rate = changes["fault_5xx_rate"]
-        # bool is an int subclass; "true" as a rate is a caller mistake, not 1.0.
-        if isinstance(rate, bool) or not isinstance(rate, int | float) or not 0 <= rate <= 1:
-            raise ValueError("fault_5xx_rate must be a number between 0 and 1")
-    if "quota_exhausted" in changes and not isinstance(changes["quota_exhausted"], bool):
-        raise ValueError("quota_exhausted must be true or false")
+        _require_fraction("fault_5xx_rate", changes["fault_5xx_rate"])
+    for flag in ("quota_exhausted", "sync_latency"):
+        if flag in changes and not isinstance(changes[flag], bool):
+            raise ValueError(f"{flag} must be true or false")
+    if "latency_jitter" in changes:
+        _require_fraction("latency_jitter", changes["latency_jitter"])
     updated = dataclasses.replace(config, **changes)
     updated.fault_5xx_rate = float(updated.fault_5xx_rate)
+    updated.latency_jitter = float(updated.latency_jitter)
     return updated
 
 
@@ -59,3 +66,9 @@ def _require_int(name: str, value: object, *, minimum: int | None) -> None:
         raise ValueError(f"{name} must be an integer")
     if minimum is not None and value < minimum:
         raise ValueError(f"{name} must be >= {minimum}")
+
+
+def _require_fraction(name: str, value: object) -> None:
+    # bool is an int subclass; "true" as a rate is a caller mistake, not 1.0.
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 1:
+        raise ValueError(f"{name} must be a number between 0 and 1")

@@ -52,9 +52,10 @@ def create_response(state: SimulatorState, body: Mapping[str, Any], now_s: float
         timeline=lifecycle.instant_timeline(now_s),
     )
     record.usage = build_usage(record, cached_tokens=_tokens_of(inherited))
+    record.latency_ms = state.draw_latency_ms()
     if record.background:
         slow_ms = script.steering_directives(record.instructions, context).slow_ms
-        record.timeline = lifecycle.plan_timeline(now_s, state.config.latency_ms, slow_ms)
+        record.timeline = lifecycle.plan_timeline(now_s, record.latency_ms, slow_ms)
     _remember(state, record)
     return record
 

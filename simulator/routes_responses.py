@@ -29,7 +29,12 @@ async def create_response(request: Request) -> JSONResponse:
         respond.settle_due(state, now_s)
         # OpenAI acknowledges every background create as queued, however short the latency.
         status = "queued" if record.background else respond.current_status(record, now_s)
-        return JSONResponse(render_response(record, status))
+        reply = JSONResponse(render_response(record, status))
+        wait_s = 0.0 if record.background or not state.config.sync_latency else record.latency_ms
+    if wait_s:
+        # Outside the lock: other requests go on while this one "thinks".
+        await request.app.state.sleep(wait_s / 1000)
+    return reply
 
 
 @router.post("/input_tokens")

@@ -3,7 +3,7 @@
 No I/O, clock or randomness, so the same conversation always gets the same answer. The last
 user message steers it: plain phrases pick tools, `#directives` force edge cases.
 
-    weather in A, B and C      one get_weather call per location (if get_weather is offered)
+    weather in A, B and C      one get_weather (or other *_weather tool) call per location
     search [documents] for X   one search_documents call (if search_documents is offered)
     #turns=N                   N rounds of the same calls before the final answer (default 1)
     #bad_args                  the first call's arguments are cut short (malformed JSON)
@@ -133,11 +133,12 @@ def plan_calls(
     """The tool calls the user's text asks for, in the order the text asks for them."""
     plain = _DIRECTIVE.sub("", text)
     found: list[tuple[int, str, dict[str, str]]] = []
-    if WEATHER_TOOL in tool_names:
+    weather_tool = _weather_tool(tool_names)
+    if weather_tool is not None:
         for match in _WEATHER.finditer(plain):
             for place in _LIST_SEPARATOR.split(match.group(1)):
                 if place.strip(" \"'"):
-                    found.append((match.start(), WEATHER_TOOL, {"location": place.strip(" \"'")}))
+                    found.append((match.start(), weather_tool, {"location": place.strip(" \"'")}))
     if SEARCH_TOOL in tool_names:
         for match in _SEARCH.finditer(plain):
             query = match.group(1).strip(" \"'")
@@ -151,6 +152,13 @@ def plan_calls(
         name, arguments = calls[0]
         calls[0] = (name, arguments[:-1])
     return tuple(calls)
+
+
+def _weather_tool(tool_names: Sequence[str]) -> str | None:
+    # Another *_weather tool stands in when get_weather is not offered (the benchmarks' slow one).
+    if WEATHER_TOOL in tool_names:
+        return WEATHER_TOOL
+    return next((name for name in tool_names if name.endswith("_weather")), None)
 
 
 def last_user_text(items: Sequence[Mapping[str, Any]]) -> str:
