@@ -1,0 +1,85 @@
+"""Contenders (b) and (c): the OpenAI Agents SDK's `Runner` on the same workload.
+
+(c) one asyncio process running every run at once:  python -m bench.agents_sdk RUNS
+(b) one Celery task per run, each thread with its own event loop and client:
+    celery -A bench.agents_sdk worker -Q agents --pool threads -c 32
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import resource
+import sys
+import threading
+import time
+from typing import Any
+
+import redis
+from agents import Agent, OpenAIResponsesModel, Runner, function_tool, set_tracing_disabled
+from celery import Celery
+from openai import AsyncOpenAI
+
+from bench.workload import DONE_KEY, INSTRUCTIONS, MODEL, TOOL_NAME, TOOL_S, prompt, record_call
+
+set_tracing_disabled(True)
+
+
+@function_tool(name_override=TOOL_NAME)
+async def bench_weather(location: str) -> str:
+    """Get the current weather for a city."""
+    await asyncio.sleep(TOOL_S)
+    return record_call(location)
+
+
+def build_agent(client: AsyncOpenAI) -> Agent[Any]:
+    """The same agent as runq's `peer`, on `client`."""
+    model = OpenAIResponsesModel(model=MODEL, openai_client=client)
+    return Agent(name="peer", instructions=INSTRUCTIONS, model=model, tools=[bench_weather])
+
+
+app = Celery("agents", broker=os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0"))
+app.conf.update(task_default_queue="agents", task_ignore_result=True, worker_prefetch_multiplier=1)
+_local = threading.local()
+
+
+@app.task(name="agents.run", acks_late=True)
+def run(text: str) -> None:
+    """One whole run in one task, on this thread's own event loop."""
+    if not hasattr(_local, "loop"):
+        _local.loop = asyncio.new_event_loop()
+        _local.agent = build_agent(AsyncOpenAI(max_retries=2))
+    _local.loop.run_until_complete(Runner.run(_local.agent, text))
+    redis.Redis.from_url(app.conf.broker_url).rpush(DONE_KEY, time.time())
+
+
+async def run_all(runs: int) -> list[float]:
+    """Every run at once; returns when each finished (time.time())."""
+    agent = build_agent(AsyncOpenAI(max_retries=2))
+    finished: list[float] = []
+
+    async def one(index: int) -> None:
+        await Runner.run(agent, prompt(index))
+        finished.append(time.time())
+
+    await asyncio.gather(*(one(index) for index in range(runs)))
+    return finished
+
+
+def main() -> None:
+    """Run the batch and print what the benchmark reads: finish times, CPU, peak RSS."""
+    runs = int(sys.argv[1])
+    started, cpu_before = time.time(), time.process_time()
+    finished = asyncio.run(run_all(runs))
+    report = {
+        "started": started,
+        "finished": finished,
+        "cpu_s": time.process_time() - cpu_before,
+        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    }
+    print(json.dumps(report))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,167 @@
+"""Each contender of `bench.peers`: start its workers on the stack, send the batch, measure."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+import redis
+
+from bench.peer_fleet import (
+    Outcome,
+    Watch,
+    provider_counts,
+    spawn_celery,
+    tool_counts,
+    wait_for_done,
+    wait_for_pings,
+)
+from bench.workload import DONE_KEY, prompt
+from devstack.local_stack import LocalStack
+
+TIMEOUT_S = 600.0
+
+
+def celery_peer(
+    stack: LocalStack, runs: int, module: str, task: str, name: str, app: Any
+) -> Outcome:
+    """A contender that runs each whole run inside one Celery task, on two workers."""
+    queue = task.split(".")[0]
+    app.conf.broker_url = stack.env["REDIS_URL"]
+    pids = [spawn_celery(stack, module, queue, f"{queue}{i}", 32) for i in range(2)]
+    wait_for_pings(app, 2)
+    client = redis.Redis.from_url(stack.env["REDIS_URL"])
+    before = provider_counts(stack)
+    watch = Watch(pids)
+    started = time.time()
+    for index in range(runs):
+        app.send_task(task, args=(prompt(index),), queue=queue)
+    wait_for_done(lambda: int(client.llen(DONE_KEY)), runs, watch, TIMEOUT_S)
+    finished = [float(t) for t in client.lrange(DONE_KEY, 0, -1)]
+    return _outcome(stack, name, runs, started, finished, watch, before, "1 per run")
+
+
+def _outcome(
+    stack: LocalStack,
+    name: str,
+    runs: int,
+    started: float,
+    finished: list[float],
+    watch: Watch,
+    before: dict[str, int],
+    slots_held: str,
+) -> Outcome:
+    after = provider_counts(stack)
+    calls, twice = tool_counts(stack.workdir / "tools.log")
+    return Outcome(
+        name=name,
+        runs=runs,
+        started=started,
+        finished=finished,
+        cpu_s=watch.cpu_used_s(),
+        peak_rss_mb=watch.peak_rss_mb,
+        tool_calls=calls,
+        tools_twice=twice,
+        slots_held=slots_held,
+        **{key: after[key] - before[key] for key in after},
+    )
+
+
+def naive_celery(stack: LocalStack, runs: int) -> Outcome:
+    from bench import naive_celery as module
+
+    return celery_peer(stack, runs, module.__name__, "naive.run", "naive-celery", module.app)
+
+
+def agents_celery(stack: LocalStack, runs: int) -> Outcome:
+    from bench import agents_sdk as module
+
+    return celery_peer(stack, runs, module.__name__, "agents.run", "agents-celery", module.app)
+
+
+def agents_asyncio(stack: LocalStack, runs: int) -> Outcome:
+    """The Agents SDK in one process of its own; it reports its own CPU and memory."""
+    import json
+    import subprocess
+    import sys
+
+    before = provider_counts(stack)
+    argv = [sys.executable, "-m", "bench.agents_sdk", str(runs)]
+    done = subprocess.run(argv, env=stack.env, capture_output=True, text=True, check=True)
+    report = json.loads(done.stdout.splitlines()[-1])
+    after = provider_counts(stack)
+    calls, twice = tool_counts(stack.workdir / "tools.log")
+    return Outcome(
+        name="agents-asyncio",
+        runs=runs,
+        started=report["started"],
+        finished=report["finished"],
+        cpu_s=report["cpu_s"],
+        peak_rss_mb=report["peak_rss_mb"],
+        tool_calls=calls,
+        tools_twice=twice,
+        slots_held="none (a coroutine)",
+        **{key: after[key] - before[key] for key in after},
+    )
+
+
+def runq(stack: LocalStack, runs: int, agent: str = "peer", name: str = "runq") -> Outcome:
+    """runq as the README starts it: one runs worker (-c 32), one tools worker (-c 16)."""
+    stack.start_worker("runs", concurrency=32, name="runs0")
+    stack.start_worker("tools", concurrency=16, name="tools0")
+    stack.wait_for_workers(2)
+    before = provider_counts(stack)
+    watch = Watch([p.pid for p in stack.workers])
+    started = time.time()
+    batch_id = _enqueue(agent, runs)
+    wait_for_done(lambda: _finished_count(batch_id), runs, watch, TIMEOUT_S)
+    finished = _finish_times(batch_id)
+    return _outcome(stack, name, runs, started, finished, watch, before, "none")
+
+
+def runq_sync(stack: LocalStack, runs: int) -> Outcome:
+    return runq(stack, runs, agent="peer-sync", name="runq-sync")
+
+
+def _enqueue(agent: str, runs: int) -> str:
+    import bench.peer_tools  # noqa: F401  (registers the agents this process enqueues for)
+    from gateway.enqueue import RunCreate, enqueue_run
+    from workers import wiring
+
+    batch_id = f"peers-{uuid.uuid4().hex[:8]}"
+    with wiring.new_session() as session:
+        for index in range(runs):
+            job = RunCreate(agent=agent, input=prompt(index), batch_id=batch_id)
+            enqueue_run(session, job, default_deadline_s=900)
+    return batch_id
+
+
+def _finished_count(batch_id: str) -> int:
+    from bench.fleet import finished_count
+
+    return finished_count(batch_id)
+
+
+def _finish_times(batch_id: str) -> list[float]:
+    from sqlmodel import select
+
+    from workers import wiring
+    from workers.db.models import Run
+
+    with wiring.new_session() as session:
+        rows = session.exec(select(Run).where(Run.batch_id == batch_id)).all()
+        bad = [r.status for r in rows if r.status != "completed"]
+        if bad:
+            raise RuntimeError(f"{len(bad)} runs did not complete: {set(bad)}")
+        return [r.finished_at.timestamp() for r in rows if r.finished_at is not None]
+
+
+RUNNERS: dict[str, Callable[[LocalStack, int], Outcome]] = {
+    "naive-celery": naive_celery,
+    "agents-celery": agents_celery,
+    "agents-asyncio": agents_asyncio,
+    "runq": runq,
+    "runq-sync": runq_sync,
+}
