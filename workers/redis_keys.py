@@ -42,6 +42,11 @@ def cache_stats_key(prefix: str) -> str:
     return f"{prefix}:cache:stats"
 
 
+def turn_times_key(prefix: str, model: str) -> str:
+    """The list of recent turn durations (seconds, newest first) of one model."""
+    return f"{prefix}:turn_s:{model}"
+
+
 def breaker_key(prefix: str, tool_name: str) -> str:
     """The hash holding one tool's circuit breaker (`breaker.lua`).
 

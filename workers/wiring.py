@@ -33,8 +33,9 @@ from workers.providers.interface import Provider
 from workers.providers.responses import ResponsesProvider
 from workers.redis_keys import fingerprint_api_key
 from workers.runs.backoff import Schedule
-from workers.runs.context import Clearance, NoLimits, StepContext
+from workers.runs.context import Clearance, NoLimits, NoTurnTimes, StepContext, TurnTimes
 from workers.runs.state import RunPolicy
+from workers.runs.turn_history import RedisTurnTimes
 from workers.runs.usage import Price
 from workers.tools.breaker import BreakerPolicy
 from workers.tools.breaker_store import RedisToolBreakers
@@ -187,7 +188,14 @@ def get_step_context() -> StepContext:
         },
         breakers=_breakers(settings) if settings.redis_url else None,
         tool_retries=settings.tool_retries,
+        turn_times=_turn_times(settings),
     )
+
+
+def _turn_times(settings: Settings) -> TurnTimes:
+    if not settings.redis_url:
+        return NoTurnTimes()
+    return RedisTurnTimes(get_redis(), prefix=settings.redis_prefix)
 
 
 def _breakers(settings: Settings) -> RedisToolBreakers:

@@ -66,6 +66,8 @@ class ProviderState:
     usage: Usage | None = None
     error: str | None = None
     poll_after_s: float | None = None
+    duration_s: float | None = None
+    """How long a finished turn took at the provider (its completed_at - created_at), if known."""
     rate_limit_headers: Mapping[str, str] = field(default_factory=dict)
     hosted_items: tuple[Mapping[str, Any], ...] = ()
     """Output items of provider-run tools (web_search_call, file_search_call, ...)."""

@@ -162,7 +162,15 @@ def to_provider_state(response: Response, headers: Mapping[str, str]) -> Provide
         hosted_items=tuple(
             item.model_dump(mode="json") for item in response.output if item.type in _HOSTED_ITEMS
         ),
+        duration_s=_duration_s(response),
     )
+
+
+def _duration_s(response: Response) -> float | None:
+    # The provider's own timestamps: our poll times would only bound the duration from above.
+    if response.completed_at is None or not response.created_at:
+        return None
+    return max(0.0, response.completed_at - response.created_at)
 
 
 def _usage(response: Response) -> Usage | None:

@@ -103,6 +103,29 @@ class NoLimits:
         return None
 
 
+class TurnTimes(Protocol):
+    """How long recent model turns took, per model, shared by every worker (advisory: a
+    failure to read or write it costs extra polls, never a run)."""
+
+    def recent(self, model: str) -> tuple[float, ...]:
+        """Durations (seconds) of the model's latest turns, newest first; () if unknown."""
+        ...
+
+    def record(self, model: str, duration_s: float) -> None:
+        """Remember that a turn of `model` took `duration_s`."""
+        ...
+
+
+class NoTurnTimes:
+    """No shared history: every turn is polled on the fixed ladder."""
+
+    def recent(self, model: str) -> tuple[float, ...]:
+        return ()
+
+    def record(self, model: str, duration_s: float) -> None:
+        return None
+
+
 class AnswerCache(Protocol):
     """Where finished answers are kept for identical requests (Redis in production)."""
 
@@ -133,3 +156,4 @@ class StepContext:
     prices: Mapping[str, Price] = field(default_factory=dict)
     breakers: ToolBreakers | None = None
     tool_retries: int = 2
+    turn_times: TurnTimes = field(default_factory=NoTurnTimes)

@@ -14,6 +14,7 @@ from enum import StrEnum
 from workers.errors import ProviderError, ProviderRateLimited
 from workers.providers.interface import ProviderState, ProviderStatus, ToolCallRequest, Usage
 from workers.runs.backoff import Schedule, grow_delay_s
+from workers.runs.turn_estimate import poll_delay_s
 
 
 class RunStatus(StrEnum):
@@ -62,6 +63,8 @@ class RunView:
     turn: int
     attempts: int
     deadline_at: datetime
+    recent_turn_s: tuple[float, ...] = ()
+    """How long recent turns of this run's model took (seconds): the poll plan reads it."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,7 +158,7 @@ _FINAL_STATUS = {
 def _poll_delay_s(run: RunView, state: ProviderState, now: datetime, policy: RunPolicy) -> float:
     # The provider's hint wins over our schedule, but neither may sleep past the poll cap or
     # the deadline: a run must be seen (and expired) when its deadline comes.
-    delay_s = state.poll_after_s or grow_delay_s(run.poll_count, policy.poll)
+    delay_s = state.poll_after_s or poll_delay_s(run.poll_count, run.recent_turn_s, policy.poll)
     until_deadline_s = (run.deadline_at - now).total_seconds()
     return max(_MIN_POLL_S, min(delay_s, policy.poll.cap_s, until_deadline_s))
 

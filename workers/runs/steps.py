@@ -21,7 +21,7 @@ from workers.cache.answers import complete_from_cache
 from workers.db import store
 from workers.db.models import Run
 from workers.errors import ProviderError, ProviderRateLimited
-from workers.providers.interface import Provider, ProviderState, ToolOutput
+from workers.providers.interface import Provider, ProviderState, ProviderStatus, ToolOutput
 from workers.runs.context import FanOut, Later, Next, Nothing, StepContext, StepName
 from workers.runs.outcomes import complete_run, end_run
 from workers.runs.state import (
@@ -202,7 +202,11 @@ def _advance(
     polled: bool = False,
 ) -> Next:
     """Persist what `decide` says about `state`, and name the next message."""
-    view = replace(view_of(run), poll_count=run.turn_polls + int(polled))
+    view = replace(
+        view_of(run),
+        poll_count=run.turn_polls + int(polled),
+        recent_turn_s=_recent_turn_s(ctx, run, state),
+    )
     step = decide(view, state, ctx.now(), ctx.policy)
     seq = run.step_seq
     counted: dict[str, Any] = {"attempts": 0}
@@ -296,8 +300,18 @@ def _ask_to_correct(
     return _advance(ctx, session, store.get_run(session, run_id=run.id), agent, outcome)
 
 
+def _recent_turn_s(ctx: StepContext, run: Run, state: ProviderState) -> tuple[float, ...]:
+    """The model's recent turn durations, read only when the poll plan will need them."""
+    if state.status not in (ProviderStatus.QUEUED, ProviderStatus.IN_PROGRESS):
+        return ()
+    return ctx.turn_times.recent(run.model)
+
+
 def _settle(ctx: StepContext, run: Run, agent: Agent, state: ProviderState) -> None:
-    """A turn ended: give the limiter what the provider counted in place of the reservation."""
+    """A turn ended: give the limiter what the provider counted in place of the reservation,
+    and add how long the turn took to the model's history (the poll plan reads it)."""
+    if state.duration_s is not None:
+        ctx.turn_times.record(run.model, state.duration_s)
     max_output = agent.max_output_tokens or ctx.default_max_output_tokens
     counted = None if state.usage is None else provider_counted_tokens(state.usage, max_output)
     ctx.clearance.settle(

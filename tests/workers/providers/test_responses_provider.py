@@ -114,6 +114,15 @@ def test_completed_with_function_calls_means_run_the_tools():
     assert state.usage == Usage(input_tokens=40, output_tokens=12, cached_tokens=8)
 
 
+def test_a_finished_turn_reports_how_long_it_took_at_the_provider():
+    server = ScriptedServer()
+    server.reply(response("completed", [message("Hi")], completed_at=1763800002.25))
+    server.reply(response("in_progress", []))
+    provider = provider_on(server)
+    assert provider.retrieve("resp_1").duration_s == 2.25
+    assert provider.retrieve("resp_1").duration_s is None
+
+
 def test_hosted_tool_items_are_recorded_and_text_is_the_answer():
     server = ScriptedServer()
     search = {
