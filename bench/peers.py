@@ -28,6 +28,7 @@ CONTENDERS = {
     "runq": "(d) runq: one runs + one tools worker",
     "runq-sync": "(d') runq, agent option sync_turns (short turns on a worker thread)",
 }
+DEFAULT = "naive-celery,agents-celery,agents-asyncio,runq"
 
 
 def run_contender(name: str, args: argparse.Namespace) -> dict[str, Any]:
@@ -129,7 +130,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--latency-ms", type=int, default=2000)
     parser.add_argument("--jitter", type=float, default=0.25)
     parser.add_argument("--rpm", type=int, default=0, help="provider and runq limit; 0 = none")
-    parser.add_argument("--only", default=",".join(CONTENDERS), help="comma-separated names")
+    parser.add_argument("--only", default=DEFAULT, help="comma-separated names")
     parser.add_argument("--contender", help=argparse.SUPPRESS)
     parser.add_argument("--tag", default="peers", help="name of the PNG/JSON under bench/out")
     return parser.parse_args(argv)
@@ -141,12 +142,12 @@ def main(argv: list[str] | None = None) -> None:
         print(json.dumps(run_contender(args.contender, args)))
         return
     results = []
+    OUT.mkdir(parents=True, exist_ok=True)
     for name in args.only.split(","):
         started = time.monotonic()
         results.append(spawn(name, args))
         print(f"{name}: done in {time.monotonic() - started:.0f} s", file=sys.stderr)
-    OUT.mkdir(parents=True, exist_ok=True)
-    (OUT / f"{args.tag}.json").write_text(json.dumps(results, indent=1))
+        (OUT / f"{args.tag}.json").write_text(json.dumps(results, indent=1))
     print_table(results)
     plot(results, OUT / f"{args.tag}.png")
     print(f"plot: {OUT / f'{args.tag}.png'}")
