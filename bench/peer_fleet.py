@@ -4,6 +4,8 @@ its worker processes, send the batch, wait, and read what the table needs from t
 
 from __future__ import annotations
 
+import os
+import signal
 import subprocess
 import sys
 import time
@@ -108,3 +110,37 @@ def provider_counts(stack: LocalStack) -> dict[str, int]:
         "polls": stats["responses_retrieved"],
         "http_429": stats["http_429"],
     }
+
+
+def start_profilers(stack: LocalStack) -> list[subprocess.Popen[bytes]]:
+    """With RUNQ_BENCH_PROFILE=DIR, sample every worker with py-spy while the batch runs
+    (raw collapsed stacks in DIR/<worker>.txt; `python -m bench.profile_summary` reads them)."""
+    out_dir = os.environ.get("RUNQ_BENCH_PROFILE")
+    if not out_dir:
+        return []
+    Path(out_dir).mkdir(parents=True, exist_ok=True)
+    profilers = []
+    for process in stack.workers:
+        args = [str(arg) for arg in process.args]  # type: ignore[union-attr]
+        name = args[args.index("--hostname") + 1].split("@")[0]
+        command = [
+            str(Path(sys.executable).parent / "py-spy"),
+            "record",
+            "--pid",
+            str(process.pid),
+            "--nonblocking",
+        ]
+        command += ["--format", "raw", "-r", "100", "-o", f"{out_dir}/{name}.txt"]
+        profilers.append(
+            subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        )
+    time.sleep(0.5)  # let py-spy attach before the batch starts
+    return profilers
+
+
+def stop_profilers(profilers: list[subprocess.Popen[bytes]]) -> None:
+    """Ask each py-spy to write its samples and exit."""
+    for profiler in profilers:
+        profiler.send_signal(signal.SIGINT)
+    for profiler in profilers:
+        profiler.wait(timeout=60)

@@ -14,6 +14,8 @@ from bench.peer_fleet import (
     Watch,
     provider_counts,
     spawn_celery,
+    start_profilers,
+    stop_profilers,
     tool_counts,
     wait_for_done,
     wait_for_pings,
@@ -114,9 +116,11 @@ def runq(stack: LocalStack, runs: int, agent: str = "peer", name: str = "runq") 
     stack.wait_for_workers(2)
     before = provider_counts(stack)
     watch = Watch([p.pid for p in stack.workers])
+    profilers = start_profilers(stack)
     started = time.time()
     batch_id = _enqueue(agent, runs)
     wait_for_done(lambda: _finished_count(batch_id), runs, watch, TIMEOUT_S)
+    stop_profilers(profilers)
     finished = _finish_times(batch_id)
     return _outcome(stack, name, runs, started, finished, watch, before, "none")
 

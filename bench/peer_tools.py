@@ -21,3 +21,12 @@ def bench_weather(location: Annotated[str, "City name"]) -> str:
 
 
 register_agent(Agent(name="peer", model=MODEL, instructions=INSTRUCTIONS, tools=(TOOL_NAME,)))
+register_agent(
+    Agent(
+        name="peer-sync",
+        model=MODEL,
+        instructions=INSTRUCTIONS,
+        tools=(TOOL_NAME,),
+        sync_turns=True,
+    )
+)

@@ -33,8 +33,10 @@ app.conf.update(
     result_expires=3600,
     task_default_queue="runs",
     task_routes={"runq.runs.*": {"queue": "runs"}, "runq.tools.*": {"queue": "tools"}},
-    task_send_sent_event=True,
-    worker_send_task_events=True,
+    # Task events cost a Redis publish per task state (four per task): off unless watched.
+    # Flower switches them on in every worker (`enable_events`) while it runs.
+    task_send_sent_event=False,
+    worker_send_task_events=False,
     broker_connection_retry_on_startup=True,
     beat_schedule={
         "reap-stalled-runs": {

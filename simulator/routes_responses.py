@@ -22,19 +22,20 @@ async def create_response(request: Request) -> JSONResponse:
     body = await read_json(request)
     admit(request, model=model_in(body), tokens=_reserved_tokens(body))
     state = state_of(request)
+    took_ms = 0
+    if state.config.sync_latency and not body.get("background"):
+        with state.lock:
+            took_ms = state.draw_latency_ms()
+        # Outside the lock: other requests go on while this one "thinks".
+        await request.app.state.sleep(took_ms / 1000)
     with state.lock:
         now_s = state.clock()
         respond.settle_due(state, now_s)
-        record = respond.create_response(state, body, now_s)
+        record = respond.create_response(state, body, now_s, took_ms=took_ms)
         respond.settle_due(state, now_s)
         # OpenAI acknowledges every background create as queued, however short the latency.
         status = "queued" if record.background else respond.current_status(record, now_s)
-        reply = JSONResponse(render_response(record, status))
-        wait_s = 0.0 if record.background or not state.config.sync_latency else record.latency_ms
-    if wait_s:
-        # Outside the lock: other requests go on while this one "thinks".
-        await request.app.state.sleep(wait_s / 1000)
-    return reply
+        return JSONResponse(render_response(record, status))
 
 
 @router.post("/input_tokens")

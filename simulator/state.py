@@ -46,8 +46,6 @@ class ResponseRecord:
     usage: dict[str, Any]
     timeline: Timeline
     is_cancelled: bool = False
-    latency_ms: int = 0
-    """How long this turn takes (a synchronous reply waits it out when `sync_latency` is on)."""
 
 
 @dataclass(slots=True)

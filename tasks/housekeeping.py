@@ -10,7 +10,7 @@ from workers.runs.threads import archive_idle_threads
 from workers.wiring import get_step_context
 
 
-@app.task(name="runq.housekeeping.reap")
+@app.task(name="runq.housekeeping.reap", ignore_result=True)
 def reap() -> int:
     """Re-send the step every stalled run needs; returns how many were stalled."""
     actions = reap_stalled_runs(get_step_context(), get_settings().reaper_stale_s)
@@ -19,7 +19,7 @@ def reap() -> int:
     return len(actions)
 
 
-@app.task(name="runq.housekeeping.archive_threads")
+@app.task(name="runq.housekeeping.archive_threads", ignore_result=True)
 def archive_threads() -> int:
     """Archive threads idle past RUNQ_THREAD_RETENTION_S; returns how many."""
     return archive_idle_threads(get_step_context(), get_settings().thread_retention_s)

@@ -57,3 +57,6 @@ def test_only_synchronous_creates_wait_out_the_latency(
     assert reply.status_code == 200
     assert reply.json()["status"] == ("queued" if background else "completed")
     assert sleep.waits_s == waits_s
+    if not background:  # the provider's own timestamps show how long the turn took
+        turn = reply.json()
+        assert turn["completed_at"] - turn["created_at"] == pytest.approx(1.5)

@@ -109,6 +109,8 @@ class TurnRequest:
     output_schema_name: str = "answer"
     json_mode: bool = False
     hosted_tools: tuple[Mapping[str, Any], ...] = ()
+    background: bool = True
+    """False: the turn is one synchronous request (Agent.sync_turns; Responses only)."""
 
 
 class Provider(Protocol):

@@ -98,7 +98,7 @@ class ResponsesProvider:
         params: dict[str, Any] = {
             "model": request.model,
             "input": input_items,
-            "background": True,
+            "background": request.background,
             # Background responses outlive the polling window only when stored.
             "store": True,
             "metadata": {"runq_run_id": request.run_id},

@@ -49,6 +49,7 @@ def build_turn_request(ctx: StepContext, session: Session, run: Run, agent: Agen
         output_schema_name=agent.output_schema_name,
         json_mode=agent.json_mode,
         hosted_tools=agent.hosted_tools,
+        background=not agent.sync_turns,
     )
 
 

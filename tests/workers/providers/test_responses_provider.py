@@ -105,6 +105,14 @@ def test_create_is_a_stored_background_response_with_flat_tools():
     assert (state.status, state.ref, state.usage) == (ProviderStatus.QUEUED, "resp_1", None)
 
 
+def test_a_sync_turn_is_one_request_that_answers_at_once():
+    server = ScriptedServer()
+    server.reply(response("completed", [message("Sunny.")]))
+    state = provider_on(server).create(replace(REQUEST, background=False))
+    assert server.sent[0].body["background"] is False
+    assert (state.status, state.output_text) == (ProviderStatus.COMPLETED, "Sunny.")
+
+
 def test_completed_with_function_calls_means_run_the_tools():
     server = ScriptedServer()
     server.reply(response("completed", [call_item("call_a"), call_item("call_b")]))
