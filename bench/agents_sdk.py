@@ -54,30 +54,39 @@ def run(text: str) -> None:
     redis.Redis.from_url(app.conf.broker_url).rpush(DONE_KEY, time.time())
 
 
-async def run_all(runs: int) -> list[float]:
+async def run_all(agent: Agent[Any], indexes: range) -> list[float]:
     """Every run at once; returns when each finished (time.time())."""
-    agent = build_agent(AsyncOpenAI(max_retries=2))
     finished: list[float] = []
 
     async def one(index: int) -> None:
         await Runner.run(agent, prompt(index))
         finished.append(time.time())
 
-    await asyncio.gather(*(one(index) for index in range(runs)))
+    await asyncio.gather(*(one(index) for index in indexes))
     return finished
+
+
+def _forget_tool_log() -> None:
+    log_path = os.environ.get("RUNQ_BENCH_TOOL_LOG")
+    if log_path and os.path.exists(log_path):
+        os.unlink(log_path)
+
+
+async def warm_then_measure(runs: int, warm_up_runs: int) -> dict[str, Any]:
+    """A warm-up batch (not measured; its tool calls are forgotten), then the batch."""
+    agent = build_agent(AsyncOpenAI(max_retries=2))
+    await run_all(agent, range(1_000_000, 1_000_000 + warm_up_runs))
+    _forget_tool_log()
+    started, cpu_before = time.time(), time.process_time()
+    finished = await run_all(agent, range(runs))
+    return {"started": started, "finished": finished, "cpu_s": time.process_time() - cpu_before}
 
 
 def main() -> None:
     """Run the batch and print what the benchmark reads: finish times, CPU, peak RSS."""
-    runs = int(sys.argv[1])
-    started, cpu_before = time.time(), time.process_time()
-    finished = asyncio.run(run_all(runs))
-    report = {
-        "started": started,
-        "finished": finished,
-        "cpu_s": time.process_time() - cpu_before,
-        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-    }
+    runs, warm_up_runs = int(sys.argv[1]), int(sys.argv[2])
+    report = asyncio.run(warm_then_measure(runs, warm_up_runs))
+    report["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(json.dumps(report))
 
 

@@ -62,6 +62,10 @@ class Watch:
     def cpu_used_s(self) -> float:
         return self.cpu_s() - self.cpu_at_start
 
+    def cpu_by_process_s(self) -> list[float]:
+        """CPU seconds each process used since the start (only meaningful before exit)."""
+        return [round(sum(p.cpu_times()[:2]), 2) for p in self.processes]
+
 
 def spawn_celery(stack: LocalStack, module: str, queue: str, name: str, concurrency: int) -> int:
     """Start one `celery worker` (threads pool) of `module`'s app; returns its pid."""
@@ -102,6 +106,14 @@ def tool_counts(log_path: Path) -> tuple[int, int]:
     return sum(counts.values()), sum(1 for n in counts.values() if n > 1)
 
 
+def redis_commands(stack: LocalStack) -> int:
+    """Commands the broker Redis has processed so far (contention does not change it)."""
+    import redis
+
+    info = redis.Redis.from_url(stack.env["REDIS_URL"]).info("stats")
+    return int(info["total_commands_processed"])
+
+
 def provider_counts(stack: LocalStack) -> dict[str, int]:
     """The simulator's counters that the table shows."""
     stats = simulator(stack, "/_sim/stats")
@@ -129,6 +141,7 @@ def start_profilers(stack: LocalStack) -> list[subprocess.Popen[bytes]]:
             "--pid",
             str(process.pid),
             "--nonblocking",
+            "--gil",
         ]
         command += ["--format", "raw", "-r", "100", "-o", f"{out_dir}/{name}.txt"]
         profilers.append(

@@ -13,6 +13,7 @@ from bench.peer_fleet import (
     Outcome,
     Watch,
     provider_counts,
+    redis_commands,
     spawn_celery,
     start_profilers,
     stop_profilers,
@@ -24,6 +25,10 @@ from bench.workload import DONE_KEY, prompt
 from devstack.local_stack import LocalStack
 
 TIMEOUT_S = 600.0
+WARM_UP_RUNS = 10
+"""Runs each contender does before the measured batch, so first-use costs (lazy imports, the
+SDK's model adapters, connection pools) are not counted: steady state is what we compare."""
+WARM_UP_FROM = 1_000_000  # prompt numbers of the warm-up runs (their places are unique too)
 
 
 def celery_peer(
@@ -35,6 +40,11 @@ def celery_peer(
     pids = [spawn_celery(stack, module, queue, f"{queue}{i}", 32) for i in range(2)]
     wait_for_pings(app, 2)
     client = redis.Redis.from_url(stack.env["REDIS_URL"])
+    for index in range(WARM_UP_RUNS):
+        app.send_task(task, args=(prompt(WARM_UP_FROM + index),), queue=queue)
+    wait_for_done(lambda: int(client.llen(DONE_KEY)), WARM_UP_RUNS, None, TIMEOUT_S)
+    client.delete(DONE_KEY)
+    _forget_tool_log(stack)
     before = provider_counts(stack)
     watch = Watch(pids)
     started = time.time()
@@ -43,6 +53,10 @@ def celery_peer(
     wait_for_done(lambda: int(client.llen(DONE_KEY)), runs, watch, TIMEOUT_S)
     finished = [float(t) for t in client.lrange(DONE_KEY, 0, -1)]
     return _outcome(stack, name, runs, started, finished, watch, before, "1 per run")
+
+
+def _forget_tool_log(stack: LocalStack) -> None:
+    (stack.workdir / "tools.log").unlink(missing_ok=True)
 
 
 def _outcome(
@@ -90,7 +104,7 @@ def agents_asyncio(stack: LocalStack, runs: int) -> Outcome:
     import sys
 
     before = provider_counts(stack)
-    argv = [sys.executable, "-m", "bench.agents_sdk", str(runs)]
+    argv = [sys.executable, "-m", "bench.agents_sdk", str(runs), str(WARM_UP_RUNS)]
     done = subprocess.run(argv, env=stack.env, capture_output=True, text=True, check=True)
     report = json.loads(done.stdout.splitlines()[-1])
     after = provider_counts(stack)
@@ -114,29 +128,40 @@ def runq(stack: LocalStack, runs: int, agent: str = "peer", name: str = "runq") 
     stack.start_worker("runs", concurrency=32, name="runs0")
     stack.start_worker("tools", concurrency=16, name="tools0")
     stack.wait_for_workers(2)
+    warm_up = _enqueue(agent, WARM_UP_RUNS, first=WARM_UP_FROM)
+    wait_for_done(lambda: _finished_count(warm_up), WARM_UP_RUNS, None, TIMEOUT_S)
+    _forget_tool_log(stack)
     before = provider_counts(stack)
     watch = Watch([p.pid for p in stack.workers])
+    cpu_before, commands_before = watch.cpu_by_process_s(), redis_commands(stack)
     profilers = start_profilers(stack)
     started = time.time()
     batch_id = _enqueue(agent, runs)
     wait_for_done(lambda: _finished_count(batch_id), runs, watch, TIMEOUT_S)
     stop_profilers(profilers)
     finished = _finish_times(batch_id)
-    return _outcome(stack, name, runs, started, finished, watch, before, "none")
+    outcome = _outcome(stack, name, runs, started, finished, watch, before, "none")
+    cpu_after = watch.cpu_by_process_s()
+    cpu_ms = [1000 * (b - a) / runs for a, b in zip(cpu_before, cpu_after, strict=True)]
+    outcome.notes = {
+        "cpu_ms_per_run_runs_tools": [round(ms, 1) for ms in cpu_ms],
+        "redis_commands_per_run": round((redis_commands(stack) - commands_before) / runs, 1),
+    }
+    return outcome
 
 
 def runq_sync(stack: LocalStack, runs: int) -> Outcome:
     return runq(stack, runs, agent="peer-sync", name="runq-sync")
 
 
-def _enqueue(agent: str, runs: int) -> str:
+def _enqueue(agent: str, runs: int, first: int = 0) -> str:
     import bench.peer_tools  # noqa: F401  (registers the agents this process enqueues for)
     from gateway.enqueue import RunCreate, enqueue_run
     from workers import wiring
 
     batch_id = f"peers-{uuid.uuid4().hex[:8]}"
     with wiring.new_session() as session:
-        for index in range(runs):
+        for index in range(first, first + runs):
             job = RunCreate(agent=agent, input=prompt(index), batch_id=batch_id)
             enqueue_run(session, job, default_deadline_s=900)
     return batch_id

@@ -102,6 +102,9 @@ def print_table(results: list[dict[str, Any]]) -> None:
     print("|" + "---|" * len(HEADER))
     for result in results:
         print("| " + " | ".join(row(result)) + " |")
+    for result in results:
+        if result["notes"]:
+            print(f"{result['name']}: {result['notes']}")
 
 
 def plot(results: list[dict[str, Any]], path: Path) -> None:

@@ -6,7 +6,7 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import DateTime, TypeDecorator, UniqueConstraint
+from sqlalchemy import DateTime, Index, TypeDecorator, UniqueConstraint
 from sqlmodel import Column, Field, SQLModel
 
 
@@ -56,6 +56,9 @@ class Thread(SQLModel, table=True):
 
 class Run(SQLModel, table=True):
     """One agent run: the job a service enqueued, and everything that happened to it."""
+
+    # The reaper asks for unfinished runs with no progress since a moment: one index serves it.
+    __table_args__ = (Index("ix_run_status_updated_at", "status", "updated_at"),)
 
     id: str = Field(default_factory=lambda: new_id("run"), primary_key=True)
     idempotency_key: str | None = Field(default=None, unique=True, index=True)
