@@ -8,7 +8,12 @@ from sqlmodel import Session
 
 from tests.workers.steps_fixtures import Clock, insert_run, make_context
 from workers.db import store
-from workers.errors import ProviderRateLimited, ProviderRejected, ProviderUnavailable
+from workers.errors import (
+    IllegalTransition,
+    ProviderRateLimited,
+    ProviderRejected,
+    ProviderUnavailable,
+)
 from workers.providers.fake import scripted
 from workers.providers.interface import ProviderState, ProviderStatus, ToolCallRequest, Usage
 from workers.runs.context import FanOut, Later, Nothing, StepName
@@ -180,6 +185,24 @@ def test_a_submit_that_must_retry_gives_the_run_back(engine):
     assert isinstance(submit_outputs(ctx, run_id, 1), Later)
     assert load(engine, run_id).status == "in_progress"
     assert isinstance(submit_outputs(ctx, run_id, 1), Nothing)  # duplicate callback
+
+
+def test_a_submit_that_keeps_failing_counts_its_attempts_then_fails(engine):
+    provider = scripted(
+        [st(S.REQUIRES_TOOLS, tool_calls=(WEATHER,))] + [ProviderUnavailable("502")] * 3
+    )
+    ctx = make_context(engine, provider, Clock())
+    run_id = insert_run(engine)
+    start_run(ctx, run_id)
+    execute_tool_call(ctx, run_id, "call_a")
+    assert submit_outputs(ctx, run_id, 1) == Later(StepName.SUBMIT, (run_id, 1), 1.0)
+    assert submit_outputs(ctx, run_id, 1) == Later(StepName.SUBMIT, (run_id, 1), 2.0)
+    # The last attempt fails the run; giving the submit back then finds it ended, which the
+    # task layer drops as a stale transition.
+    with pytest.raises(IllegalTransition):
+        submit_outputs(ctx, run_id, 1)
+    run = load(engine, run_id)
+    assert (run.status, run.error) == ("failed", "provider unavailable after 3 attempts: 502")
 
 
 def test_a_run_past_its_deadline_expires_and_is_cancelled_upstream(engine):
