@@ -51,13 +51,18 @@ class Watch:
         self.processes = [psutil.Process(pid) for pid in pids]
         self.cpu_at_start = self.cpu_s()
         self.peak_rss_mb = 0.0
+        self.peak_rss_by_process_mb = [0.0 for _ in self.processes]
 
     def cpu_s(self) -> float:
         return sum(sum(p.cpu_times()[:2]) for p in self.processes)
 
     def sample(self) -> None:
-        rss = sum(p.memory_info().rss for p in self.processes) / 2**20
-        self.peak_rss_mb = max(self.peak_rss_mb, rss)
+        each_mb = [p.memory_info().rss / 2**20 for p in self.processes]
+        self.peak_rss_mb = max(self.peak_rss_mb, sum(each_mb))
+        self.peak_rss_by_process_mb = [
+            round(max(old, new), 1)
+            for old, new in zip(self.peak_rss_by_process_mb, each_mb, strict=True)
+        ]
 
     def cpu_used_s(self) -> float:
         return self.cpu_s() - self.cpu_at_start
@@ -112,6 +117,14 @@ def redis_commands(stack: LocalStack) -> int:
 
     info = redis.Redis.from_url(stack.env["REDIS_URL"]).info("stats")
     return int(info["total_commands_processed"])
+
+
+def redis_peak_mb(stack: LocalStack) -> float:
+    """The broker Redis's peak memory since it started."""
+    import redis
+
+    info = redis.Redis.from_url(stack.env["REDIS_URL"]).info("memory")
+    return int(info["used_memory_peak"]) / 2**20
 
 
 def provider_counts(stack: LocalStack) -> dict[str, int]:

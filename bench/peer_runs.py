@@ -14,6 +14,7 @@ from bench.peer_fleet import (
     Watch,
     provider_counts,
     redis_commands,
+    redis_peak_mb,
     spawn_celery,
     start_profilers,
     stop_profilers,
@@ -81,7 +82,7 @@ def _outcome(
         tool_calls=calls,
         tools_twice=twice,
         slots_held=slots_held,
-        **{key: after[key] - before[key] for key in after},
+        **{key: after[key] - before.get(key, 0) for key in after},
     )
 
 
@@ -123,9 +124,11 @@ def agents_asyncio(stack: LocalStack, runs: int) -> Outcome:
     )
 
 
-def runq(stack: LocalStack, runs: int, agent: str = "peer", name: str = "runq") -> Outcome:
+def runq(
+    stack: LocalStack, runs: int, agent: str = "peer", name: str = "runq", threads: int = 32
+) -> Outcome:
     """runq as the README starts it: one runs worker (-c 32), one tools worker (-c 16)."""
-    stack.start_worker("runs", concurrency=32, name="runs0")
+    stack.start_worker("runs", concurrency=threads, name="runs0")
     stack.start_worker("tools", concurrency=16, name="tools0")
     stack.wait_for_workers(2)
     warm_up = _enqueue(agent, WARM_UP_RUNS, first=WARM_UP_FROM)
@@ -146,12 +149,37 @@ def runq(stack: LocalStack, runs: int, agent: str = "peer", name: str = "runq") 
     outcome.notes = {
         "cpu_ms_per_run_runs_tools": [round(ms, 1) for ms in cpu_ms],
         "redis_commands_per_run": round((redis_commands(stack) - commands_before) / runs, 1),
+        "redis_peak_mb": round(redis_peak_mb(stack), 1),
+        "rss_mb_per_worker": watch.peak_rss_by_process_mb,
     }
     return outcome
 
 
 def runq_sync(stack: LocalStack, runs: int) -> Outcome:
-    return runq(stack, runs, agent="peer-sync", name="runq-sync")
+    # A synchronous turn holds its thread for the turn: more threads, or turns queue.
+    return runq(stack, runs, agent="peer-sync", name="runq-sync", threads=128)
+
+
+def noop(stack: LocalStack, tasks: int) -> Outcome:
+    """The raw ceiling: no-op Celery tasks through runq's two workers, half on each queue."""
+    from config.celery_app import app
+
+    stack.start_worker("runs", concurrency=32, name="runs0")
+    stack.start_worker("tools", concurrency=16, name="tools0")
+    stack.wait_for_workers(2)
+    client = redis.Redis.from_url(stack.env["REDIS_URL"])
+    watch = Watch([p.pid for p in stack.workers])
+    started = time.time()
+    for index in range(tasks):
+        queue = "runs" if index % 2 else "tools"
+        app.send_task("celery.accumulate", args=(index,), queue=queue, ignore_result=True)
+    wait_for_done(lambda: tasks - _queued(client), tasks, watch, TIMEOUT_S)
+    return _outcome(stack, "no-op tasks", tasks, started, [time.time()], watch, {}, "-")
+
+
+def _queued(client: redis.Redis) -> int:
+    """Messages not yet finished: waiting in a queue or delivered and unacked."""
+    return int(client.llen("runs")) + int(client.llen("tools")) + int(client.hlen("unacked"))
 
 
 def _enqueue(agent: str, runs: int, first: int = 0) -> str:
@@ -193,4 +221,5 @@ RUNNERS: dict[str, Callable[[LocalStack, int], Outcome]] = {
     "agents-asyncio": agents_asyncio,
     "runq": runq,
     "runq-sync": runq_sync,
+    "noop": noop,
 }
