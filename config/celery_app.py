@@ -12,7 +12,7 @@ from config.settings import get_settings
 settings = get_settings()
 # Without REDIS_URL a worker would have nothing to share with other workers; the default
 # only lets `celery -A config` import so it can print a clear connection error.
-_broker_url = settings.redis_url or "redis://127.0.0.1:6379/0"
+_broker_url = settings.redis.url or "redis://127.0.0.1:6379/0"
 
 app = Celery("runq", include=["tasks.runs", "tasks.tools", "tasks.housekeeping"])
 app.conf.update(
@@ -28,8 +28,8 @@ app.conf.update(
     worker_prefetch_multiplier=1,
     # Countdown messages sit unacked in the broker until their ETA; redelivery must wait
     # longer than the longest countdown, or a waiting poll would run twice.
-    broker_transport_options={"visibility_timeout": settings.visibility_timeout_s},
-    result_backend_transport_options={"visibility_timeout": settings.visibility_timeout_s},
+    broker_transport_options={"visibility_timeout": settings.runs.visibility_timeout_s},
+    result_backend_transport_options={"visibility_timeout": settings.runs.visibility_timeout_s},
     result_expires=3600,
     task_default_queue="runs",
     task_routes={"runq.runs.*": {"queue": "runs"}, "runq.tools.*": {"queue": "tools"}},
@@ -41,7 +41,7 @@ app.conf.update(
     beat_schedule={
         "reap-stalled-runs": {
             "task": "runq.housekeeping.reap",
-            "schedule": max(5.0, settings.reaper_stale_s / 4),
+            "schedule": max(5.0, settings.runs.reaper_stale_s / 4),
         },
         "archive-idle-threads": {"task": "runq.housekeeping.archive_threads", "schedule": 3600.0},
     },

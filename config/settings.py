@@ -3,21 +3,37 @@
 Standard names where they exist (`REDIS_URL`, `DATABASE_URL`, `OPENAI_API_KEY`,
 `OPENAI_BASE_URL`); everything of ours is `RUNQ_*`. With nothing set, a fresh checkout runs:
 the demo starts an embedded Redis and the simulator, and the database is a SQLite file.
+
+Settings come in groups (`settings.polling.cap_s`), one small `BaseSettings` per concern;
+each field keeps the environment variable name the README documents (`RUNQ_POLL_CAP_S`).
+Every default is written here once; the core receives plain values built from these.
 """
 
 from __future__ import annotations
 
 from functools import lru_cache
 
-from pydantic import AliasChoices, BaseModel, Field, SecretStr, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import AliasChoices, BaseModel, Field, SecretStr, ValidationError, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict, SettingsError
+
+from workers.errors import ConfigError
 
 # The simulator accepts any key; this one marks "no real key configured".
 SIMULATOR_API_KEY = "sk-runq-simulator"
 
 
+def _env(name: str) -> AliasChoices:
+    """Read a field from this exact environment variable (the group's prefix does not apply);
+    code may still pass the field by its own name."""
+    return AliasChoices(name)
+
+
+def _group(prefix: str = "RUNQ_") -> SettingsConfigDict:
+    return SettingsConfigDict(env_prefix=prefix, extra="ignore", populate_by_name=True)
+
+
 class ModelLimits(BaseModel):
-    """The provider's limits for one model (0 = no limit on that dimension)."""
+    """The provider's limits for one model (0 = no limit)."""
 
     requests_per_min: int = Field(0, ge=0)
     tokens_per_min: int = Field(0, ge=0)
@@ -31,114 +47,194 @@ class ModelPrice(BaseModel):
     cached_input_per_mtok: float | None = Field(default=None, ge=0)
 
 
-class Settings(BaseSettings):
-    """runq settings. Every field can be set by the env var named in its alias."""
+class RedisSettings(BaseSettings):
+    """The broker Redis (never evicts) and, optionally, a separate cache Redis."""
 
-    model_config = SettingsConfigDict(env_prefix="RUNQ_", extra="ignore", populate_by_name=True)
+    model_config = _group("RUNQ_REDIS_")
 
-    environment: str = Field("dev", description="dev | test | production")
-
-    # -- connections (standard variable names) ------------------------------------------
-    redis_url: str | None = Field(None, validation_alias=AliasChoices("REDIS_URL", "redis_url"))
-    cache_redis_url: str | None = Field(
+    url: str | None = Field(None, validation_alias=_env("REDIS_URL"))
+    cache_url: str | None = Field(
         None,
+        validation_alias=_env("RUNQ_CACHE_REDIS_URL"),
         description="Separate Redis for the response cache, which may evict; the broker must not.",
     )
-    database_url: str = Field(
-        "sqlite:///runq.db", validation_alias=AliasChoices("DATABASE_URL", "database_url")
-    )
-    openai_api_key: SecretStr = Field(
-        SecretStr(SIMULATOR_API_KEY),
-        validation_alias=AliasChoices("OPENAI_API_KEY", "openai_api_key"),
-    )
-    openai_base_url: str | None = Field(
-        None, validation_alias=AliasChoices("OPENAI_BASE_URL", "openai_base_url")
-    )
+    prefix: str = Field("runq", description="Prefix of every key runq writes (RUNQ_REDIS_PREFIX).")
 
-    # -- provider calls -------------------------------------------------------------------
-    provider_timeout_s: float = 30.0
-    provider_max_attempts: int = Field(5, description="Transient provider errors per step.")
-    provider_sdk_retries: int = Field(
+
+class DatabaseSettings(BaseSettings):
+    """The SQL store: SQLite by default, PostgreSQL in production."""
+
+    model_config = _group()
+
+    url: str = Field("sqlite:///runq.db", validation_alias=_env("DATABASE_URL"))
+
+
+class ProviderSettings(BaseSettings):
+    """How runq talks to the model provider."""
+
+    model_config = _group("RUNQ_PROVIDER_")
+
+    api_key: SecretStr = Field(
+        SecretStr(SIMULATOR_API_KEY), validation_alias=_env("OPENAI_API_KEY")
+    )
+    base_url: str | None = Field(None, validation_alias=_env("OPENAI_BASE_URL"))
+    timeout_s: float = Field(30.0, gt=0)
+    max_attempts: int = Field(5, ge=1, description="Transient provider errors per step.")
+    sdk_retries: int = Field(
         0,
+        ge=0,
         description="The SDK's own retry loop. Keep 0: runq retries without blocking a worker; "
         "the limiter benchmark sets 2 to measure the naive setup.",
     )
+    keys: dict[str, SecretStr] = Field(
+        default_factory=dict,
+        description="Named API keys for agents that use their own (Agent.api_key_name), JSON.",
+    )
+    prices: dict[str, ModelPrice] = Field(
+        default_factory=dict,
+        validation_alias=_env("RUNQ_MODEL_PRICES"),
+        description='Prices for cost accounting, JSON: {"gpt-5.4": {"input_per_mtok": 1.25, '
+        '"output_per_mtok": 10}}; models without a price cost 0.',
+    )
+    default_max_output_tokens: int = Field(
+        1024,
+        gt=0,
+        validation_alias=_env("RUNQ_DEFAULT_MAX_OUTPUT_TOKENS"),
+    )
 
-    # -- polling (seconds) ------------------------------------------------------------------
-    poll_first_s: float = 0.5
-    poll_factor: float = 1.5
-    poll_cap_s: float = 5.0
-    retry_first_s: float = 1.0
-    retry_cap_s: float = 30.0
 
-    # -- runs -------------------------------------------------------------------------------
-    run_deadline_s: float = Field(900.0, description="A run still going after this ends expired.")
-    max_turns: int = Field(10, description="Tool round trips before a looping run is failed.")
-    reaper_stale_s: float = Field(120.0, description="No progress for this long: reschedule.")
+class PollingSettings(BaseSettings):
+    """The poll ladder of a model turn and the retry ladder of transient errors (seconds)."""
 
-    # -- celery -----------------------------------------------------------------------------
+    model_config = _group("RUNQ_POLL_")
+
+    first_s: float = Field(0.5, gt=0)
+    factor: float = Field(1.5, ge=1)
+    cap_s: float = Field(5.0, gt=0)
+    retry_first_s: float = Field(1.0, gt=0, validation_alias=_env("RUNQ_RETRY_FIRST_S"))
+    retry_cap_s: float = Field(30.0, gt=0, validation_alias=_env("RUNQ_RETRY_CAP_S"))
+
+
+class RunSettings(BaseSettings):
+    """Limits on a run's life, and how stalled or idle work is found."""
+
+    model_config = _group()
+
+    deadline_s: float = Field(
+        900.0, gt=0, validation_alias=_env("RUNQ_RUN_DEADLINE_S"),
+        description="A run still going after this ends expired.",
+    )  # fmt: skip
+    max_turns: int = Field(10, ge=1, description="Tool round trips before a looping run fails.")
+    reaper_stale_s: float = Field(120.0, gt=0, description="No progress for this long: reschedule.")
     visibility_timeout_s: int = Field(
-        600, description="Broker redelivery of unacked messages; must exceed every countdown."
+        600, gt=0, description="Broker redelivery of unacked messages; must exceed every countdown."
     )
     agent_modules: list[str] = Field(
         default_factory=list,
         description="Modules to import at start-up that declare agents and tools (JSON list).",
     )
-    tool_grace_s: float = Field(
-        30.0, description="A call still 'running' this long past its timeout was interrupted."
-    )
+    thread_retention_s: float = Field(30 * 24 * 3600.0, gt=0, description="Idle threads archived.")
 
-    # -- limits and cache (issue 3 grows these) -----------------------------------------------
-    default_requests_per_min: int = Field(0, description="Per API key and model; 0 = no limit.")
-    default_tokens_per_min: int = Field(0, description="Per API key and model; 0 = no limit.")
+
+class LimitSettings(BaseSettings):
+    """The shared API budget per (API key, model)."""
+
+    model_config = _group()
+
+    default_requests_per_min: int = Field(0, ge=0, description="Per key and model; 0 = no limit.")
+    default_tokens_per_min: int = Field(0, ge=0, description="Per key and model; 0 = no limit.")
     model_limits: dict[str, ModelLimits] = Field(
         default_factory=dict,
         description='Per-model limits, JSON: {"gpt-5.4": {"requests_per_min": 500, ...}}.',
     )
-    redis_prefix: str = "runq"
-    model_prices: dict[str, ModelPrice] = Field(
-        default_factory=dict,
-        description='Prices for cost accounting, JSON: {"gpt-5.4": {"input_per_mtok": 1.25, '
-        '"output_per_mtok": 10}}; models without a price cost 0.',
-    )
-    provider_keys: dict[str, SecretStr] = Field(
-        default_factory=dict,
-        description="Named API keys for agents that use their own (Agent.api_key_name), JSON.",
-    )
-    tool_retries: int = Field(2, ge=0, description="Extra tries for tools marked retryable.")
+
+
+class CacheSettings(BaseSettings):
+    """The response cache."""
+
+    model_config = _group("RUNQ_CACHE_")
+
+    ttl_s: int = Field(3600, gt=0)
+
+
+class ToolSettings(BaseSettings):
+    """Tool execution: retries, the interrupted-call grace, the circuit breaker."""
+
+    model_config = _group("RUNQ_")
+
+    retries: int = Field(2, ge=0, validation_alias=_env("RUNQ_TOOL_RETRIES"))
+    grace_s: float = Field(
+        30.0, gt=0, validation_alias=_env("RUNQ_TOOL_GRACE_S"),
+        description="A call still 'running' this long past its timeout was interrupted.",
+    )  # fmt: skip
     breaker_failures: int = Field(5, ge=1, description="Consecutive failures that open a tool.")
     breaker_cooldown_s: float = Field(30.0, gt=0, description="How long an open tool rests.")
-    thread_retention_s: float = Field(30 * 24 * 3600.0, description="Idle threads archived after.")
-    default_max_output_tokens: int = 1024
-    cache_ttl_s: int = 3600
+
+
+class Settings(BaseSettings):
+    """runq settings, by group. Every field can be set by the env var its group documents."""
+
+    model_config = _group()
+
+    environment: str = Field("dev", description="dev | test | production")
+    redis: RedisSettings = Field(default_factory=RedisSettings)
+    database: DatabaseSettings = Field(default_factory=DatabaseSettings)
+    provider: ProviderSettings = Field(default_factory=ProviderSettings)
+    polling: PollingSettings = Field(default_factory=PollingSettings)
+    runs: RunSettings = Field(default_factory=RunSettings)
+    limits: LimitSettings = Field(default_factory=LimitSettings)
+    cache: CacheSettings = Field(default_factory=CacheSettings)
+    tools: ToolSettings = Field(default_factory=ToolSettings)
 
     @property
     def broker_url(self) -> str:
         """Broker URL; without REDIS_URL there is nothing shared to talk to."""
-        if not self.redis_url:
-            raise ValueError(
+        if not self.redis.url:
+            raise ConfigError(
                 "REDIS_URL is not set. Point it at your Redis (redis://host:6379/0), "
                 "or run `runq demo`, which starts an embedded Redis for you."
             )
-        return self.redis_url
+        return self.redis.url
 
     @property
     def uses_simulator_key(self) -> bool:
-        return self.openai_api_key.get_secret_value() == SIMULATOR_API_KEY
+        """True when no real provider key is configured."""
+        return self.provider.api_key.get_secret_value() == SIMULATOR_API_KEY
 
     @model_validator(mode="after")
-    def _reject_placeholders_outside_dev(self) -> Settings:
-        if self.environment == "production" and self.uses_simulator_key:
-            raise ValueError("OPENAI_API_KEY must be set to a real key in production")
-        if self.poll_cap_s * 4 >= self.visibility_timeout_s:
-            raise ValueError(
-                "RUNQ_VISIBILITY_TIMEOUT_S must comfortably exceed the poll cap, or the broker "
-                "redelivers countdown messages that are still waiting"
+    def _check_across_groups(self) -> Settings:
+        # The placeholder key only talks to the simulator; anywhere but a developer's machine
+        # (test, staging, production) it would send runs nowhere.
+        if self.environment != "dev" and self.uses_simulator_key:
+            raise ConfigError(
+                f"OPENAI_API_KEY is not set (RUNQ_ENVIRONMENT={self.environment}): set a real "
+                "provider key, or RUNQ_ENVIRONMENT=dev to use the simulator key"
+            )
+        if self.polling.cap_s * 4 >= self.runs.visibility_timeout_s:
+            raise ConfigError(
+                "RUNQ_VISIBILITY_TIMEOUT_S must comfortably exceed RUNQ_POLL_CAP_S (4x), or the "
+                "broker redelivers countdown messages that are still waiting"
             )
         return self
+
+
+def load_settings() -> Settings:
+    """Read the settings, turning any bad value into one ConfigError that names it."""
+    try:
+        return Settings()
+    except (ValidationError, SettingsError) as exc:
+        raise ConfigError(f"invalid setting: {_first_problem(exc)}") from exc
+
+
+def _first_problem(exc: ValidationError | SettingsError) -> str:
+    if isinstance(exc, SettingsError):
+        return str(exc)  # e.g. error parsing value for field "model_limits" (not JSON)
+    error = exc.errors()[0]
+    where = ".".join(str(part) for part in error["loc"])
+    return f"{where}: {error['msg']}"
 
 
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
     """The process-wide settings, read once."""
-    return Settings()
+    return load_settings()

@@ -104,13 +104,13 @@ def enqueue(
     from workers.wiring import new_session
 
     settings = get_settings()
-    load_agent_modules(settings.agent_modules)
+    load_agent_modules(settings.runs.agent_modules)
     try:
         job = RunCreate(
             agent=agent, input=input, idempotency_key=idempotency_key, thread_key=thread_key
         )
         with new_session() as session:
-            run = enqueue_run(session, job, default_deadline_s=settings.run_deadline_s)
+            run = enqueue_run(session, job, default_deadline_s=settings.runs.deadline_s)
     except (ValidationError, UnknownAgent, ThreadBusy) as exc:
         console.print(f"[red]cannot enqueue:[/] {exc}")
         raise typer.Exit(2) from exc
@@ -235,14 +235,14 @@ def migrate() -> None:
     from config.settings import get_settings
     from workers.db.migrate import upgrade_to_head
 
-    url = get_settings().database_url
+    url = get_settings().database.url
     upgrade_to_head(url)
     console.print(f"schema up to date in {url.split('@')[-1]}")
 
 
 def _wait_for(run_id: str, timeout_s: float) -> None:
     from workers.db import store
-    from workers.runs.state import RunStatus, is_terminal
+    from workers.db.statuses import RunStatus, is_terminal
     from workers.wiring import new_session
 
     deadline = time.monotonic() + timeout_s

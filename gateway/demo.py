@@ -16,6 +16,8 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from workers.db.statuses import FINISHED_TOOL_STATUSES, TERMINAL_STATUSES, RunStatus
+
 DEMO_PROMPTS = (
     "What's the weather in Paris and London?",
     "What's the weather in Tokyo, Lima and Oslo?",
@@ -90,15 +92,12 @@ def _run_batch(runs: int, timeout_s: float, console: Console) -> DemoSummary:
         while time.monotonic() - started_s < timeout_s:
             with wiring.new_session() as session:
                 counts = store.count_runs_by_status(session, batch_id=batch_id)
-            finished = sum(n for s, n in counts.items() if s in _TERMINAL)
+            finished = sum(n for s, n in counts.items() if s in TERMINAL_STATUSES)
             progress.update(done, completed=finished)
             if finished >= runs:
                 break
             time.sleep(0.25)
     return _summarise(batch_id, runs, time.monotonic() - started_s)
-
-
-_TERMINAL = {"completed", "failed", "cancelled", "expired"}
 
 
 def _summarise(batch_id: str, runs: int, wall_s: float) -> DemoSummary:
@@ -112,10 +111,10 @@ def _summarise(batch_id: str, runs: int, wall_s: float) -> DemoSummary:
     errors = [run.error for run in batch if run.error]
     return DemoSummary(
         runs=runs,
-        completed=sum(run.status == "completed" for run in batch),
-        failed=sum(run.status in ("failed", "cancelled", "expired") for run in batch),
-        unfinished=sum(run.status not in _TERMINAL for run in batch),
-        tool_calls=sum(call.status in ("succeeded", "failed") for call in calls),
+        completed=sum(run.status == RunStatus.COMPLETED for run in batch),
+        failed=sum(run.status in TERMINAL_STATUSES - {RunStatus.COMPLETED} for run in batch),
+        unfinished=sum(run.status not in TERMINAL_STATUSES for run in batch),
+        tool_calls=sum(call.status in FINISHED_TOOL_STATUSES for call in calls),
         tool_calls_run_twice=sum(call.attempts > 1 for call in calls),
         polls_per_run_mean=statistics.fmean(polls),
         polls_per_run_max=max(polls),

@@ -13,7 +13,7 @@ from workers.wiring import get_step_context
 @app.task(name="runq.housekeeping.reap", ignore_result=True)
 def reap() -> int:
     """Re-send the step every stalled run needs; returns how many were stalled."""
-    actions = reap_stalled_runs(get_step_context(), get_settings().reaper_stale_s)
+    actions = reap_stalled_runs(get_step_context(), get_settings().runs.reaper_stale_s)
     for action in actions:
         send(action)
     return len(actions)
@@ -22,4 +22,4 @@ def reap() -> int:
 @app.task(name="runq.housekeeping.archive_threads", ignore_result=True)
 def archive_threads() -> int:
     """Archive threads idle past RUNQ_THREAD_RETENTION_S; returns how many."""
-    return archive_idle_threads(get_step_context(), get_settings().thread_retention_s)
+    return archive_idle_threads(get_step_context(), get_settings().runs.thread_retention_s)

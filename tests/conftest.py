@@ -11,6 +11,7 @@ import subprocess
 from collections.abc import Iterator
 from typing import Any
 
+import fakeredis
 import openai
 import pytest
 import redis
@@ -40,6 +41,28 @@ def real_redis(redis_server: EmbeddedRedis) -> Iterator[redis.Redis]:
     yield client
     client.flushall()
     client.close()
+
+
+@pytest.fixture(params=["fakeredis", "redis"])
+def redis_client(request: pytest.FixtureRequest) -> Iterator[redis.Redis]:
+    """The same test on fakeredis (with Lua through lupa) and on a real redis-server."""
+    if request.param == "fakeredis":
+        client = fakeredis.FakeRedis(server=fakeredis.FakeServer())
+        yield client
+        client.close()
+    else:
+        yield request.getfixturevalue("real_redis")
+
+
+@pytest.fixture(autouse=True)
+def isolated_agent_registry() -> Iterator[None]:
+    """Agents a test registers are gone after it (modules register theirs at import, once)."""
+    from workers import agents
+
+    before = dict(agents._agents)
+    yield
+    agents._agents.clear()
+    agents._agents.update(before)
 
 
 @pytest.fixture(autouse=True)

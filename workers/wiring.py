@@ -24,7 +24,7 @@ from workers.agents import Agent, load_agent_modules
 from workers.cache.response_cache import ResponseCache
 from workers.db.migrate import migrates_itself, upgrade_to_head
 from workers.errors import ConfigError
-from workers.limits.clearance import LimitTable, SharedBudget
+from workers.limits.clearance import Clearance, LimitTable, NoLimits, SharedBudget
 from workers.limits.limiter import RedisRateLimiter
 from workers.limits.token_bucket import Limits
 from workers.providers.assistants import AssistantsProvider
@@ -33,7 +33,7 @@ from workers.providers.interface import Provider
 from workers.providers.responses import ResponsesProvider
 from workers.redis_keys import fingerprint_api_key
 from workers.runs.backoff import Schedule
-from workers.runs.context import Clearance, NoLimits, NoTurnTimes, StepContext, TurnTimes
+from workers.runs.context import NoTurnTimes, StepContext, TurnTimes
 from workers.runs.state import RunPolicy
 from workers.runs.turn_history import RedisTurnTimes
 from workers.runs.usage import Price
@@ -45,7 +45,7 @@ from workers.tools.registry import default_registry
 @cache
 def get_engine() -> Engine:
     """The process's database engine; creates tables when they are missing."""
-    return build_engine(get_settings().database_url)
+    return build_engine(get_settings().database.url)
 
 
 def build_engine(database_url: str) -> Engine:
@@ -86,12 +86,12 @@ def get_response_cache() -> ResponseCache:
     settings = get_settings()
     # Short timeouts and no retries: a slow or dead cache must cost a miss, not seconds.
     client = redis.Redis.from_url(
-        settings.cache_redis_url or settings.broker_url,
+        settings.redis.cache_url or settings.broker_url,
         socket_timeout=0.5,
         socket_connect_timeout=0.5,
         retry=Retry(NoBackoff(), 0),
     )
-    return ResponseCache(client, prefix=settings.redis_prefix, ttl_s=settings.cache_ttl_s)
+    return ResponseCache(client, prefix=settings.redis.prefix, ttl_s=settings.cache.ttl_s)
 
 
 @cache
@@ -101,15 +101,15 @@ def get_openai_client(base_url: str | None, api_key: str) -> OpenAI:
     return OpenAI(
         api_key=api_key,
         base_url=base_url,
-        max_retries=settings.provider_sdk_retries,
-        timeout=settings.provider_timeout_s,
+        max_retries=settings.provider.sdk_retries,
+        timeout=settings.provider.timeout_s,
     )
 
 
 def provider_for(agent: Agent) -> Provider:
     """The provider adapter an agent runs on, with its own base URL and key if it has them."""
     settings = get_settings()
-    client = get_openai_client(agent.base_url or settings.openai_base_url, api_key_of(agent))
+    client = get_openai_client(agent.base_url or settings.provider.base_url, api_key_of(agent))
     if agent.provider == "responses":
         return ResponsesProvider(client)
     if agent.provider == "chat":
@@ -123,9 +123,9 @@ def api_key_of(agent: Agent) -> str:
     """The API key an agent uses: a named key from RUNQ_PROVIDER_KEYS, or OPENAI_API_KEY."""
     settings = get_settings()
     if agent.api_key_name is None:
-        return settings.openai_api_key.get_secret_value()
+        return settings.provider.api_key.get_secret_value()
     try:
-        return settings.provider_keys[agent.api_key_name].get_secret_value()
+        return settings.provider.keys[agent.api_key_name].get_secret_value()
     except KeyError:
         raise ConfigError(
             f"agent {agent.name!r} wants API key {agent.api_key_name!r}, which is not in "
@@ -141,25 +141,27 @@ def api_key_id_for(agent: Agent) -> str:
 def run_policy(settings: Settings) -> RunPolicy:
     """The state machine's knobs from settings."""
     return RunPolicy(
-        poll=Schedule(settings.poll_first_s, settings.poll_factor, settings.poll_cap_s),
-        retry=Schedule(settings.retry_first_s, 2.0, settings.retry_cap_s),
-        max_turns=settings.max_turns,
-        max_attempts=settings.provider_max_attempts,
+        poll=Schedule(settings.polling.first_s, settings.polling.factor, settings.polling.cap_s),
+        retry=Schedule(settings.polling.retry_first_s, 2.0, settings.polling.retry_cap_s),
+        max_turns=settings.runs.max_turns,
+        max_attempts=settings.provider.max_attempts,
     )
 
 
 def build_clearance(settings: Settings) -> Clearance:
     """The shared budget on Redis, or no limiter at all when no limit is configured."""
     table = LimitTable(
-        default=Limits(settings.default_requests_per_min, settings.default_tokens_per_min),
+        default=Limits(
+            settings.limits.default_requests_per_min, settings.limits.default_tokens_per_min
+        ),
         per_model={
             model: Limits(limits.requests_per_min, limits.tokens_per_min)
-            for model, limits in settings.model_limits.items()
+            for model, limits in settings.limits.model_limits.items()
         },
     )
     if table.default.is_unlimited and all(x.is_unlimited for x in table.per_model.values()):
         return NoLimits()
-    limiter = RedisRateLimiter(get_redis(), prefix=settings.redis_prefix)
+    limiter = RedisRateLimiter(get_redis(), prefix=settings.redis.prefix)
     return SharedBudget(
         limiter, table, now_ms=lambda: int(time.time() * 1000), jitter=random.random
     )
@@ -169,7 +171,7 @@ def build_clearance(settings: Settings) -> Clearance:
 def get_step_context() -> StepContext:
     """Everything the run steps need, built once per process."""
     settings = get_settings()
-    load_agent_modules(settings.agent_modules)
+    load_agent_modules(settings.runs.agent_modules)
     return StepContext(
         sessions=new_session,
         provider_for=provider_for,
@@ -178,29 +180,31 @@ def get_step_context() -> StepContext:
         policy=run_policy(settings),
         clearance=build_clearance(settings),
         now=lambda: datetime.now(UTC),
-        default_max_output_tokens=settings.default_max_output_tokens,
-        tool_grace_s=settings.tool_grace_s,
-        cache=get_response_cache() if settings.redis_url else None,
-        base_url=settings.openai_base_url or "https://api.openai.com/v1",
+        default_max_output_tokens=settings.provider.default_max_output_tokens,
+        tool_grace_s=settings.tools.grace_s,
+        cache=get_response_cache() if settings.redis.url else None,
+        base_url=settings.provider.base_url or "https://api.openai.com/v1",
         prices={
             model: Price(p.input_per_mtok, p.output_per_mtok, p.cached_input_per_mtok)
-            for model, p in settings.model_prices.items()
+            for model, p in settings.provider.prices.items()
         },
-        breakers=_breakers(settings) if settings.redis_url else None,
-        tool_retries=settings.tool_retries,
+        breakers=_breakers(settings) if settings.redis.url else None,
+        tool_retries=settings.tools.retries,
         turn_times=_turn_times(settings),
     )
 
 
 def _turn_times(settings: Settings) -> TurnTimes:
-    if not settings.redis_url:
+    if not settings.redis.url:
         return NoTurnTimes()
-    return RedisTurnTimes(get_redis(), prefix=settings.redis_prefix)
+    return RedisTurnTimes(get_redis(), prefix=settings.redis.prefix)
 
 
 def _breakers(settings: Settings) -> RedisToolBreakers:
-    policy = BreakerPolicy(settings.breaker_failures, int(settings.breaker_cooldown_s * 1000))
-    return RedisToolBreakers(get_redis(), prefix=settings.redis_prefix, policy=policy)
+    policy = BreakerPolicy(
+        settings.tools.breaker_failures, int(settings.tools.breaker_cooldown_s * 1000)
+    )
+    return RedisToolBreakers(get_redis(), prefix=settings.redis.prefix, policy=policy)
 
 
 def reset(*, after_fork: bool = False) -> None:

@@ -3,72 +3,13 @@ simulator over HTTP, started once per session by the same code `runq demo` uses.
 
 from __future__ import annotations
 
-import json
-import os
-import time
-import urllib.request
-import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager, suppress
-from typing import Any
+from contextlib import suppress
 
-import psycopg
 import pytest
 
-from devstack.embedded_postgres import EmbeddedPostgres
-from devstack.local_stack import LocalStack, start_local_stack
-from workers.db.migrate import upgrade_to_head
-
-# Each test run needs at least 4 requests (create, poll, submit, poll): 60 runs make at
-# least 240, so a 200 RPM budget always binds for the last ~40 of them.
-LIMITED_RPM = 200
-
-# Tight timings so the tier is quick; the logic is the same as with production defaults.
-FLEET_ENV = {
-    "RUNQ_POLL_FIRST_S": "0.1",
-    "RUNQ_POLL_CAP_S": "1.0",
-    "RUNQ_RETRY_FIRST_S": "0.2",
-    "RUNQ_RETRY_CAP_S": "2.0",
-    "RUNQ_REAPER_STALE_S": "20",
-    "RUNQ_TOOL_GRACE_S": "2",
-    "RUNQ_PROVIDER_TIMEOUT_S": "3",
-    "RUNQ_AGENT_MODULES": '["tests.integration.agents"]',
-    # Only the `limited-agent` model has a budget; test_shared_budget sets the simulator's.
-    "RUNQ_MODEL_LIMITS": json.dumps({"gpt-limited": {"requests_per_min": LIMITED_RPM}}),
-}
-TERMINAL = {"completed", "failed", "cancelled", "expired"}
-
-
-@contextmanager
-def running_fleet(
-    tmp_path_factory: pytest.TempPathFactory,
-    *,
-    extra_env: dict[str, str] | None = None,
-    runs_workers: int = 1,
-) -> Iterator[LocalStack]:
-    """Redis + simulator + `runs_workers` runs workers (the first with the reaper beat) +
-    one tools worker, all real processes; the environment is restored afterwards."""
-    saved_env = dict(os.environ)
-    workdir = tmp_path_factory.mktemp("fleet")
-    try:
-        stack = start_local_stack(workdir, latency_ms=150, extra_env=FLEET_ENV | (extra_env or {}))
-    except (OSError, RuntimeError) as exc:
-        if os.environ.get("CI"):
-            raise
-        pytest.skip(f"could not start the local fleet: {exc}")
-    try:
-        for index in range(runs_workers):
-            stack.start_worker("runs", concurrency=16, name=f"runs{index}", beat=index == 0)
-        stack.start_worker("tools", concurrency=16, name="tools")
-        stack.wait_for_workers(runs_workers + 1)
-        yield stack
-    finally:
-        stack.stop()
-        os.environ.clear()
-        os.environ.update(saved_env)
-        from workers import wiring
-
-        wiring.reset()
+from devstack.local_stack import LocalStack
+from tests.integration.fleet import fresh_postgres_database, running_fleet
 
 
 @pytest.fixture(scope="session")
@@ -84,67 +25,3 @@ def fleet(
         env["DATABASE_URL"] = fresh_postgres_database(request.getfixturevalue("postgres_server"))
     with running_fleet(tmp_path_factory, runs_workers=2, extra_env=env) as stack:
         yield stack
-
-
-def fresh_postgres_database(server: EmbeddedPostgres) -> str:
-    """A new, migrated database on `server`; returns its URL."""
-    name = f"fleet_{uuid.uuid4().hex[:8]}"
-    dsn = f"host=127.0.0.1 port={server.port} user=postgres"
-    with psycopg.connect(dsn, autocommit=True) as connection:
-        connection.execute(f"CREATE DATABASE {name}")
-    url = server.url.rsplit("/", 1)[0] + f"/{name}"
-    upgrade_to_head(url)
-    return url
-
-
-def simulator_stats(stack: LocalStack) -> dict[str, Any]:
-    """The simulator's request counters."""
-    with urllib.request.urlopen(f"{stack.simulator_url}/_sim/stats", timeout=5) as reply:
-        return dict(json.load(reply))
-
-
-def configure_simulator(stack: LocalStack, **changes: Any) -> None:
-    """Change the simulator's faults or limits at runtime."""
-    request = urllib.request.Request(
-        f"{stack.simulator_url}/_sim/config",
-        data=json.dumps(changes).encode(),
-        headers={"content-type": "application/json"},
-        method="POST",
-    )
-    with urllib.request.urlopen(request, timeout=5) as reply:
-        assert reply.status == 200
-
-
-def enqueue_batch(
-    inputs: list[str], agent: str = "assistant", cache: bool | None = None, **job: Any
-) -> str:
-    """Enqueue one run per input, all in a new batch; returns the batch id."""
-    import tests.integration.agents  # noqa: F401  (declares the test agents here too)
-    from gateway.enqueue import RunCreate, enqueue_run
-    from workers import wiring
-
-    batch_id = f"it-{uuid.uuid4().hex[:8]}"
-    with wiring.new_session() as session:
-        for text in inputs:
-            enqueue_run(
-                session,
-                RunCreate(agent=agent, input=text, batch_id=batch_id, cache=cache, **job),
-                default_deadline_s=300,
-            )
-    return batch_id
-
-
-def wait_for_batch(batch_id: str, count: int, timeout_s: float = 90.0) -> None:
-    """Wait until every run of the batch is terminal (fails the test on timeout)."""
-    from workers import wiring
-    from workers.db import store
-
-    deadline = time.monotonic() + timeout_s
-    counts: dict[str, int] = {}
-    while time.monotonic() < deadline:
-        with wiring.new_session() as session:
-            counts = store.count_runs_by_status(session, batch_id=batch_id)
-        if sum(n for status, n in counts.items() if status in TERMINAL) >= count:
-            return
-        time.sleep(0.2)
-    pytest.fail(f"batch {batch_id} did not finish in {timeout_s}s: {counts}")

@@ -10,7 +10,7 @@ import time
 import pytest
 
 from tests.integration.agents import PROVIDERS, WeatherReport
-from tests.integration.conftest import (
+from tests.integration.fleet import (
     configure_simulator,
     enqueue_batch,
     simulator_stats,

@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from tests.integration.conftest import enqueue_batch, simulator_stats, wait_for_batch
+from tests.integration.fleet import enqueue_batch, simulator_stats, wait_for_batch
 from workers import wiring
 from workers.db import store
 
@@ -81,7 +81,7 @@ def test_garbage_messages_do_not_poison_the_queue(fleet):
 
 
 def test_a_provider_that_times_out_is_retried_until_it_answers(fleet):
-    from tests.integration.conftest import configure_simulator
+    from tests.integration.fleet import configure_simulator
 
     before = simulator_stats(fleet)
     configure_simulator(fleet, delay_ms=5000)  # longer than RUNQ_PROVIDER_TIMEOUT_S=3

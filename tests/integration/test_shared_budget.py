@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.integration.conftest import (
+from tests.integration.fleet import (
     LIMITED_RPM,
     configure_simulator,
     enqueue_batch,

@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from tests.integration.conftest import TERMINAL, enqueue_batch, wait_for_batch
+from tests.integration.fleet import TERMINAL, enqueue_batch, wait_for_batch
 from workers import wiring
 from workers.db import store
 

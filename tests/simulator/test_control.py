@@ -8,7 +8,7 @@ from anyio.from_thread import BlockingPortal
 
 from simulator.app import create_app
 from simulator.config import SimulatorConfig
-from tests.simulator.conftest import FakeClock, PortalTransport, Sim
+from tests.simulator.sim import FakeClock, PortalTransport, Sim
 
 AUTH = {"Authorization": "Bearer sk-test"}
 STATS_KEYS = {

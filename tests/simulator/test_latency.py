@@ -11,7 +11,7 @@ from anyio.from_thread import BlockingPortal
 from simulator.app import create_app
 from simulator.config import SimulatorConfig
 from simulator.state import SimulatorState
-from tests.simulator.conftest import FakeClock, PortalTransport
+from tests.simulator.sim import FakeClock, PortalTransport
 
 
 def draws(config: SimulatorConfig, count: int = 200) -> list[int]:

@@ -14,8 +14,8 @@ from typing import Any
 from jsonschema import Draft202012Validator
 from referencing import Registry
 
-from tests.simulator.conftest import Sim
 from tests.simulator.openapi_spec import problems
+from tests.simulator.sim import Sim
 from tests.simulator.test_sdk_responses import MODEL, TOOLS
 
 AUTH = {"Authorization": "Bearer sk-test"}

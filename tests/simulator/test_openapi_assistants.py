@@ -13,8 +13,8 @@ from typing import Any
 
 from referencing import Registry
 
-from tests.simulator.conftest import Sim
 from tests.simulator.openapi_spec import problems, widen_nullable
+from tests.simulator.sim import Sim
 from tests.simulator.test_sdk_chat import TOOLS
 
 AUTH = {"Authorization": "Bearer sk-test"}

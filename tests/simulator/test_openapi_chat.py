@@ -10,8 +10,8 @@ from typing import Any
 
 from referencing import Registry
 
-from tests.simulator.conftest import Sim
 from tests.simulator.openapi_spec import problems
+from tests.simulator.sim import Sim
 from tests.simulator.test_sdk_chat import TOOLS
 from tests.simulator.test_structured_output import JSON_SCHEMA_FORMAT
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import openai
 import pytest
 
-from tests.simulator.conftest import Sim
+from tests.simulator.sim import Sim
 from tests.simulator.test_sdk_assistants import MODEL, assistant_id, poll, start
 
 pytestmark = [

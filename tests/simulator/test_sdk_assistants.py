@@ -16,7 +16,7 @@ import openai
 import pytest
 from openai.types.beta.threads import Run, TextContentBlock
 
-from tests.simulator.conftest import Sim
+from tests.simulator.sim import Sim
 from tests.simulator.test_sdk_chat import TOOLS
 
 pytestmark = [

@@ -7,32 +7,11 @@ from typing import Any
 import pytest
 from openai.types.chat import ChatCompletion, ChatCompletionMessageFunctionToolCall
 
-from tests.simulator.conftest import Sim
+from tests.simulator.sim import Sim
+from tests.tool_schemas import SEARCH, WEATHER, chat_tool
 
 MODEL = "gpt-5.4-mini"
-TOOLS: list[Any] = [
-    {
-        "type": "function",
-        "function": {
-            "name": "get_weather",
-            "description": "Current weather for a city.",
-            "parameters": {
-                "type": "object",
-                "properties": {"location": {"type": "string"}},
-                "required": ["location"],
-                "additionalProperties": False,
-            },
-            "strict": True,
-        },
-    },
-    {
-        "type": "function",
-        "function": {
-            "name": "search_documents",
-            "parameters": {"type": "object", "properties": {"query": {"type": "string"}}},
-        },
-    },
-]
+TOOLS: list[Any] = [chat_tool(WEATHER, strict=True), chat_tool(SEARCH)]
 PARALLEL_PROMPT = "What's the weather in Paris and London? Also search for celery chords."
 
 

@@ -7,7 +7,7 @@ from typing import Any
 import openai
 import pytest
 
-from tests.simulator.conftest import Sim
+from tests.simulator.sim import Sim
 from tests.simulator.test_sdk_chat import MODEL, TOOLS, calls_of, echo, tool_replies
 
 

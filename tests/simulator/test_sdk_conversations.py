@@ -7,7 +7,7 @@ import pytest
 from openai.types.conversations import Message
 from openai.types.responses import ResponseFunctionToolCall
 
-from tests.simulator.conftest import Sim
+from tests.simulator.sim import Sim
 from tests.simulator.test_sdk_responses import MODEL, TOOLS, answer, calls_of
 
 

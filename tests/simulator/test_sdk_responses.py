@@ -8,28 +8,11 @@ import openai
 import pytest
 from openai.types.responses import Response, ResponseFunctionToolCall
 
-from tests.simulator.conftest import Sim
+from tests.simulator.sim import Sim
+from tests.tool_schemas import SEARCH, WEATHER, responses_tool
 
 MODEL = "gpt-5.4"
-TOOLS: list[Any] = [
-    {
-        "type": "function",
-        "name": "get_weather",
-        "description": "Current weather for a city.",
-        "parameters": {
-            "type": "object",
-            "properties": {"location": {"type": "string"}},
-            "required": ["location"],
-            "additionalProperties": False,
-        },
-    },
-    {
-        "type": "function",
-        "name": "search_documents",
-        "parameters": {"type": "object", "properties": {"query": {"type": "string"}}},
-        "strict": False,
-    },
-]
+TOOLS: list[Any] = [responses_tool(WEATHER), responses_tool(SEARCH, strict=False)]
 PARALLEL_PROMPT = "What's the weather in Paris and London? Also search for celery chords."
 
 

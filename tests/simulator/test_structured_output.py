@@ -14,7 +14,7 @@ import pydantic
 import pytest
 from jsonschema import Draft202012Validator
 
-from tests.simulator.conftest import Sim
+from tests.simulator.sim import Sim
 from tests.simulator.test_sdk_chat import TOOLS, calls_of, echo, tool_replies
 
 MODEL = "gpt-5.4-mini"

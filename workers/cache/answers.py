@@ -15,10 +15,11 @@ from sqlmodel import Session
 from workers.agents import Agent
 from workers.cache.cache_key import build_cache_key
 from workers.db import store, thread_store
+from workers.db.changes import RunChanges
 from workers.db.models import Run
+from workers.db.statuses import RunStatus
 from workers.providers.interface import TurnRequest
 from workers.runs.context import StepContext
-from workers.runs.state import RunStatus
 from workers.runs.turn_requests import build_turn_request
 
 log = logging.getLogger("runq.cache")
@@ -65,10 +66,9 @@ def complete_from_cache(ctx: StepContext, session: Session, run: Run, request: T
         run_id=run.id,
         from_statuses=[RunStatus.PENDING],
         to=RunStatus.COMPLETED,
-        result_text=cached["text"],
-        cache_hit=True,
-        started_at=now,
-        finished_at=now,
+        changes=RunChanges(
+            result_text=cached["text"], cache_hit=True, started_at=now, finished_at=now
+        ),
     )
     log.info("run %s answered from the cache", run.id)
     return True

@@ -9,6 +9,8 @@ from typing import Any
 from sqlalchemy import DateTime, Index, TypeDecorator, UniqueConstraint
 from sqlmodel import Column, Field, SQLModel
 
+from workers.db.statuses import RunStatus, ToolCallStatus
+
 
 def utcnow() -> datetime:
     """Now, timezone-aware in UTC."""
@@ -66,7 +68,7 @@ class Run(SQLModel, table=True):
     agent: str
     thread_id: str | None = Field(default=None, foreign_key="thread.id", index=True)
     input: str
-    status: str = Field(default="pending", index=True)
+    status: str = Field(default=RunStatus.PENDING.value, index=True)
     provider: str = "responses"
     model: str = ""
     provider_ref: str | None = None
@@ -110,7 +112,7 @@ class ToolCall(SQLModel, table=True):
     turn: int
     name: str
     arguments: str
-    status: str = "pending"  # pending | running | succeeded | failed
+    status: str = ToolCallStatus.PENDING.value  # a ToolCallStatus
     output: str | None = None
     error: str | None = None
     duration_ms: int | None = None

@@ -16,10 +16,13 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import Session, col, func, select
 
+from workers.db.changes import RunChanges
 from workers.db.models import Run, ToolCall, utcnow
+from workers.db.statuses import TERMINAL_STATUSES, RunStatus, ToolCallStatus
 from workers.errors import IllegalTransition, RunNotFound
 from workers.providers.interface import ToolCallRequest, Usage
-from workers.runs.state import TERMINAL_STATUSES, RunStatus
+
+NO_CHANGES = RunChanges()
 
 
 def create_run(
@@ -91,9 +94,10 @@ def transition(
     to: RunStatus,
     at_step: int | None = None,
     usage: Usage | None = None,
-    **values: Any,
+    changes: RunChanges = NO_CHANGES,
 ) -> None:
-    """Move a run to `to` only if it is in one of `from_statuses` (and at step `at_step`).
+    """Move a run to `to` only if it is in one of `from_statuses` (and at step `at_step`),
+    writing `changes` in the same statement.
 
     Atomic compare-and-set; raises IllegalTransition when the run was elsewhere. `usage` is
     added to the run's token totals in the same statement.
@@ -105,7 +109,7 @@ def transition(
         to=to,
         at_step=at_step,
         usage=usage,
-        values=values,
+        changes=changes,
     )
     session.commit()
 
@@ -118,7 +122,7 @@ def record_tool_turn(
     turn: int,
     calls: Sequence[ToolCallRequest],
     usage: Usage | None,
-    values: dict[str, Any] | None = None,
+    changes: RunChanges = NO_CHANGES,
 ) -> None:
     """In one transaction: move the run to requires_tools and insert its pending tool calls.
 
@@ -132,7 +136,7 @@ def record_tool_turn(
         to=RunStatus.REQUIRES_TOOLS,
         at_step=at_step,
         usage=usage,
-        values={"turn": turn, "step_seq": at_step + 1, **(values or {})},
+        changes=changes | RunChanges(turn=turn, step_seq=at_step + 1),
     )
     known = set(session.exec(select(ToolCall.call_id).where(ToolCall.run_id == run_id)).all())
     for call in calls:
@@ -154,14 +158,14 @@ def claim_tool_call(
 ) -> bool:
     """Mark a pending call running. True if this caller now owns it, False if anyone did."""
     changes: dict[str, Any] = {
-        "status": "running",
+        "status": ToolCallStatus.RUNNING,
         "started_at": now or utcnow(),
         "attempts": col(ToolCall.attempts) + 1,
     }
     result = session.execute(
         update(_TOOL_CALLS)
         .where(col(ToolCall.run_id) == run_id, col(ToolCall.call_id) == call_id)
-        .where(col(ToolCall.status) == "pending")
+        .where(col(ToolCall.status) == ToolCallStatus.PENDING)
         .values(**changes)
     )
     session.commit()
@@ -194,7 +198,7 @@ def finish_tool_call(
 
     `attempts` counts executions inside this claim (retryable tools may run more than once)."""
     changes: dict[str, Any] = {
-        "status": "failed" if error else "succeeded",
+        "status": ToolCallStatus.FAILED if error else ToolCallStatus.SUCCEEDED,
         "output": output,
         "error": error,
         "duration_ms": duration_ms,
@@ -205,7 +209,7 @@ def finish_tool_call(
     result = session.execute(
         update(_TOOL_CALLS)
         .where(col(ToolCall.run_id) == run_id, col(ToolCall.call_id) == call_id)
-        .where(col(ToolCall.status) == "running")
+        .where(col(ToolCall.status) == ToolCallStatus.RUNNING)
         .values(**changes)
     )
     session.commit()
@@ -264,7 +268,7 @@ def _compare_and_set(
     to: RunStatus,
     at_step: int | None,
     usage: Usage | None,
-    values: dict[str, Any],
+    changes: RunChanges,
 ) -> None:
     statement = (
         update(_RUNS)
@@ -273,12 +277,12 @@ def _compare_and_set(
     )
     if at_step is not None:
         statement = statement.where(col(Run.step_seq) == at_step)
-    changes: dict[str, Any] = {"status": to.value, "updated_at": utcnow(), **values}
+    values: dict[str, Any] = {"status": to.value, "updated_at": utcnow(), **changes.columns()}
     if usage is not None:
-        changes["input_tokens"] = col(Run.input_tokens) + usage.input_tokens
-        changes["output_tokens"] = col(Run.output_tokens) + usage.output_tokens
-        changes["cached_tokens"] = col(Run.cached_tokens) + usage.cached_tokens
-    result = session.execute(statement.values(**changes))
+        values["input_tokens"] = col(Run.input_tokens) + usage.input_tokens
+        values["output_tokens"] = col(Run.output_tokens) + usage.output_tokens
+        values["cached_tokens"] = col(Run.cached_tokens) + usage.cached_tokens
+    result = session.execute(statement.values(**values))
     if result.rowcount != 1:  # type: ignore[attr-defined]
         session.rollback()
         current = session.get(Run, run_id, populate_existing=True)
@@ -287,7 +291,8 @@ def _compare_and_set(
             f"run {run_id}: expected {sorted(s.value for s in from_statuses)}"
             f"{'' if at_step is None else f' at step {at_step}'}, found {found}"
         )
-    _show_in_session(session, session.identity_map.get(session.identity_key(Run, run_id)), changes)
+    held = session.identity_map.get(session.identity_key(Run, run_id))
+    _show_in_session(session, held, values)
 
 
 # UPDATEs go to the tables, not the mapped classes: an ORM UPDATE re-evaluates its WHERE

@@ -10,8 +10,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, func, select
 
 from workers.db.models import Run, Thread, utcnow
+from workers.db.statuses import TERMINAL_STATUSES, RunStatus
 from workers.errors import RunNotFound
-from workers.runs.state import TERMINAL_STATUSES, RunStatus
 
 
 def get_or_create_thread(session: Session, *, external_key: str, agent: str) -> Thread:

@@ -10,10 +10,56 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import Protocol
 
 from workers.limits.limiter import LimitKey, RateLimiter
 from workers.limits.token_bucket import Limits
 from workers.runs.backoff import stretch_s
+
+
+class Clearance(Protocol):
+    """The rate-limit seam: every provider call asks first and settles after."""
+
+    def wait_s(self, *, model: str, api_key_id: str, tokens: int) -> float:
+        """0 to go now, else seconds to wait before asking again. Takes the budget on 0."""
+        ...
+
+    def settle(
+        self,
+        *,
+        model: str,
+        api_key_id: str,
+        estimated_tokens: int,
+        counted_tokens: int | None,
+        headers: Mapping[str, str],
+    ) -> None:
+        """Swap the reservation for what the provider counted; apply its headers."""
+        ...
+
+    def pause(self, *, model: str, api_key_id: str, delay_s: float) -> None:
+        """The provider said 429: hold this key and model for everyone for `delay_s`."""
+        ...
+
+
+class NoLimits:
+    """Clearance that always says go (no limits configured)."""
+
+    def wait_s(self, *, model: str, api_key_id: str, tokens: int) -> float:
+        return 0.0
+
+    def settle(
+        self,
+        *,
+        model: str,
+        api_key_id: str,
+        estimated_tokens: int,
+        counted_tokens: int | None,
+        headers: Mapping[str, str],
+    ) -> None:
+        return None
+
+    def pause(self, *, model: str, api_key_id: str, delay_s: float) -> None:
+        return None
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,7 +15,6 @@ Pure: no clock, no I/O. `now_ms` is always a parameter.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
 from dataclasses import dataclass, replace
 
 UNITS_PER_TOKEN = 60_000
@@ -218,23 +217,3 @@ def parse_reset_duration_ms(text: str) -> int:
         fraction_ums = int((fraction + "000000")[:6]) if fraction else 0
         total_ums += (int(whole) * 1_000_000 + fraction_ums) * _MS_PER_UNIT[unit]
     return _ceil_div(total_ums, 1_000_000)
-
-
-def parse_retry_after_ms(headers: Mapping[str, str]) -> int | None:
-    """Read `retry-after-ms`, else `retry-after` (seconds); None when absent or unparsable.
-
-    Header names are matched case-insensitively. HTTP-date values of `retry-after` are not
-    supported (OpenAI sends seconds) and read as absent.
-    """
-    lowered = {name.lower(): value for name, value in headers.items()}
-    for name, ms_per_unit in (("retry-after-ms", 1.0), ("retry-after", 1000.0)):
-        raw = lowered.get(name)
-        if raw is None:
-            continue
-        try:
-            value = float(raw.strip())
-        except ValueError:
-            continue
-        if value >= 0 and value != float("inf"):
-            return _ceil_div(round(value * ms_per_unit * 1000), 1000)
-    return None

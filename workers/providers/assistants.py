@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
 import warnings
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -42,6 +41,7 @@ from workers.providers.interface import (
     Usage,
 )
 from workers.providers.output_format import chat_style_params
+from workers.providers.rate_limit_headers import parse_poll_after_s, rate_limit_headers_of
 from workers.providers.sdk_errors import translate_sdk_errors
 
 _STATUS = {
@@ -217,7 +217,7 @@ def to_provider_state(
         usage=_usage(run),
         error=_error_text(run),
         poll_after_s=parse_poll_after_s(headers),
-        rate_limit_headers={k: v for k, v in headers.items() if k.startswith("x-ratelimit-")},
+        rate_limit_headers=rate_limit_headers_of(headers),
     )
 
 
@@ -230,18 +230,6 @@ def message_text(messages: Iterable[Message]) -> str:
         for block in message.content
         if isinstance(block, TextContentBlock)
     )
-
-
-def parse_poll_after_s(headers: Mapping[str, str]) -> float | None:
-    """The server's `openai-poll-after-ms` hint in seconds; None when absent or unusable."""
-    raw = headers.get("openai-poll-after-ms")
-    if raw is None:
-        return None
-    try:
-        delay_ms = float(raw)
-    except ValueError:
-        return None
-    return delay_ms / 1000.0 if delay_ms >= 0 and math.isfinite(delay_ms) else None
 
 
 @contextmanager

@@ -41,6 +41,7 @@ from workers.providers.interface import (
     Usage,
 )
 from workers.providers.output_format import chat_style_params
+from workers.providers.rate_limit_headers import rate_limit_headers_of
 from workers.providers.sdk_errors import translate_sdk_errors
 
 
@@ -151,7 +152,7 @@ def to_nested_tool(spec: Mapping[str, Any]) -> dict[str, Any]:
 
 def to_provider_state(completion: ChatCompletion, headers: Mapping[str, str]) -> ProviderState:
     """Normalize a completion's first choice (see the module docstring for the mapping)."""
-    rate_limit_headers = {k: v for k, v in headers.items() if k.startswith("x-ratelimit-")}
+    rate_limit_headers = rate_limit_headers_of(headers)
     usage = _usage(completion)
     if not completion.choices:
         return ProviderState(

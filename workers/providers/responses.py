@@ -23,6 +23,7 @@ from workers.providers.interface import (
     Usage,
 )
 from workers.providers.output_format import responses_format_of
+from workers.providers.rate_limit_headers import rate_limit_headers_of
 from workers.providers.sdk_errors import translate_sdk_errors
 
 # Output items of tools the provider runs itself; recorded on the run, never executed by us.
@@ -166,7 +167,7 @@ def to_provider_state(response: Response, headers: Mapping[str, str]) -> Provide
         output_text=response.output_text if status is ProviderStatus.COMPLETED else None,
         usage=_usage(response),
         error=_error_text(response),
-        rate_limit_headers={k: v for k, v in headers.items() if k.startswith("x-ratelimit-")},
+        rate_limit_headers=rate_limit_headers_of(headers),
         hosted_items=tuple(
             item.model_dump(mode="json") for item in response.output if item.type in _HOSTED_ITEMS
         ),

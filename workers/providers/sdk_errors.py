@@ -12,7 +12,7 @@ from contextlib import contextmanager
 import openai
 
 from workers.errors import ProviderRateLimited, ProviderRejected, ProviderUnavailable
-from workers.limits.token_bucket import parse_retry_after_ms
+from workers.providers.rate_limit_headers import parse_retry_after_ms
 
 # 429s that are about money or request size, not rate: waiting will never make them pass.
 _TERMINAL_429_CODES = frozenset(

@@ -15,6 +15,7 @@ from typing import Any, Protocol
 from sqlmodel import Session
 
 from workers.agents import Agent
+from workers.limits.clearance import Clearance
 from workers.providers.interface import Provider
 from workers.runs.state import RunPolicy
 from workers.runs.usage import Price
@@ -58,51 +59,6 @@ class Nothing:
 Next = Later | FanOut | Nothing
 
 
-class Clearance(Protocol):
-    """The rate-limit seam: every provider call asks first and settles after."""
-
-    def wait_s(self, *, model: str, api_key_id: str, tokens: int) -> float:
-        """0 to go now, else seconds to wait before asking again. Takes the budget on 0."""
-        ...
-
-    def settle(
-        self,
-        *,
-        model: str,
-        api_key_id: str,
-        estimated_tokens: int,
-        counted_tokens: int | None,
-        headers: Mapping[str, str],
-    ) -> None:
-        """Swap the reservation for what the provider counted; apply its headers."""
-        ...
-
-    def pause(self, *, model: str, api_key_id: str, delay_s: float) -> None:
-        """The provider said 429: hold this key and model for everyone for `delay_s`."""
-        ...
-
-
-class NoLimits:
-    """Clearance that always says go (no limits configured)."""
-
-    def wait_s(self, *, model: str, api_key_id: str, tokens: int) -> float:
-        return 0.0
-
-    def settle(
-        self,
-        *,
-        model: str,
-        api_key_id: str,
-        estimated_tokens: int,
-        counted_tokens: int | None,
-        headers: Mapping[str, str],
-    ) -> None:
-        return None
-
-    def pause(self, *, model: str, api_key_id: str, delay_s: float) -> None:
-        return None
-
-
 class TurnTimes(Protocol):
     """How long recent model turns took, per model, shared by every worker (advisory: a
     failure to read or write it costs extra polls, never a run)."""
@@ -140,7 +96,7 @@ class AnswerCache(Protocol):
 
 @dataclass(frozen=True)
 class StepContext:
-    """Per-process resources and settings for the steps, built once in `connections`."""
+    """Per-process resources and settings for the steps, built once in `workers.wiring`."""
 
     sessions: Callable[[], Session]
     provider_for: Callable[[Agent], Provider]
@@ -149,11 +105,11 @@ class StepContext:
     policy: RunPolicy
     clearance: Clearance
     now: Callable[[], datetime]
-    default_max_output_tokens: int = 1024
-    tool_grace_s: float = 30.0
+    default_max_output_tokens: int
+    tool_grace_s: float
+    tool_retries: int
     cache: AnswerCache | None = None
     base_url: str = ""
     prices: Mapping[str, Price] = field(default_factory=dict)
     breakers: ToolBreakers | None = None
-    tool_retries: int = 2
     turn_times: TurnTimes = field(default_factory=NoTurnTimes)

@@ -5,18 +5,20 @@ from __future__ import annotations
 
 import json
 import logging
-from typing import Any
 
 from sqlmodel import Session
 
 from workers.agents import Agent, agent_names, get_agent
 from workers.cache.answers import remember_answer
 from workers.db import store
+from workers.db.changes import RunChanges
 from workers.db.models import Run
+from workers.db.statuses import TERMINAL_STATUSES, RunStatus, is_terminal
+from workers.db.store import NO_CHANGES
 from workers.errors import ProviderError
 from workers.providers.interface import ProviderState, Usage
 from workers.runs.context import StepContext
-from workers.runs.state import TERMINAL_STATUSES, Fail, Finish, RunStatus, is_terminal
+from workers.runs.state import Fail, Finish
 from workers.runs.threads import note_thread_turn
 from workers.runs.usage import cost_usd
 
@@ -32,7 +34,7 @@ def complete_run(
     agent: Agent,
     step: Finish,
     state: ProviderState,
-    values: dict[str, Any],
+    counted: RunChanges,
     result_json: str | None = None,
 ) -> None:
     """Record the answer (and its validated structured form), price it, cache it."""
@@ -43,18 +45,21 @@ def complete_run(
         from_statuses=[RunStatus.IN_PROGRESS],
         to=RunStatus.COMPLETED,
         at_step=run.step_seq,
-        step_seq=run.step_seq + 1,
         usage=step.usage,
-        result_text=step.text,
-        result_json=result_json,
-        finished_at=ctx.now(),
-        cost_usd=cost_usd(total, ctx.prices.get(run.model)),
-        hosted_items=json.dumps(list(state.hosted_items)) if state.hosted_items else None,
-        **values,
+        changes=counted
+        | RunChanges(
+            step_seq=run.step_seq + 1,
+            result_text=step.text,
+            result_json=result_json,
+            finished_at=ctx.now(),
+            cost_usd=cost_usd(total, ctx.prices.get(run.model)),
+            hosted_items=json.dumps(list(state.hosted_items)) if state.hosted_items else None,
+        ),
     )
     remember_answer(ctx, session, run, agent, step.text)
     note_thread_turn(session, run, agent, state.ref)
-    log.info("run %s completed (%d polls)", run.id, values.get("poll_count", run.poll_count))
+    polls = run.poll_count if counted.poll_count is None else counted.poll_count
+    log.info("run %s completed (%d polls)", run.id, polls)
 
 
 def end_run(
@@ -63,7 +68,7 @@ def end_run(
     run: Run,
     agent: Agent | None,
     step: Fail,
-    values: dict[str, Any] | None = None,
+    counted: RunChanges = NO_CHANGES,
     *,
     at_step: int | None = None,
 ) -> None:
@@ -76,10 +81,12 @@ def end_run(
         to=step.status,
         at_step=at_step,
         usage=step.usage,
-        error=step.reason,
-        finished_at=ctx.now(),
-        cost_usd=cost_usd(total, ctx.prices.get(run.model)),
-        **(values or {}),
+        changes=counted
+        | RunChanges(
+            error=step.reason,
+            finished_at=ctx.now(),
+            cost_usd=cost_usd(total, ctx.prices.get(run.model)),
+        ),
     )
     log.warning("run %s ended %s: %s", run.id, step.status.value, step.reason)
     if step.status in (RunStatus.EXPIRED, RunStatus.CANCELLED) and agent and run.provider_ref:

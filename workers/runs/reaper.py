@@ -12,9 +12,10 @@ from datetime import timedelta
 
 from workers.db import store
 from workers.db.models import Run
+from workers.db.statuses import FINISHED_TOOL_STATUSES, RunStatus
 from workers.runs.context import FanOut, Later, Next, Nothing, StepContext, StepName
 from workers.runs.outcomes import fail_run
-from workers.runs.state import Fail, RunStatus
+from workers.runs.state import Fail
 
 log = logging.getLogger("runq.reaper")
 
@@ -59,7 +60,7 @@ def _next_for(ctx: StepContext, run: Run) -> Next:
 def _resume_tools(ctx: StepContext, run: Run) -> Next:
     with ctx.sessions() as session:
         calls = store.list_tool_calls(session, run_id=run.id, turn=run.turn)
-    unfinished = tuple(c.call_id for c in calls if c.status in ("pending", "running"))
+    unfinished = tuple(c.call_id for c in calls if c.status not in FINISHED_TOOL_STATUSES)
     if unfinished:
         return FanOut(run.id, run.turn, unfinished)
     return Later(StepName.SUBMIT, (run.id, run.turn))

@@ -9,49 +9,22 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from enum import StrEnum
 
+from workers.db.statuses import RunStatus
 from workers.errors import ProviderError, ProviderRateLimited
 from workers.providers.interface import ProviderState, ProviderStatus, ToolCallRequest, Usage
 from workers.runs.backoff import Schedule, grow_delay_s
 from workers.runs.turn_estimate import poll_delay_s
 
 
-class RunStatus(StrEnum):
-    """Where a run is, in runq's own terms (not the provider's)."""
-
-    PENDING = "pending"  # enqueued, not yet created at the provider
-    IN_PROGRESS = "in_progress"  # a model turn is running at the provider; we poll it
-    REQUIRES_TOOLS = "requires_tools"  # tool calls are being executed
-    SUBMITTING = "submitting"  # tool outputs are being sent back
-    COMPLETED = "completed"
-    FAILED = "failed"
-    CANCELLED = "cancelled"
-    EXPIRED = "expired"
-
-
-TERMINAL_STATUSES = frozenset(
-    {RunStatus.COMPLETED, RunStatus.FAILED, RunStatus.CANCELLED, RunStatus.EXPIRED}
-)
-
-
-def is_terminal(status: RunStatus) -> bool:
-    """Terminal runs never change again."""
-    return status in TERMINAL_STATUSES
-
-
-_DEFAULT_POLL = Schedule(first_s=0.5, factor=1.5, cap_s=5.0)
-_DEFAULT_RETRY = Schedule(first_s=1.0, factor=2.0, cap_s=30.0)
-
-
 @dataclass(frozen=True, slots=True)
 class RunPolicy:
-    """The knobs `decide` needs, as plain values."""
+    """The knobs `decide` needs, as plain values (defaults live in config/settings.py)."""
 
-    poll: Schedule = _DEFAULT_POLL
-    retry: Schedule = _DEFAULT_RETRY
-    max_turns: int = 10
-    max_attempts: int = 5
+    poll: Schedule
+    retry: Schedule
+    max_turns: int
+    max_attempts: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +36,7 @@ class RunView:
     turn: int
     attempts: int
     deadline_at: datetime
+    output_retries_used: int = 0
     recent_turn_s: tuple[float, ...] = ()
     """How long recent turns of this run's model took (seconds): the poll plan reads it."""
 
@@ -114,7 +88,16 @@ class Throttle:
     after_s: float
 
 
-Step = Poll | RunTools | Finish | Fail | Retry | Throttle
+@dataclass(frozen=True, slots=True)
+class Correct:
+    """The answer failed its schema: send it back to the model with `error`, as a new turn."""
+
+    text: str
+    error: str
+    usage: Usage | None = None
+
+
+Step = Poll | RunTools | Finish | Fail | Retry | Throttle | Correct
 
 
 def decide(run: RunView, state: ProviderState, now: datetime, policy: RunPolicy) -> Step:
@@ -141,6 +124,18 @@ def decide_on_error(run: RunView, error: ProviderError, now: datetime, policy: R
     if run.attempts + 1 >= policy.max_attempts:
         return Fail(f"provider unavailable after {run.attempts + 1} attempts: {error}")
     return Retry(after_s=grow_delay_s(run.attempts, policy.retry), reason=str(error))
+
+
+def decide_answer(
+    run: RunView, answer: Finish, schema_error: str | None, output_retries: int
+) -> Finish | Correct | Fail:
+    """A final answer was checked against the agent's schema (`schema_error` None: valid, or
+    no schema). Accept it, ask the model to correct it while retries last, or fail the run."""
+    if schema_error is None:
+        return answer
+    if run.output_retries_used < output_retries:
+        return Correct(text=answer.text, error=schema_error, usage=answer.usage)
+    return Fail(schema_error, usage=answer.usage)
 
 
 _MIN_POLL_S = 0.05

@@ -12,34 +12,36 @@ import json
 import logging
 from collections.abc import Callable
 from dataclasses import asdict, replace
-from typing import Any
 
 from sqlmodel import Session
 
 from workers.agents import Agent, get_agent
 from workers.cache.answers import complete_from_cache
 from workers.db import store
+from workers.db.changes import RunChanges
 from workers.db.models import Run
+from workers.db.statuses import RunStatus, ToolCallStatus
 from workers.errors import ProviderError, ProviderRateLimited
 from workers.providers.interface import Provider, ProviderState, ProviderStatus, ToolOutput
 from workers.runs.context import FanOut, Later, Next, Nothing, StepContext, StepName
 from workers.runs.outcomes import complete_run, end_run
 from workers.runs.state import (
+    Correct,
     Fail,
     Finish,
     Poll,
     Retry,
-    RunStatus,
     RunTools,
     RunView,
     Throttle,
     decide,
+    decide_answer,
     decide_on_error,
 )
 from workers.runs.structured_output import check_structured
 from workers.runs.threads import prepare_thread
 from workers.runs.turn_requests import build_turn_request
-from workers.runs.usage import estimate_request_tokens, provider_counted_tokens
+from workers.runs.usage import estimate_turn_tokens, provider_counted_tokens
 
 log = logging.getLogger("runq.runs")
 
@@ -57,12 +59,7 @@ def start_run(ctx: StepContext, run_id: str) -> Next:
         request = build_turn_request(ctx, session, run, agent)
         if complete_from_cache(ctx, session, run, request):
             return Nothing("answered from the cache")
-        tokens = estimate_request_tokens(
-            instructions=request.instructions,
-            input_payload=request.input_text,
-            tools=request.tools,
-            max_output_tokens=request.max_output_tokens or 0,
-        )
+        tokens = estimate_turn_tokens(request, request.input_text)
         retry = Later(StepName.START, (run_id,))
         outcome = _call(ctx, session, run, agent, lambda p: p.create(request), retry, tokens)
         if not isinstance(outcome, ProviderState):
@@ -72,11 +69,7 @@ def start_run(ctx: StepContext, run_id: str) -> Next:
             run_id=run_id,
             from_statuses=[RunStatus.PENDING],
             to=RunStatus.IN_PROGRESS,
-            provider_ref=outcome.ref,
-            started_at=ctx.now(),
-            attempts=0,
-            reserved_tokens=tokens,
-            turn_polls=0,
+            changes=_new_turn(outcome, tokens) | RunChanges(started_at=ctx.now()),
         )
         log.info("run %s created at the provider as %s", run_id, outcome.ref)
         return _advance(ctx, session, store.get_run(session, run_id=run_id), agent, outcome)
@@ -104,48 +97,33 @@ def submit_outputs(ctx: StepContext, run_id: str, turn: int) -> Next:
         if run.status != RunStatus.REQUIRES_TOOLS or run.turn != turn:
             return Nothing(f"stale submit for turn {turn} (run is {run.status}, turn {run.turn})")
         calls = store.list_tool_calls(session, run_id=run_id, turn=turn)
-        pending = tuple(c.call_id for c in calls if c.status == "pending")
+        pending = tuple(c.call_id for c in calls if c.status == ToolCallStatus.PENDING)
         if pending:
             return FanOut(run_id, turn, pending)
-        if any(c.status == "running" for c in calls):
+        if any(c.status == ToolCallStatus.RUNNING for c in calls):
             return Later(StepName.SUBMIT, (run_id, turn), ctx.policy.retry.first_s)
         agent = get_agent(run.agent)
         outputs = [ToolOutput(call_id=c.call_id, output=c.output or "") for c in calls]
         request = build_turn_request(ctx, session, run, agent)
-        tokens = estimate_request_tokens(
-            instructions=request.instructions,
-            input_payload=json.dumps([asdict(o) for o in outputs]),
-            tools=request.tools,
-            max_output_tokens=request.max_output_tokens or 0,
-        )
+        tokens = estimate_turn_tokens(request, json.dumps([asdict(o) for o in outputs]))
         ref = run.provider_ref or ""
-        store.transition(
-            session,
-            run_id=run_id,
-            from_statuses=[RunStatus.REQUIRES_TOOLS],
-            to=RunStatus.SUBMITTING,
-        )
+        _move(session, run_id, RunStatus.REQUIRES_TOOLS, RunStatus.SUBMITTING)
         retry = Later(StepName.SUBMIT, (run_id, turn))
-        outcome = _call(
-            ctx,
-            session,
-            run,
-            agent,
-            lambda p: p.submit_tool_outputs(ref, outputs, request),
-            retry,
-            tokens,
-        )
+
+        def send_outputs(provider: Provider) -> ProviderState:
+            return provider.submit_tool_outputs(ref, outputs, request)
+
+        outcome = _call(ctx, session, run, agent, send_outputs, retry, tokens)
         if not isinstance(outcome, ProviderState):
-            _release_submit(session, run_id)
+            # The submit will be retried: give the run back to requires_tools.
+            _move(session, run_id, RunStatus.SUBMITTING, RunStatus.REQUIRES_TOOLS)
             return outcome
         store.transition(
             session,
             run_id=run_id,
             from_statuses=[RunStatus.SUBMITTING],
             to=RunStatus.IN_PROGRESS,
-            provider_ref=outcome.ref,
-            reserved_tokens=tokens,
-            turn_polls=0,
+            changes=_new_turn(outcome, tokens),
         )
         return _advance(ctx, session, store.get_run(session, run_id=run_id), agent, outcome)
 
@@ -158,7 +136,17 @@ def view_of(run: Run) -> RunView:
         turn=run.turn,
         attempts=run.attempts,
         deadline_at=run.deadline_at,
+        output_retries_used=run.output_retries_used,
     )
+
+
+def _new_turn(state: ProviderState, tokens: int) -> RunChanges:
+    """A model turn was accepted: its reference, its token reservation, a fresh poll ladder."""
+    return RunChanges(provider_ref=state.ref, reserved_tokens=tokens, attempts=0, turn_polls=0)
+
+
+def _move(session: Session, run_id: str, from_status: RunStatus, to: RunStatus) -> None:
+    store.transition(session, run_id=run_id, from_statuses=[from_status], to=to)
 
 
 def _call(
@@ -209,9 +197,9 @@ def _advance(
     )
     step = decide(view, state, ctx.now(), ctx.policy)
     seq = run.step_seq
-    counted: dict[str, Any] = {"attempts": 0}
+    counted = RunChanges(attempts=0)
     if polled:
-        counted |= {"poll_count": run.poll_count + 1, "turn_polls": run.turn_polls + 1}
+        counted |= RunChanges(poll_count=run.poll_count + 1, turn_polls=run.turn_polls + 1)
     if isinstance(step, Poll):
         store.transition(
             session,
@@ -219,37 +207,56 @@ def _advance(
             from_statuses=[RunStatus.IN_PROGRESS],
             to=RunStatus.IN_PROGRESS,
             at_step=seq,
-            step_seq=seq + 1,
-            **counted,
+            changes=counted | RunChanges(step_seq=seq + 1),
         )
         return Later(StepName.POLL, (run.id, seq + 1), step.after_s)
     _settle(ctx, run, agent, state)
     if isinstance(step, RunTools):
-        turn = run.turn + 1
-        store.record_tool_turn(
-            session,
-            run_id=run.id,
-            at_step=seq,
-            turn=turn,
-            calls=step.calls,
-            usage=step.usage,
-            values=counted,
-        )
-        log.info("run %s: turn %d asks for %d tool calls", run.id, turn, len(step.calls))
-        return FanOut(run.id, turn, tuple(c.call_id for c in step.calls))
+        return _fan_out(session, run, step, counted)
     if isinstance(step, Finish):
-        checked = check_structured(agent.output_schema, agent.json_mode, step.text)
-        if checked is not None and checked.error is not None:
-            if run.output_retries_used < agent.output_retries:
-                return _ask_to_correct(ctx, session, run, agent, step, checked.error, counted)
-            end_run(ctx, session, run, agent, Fail(checked.error, usage=step.usage), counted)
-            return Nothing(checked.error)
-        result_json = None if checked is None else json.dumps(checked.value)
-        complete_run(ctx, session, run, agent, step, state, counted, result_json)
-        return Nothing("completed")
+        return _answer(ctx, session, run, agent, state, step, counted)
     assert isinstance(step, Fail)
-    end_run(ctx, session, run, agent, step, {**counted, "step_seq": seq + 1}, at_step=seq)
+    end_run(ctx, session, run, agent, step, counted | RunChanges(step_seq=seq + 1), at_step=seq)
     return Nothing(step.reason)
+
+
+def _fan_out(session: Session, run: Run, step: RunTools, counted: RunChanges) -> Next:
+    """Record the turn's tool calls (pending) and ask for them to run in parallel."""
+    turn = run.turn + 1
+    store.record_tool_turn(
+        session,
+        run_id=run.id,
+        at_step=run.step_seq,
+        turn=turn,
+        calls=step.calls,
+        usage=step.usage,
+        changes=counted,
+    )
+    log.info("run %s: turn %d asks for %d tool calls", run.id, turn, len(step.calls))
+    return FanOut(run.id, turn, tuple(c.call_id for c in step.calls))
+
+
+def _answer(
+    ctx: StepContext,
+    session: Session,
+    run: Run,
+    agent: Agent,
+    state: ProviderState,
+    step: Finish,
+    counted: RunChanges,
+) -> Next:
+    """A final answer: complete the run, or (structured output) correct or fail it."""
+    checked = check_structured(agent.output_schema, agent.json_mode, step.text)
+    error = None if checked is None else checked.error
+    verdict = decide_answer(view_of(run), step, error, agent.output_retries)
+    if isinstance(verdict, Correct):
+        return _ask_to_correct(ctx, session, run, agent, verdict, counted)
+    if isinstance(verdict, Fail):
+        end_run(ctx, session, run, agent, verdict, counted)
+        return Nothing(verdict.reason)
+    result_json = None if checked is None else json.dumps(checked.value)
+    complete_run(ctx, session, run, agent, verdict, state, counted, result_json)
+    return Nothing("completed")
 
 
 def _ask_to_correct(
@@ -257,22 +264,16 @@ def _ask_to_correct(
     session: Session,
     run: Run,
     agent: Agent,
-    step: Finish,
-    error: str,
-    counted: dict[str, Any],
+    step: Correct,
+    counted: RunChanges,
 ) -> Next:
     """Send an answer that failed its schema back to the model once more, as a new turn."""
     message = (
-        f"Your answer did not match the required JSON schema: {error}. "
+        f"Your answer did not match the required JSON schema: {step.error}. "
         "Reply again with only JSON that matches the schema."
     )
     request = build_turn_request(ctx, session, run, agent)
-    tokens = estimate_request_tokens(
-        instructions=request.instructions,
-        input_payload=message,
-        tools=request.tools,
-        max_output_tokens=request.max_output_tokens or 0,
-    )
+    tokens = estimate_turn_tokens(request, message)
     ref = run.provider_ref or ""
     # If this call must be retried, the next poll re-reads the same answer and asks again.
     retry = Later(StepName.POLL, (run.id, run.step_seq))
@@ -284,18 +285,15 @@ def _ask_to_correct(
     if not isinstance(outcome, ProviderState):
         return outcome
     log.info("run %s: answer failed its schema; asked the model to correct it", run.id)
+    retried = RunChanges(step_seq=run.step_seq + 1, output_retries_used=run.output_retries_used + 1)
     store.transition(
         session,
         run_id=run.id,
         from_statuses=[RunStatus.IN_PROGRESS],
         to=RunStatus.IN_PROGRESS,
         at_step=run.step_seq,
-        step_seq=run.step_seq + 1,
         usage=step.usage,
-        provider_ref=outcome.ref,
-        reserved_tokens=tokens,
-        output_retries_used=run.output_retries_used + 1,
-        **{**counted, "turn_polls": 0},
+        changes=counted | _new_turn(outcome, tokens) | retried,
     )
     return _advance(ctx, session, store.get_run(session, run_id=run.id), agent, outcome)
 
@@ -320,14 +318,4 @@ def _settle(ctx: StepContext, run: Run, agent: Agent, state: ProviderState) -> N
         estimated_tokens=run.reserved_tokens,
         counted_tokens=counted,
         headers=state.rate_limit_headers,
-    )
-
-
-def _release_submit(session: Session, run_id: str) -> None:
-    """A submit that will be retried gives the run back to requires_tools."""
-    store.transition(
-        session,
-        run_id=run_id,
-        from_statuses=[RunStatus.SUBMITTING],
-        to=RunStatus.REQUIRES_TOOLS,
     )

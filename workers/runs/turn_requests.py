@@ -15,6 +15,7 @@ from sqlmodel import Session
 from workers.agents import Agent, ThreadMode
 from workers.db import store, thread_store
 from workers.db.models import Run, ToolCall
+from workers.db.statuses import FINISHED_TOOL_STATUSES
 from workers.providers.chat import tool_turn_messages
 from workers.providers.interface import ToolCallRequest, ToolOutput, ToolTurn, TurnRequest
 from workers.runs.context import StepContext
@@ -64,7 +65,7 @@ def tool_turns(calls: list[ToolCall]) -> tuple[ToolTurn, ...]:
             outputs=tuple(ToolOutput(c.call_id, c.output or "") for c in turn_calls),
         )
         for _, turn_calls in sorted(by_turn.items())
-        if all(c.status in ("succeeded", "failed") for c in turn_calls)
+        if all(c.status in FINISHED_TOOL_STATUSES for c in turn_calls)
     )
 
 

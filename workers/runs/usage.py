@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from workers.providers.interface import Usage
+from workers.providers.interface import TurnRequest, Usage
 
 # About four characters per token for English text and JSON: the classic rule of thumb.
 # It only needs to be close: the limiter reconciles with the real usage afterwards.
@@ -38,6 +38,16 @@ def estimate_request_tokens(
     tool_text = json.dumps(list(tools)) if tools else ""
     input_tokens = estimate_text_tokens((instructions or "") + input_payload + tool_text)
     return int(input_tokens * _INPUT_MARGIN) + _FRAMING_TOKENS + max_output_tokens
+
+
+def estimate_turn_tokens(request: TurnRequest, input_payload: str) -> int:
+    """`estimate_request_tokens` for one turn of `request` that sends `input_payload`."""
+    return estimate_request_tokens(
+        instructions=request.instructions,
+        input_payload=input_payload,
+        tools=request.tools,
+        max_output_tokens=request.max_output_tokens or 0,
+    )
 
 
 def provider_counted_tokens(usage: Usage, max_output_tokens: int) -> int:

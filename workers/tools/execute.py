@@ -19,8 +19,8 @@ from datetime import timedelta
 from workers.agents import Agent, get_agent
 from workers.db import store
 from workers.db.models import ToolCall
+from workers.db.statuses import FINISHED_TOOL_STATUSES, RunStatus, ToolCallStatus, is_terminal
 from workers.runs.context import StepContext
-from workers.runs.state import RunStatus, is_terminal
 from workers.tools.invoke import ToolResult, invoke_tool
 
 log = logging.getLogger("runq.tools")
@@ -56,15 +56,15 @@ def execute_tool_call(ctx: StepContext, run_id: str, call_id: str) -> ToolCallOu
         if call is None:
             log.error("run %s call %s: no such tool call recorded", run_id, call_id)
             return ToolCallOutcome(call_id, "missing", ran_now=False)
-        if call.status in ("succeeded", "failed"):
+        if call.status in FINISHED_TOOL_STATUSES:
             return ToolCallOutcome(call_id, call.status, ran_now=False)
-        if call.status == "running":
+        if call.status == ToolCallStatus.RUNNING:
             return _settle_interrupted(ctx, run_id, call_id)
         run = store.get_run(session, run_id=run_id)
         if is_terminal(RunStatus(run.status)):
             return ToolCallOutcome(call_id, "skipped", ran_now=False)  # cancelled or expired
         if not store.claim_tool_call(session, run_id=run_id, call_id=call_id, now=ctx.now()):
-            return ToolCallOutcome(call_id, "running", ran_now=False)
+            return ToolCallOutcome(call_id, ToolCallStatus.RUNNING, ran_now=False)
         result, attempts = _run_tool(ctx, get_agent(run.agent), call)
         store.finish_tool_call(
             session,
@@ -77,7 +77,7 @@ def execute_tool_call(ctx: StepContext, run_id: str, call_id: str) -> ToolCallOu
         )
         if result.is_error:
             log.warning("run %s call %s (%s): %s", run_id, call_id, call.name, result.error)
-        return ToolCallOutcome(call_id, "failed" if result.is_error else "succeeded", True)
+        return ToolCallOutcome(call_id, _finished_status(result), ran_now=True)
 
 
 def _run_tool(ctx: StepContext, agent: Agent, call: ToolCall) -> tuple[ToolResult, int]:
@@ -103,6 +103,10 @@ def _run_tool(ctx: StepContext, agent: Agent, call: ToolCall) -> tuple[ToolResul
     return result, attempt
 
 
+def _finished_status(result: ToolResult) -> ToolCallStatus:
+    return ToolCallStatus.FAILED if result.is_error else ToolCallStatus.SUCCEEDED
+
+
 def _unavailable(name: str) -> ToolResult:
     message = f"tool {name!r} is unavailable after repeated failures; try again later"
     output = json.dumps({"error": {"type": "ToolUnavailable", "message": message}})
@@ -117,7 +121,7 @@ def _settle_interrupted(ctx: StepContext, run_id: str, call_id: str) -> ToolCall
         timeout_s = ctx.tools.get(call.name).timeout_s if call.name in ctx.tools else 0.0
         given_up_at = call.started_at + timedelta(seconds=timeout_s + ctx.tool_grace_s)
         if ctx.now() < given_up_at:
-            return ToolCallOutcome(call_id, "running", ran_now=False)
+            return ToolCallOutcome(call_id, ToolCallStatus.RUNNING, ran_now=False)
         log.warning("run %s call %s: interrupted by a lost worker; not re-run", run_id, call_id)
         store.finish_tool_call(
             session,
@@ -127,4 +131,4 @@ def _settle_interrupted(ctx: StepContext, run_id: str, call_id: str) -> ToolCall
             error="interrupted: worker lost while the tool was running",
             duration_ms=0,
         )
-        return ToolCallOutcome(call_id, "failed", ran_now=False)
+        return ToolCallOutcome(call_id, ToolCallStatus.FAILED, ran_now=False)

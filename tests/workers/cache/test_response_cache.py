@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator
 
-import fakeredis
 import pytest
 import redis
 from redis.backoff import NoBackoff
@@ -19,14 +18,9 @@ KEY = "v1:" + "ab" * 32
 VALUE = {"id": "resp_1", "output_text": "Sunny", "usage": {"input_tokens": 12}}
 
 
-@pytest.fixture(params=["fakeredis", "redis"])
-def client(request: pytest.FixtureRequest) -> Iterator[redis.Redis]:
-    if request.param == "fakeredis":
-        fake = fakeredis.FakeRedis(server=fakeredis.FakeServer())
-        yield fake
-        fake.close()
-    else:
-        yield request.getfixturevalue("real_redis")
+@pytest.fixture
+def client(redis_client: redis.Redis) -> redis.Redis:
+    return redis_client
 
 
 @pytest.fixture

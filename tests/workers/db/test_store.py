@@ -5,9 +5,10 @@ from sqlmodel import Session
 
 from tests.workers.steps_fixtures import NOW, insert_run
 from workers.db import store
+from workers.db.changes import RunChanges
+from workers.db.statuses import RunStatus
 from workers.errors import IllegalTransition, RunNotFound
 from workers.providers.interface import ToolCallRequest, Usage
-from workers.runs.state import RunStatus
 
 
 def test_transition_is_compare_and_set_on_status(engine):
@@ -35,8 +36,8 @@ def test_transition_checks_the_step_sequence_and_adds_usage(engine):
             from_statuses=[RunStatus.IN_PROGRESS],
             to=RunStatus.IN_PROGRESS,
             at_step=0,
-            step_seq=1,
             usage=Usage(3, 4, 1),
+            changes=RunChanges(step_seq=1),
         )
         with pytest.raises(IllegalTransition, match="at step 0"):
             store.transition(
@@ -45,7 +46,7 @@ def test_transition_checks_the_step_sequence_and_adds_usage(engine):
                 from_statuses=[RunStatus.IN_PROGRESS],
                 to=RunStatus.IN_PROGRESS,
                 at_step=0,
-                step_seq=1,
+                changes=RunChanges(step_seq=1),
             )
         run = store.get_run(session, run_id=run_id)
         assert (run.step_seq, run.input_tokens, run.output_tokens, run.cached_tokens) == (
@@ -155,7 +156,7 @@ def test_threads_are_created_once_per_key_and_usage_sums_per_thread(engine):
                 from_statuses=[RunStatus.PENDING],
                 to=RunStatus.COMPLETED,
                 usage=Usage(tokens, 1),
-                cost_usd=0.5,
+                changes=RunChanges(cost_usd=0.5),
             )
         totals = thread_store.usage_totals(session, thread_id=first.id)
     assert totals == {

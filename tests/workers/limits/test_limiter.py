@@ -221,16 +221,6 @@ def random_op(rng: random.Random, now_ms: int) -> Op:
     return Pause(now_ms, rng.choice([1, 250, 2_000]))
 
 
-@pytest.fixture(params=["fakeredis", "redis"])
-def redis_client(request: pytest.FixtureRequest) -> Iterator[redis.Redis]:
-    if request.param == "fakeredis":
-        client = fakeredis.FakeRedis(server=fakeredis.FakeServer())
-        yield client
-        client.close()
-    else:
-        yield request.getfixturevalue("real_redis")
-
-
 def test_state_hash_expires_when_idle(redis_client: redis.Redis) -> None:
     limiter = RedisRateLimiter(redis_client, prefix="test")
     name = redis_keys.rate_limit_key("test", KEY.api_key_fingerprint, KEY.model)

@@ -12,7 +12,6 @@ from workers.limits.token_bucket import (
     correct_from_headers,
     full_buckets,
     parse_reset_duration_ms,
-    parse_retry_after_ms,
     pause,
     reconcile,
     refill,
@@ -205,22 +204,3 @@ def test_parse_reset_duration_ms(text: str, expected_ms: int) -> None:
 def test_parse_reset_duration_ms_rejects(text: str) -> None:
     with pytest.raises(ValueError):
         parse_reset_duration_ms(text)
-
-
-@pytest.mark.parametrize(
-    ("headers", "expected_ms"),
-    [
-        ({"retry-after-ms": "250", "retry-after": "2"}, 250),
-        ({"retry-after": "2"}, 2000),
-        ({"Retry-After": "1.5"}, 1500),
-        ({"RETRY-AFTER-MS": "12.5"}, 13),
-        ({"retry-after-ms": "bad", "retry-after": "3"}, 3000),
-        ({"retry-after": "Wed, 21 Oct 2015 07:28:00 GMT"}, None),
-        ({"retry-after": "-1"}, None),
-        ({"retry-after": "nan"}, None),
-        ({"retry-after": "inf"}, None),
-        ({}, None),
-    ],
-)
-def test_parse_retry_after_ms(headers: dict[str, str], expected_ms: int | None) -> None:
-    assert parse_retry_after_ms(headers) == expected_ms

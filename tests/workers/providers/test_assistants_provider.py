@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from tests.tool_schemas import WEATHER
 from tests.workers.providers.wire import ScriptedServer
 from workers.errors import ProviderRejected, ProviderUnavailable
 from workers.providers.assistants import AssistantsProvider, format_ref, parse_ref
@@ -22,11 +23,6 @@ from workers.providers.interface import (
     Usage,
 )
 
-WEATHER = {
-    "name": "get_weather",
-    "description": "Current weather for a city.",
-    "parameters": {"type": "object", "properties": {"location": {"type": "string"}}},
-}
 REQUEST = TurnRequest(
     run_id="run_1",
     model="gpt-4o",

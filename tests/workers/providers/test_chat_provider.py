@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from tests.tool_schemas import WEATHER as WEATHER_SPEC
 from tests.workers.providers.wire import ScriptedServer
 from workers.errors import ProviderRateLimited, ProviderRejected, ProviderUnavailable
 from workers.providers.chat import ChatProvider
@@ -19,17 +20,7 @@ from workers.providers.interface import (
     Usage,
 )
 
-WEATHER = {
-    "name": "get_weather",
-    "description": "Current weather for a city.",
-    "parameters": {
-        "type": "object",
-        "properties": {"location": {"type": "string"}},
-        "required": ["location"],
-        "additionalProperties": False,
-    },
-    "strict": True,
-}
+WEATHER = {**WEATHER_SPEC, "strict": True}
 REQUEST = TurnRequest(
     run_id="run_1",
     model="qwen3-8b",

@@ -7,16 +7,12 @@ from typing import Any
 
 import pytest
 
+from tests.tool_schemas import WEATHER
 from tests.workers.providers.wire import ScriptedServer
 from workers.errors import ProviderRateLimited, ProviderRejected
 from workers.providers.interface import ProviderStatus, ToolOutput, TurnRequest, Usage
 from workers.providers.responses import ResponsesProvider
 
-WEATHER = {
-    "name": "get_weather",
-    "description": "Current weather for a city.",
-    "parameters": {"type": "object", "properties": {"location": {"type": "string"}}},
-}
 REQUEST = TurnRequest(
     run_id="run_1",
     model="gpt-test",

@@ -2,22 +2,23 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from workers.db.statuses import RunStatus, is_terminal
 from workers.errors import ProviderRateLimited, ProviderRejected, ProviderUnavailable
 from workers.providers.interface import ProviderState, ProviderStatus, ToolCallRequest, Usage
 from workers.runs.backoff import Schedule
 from workers.runs.state import (
+    Correct,
     Fail,
     Finish,
     Poll,
     Retry,
     RunPolicy,
-    RunStatus,
     RunTools,
     RunView,
     Throttle,
     decide,
+    decide_answer,
     decide_on_error,
-    is_terminal,
 )
 
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
@@ -173,3 +174,37 @@ def test_terminal_statuses(status):
     assert is_terminal(status) == (
         status in {RunStatus.COMPLETED, RunStatus.FAILED, RunStatus.CANCELLED, RunStatus.EXPIRED}
     )
+
+
+ANSWER = Finish(text='{"city": 1}', usage=USAGE)
+SCHEMA_ERROR = "answer does not match the schema: city: 1 is not of type 'string'"
+
+
+def used(retries_used):
+    return RunView(
+        status=RunStatus.IN_PROGRESS,
+        poll_count=0,
+        turn=0,
+        attempts=0,
+        deadline_at=NOW,
+        output_retries_used=retries_used,
+    )
+
+
+@pytest.mark.parametrize(
+    ("run_view", "schema_error", "output_retries", "expected"),
+    [
+        # A valid (or free-text) answer is accepted whatever the retry budget.
+        (used(0), None, 0, ANSWER),
+        (used(2), None, 2, ANSWER),
+        # No correction allowed: the run fails with the validation error.
+        (used(0), SCHEMA_ERROR, 0, Fail(SCHEMA_ERROR, usage=USAGE)),
+        # Corrections left: send the answer back with the error.
+        (used(0), SCHEMA_ERROR, 1, Correct(ANSWER.text, SCHEMA_ERROR, usage=USAGE)),
+        (used(1), SCHEMA_ERROR, 2, Correct(ANSWER.text, SCHEMA_ERROR, usage=USAGE)),
+        # Budget spent: fail.
+        (used(2), SCHEMA_ERROR, 2, Fail(SCHEMA_ERROR, usage=USAGE)),
+    ],
+)
+def test_decide_answer(run_view, schema_error, output_retries, expected):
+    assert decide_answer(run_view, ANSWER, schema_error, output_retries) == expected

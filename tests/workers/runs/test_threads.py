@@ -7,11 +7,12 @@ from gateway.enqueue import RunCreate, record_run
 from tests.workers.steps_fixtures import Clock, make_context, memory_engine
 from workers.agents import Agent, BusyThreadPolicy, register_agent
 from workers.db import store, thread_store
+from workers.db.changes import RunChanges
+from workers.db.statuses import RunStatus
 from workers.errors import ThreadBusy
 from workers.providers.fake import scripted
 from workers.providers.interface import ProviderState, ProviderStatus
 from workers.runs.context import Later, StepName
-from workers.runs.state import RunStatus
 from workers.runs.steps import poll_run, start_run
 from workers.runs.turn_requests import build_turn_request
 
@@ -61,7 +62,7 @@ def test_chat_threads_replay_earlier_runs_trimmed_to_the_budget():
                 run_id=run_id,
                 from_statuses=[RunStatus.PENDING],
                 to=RunStatus.COMPLETED,
-                result_text=f"answer to {run_id}",
+                changes=RunChanges(result_text=f"answer to {run_id}"),
             )
         last = store.get_run(session, run_id=run_ids[2])
         from workers.agents import get_agent

@@ -121,16 +121,6 @@ def breakers(request: pytest.FixtureRequest) -> Iterator[ToolBreakers]:
         yield RedisToolBreakers(request.getfixturevalue("real_redis"), prefix="test", policy=POLICY)
 
 
-@pytest.fixture(params=["fakeredis", "redis"])
-def redis_client(request: pytest.FixtureRequest) -> Iterator[redis.Redis]:
-    if request.param == "fakeredis":
-        client = fakeredis.FakeRedis(server=fakeredis.FakeServer())
-        yield client
-        client.close()
-    else:
-        yield request.getfixturevalue("real_redis")
-
-
 def apply(breakers: ToolBreakers, op: Op) -> bool | None:
     """Run one op; returns the answer of an allow."""
     if isinstance(op, Allow):

@@ -1,0 +1,96 @@
+"""SharedBudget: the run steps' view of the shared limiter (on the in-memory model)."""
+
+from __future__ import annotations
+
+from workers.limits.clearance import LimitTable, NoLimits, SharedBudget
+from workers.limits.limiter import InMemoryRateLimiter, LimitKey
+from workers.limits.token_bucket import Limits
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now_ms = 1_000_000
+
+    def __call__(self) -> int:
+        return self.now_ms
+
+
+def budget(limits: Limits, jitter: float = 0.0) -> tuple[SharedBudget, InMemoryRateLimiter, Clock]:
+    limiter = InMemoryRateLimiter()
+    clock = Clock()
+    table = LimitTable(default=Limits(0, 0), per_model={"m": limits})
+    return SharedBudget(limiter, table, clock, lambda: jitter), limiter, clock
+
+
+def test_go_while_the_budget_lasts_then_wait_about_the_refill():
+    # Given 60 requests a minute (one a second), a minute's burst
+    shared, _, _ = budget(Limits(requests_per_min=60, tokens_per_min=0))
+    assert all(shared.wait_s(model="m", api_key_id="k", tokens=1) == 0 for _ in range(60))
+    # Then the 61st call waits about one second (one request refills per second)
+    assert 0.9 < shared.wait_s(model="m", api_key_id="k", tokens=1) <= 1.0
+
+
+def test_waits_are_stretched_by_jitter_never_shortened():
+    shared, _, _ = budget(Limits(requests_per_min=60, tokens_per_min=0), jitter=0.5)
+    for _ in range(60):
+        shared.wait_s(model="m", api_key_id="k", tokens=1)
+    assert 1.0 < shared.wait_s(model="m", api_key_id="k", tokens=1) <= 1.05
+
+
+def test_models_without_limits_always_go():
+    shared, limiter, _ = budget(Limits(requests_per_min=1, tokens_per_min=0))
+    assert all(shared.wait_s(model="other", api_key_id="k", tokens=10**6) == 0 for _ in range(5))
+    assert limiter.read_state(LimitKey("k", "other")) is None
+
+
+def test_keys_have_separate_budgets():
+    shared, _, _ = budget(Limits(requests_per_min=1, tokens_per_min=0))
+    assert shared.wait_s(model="m", api_key_id="a", tokens=1) == 0
+    assert shared.wait_s(model="m", api_key_id="b", tokens=1) == 0
+    assert shared.wait_s(model="m", api_key_id="a", tokens=1) > 0
+
+
+def test_settle_returns_what_the_provider_did_not_count():
+    # Given a reservation of 900 of 1,000 tokens
+    shared, _, _ = budget(Limits(requests_per_min=0, tokens_per_min=1_000))
+    assert shared.wait_s(model="m", api_key_id="k", tokens=900) == 0
+    assert shared.wait_s(model="m", api_key_id="k", tokens=200) > 0
+    # When the provider counted only 100
+    shared.settle(model="m", api_key_id="k", estimated_tokens=900, counted_tokens=100, headers={})
+    # Then the 800 come back
+    assert shared.wait_s(model="m", api_key_id="k", tokens=200) == 0
+
+
+def test_settle_without_a_count_keeps_the_reservation():
+    shared, limiter, _ = budget(Limits(requests_per_min=0, tokens_per_min=1_000))
+    shared.wait_s(model="m", api_key_id="k", tokens=900)
+    before = limiter.read_state(LimitKey("k", "m"))
+    shared.settle(model="m", api_key_id="k", estimated_tokens=900, counted_tokens=None, headers={})
+    assert limiter.read_state(LimitKey("k", "m")) == before
+
+
+def test_the_providers_remaining_headers_lower_the_buckets():
+    shared, _, _ = budget(Limits(requests_per_min=100, tokens_per_min=0))
+    shared.settle(
+        model="m",
+        api_key_id="k",
+        estimated_tokens=0,
+        counted_tokens=None,
+        headers={"x-ratelimit-remaining-requests": "0"},
+    )
+    assert shared.wait_s(model="m", api_key_id="k", tokens=1) > 0
+
+
+def test_a_pause_holds_the_key_for_everyone_until_it_ends():
+    shared, _, clock = budget(Limits(requests_per_min=100, tokens_per_min=0))
+    shared.pause(model="m", api_key_id="k", delay_s=2.0)
+    assert 1.9 < shared.wait_s(model="m", api_key_id="k", tokens=1) <= 2.0
+    clock.now_ms += 2_000
+    assert shared.wait_s(model="m", api_key_id="k", tokens=1) == 0
+
+
+def test_no_limits_always_says_go():
+    clearance = NoLimits()
+    assert clearance.wait_s(model="m", api_key_id="k", tokens=10**9) == 0
+    clearance.pause(model="m", api_key_id="k", delay_s=5)
+    assert clearance.wait_s(model="m", api_key_id="k", tokens=1) == 0

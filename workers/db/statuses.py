@@ -1,0 +1,40 @@
+"""The statuses a run and a tool call can be in, as the database stores them."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class RunStatus(StrEnum):
+    """Where a run is, in runq's own terms (not the provider's)."""
+
+    PENDING = "pending"  # enqueued, not yet created at the provider
+    IN_PROGRESS = "in_progress"  # a model turn is running at the provider; we poll it
+    REQUIRES_TOOLS = "requires_tools"  # tool calls are being executed
+    SUBMITTING = "submitting"  # tool outputs are being sent back
+    COMPLETED = "completed"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+    EXPIRED = "expired"
+
+
+TERMINAL_STATUSES = frozenset(
+    {RunStatus.COMPLETED, RunStatus.FAILED, RunStatus.CANCELLED, RunStatus.EXPIRED}
+)
+
+
+def is_terminal(status: RunStatus) -> bool:
+    """Terminal runs never change again."""
+    return status in TERMINAL_STATUSES
+
+
+class ToolCallStatus(StrEnum):
+    """Where one tool call is: claimed before it runs, finished exactly once."""
+
+    PENDING = "pending"  # recorded from the model's turn, not yet claimed
+    RUNNING = "running"  # claimed by a worker (which may have died: see tools.execute)
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"  # ended with an error output for the model
+
+
+FINISHED_TOOL_STATUSES = frozenset({ToolCallStatus.SUCCEEDED, ToolCallStatus.FAILED})
