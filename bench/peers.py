@@ -42,6 +42,9 @@ def run_contender(name: str, args: argparse.Namespace) -> dict[str, Any]:
     env |= {"RUNQ_BENCH_TOOL_LOG": str(workdir / "tools.log")}
     if args.rpm:
         env |= {"RUNQ_DEFAULT_REQUESTS_PER_MIN": str(args.rpm)}
+    if args.rpm:
+        # Under a budget the measure is requests, not CPU: start on a full bucket.
+        peer_runs.WARM_UP_RUNS = 0
     stack = start_local_stack(workdir, latency_ms=args.latency_ms, extra_env=env)
     try:
         config = {"latency_jitter": args.jitter, "sync_latency": True, "rpm": args.rpm, "seed": 9}
@@ -96,12 +99,19 @@ HEADER = [
 ]
 
 
-def print_table(results: list[dict[str, Any]]) -> None:
-    """The Markdown table the README shows."""
-    print("| " + " | ".join(HEADER) + " |")
-    print("|" + "---|" * len(HEADER))
+def print_table(results: list[dict[str, Any]], rpm: int) -> None:
+    """The Markdown table the README shows (with the share of the budget used under --rpm)."""
+    header = [*HEADER, "budget used"] if rpm else HEADER
+    print("| " + " | ".join(header) + " |")
+    print("|" + "---|" * len(header))
     for result in results:
-        print("| " + " | ".join(row(result)) + " |")
+        cells = row(result)
+        if rpm:
+            # What the provider's bucket allowed: a full minute's burst, then rpm/60 per second.
+            wall_s = max(result["finished"]) - result["started"]
+            accepted = result["requests"] - result["http_429"]
+            cells.append(f"{100 * accepted / (rpm + rpm / 60 * wall_s):.0f}%")
+        print("| " + " | ".join(cells) + " |")
     for result in results:
         if result["notes"]:
             print(f"{result['name']}: {result['notes']}")
@@ -151,7 +161,7 @@ def main(argv: list[str] | None = None) -> None:
         results.append(spawn(name, args))
         print(f"{name}: done in {time.monotonic() - started:.0f} s", file=sys.stderr)
         (OUT / f"{args.tag}.json").write_text(json.dumps(results, indent=1))
-    print_table(results)
+    print_table(results, args.rpm)
     plot(results, OUT / f"{args.tag}.png")
     print(f"plot: {OUT / f'{args.tag}.png'}")
 
