@@ -54,16 +54,21 @@ def run(text: str) -> None:
     redis.Redis.from_url(app.conf.broker_url).rpush(DONE_KEY, time.time())
 
 
-async def run_all(agent: Agent[Any], indexes: range) -> list[float]:
-    """Every run at once; returns when each finished (time.time())."""
+async def run_all(agent: Agent[Any], indexes: range) -> tuple[list[float], list[str]]:
+    """Every run at once; returns when each finished (time.time()) and why others failed."""
     finished: list[float] = []
+    failures: list[str] = []
 
     async def one(index: int) -> None:
-        await Runner.run(agent, prompt(index))
+        try:
+            await Runner.run(agent, prompt(index))
+        except Exception as exc:  # a run the SDK gave up on (e.g. 429 after its retries)
+            failures.append(type(exc).__name__)
+            return
         finished.append(time.time())
 
     await asyncio.gather(*(one(index) for index in indexes))
-    return finished
+    return finished, failures
 
 
 def _forget_tool_log() -> None:
@@ -78,8 +83,9 @@ async def warm_then_measure(runs: int, warm_up_runs: int) -> dict[str, Any]:
     await run_all(agent, range(1_000_000, 1_000_000 + warm_up_runs))
     _forget_tool_log()
     started, cpu_before = time.time(), time.process_time()
-    finished = await run_all(agent, range(runs))
-    return {"started": started, "finished": finished, "cpu_s": time.process_time() - cpu_before}
+    finished, failures = await run_all(agent, range(runs))
+    cpu_s = time.process_time() - cpu_before
+    return {"started": started, "finished": finished, "cpu_s": cpu_s, "failures": failures}
 
 
 def main() -> None:

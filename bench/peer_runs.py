@@ -120,6 +120,7 @@ def agents_asyncio(stack: LocalStack, runs: int) -> Outcome:
         tool_calls=calls,
         tools_twice=twice,
         slots_held="none (a coroutine)",
+        notes={"failed_runs": len(report["failures"]), "failures": sorted(set(report["failures"]))},
         **{key: after[key] - before[key] for key in after},
     )
 

@@ -71,10 +71,12 @@ def row(result: dict[str, Any]) -> list[str]:
     """One table row."""
     runs = result["runs"]
     wall_s = max(result["finished"]) - result["started"]
+    completed = len(result["finished"])
+    name = result["name"] if completed == runs else f"{result['name']} ({runs - completed} failed)"
     return [
-        result["name"],
+        name,
         f"{wall_s:.1f} s",
-        f"{runs / wall_s:.1f}",
+        f"{completed / wall_s:.1f}",
         f"{result['requests'] / runs:.2f}",
         f"{result['polls'] / runs:.2f}",
         f"{1000 * result['cpu_s'] / runs:.0f} ms",

@@ -11,7 +11,7 @@ RESULT = {
     "name": "runq",
     "runs": 200,
     "started": 100.0,
-    "finished": [102.0, 105.0, 110.0],
+    "finished": [102.0] * 198 + [105.0, 110.0],
     "cpu_s": 8.0,
     "peak_rss_mb": 320.4,
     "requests": 900,

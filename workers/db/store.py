@@ -100,7 +100,8 @@ def transition(
     writing `changes` in the same statement.
 
     Atomic compare-and-set; raises IllegalTransition when the run was elsewhere. `usage` is
-    added to the run's token totals in the same statement.
+    added to the run's token totals in the same statement. A copy of the run this session
+    already holds shows the change afterwards: callers need not load it again.
     """
     _compare_and_set(
         session,

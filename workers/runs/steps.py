@@ -72,7 +72,7 @@ def start_run(ctx: StepContext, run_id: str) -> Next:
             changes=_new_turn(outcome, tokens) | RunChanges(started_at=ctx.now()),
         )
         log.info("run %s created at the provider as %s", run_id, outcome.ref)
-        return _advance(ctx, session, store.get_run(session, run_id=run_id), agent, outcome)
+        return _advance(ctx, session, run, agent, outcome)
 
 
 def poll_run(ctx: StepContext, run_id: str, step_seq: int) -> Next:
@@ -125,7 +125,7 @@ def submit_outputs(ctx: StepContext, run_id: str, turn: int) -> Next:
             to=RunStatus.IN_PROGRESS,
             changes=_new_turn(outcome, tokens),
         )
-        return _advance(ctx, session, store.get_run(session, run_id=run_id), agent, outcome)
+        return _advance(ctx, session, run, agent, outcome)
 
 
 def view_of(run: Run) -> RunView:
@@ -295,7 +295,7 @@ def _ask_to_correct(
         usage=step.usage,
         changes=counted | _new_turn(outcome, tokens) | retried,
     )
-    return _advance(ctx, session, store.get_run(session, run_id=run.id), agent, outcome)
+    return _advance(ctx, session, run, agent, outcome)
 
 
 def _recent_turn_s(ctx: StepContext, run: Run, state: ProviderState) -> tuple[float, ...]:
