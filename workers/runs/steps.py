@@ -163,6 +163,9 @@ def _call(
     wait_s = ctx.clearance.wait_s(model=run.model, api_key_id=key_id, tokens=tokens)
     if wait_s > 0:
         return replace(retry, after_s=wait_s)
+    # End the read transaction: its pooled connection must not wait on the provider with us
+    # (a synchronous turn waits seconds; a worker has more threads than connections).
+    session.commit()
     try:
         return call(ctx.provider_for(agent))
     except ProviderError as exc:
