@@ -126,11 +126,21 @@ def agents_asyncio(stack: LocalStack, runs: int) -> Outcome:
 
 
 def runq(
-    stack: LocalStack, runs: int, agent: str = "peer", name: str = "runq", threads: int = 32
+    stack: LocalStack,
+    runs: int,
+    agent: str = "peer",
+    name: str = "runq",
+    threads: int = 32,
+    both_queues: bool = False,
 ) -> Outcome:
-    """runq as the README starts it: one runs worker (-c 32), one tools worker (-c 16)."""
-    stack.start_worker("runs", concurrency=threads, name="runs0")
-    stack.start_worker("tools", concurrency=16, name="tools0")
+    """runq as the README starts it: one runs worker (-c 32), one tools worker (-c 16); or,
+    with `both_queues`, two workers that each take both queues (one process per core)."""
+    if both_queues:
+        for index in range(2):
+            stack.start_worker("runs,tools", concurrency=threads, name=f"both{index}")
+    else:
+        stack.start_worker("runs", concurrency=threads, name="runs0")
+        stack.start_worker("tools", concurrency=16, name="tools0")
     stack.wait_for_workers(2)
     warm_up = _enqueue(agent, WARM_UP_RUNS, first=WARM_UP_FROM)
     wait_for_done(lambda: _finished_count(warm_up), WARM_UP_RUNS, None, TIMEOUT_S)
@@ -159,6 +169,10 @@ def runq(
 def runq_sync(stack: LocalStack, runs: int) -> Outcome:
     # A synchronous turn holds its thread for the turn: more threads, or turns queue.
     return runq(stack, runs, agent="peer-sync", name="runq-sync", threads=128)
+
+
+def runq_both(stack: LocalStack, runs: int) -> Outcome:
+    return runq(stack, runs, name="runq-2x-both-queues", both_queues=True)
 
 
 def noop(stack: LocalStack, tasks: int) -> Outcome:
@@ -222,5 +236,6 @@ RUNNERS: dict[str, Callable[[LocalStack, int], Outcome]] = {
     "agents-asyncio": agents_asyncio,
     "runq": runq,
     "runq-sync": runq_sync,
+    "runq-both": runq_both,
     "noop": noop,
 }

@@ -27,6 +27,7 @@ CONTENDERS = {
     "agents-asyncio": "(c) Agents SDK Runner, one asyncio process",
     "runq": "(d) runq: one runs + one tools worker",
     "runq-sync": "(d') runq, agent option sync_turns (short turns on a worker thread)",
+    "runq-both": "(d'') runq, two workers each on both queues (one process per core)",
 }
 DEFAULT = "naive-celery,agents-celery,agents-asyncio,runq"
 
