@@ -80,16 +80,17 @@ class LocalStack:
                 return
         raise RuntimeError(f"workers did not answer within {_READY_TIMEOUT_S}s ({self.workdir})")
 
-    def stop(self) -> None:
-        """Stop workers (warm), the simulator and Redis."""
+    def stop(self, grace_s: float = 15.0) -> None:
+        """Stop workers (warm, killed after `grace_s`), the simulator and Redis."""
         for process in [*self.workers, self.simulator]:
             if process is not None and process.poll() is None:
                 process.terminate()
+        deadline = time.monotonic() + grace_s
         for process in [*self.workers, self.simulator]:
             if process is None:
                 continue
             try:
-                process.wait(timeout=15)
+                process.wait(timeout=max(0.0, deadline - time.monotonic()))
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()

@@ -6,16 +6,19 @@ OpenAI simulator and real Celery worker processes. Exit code 0 only if every run
 
 from __future__ import annotations
 
+import json
 import statistics
 import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from gateway.run_view import describe_run
 from workers.db.statuses import FINISHED_TOOL_STATUSES, TERMINAL_STATUSES, RunStatus
 
 DEMO_PROMPTS = (
@@ -24,6 +27,9 @@ DEMO_PROMPTS = (
     "What's the weather in Berlin? Also search for celery chords.",
     "Search for redis token bucket. Also what's the weather in Madrid?",
 )
+# Your own agent's runs: the simulator calls each of its tools once, with arguments generated
+# from the tool's JSON schema, then answers with what the tools returned.
+USER_AGENT_PROMPT = "Try each of your tools once. #call_all"
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,6 +46,8 @@ class DemoSummary:
     polls_per_run_max: int
     wall_s: float
     first_error: str | None
+    first_run: dict[str, Any] | None
+    """The batch's first run as `describe_run` shows it, for the transcript."""
 
     @property
     def runs_per_s(self) -> float:
@@ -47,28 +55,39 @@ class DemoSummary:
 
 
 def run_demo(
-    *, runs: int, workers: int, concurrency: int, latency_ms: int, timeout_s: float, workdir: Path
+    *,
+    agent: str,
+    modules: list[str],
+    runs: int,
+    workers: int,
+    concurrency: int,
+    latency_ms: int,
+    timeout_s: float,
+    workdir: Path,
 ) -> DemoSummary:
-    """Start the local fleet, run the batch, stop the fleet, summarise."""
+    """Start the local fleet (its workers load `modules`), run the batch of `agent`, stop the
+    fleet, summarise."""
     from devstack.local_stack import start_local_stack
 
     console = Console(stderr=True)
     console.print(f"[bold]runq demo[/]: starting Redis, the simulator and {workers} workers…")
-    stack = start_local_stack(
-        workdir, latency_ms=latency_ms, extra_env={"RUNQ_POLL_FIRST_S": "0.2"}
-    )
+    env = {"RUNQ_POLL_FIRST_S": "0.2", "RUNQ_AGENT_MODULES": json.dumps(modules)}
+    stack = start_local_stack(workdir, latency_ms=latency_ms, extra_env=env)
     try:
         stack.start_worker("runs", concurrency=concurrency, name="runs", beat=True)
         for index in range(max(1, workers - 1)):
             stack.start_worker("tools", concurrency=concurrency, name=f"tools{index}")
         stack.wait_for_workers(len(stack.workers))
-        return _run_batch(runs, timeout_s, console)
+        prompts = DEMO_PROMPTS if agent == "assistant" else (USER_AGENT_PROMPT,)
+        return _run_batch(agent, prompts, runs, timeout_s, console)
     finally:
         console.print(f"stopping the fleet (logs in {workdir})")
         stack.stop()
 
 
-def _run_batch(runs: int, timeout_s: float, console: Console) -> DemoSummary:
+def _run_batch(
+    agent: str, prompts: tuple[str, ...], runs: int, timeout_s: float, console: Console
+) -> DemoSummary:
     from gateway.enqueue import RunCreate, enqueue_run
     from workers import wiring
     from workers.db import store
@@ -81,11 +100,7 @@ def _run_batch(runs: int, timeout_s: float, console: Console) -> DemoSummary:
         queued = progress.add_task("enqueue", total=runs)
         with wiring.new_session() as session:
             for index in range(runs):
-                job = RunCreate(
-                    agent="assistant",
-                    input=DEMO_PROMPTS[index % len(DEMO_PROMPTS)],
-                    batch_id=batch_id,
-                )
+                job = RunCreate(agent=agent, input=prompts[index % len(prompts)], batch_id=batch_id)
                 enqueue_run(session, job, default_deadline_s=timeout_s)
                 progress.advance(queued)
         done = progress.add_task("runs finished", total=runs)
@@ -105,7 +120,7 @@ def _summarise(batch_id: str, runs: int, wall_s: float) -> DemoSummary:
     from workers.db import store
 
     with wiring.new_session() as session:
-        batch = store.list_runs(session, batch_id=batch_id)
+        batch = sorted(store.list_runs(session, batch_id=batch_id), key=lambda r: r.created_at)
         calls = store.batch_tool_calls(session, batch_id=batch_id)
     polls = [run.poll_count for run in batch] or [0]
     errors = [run.error for run in batch if run.error]
@@ -120,6 +135,7 @@ def _summarise(batch_id: str, runs: int, wall_s: float) -> DemoSummary:
         polls_per_run_max=max(polls),
         wall_s=wall_s,
         first_error=errors[0] if errors else None,
+        first_run=describe_run(batch[0].id) if batch else None,
     )
 
 

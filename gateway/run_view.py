@@ -73,3 +73,49 @@ def thread_history(key_or_id: str) -> dict[str, Any]:
         "usage": totals,
         "runs": [describe_run(run_id) for run_id in run_ids],
     }
+
+
+def list_runs(
+    *, status: str | None, agent: str | None, thread_key: str | None, limit: int
+) -> list[dict[str, Any]]:
+    """The newest runs first, filtered; each as a short summary (no tool calls)."""
+    query = select(Run, Thread.external_key).join(
+        Thread, col(Run.thread_id) == col(Thread.id), isouter=True
+    )
+    if status is not None:
+        query = query.where(Run.status == status)
+    if agent is not None:
+        query = query.where(Run.agent == agent)
+    if thread_key is not None:
+        query = query.where(Thread.external_key == thread_key)
+    query = query.order_by(col(Run.created_at).desc()).limit(limit)
+    with new_session() as session:
+        rows = session.exec(query).all()
+    return [
+        {
+            "id": run.id,
+            "agent": run.agent,
+            "status": run.status,
+            "thread_key": key,
+            "created_at": run.created_at,
+            "finished_at": run.finished_at,
+            "input": run.input,
+        }
+        for run, key in rows
+    ]
+
+
+def find_thread_id(key_or_id: str) -> str:
+    """The id of the thread with this external key (or id); RunNotFound when there is none."""
+    with new_session() as session:
+        thread = session.exec(select(Thread).where(Thread.external_key == key_or_id)).first()
+        thread = thread or session.get(Thread, key_or_id)
+    if thread is None:
+        raise RunNotFound(f"no thread with key or id {key_or_id!r}")
+    return thread.id
+
+
+def has_runs_of_agent(agent: str) -> bool:
+    """Whether any run of `agent` was ever recorded."""
+    with new_session() as session:
+        return session.exec(select(Run.id).where(Run.agent == agent).limit(1)).first() is not None

@@ -15,7 +15,7 @@ from simulator import script
 from simulator.errors import ApiError, bad_request
 from simulator.items import Item, new_id
 from simulator.request_fields import answer_format_of
-from simulator.tools import nested_function_names, validate_nested_tools
+from simulator.tools import function_schemas, nested_function_names, validate_nested_tools
 
 ROLES = ("system", "developer", "user", "assistant", "tool")
 DEFAULT_MAX_COMPLETION_TOKENS = 256
@@ -30,7 +30,9 @@ def create_completion(body: Mapping[str, Any], now_s: float) -> dict[str, Any]:
     answer_format = answer_format_of(body.get("response_format"))
     offered = nested_function_names(tools, body.get("tool_choice", "auto"))
     count, cap = _choice_count(body), token_cap(body)
-    turn = script.next_turn(_system_text(items), offered, items, answer_format)
+    turn = script.next_turn(
+        _system_text(items), offered, items, answer_format, function_schemas(tools)
+    )
     if isinstance(turn, script.Failure):
         # Chat answers synchronously, so a failed generation can only be an HTTP error.
         raise ApiError(500, turn.message, error_type="server_error")

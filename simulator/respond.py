@@ -16,7 +16,7 @@ from simulator.request_fields import (
     optional_field,
 )
 from simulator.state import ResponseRecord, SimulatorState
-from simulator.tools import offered_function_names, resolve_tools
+from simulator.tools import function_schemas, offered_function_names, resolve_tools
 
 DEFAULT_MAX_OUTPUT_TOKENS = 256
 
@@ -38,7 +38,9 @@ def create_response(
     echoed = echoed_fields(body)
     offered = offered_function_names(echoed["tools"], echoed["tool_choice"])
     answer_format = answer_format_of_text(echoed["text"])
-    turn = script.next_turn(echoed["instructions"], offered, context, answer_format)
+    turn = script.next_turn(
+        echoed["instructions"], offered, context, answer_format, function_schemas(echoed["tools"])
+    )
     if not echoed["parallel_tool_calls"] and isinstance(turn, script.ToolCalls):
         # parallel_tool_calls=false promises at most one call per response.
         turn = script.ToolCalls(turn.calls[:1])

@@ -17,7 +17,7 @@ from simulator.items import Item, new_id
 from simulator.lifecycle import RunStatus
 from simulator.run_effects import close_tool_step, effect_of
 from simulator.state import SimulatorState
-from simulator.tools import nested_function_names
+from simulator.tools import function_schemas, nested_function_names
 
 DEFAULT_MAX_COMPLETION_TOKENS = 256
 # Statuses a run only reaches after a model picked it up (a run cancelled while queued never
@@ -68,7 +68,13 @@ def plan_phase(
 ) -> Phase:
     """Let the script take the next turn of a run and schedule when it shows."""
     offered = nested_function_names(settings.tools, settings.tool_choice)
-    turn = script.next_turn(settings.instructions, offered, items, settings.answer_format)
+    turn = script.next_turn(
+        settings.instructions,
+        offered,
+        items,
+        settings.answer_format,
+        function_schemas(settings.tools),
+    )
     if not settings.parallel_tool_calls and isinstance(turn, script.ToolCalls):
         turn = script.ToolCalls(turn.calls[:1])
     slow_ms = script.steering_directives(settings.instructions, items).slow_ms

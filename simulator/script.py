@@ -11,6 +11,7 @@ user message steers it: plain phrases pick tools, `#directives` force edge cases
     #fail / #incomplete        the response fails (server_error) / stops at max_output_tokens
     #slow=MS                   read by the lifecycle: MS more milliseconds in progress
     #invalid_json              a JSON-format answer breaks its promise (see schema_answer)
+    #call=NAME [{...}]         call any offered tool; #call_all calls each (see tool_directives)
 
 Directives in `instructions` count too, so an agent can carry one across every turn.
 """
@@ -25,6 +26,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from simulator.schema_answer import PLAIN_TEXT, AnswerFormat, write_answer
+from simulator.tool_directives import plan_directed_calls, strip_call_directives
 
 WEATHER_TOOL = "get_weather"
 SEARCH_TOOL = "search_documents"
@@ -103,10 +105,12 @@ def next_turn(
     tool_names: Sequence[str],
     items: Sequence[Mapping[str, Any]],
     answer_format: AnswerFormat = PLAIN_TEXT,
+    schemas: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> Turn:
     """Decide the model's next turn from the whole conversation so far (`items`, oldest first).
 
     A final answer is written in `answer_format` (plain text, or JSON for structured output).
+    `schemas` maps offered tool names to their parameter schemas, for generated arguments.
     """
     text = last_user_text(items)
     directives = steering_directives(instructions, items)
@@ -115,7 +119,9 @@ def next_turn(
     if directives.incomplete:
         return Incomplete("max_output_tokens")
     rounds = completed_rounds(items)
-    calls = plan_calls(text, tool_names, directives)
+    steering = f"{instructions or ''}\n{text}"
+    directed = plan_directed_calls(steering, tool_names, schemas or {})
+    calls = plan_calls(strip_call_directives(text), tool_names, directives, directed)
     if calls and len(rounds) < directives.turns:
         return ToolCalls(calls)
     answer = "Here is what I found: " + "; ".join(rounds[-1]) if rounds else "Echo: " + text
@@ -128,9 +134,12 @@ def steering_directives(instructions: str | None, items: Sequence[Mapping[str, A
 
 
 def plan_calls(
-    text: str, tool_names: Sequence[str], directives: Directives
+    text: str,
+    tool_names: Sequence[str],
+    directives: Directives,
+    directed: Sequence[tuple[str, str]] = (),
 ) -> tuple[tuple[str, str], ...]:
-    """The tool calls the user's text asks for, in the order the text asks for them."""
+    """The tool calls the user's text asks for, in the order it asks, then the `directed` ones."""
     plain = _DIRECTIVE.sub("", text)
     found: list[tuple[int, str, dict[str, str]]] = []
     weather_tool = _weather_tool(tool_names)
@@ -146,6 +155,7 @@ def plan_calls(
                 found.append((match.start(), SEARCH_TOOL, {"query": query}))
     # sorted() is stable, so locations from one phrase keep their order.
     calls = [(name, json.dumps(args)) for _, name, args in sorted(found, key=lambda f: f[0])]
+    calls += directed
     if directives.unknown_tool and tool_names:
         calls.append((UNKNOWN_TOOL, "{}"))
     if directives.bad_args and calls:

@@ -42,6 +42,16 @@ def offered_function_names(tools: Sequence[Mapping[str, Any]], tool_choice: obje
     return names
 
 
+def function_schemas(tools: Sequence[Mapping[str, Any]]) -> dict[str, Mapping[str, Any]]:
+    """Parameter schemas by function name, from the flat (Responses) or nested (Chat) shape."""
+    schemas: dict[str, Mapping[str, Any]] = {}
+    for tool in tools:
+        if tool.get("type") == "function":
+            function = tool.get("function", tool)
+            schemas[str(function.get("name"))] = function.get("parameters") or {}
+    return schemas
+
+
 def nested_function_names(tools: Sequence[Mapping[str, Any]], tool_choice: object) -> list[str]:
     """`offered_function_names` for the nested Chat/Assistants shapes, where a function tool is
     {"type": "function", "function": {"name": ...}} and so is a named tool_choice."""

@@ -2,7 +2,9 @@
 
 Declare an agent in code with `register_agent(Agent(...))` in a module listed in
 `RUNQ_AGENT_MODULES`; its tools are functions decorated with `@tool` in the same modules.
-The demo agent `assistant` is declared here so a fresh checkout has something to run.
+The demo agent `assistant` and its tools live in `workers.demo_agent`, loaded only when no
+agent modules are configured (a fresh checkout) or by `runq demo`, so the user's own tools may
+take the demo tools' names.
 """
 
 from __future__ import annotations
@@ -120,21 +122,11 @@ def agent_names() -> list[str]:
     return sorted(_agents)
 
 
+DEMO_AGENT_MODULE = "workers.demo_agent"
+
+
 def load_agent_modules(modules: Iterable[str]) -> None:
-    """Import the modules that declare the built-in and the user's agents and tools."""
-    for module in ("workers.tools.builtin", *modules):
+    """Import the modules that declare the user's agents and tools; none configured loads the
+    demo agent, so a fresh checkout has something to run."""
+    for module in list(modules) or [DEMO_AGENT_MODULE]:
         importlib.import_module(module)
-
-
-register_agent(
-    Agent(
-        name="assistant",
-        model="gpt-5.4-mini",
-        instructions=(
-            "You are a helpful assistant. Use get_weather for weather questions and "
-            "search_documents to look things up; answer briefly."
-        ),
-        tools=("get_weather", "search_documents"),
-        max_output_tokens=512,
-    )
-)

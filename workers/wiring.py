@@ -51,8 +51,10 @@ def get_engine() -> Engine:
 def build_engine(database_url: str) -> Engine:
     """An engine for `database_url`; SQLite gets WAL, a busy timeout and its migrations."""
     if not database_url.startswith("sqlite"):
-        # PostgreSQL and friends are migrated once per deploy by `runq migrate`.
-        return create_engine(database_url, pool_pre_ping=True)
+        # PostgreSQL and friends are migrated once per deploy by `runq migrate`. A server that
+        # does not answer fails in seconds (psycopg's default waits out the OS TCP timeout).
+        connect_args = {"connect_timeout": 5} if database_url.startswith("postgresql") else {}
+        return create_engine(database_url, pool_pre_ping=True, connect_args=connect_args)
     # Several worker processes write the same file: WAL lets readers run during a
     # write, and the 30 s busy timeout makes writers queue instead of failing.
     engine = create_engine(database_url, connect_args={"timeout": 30, "check_same_thread": False})

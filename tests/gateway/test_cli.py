@@ -26,28 +26,20 @@ def test_help_lists_every_command():
         "simulator",
         "migrate",
         "cache",
+        "runs",
+        "agents",
+        "tools",
     ):
         assert command in result.output
 
 
-def test_worker_without_redis_says_what_to_set(monkeypatch):
-    monkeypatch.delenv("REDIS_URL", raising=False)
-    result = runner.invoke(app, ["worker"])
-    assert result.exit_code == 2
-    assert "REDIS_URL is not set" in result.output
+def test_version():
+    result = runner.invoke(app, ["--version"])
+    assert result.exit_code == 0 and result.output.startswith("runq ")
 
 
-def test_enqueue_of_an_unknown_agent_is_refused_with_the_known_names(tmp_path, monkeypatch):
-    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'runq.db'}")
-    from workers import wiring
-
-    wiring.reset()
-    try:
-        result = runner.invoke(app, ["enqueue", "--agent", "nope", "--input", "hi"])
-    finally:
-        wiring.reset()
-    assert result.exit_code == 2
-    assert "unknown agent 'nope'" in result.output and "assistant" in result.output
+def test_shell_completion_is_offered():
+    assert "--install-completion" in runner.invoke(app, ["--help"]).output
 
 
 @pytest.mark.integration
@@ -73,6 +65,10 @@ def test_the_demo_runs_a_batch_on_embedded_defaults(tmp_path):
     result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=170)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "runq demo" in result.stdout
+    # The first run's transcript comes before the table, so a newcomer sees what a run is.
+    transcript = result.stdout.index("The first run")
+    assert transcript < result.stdout.index("tool get_weather(") < result.stdout.index("runq demo")
+    assert "assistant (completed): Here is what I found" in result.stdout
     rows = {
         line.split("│")[1].strip(): line.split("│")[2].strip()
         for line in result.stdout.splitlines()

@@ -6,6 +6,8 @@ from dataclasses import replace
 
 from pydantic import BaseModel
 
+import tests.integration.user_agents  # noqa: F401  (a user's own agent and tool)
+import workers.demo_agent  # noqa: F401  (the demo agent and its tools, used by most tests)
 from workers.agents import Agent, ThreadMode, register_agent, schema_of
 from workers.tools.registry import tool
 

@@ -63,7 +63,9 @@ def running_fleet(
         stack.wait_for_workers(runs_workers + 1)
         yield stack
     finally:
-        stack.stop()
+        # A throwaway fleet: no in-flight work to keep, and the session's last test pays for
+        # this teardown within its own timeout.
+        stack.stop(grace_s=2.0)
         os.environ.clear()
         os.environ.update(saved_env)
         from workers import wiring

@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy.pool import StaticPool
 from sqlmodel import Session, SQLModel, create_engine
 
+import workers.demo_agent  # noqa: F401  (the demo agent and tools, registered once at import)
 from workers.agents import Agent
 from workers.db import store
 from workers.limits.clearance import NoLimits
@@ -45,8 +46,6 @@ def memory_engine():
 def make_context(
     engine, provider: ScriptedProvider, clock: Clock, clearance=None, cache=None
 ) -> StepContext:
-    import workers.tools.builtin  # noqa: F401  (registers the demo tools)
-
     return StepContext(
         sessions=lambda: Session(engine, expire_on_commit=False),
         provider_for=lambda agent: provider,

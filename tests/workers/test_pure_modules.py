@@ -22,6 +22,7 @@ PURE_MODULES = (
     "workers/runs/usage.py",
     "workers/tools/breaker.py",
     "simulator/script.py",
+    "simulator/tool_directives.py",
 )
 REQUIRED = PURE_MODULES
 FORBIDDEN = frozenset(

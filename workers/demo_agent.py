@@ -1,4 +1,7 @@
-"""The demo tools the quickstart agent uses, registered on `default_registry`.
+"""The demo agent `assistant` and its two tools, registered on `default_registry`.
+
+Loaded only for the demo (a fresh checkout with no RUNQ_AGENT_MODULES, or `runq demo`), so a
+user's own `get_weather` never collides with these; import this module to use both.
 
 Both are deterministic (no clock, no randomness, no network), so demo runs and tests give the
 same answers every time, and both are pure, so answers that used them may be cached.
@@ -11,6 +14,7 @@ import zlib
 from dataclasses import dataclass
 from typing import Annotated, Literal
 
+from workers.agents import Agent, register_agent
 from workers.tools.registry import tool
 
 _CONDITIONS = ("sunny", "partly cloudy", "cloudy", "light rain", "heavy rain", "windy", "snow")
@@ -171,3 +175,17 @@ def _snippet(text: str) -> str:
     if len(text) <= _SNIPPET_CHARS:
         return text
     return text[:_SNIPPET_CHARS].rsplit(" ", 1)[0] + "..."
+
+
+register_agent(
+    Agent(
+        name="assistant",
+        model="gpt-5.4-mini",
+        instructions=(
+            "You are a helpful assistant. Use get_weather for weather questions and "
+            "search_documents to look things up; answer briefly."
+        ),
+        tools=("get_weather", "search_documents"),
+        max_output_tokens=512,
+    )
+)

@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import jsonschema  # type: ignore[import-untyped]  # ships no type information
 import pytest
 
-from workers.tools.builtin import get_weather, search_documents
+from workers.demo_agent import get_weather, search_documents
 from workers.tools.invoke import invoke_tool
 from workers.tools.registry import default_registry
 
+ROOT = Path(__file__).resolve().parents[2]
 BUILTIN_NAMES = ["get_weather", "search_documents"]
 
 
@@ -87,3 +92,39 @@ def test_builtins_through_invoke_tool() -> None:
     assert json.loads(search.output) == search_documents("celery queues", 2)
     assert not weather.is_error
     assert not search.is_error
+
+
+USER_TOOLS = '''
+from workers.tools.registry import tool
+
+
+@tool
+def get_weather(city: str) -> str:
+    """The user's own get_weather: another signature, same name as the demo's."""
+    return city
+'''
+
+
+def test_user_tools_may_take_the_demo_tools_names(tmp_path) -> None:
+    # A fresh interpreter: this one has the demo agent loaded already.
+    (tmp_path / "my_tools.py").write_text(USER_TOOLS)
+    code = (
+        "import sys; from workers.agents import load_agent_modules; "
+        "from workers.tools.registry import default_registry; "
+        "load_agent_modules(['my_tools']); "
+        "assert 'workers.demo_agent' not in sys.modules; "
+        "print(default_registry.get('get_weather').parameters['required'])"
+    )
+    env = dict(os.environ, PYTHONPATH=f"{tmp_path}{os.pathsep}{ROOT}")
+    result = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=30
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "['city']"
+
+
+def test_no_agent_modules_loads_the_demo_agent() -> None:
+    from workers.agents import agent_names, load_agent_modules
+
+    load_agent_modules([])
+    assert "assistant" in agent_names()

@@ -1,0 +1,82 @@
+"""`runq thread` and `runq usage`: what a thread said and what runs cost."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+from rich.text import Text
+
+from gateway.entry_errors import CommandFailed, guarded
+from gateway.exit_codes import ExitCode
+from gateway.output import FIELD_CHARS, console, print_json, print_table, print_tool_call, shorten
+
+JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON (every field, in full).")]
+
+
+def register(app: typer.Typer) -> None:
+    """Add this module's commands to `app`."""
+    app.command()(guarded(thread))
+    app.command()(guarded(usage))
+
+
+def thread(
+    key: Annotated[str, typer.Argument(help="The thread's key (or its thr_… id).")],
+    as_json: JsonOption = False,
+) -> None:
+    """Show a thread's history: every run with its input, tool calls, answer and usage."""
+    from gateway.run_view import thread_history
+
+    history = thread_history(key)
+    if as_json:
+        print_json(history)
+        return
+    console.print(Text(f"thread {history['id']} ({history['external_key']})", style="bold"))
+    for run in history["runs"]:
+        console.print(Text(f"{run['created_at']:%F %T} user: ").append(shorten(run["input"], 200)))
+        for call in run["tool_calls"]:
+            print_tool_call(call)
+        answer = shorten(run["result"] or run["error"] or "", FIELD_CHARS)
+        console.print(Text(f"  assistant ({run['status']}): ").append(answer))
+    _print_totals(history["usage"])
+
+
+def usage(
+    agent: Annotated[str | None, typer.Option(help="Only runs of this agent.")] = None,
+    thread_key: Annotated[
+        str | None, typer.Option(help="Only runs of this thread (its key, or its thr_… id).")
+    ] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Tokens and cost summed over runs: all, or per agent and/or thread.
+
+    Exit 7 if the agent or thread is unknown."""
+    from gateway import run_view
+    from gateway.preflight import load_agents
+    from workers.agents import agent_names
+    from workers.db import thread_store
+    from workers.wiring import new_session
+
+    thread_id = run_view.find_thread_id(thread_key) if thread_key is not None else None
+    if agent is not None:
+        load_agents()
+        if agent not in agent_names() and not run_view.has_runs_of_agent(agent):
+            known = ", ".join(agent_names()) or "none"
+            raise CommandFailed(
+                f"unknown agent {agent!r}: not declared and no runs (known: {known})",
+                ExitCode.NOT_FOUND,
+            )
+    with new_session() as session:
+        totals = thread_store.usage_totals(session, agent=agent, thread_id=thread_id)
+    if as_json:
+        print_json(totals)
+        return
+    _print_totals(totals)
+
+
+def _print_totals(totals: dict[str, float]) -> None:
+    rows = [
+        (name, f"{value:.6f}" if name == "cost_usd" else str(value))
+        for name, value in totals.items()
+    ]
+    print_table(("usage", "total"), rows)
