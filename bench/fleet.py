@@ -67,15 +67,22 @@ def simulator(stack: LocalStack, path: str, body: dict[str, Any] | None = None) 
         return dict(json.load(reply))
 
 
-def enqueue(inputs: list[str], *, cache: bool | None = None) -> str:
-    """Enqueue one run of the demo agent per input; returns the batch id."""
+def enqueue(
+    inputs: list[str],
+    *,
+    cache: bool | None = None,
+    agent: str = "assistant",
+    batch_id: str | None = None,
+) -> str:
+    """Enqueue one run of `agent` (the demo agent by default) per input, into `batch_id` (a
+    new batch by default); returns the batch id."""
     from gateway.enqueue import RunCreate, enqueue_run
     from workers import wiring
 
-    batch_id = f"bench-{uuid.uuid4().hex[:8]}"
+    batch_id = batch_id or f"bench-{uuid.uuid4().hex[:8]}"
     with wiring.new_session() as session:
         for text in inputs:
-            job = RunCreate(agent="assistant", input=text, batch_id=batch_id, cache=cache)
+            job = RunCreate(agent=agent, input=text, batch_id=batch_id, cache=cache)
             enqueue_run(session, job, default_deadline_s=900)
     return batch_id
 

@@ -1,4 +1,5 @@
-"""The Celery app: JSON only, two queues, late acks, stable task names, the reaper beat."""
+"""The Celery app: JSON only, three queues (runs, tools, callbacks), late acks, stable task
+names, the recovery sweep."""
 
 from __future__ import annotations
 
@@ -14,9 +15,14 @@ settings = get_settings()
 # only lets `celery -A config` import so it can print a clear connection error.
 _broker_url = settings.redis.url or "redis://127.0.0.1:6379/0"
 
-app = Celery("runq", include=["tasks.runs", "tasks.tools", "tasks.housekeeping"])
+app = Celery(
+    "runq",
+    include=["tasks.runs", "tasks.tools", "tasks.housekeeping", "tasks.jobs", "tasks.callbacks"],
+)
 app.conf.update(
     broker_url=_broker_url,
+    # redis:// with a channel that drops undecodable queue items instead of exiting.
+    broker_transport="config.transport:TolerantRedisTransport",
     result_backend=_broker_url,
     task_serializer="json",
     result_serializer="json",
@@ -27,23 +33,38 @@ app.conf.update(
     task_reject_on_worker_lost=True,
     worker_prefetch_multiplier=1,
     # Countdown messages sit unacked in the broker until their ETA; redelivery must wait
-    # longer than the longest countdown, or a waiting poll would run twice.
+    # longer than the longest countdown, or a waiting poll would run twice. A killed
+    # worker's reserved messages therefore come back late, but nothing waits for them:
+    # the recovery sweep re-sends an overdue run's step within seconds, and the late
+    # copy is dropped by the step's compare-and-set when it finally arrives.
     broker_transport_options={"visibility_timeout": settings.runs.visibility_timeout_s},
     result_backend_transport_options={"visibility_timeout": settings.runs.visibility_timeout_s},
     result_expires=3600,
     task_default_queue="runs",
-    task_routes={"runq.runs.*": {"queue": "runs"}, "runq.tools.*": {"queue": "tools"}},
+    task_routes={
+        "runq.runs.*": {"queue": "runs"},
+        "runq.tools.*": {"queue": "tools"},
+        # Callbacks wait on other services' endpoints: their own queue keeps a slow
+        # receiver from holding run or tool slots.
+        "runq.callbacks.*": {"queue": "callbacks"},
+    },
     # Task events cost a Redis publish per task state (four per task): off unless watched.
     # Flower switches them on in every worker (`enable_events`) while it runs.
     task_send_sent_event=False,
     worker_send_task_events=False,
     broker_connection_retry_on_startup=True,
     beat_schedule={
-        "reap-stalled-runs": {
-            "task": "runq.housekeeping.reap",
-            "schedule": max(5.0, settings.runs.reaper_stale_s / 4),
+        # Frequent and cheap (one indexed query): a lost step is re-sent within seconds.
+        "sweep-overdue-runs": {
+            "task": "runq.housekeeping.sweep",
+            "schedule": settings.runs.sweep_every_s,
+            "options": {"expires": settings.runs.sweep_every_s},
         },
         "archive-idle-threads": {"task": "runq.housekeeping.archive_threads", "schedule": 3600.0},
+        "resend-lost-callbacks": {
+            "task": "runq.housekeeping.resend_callbacks",
+            "schedule": 300.0,
+        },
     },
 )
 

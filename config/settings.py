@@ -21,6 +21,9 @@ from workers.errors import ConfigError
 # The simulator accepts any key; this one marks "no real key configured".
 SIMULATOR_API_KEY = "sk-runq-simulator"
 
+# Signs callbacks in a fresh checkout; refused outside dev so nobody ships it.
+PLACEHOLDER_CALLBACK_SECRET = "whsec_cnVucS1kZXYtY2FsbGJhY2stc2VjcmV0LWNoYW5nZXRoaXM="
+
 
 def _env(name: str) -> AliasChoices:
     """Read a field from this exact environment variable (the group's prefix does not apply);
@@ -125,7 +128,21 @@ class RunSettings(BaseSettings):
         description="A run still going after this ends expired.",
     )  # fmt: skip
     max_turns: int = Field(10, ge=1, description="Tool round trips before a looping run fails.")
-    reaper_stale_s: float = Field(120.0, gt=0, description="No progress for this long: reschedule.")
+    sweep_every_s: float = Field(2.0, gt=0, description="How often beat sweeps overdue runs.")
+    recovery_grace_s: float = Field(
+        5.0, gt=0, description="A run whose next step is this late has its step re-sent."
+    )
+    sweep_batch: int = Field(500, ge=1, description="Overdue runs re-sent per sweep at most.")
+    max_recoveries: int = Field(
+        5, ge=1, description="Re-sends of one step with no progress before the run fails."
+    )
+    max_deliveries: int = Field(
+        3, ge=1, description="Starts of one tool call before the run fails (a poison run)."
+    )
+    agent_missing_retries: int = Field(
+        10, ge=0, description="Hand-backs of a run whose agent a worker lacks, then it fails."
+    )
+    agent_missing_retry_s: float = Field(3.0, gt=0, description="Delay of each hand-back.")
     visibility_timeout_s: int = Field(
         600, gt=0, description="Broker redelivery of unacked messages; must exceed every countdown."
     )
@@ -164,11 +181,59 @@ class ToolSettings(BaseSettings):
 
     retries: int = Field(2, ge=0, validation_alias=_env("RUNQ_TOOL_RETRIES"))
     grace_s: float = Field(
-        30.0, gt=0, validation_alias=_env("RUNQ_TOOL_GRACE_S"),
+        5.0, gt=0, validation_alias=_env("RUNQ_TOOL_GRACE_S"),
         description="A call still 'running' this long past its timeout was interrupted.",
     )  # fmt: skip
     breaker_failures: int = Field(5, ge=1, description="Consecutive failures that open a tool.")
     breaker_cooldown_s: float = Field(30.0, gt=0, description="How long an open tool rests.")
+
+
+class ApiSettings(BaseSettings):
+    """The HTTP API (`runq serve`) and the run events it streams."""
+
+    model_config = _group("RUNQ_API_")
+
+    max_body_bytes: int = Field(256 * 1024, gt=0, description="Larger bodies answer 413.")
+    events_ttl_s: int = Field(
+        24 * 3600, gt=0, validation_alias=_env("RUNQ_EVENTS_TTL_S"),
+        description="A run's event stream (SSE replay) lives this long after its last event.",
+    )  # fmt: skip
+    events_max_len: int = Field(
+        1000, gt=0, validation_alias=_env("RUNQ_EVENTS_MAX_LEN"),
+        description="Events kept per run; the oldest are dropped.",
+    )  # fmt: skip
+
+
+class CallbackSettings(BaseSettings):
+    """Signed callbacks to the services that submitted runs (Standard Webhooks)."""
+
+    model_config = _group("RUNQ_CALLBACK_")
+
+    secret: SecretStr = Field(
+        SecretStr(PLACEHOLDER_CALLBACK_SECRET),
+        description="Signs callbacks (whsec_<base64>); the placeholder is refused outside dev.",
+    )
+    allow_private: bool = Field(
+        False, description="Allow callback URLs on loopback/private networks (tests only)."
+    )
+    retry_first_s: float = Field(5.0, gt=0, description="First retry delay; it doubles to 5 min.")
+    give_up_s: float = Field(3600.0, gt=0, description="Callbacks are retried this long.")
+    timeout_s: float = Field(10.0, gt=0, description="One callback POST's timeout.")
+
+
+class WebhookSettings(BaseSettings):
+    """OpenAI webhooks in (`POST /v1/webhooks/openai`)."""
+
+    model_config = _group("RUNQ_WEBHOOK_")
+
+    secret: SecretStr | None = Field(
+        None,
+        validation_alias=_env("OPENAI_WEBHOOK_SECRET"),
+        description="Verifies OpenAI's webhooks (whsec_…); unset, the endpoint answers 404.",
+    )
+    poll_first_s: float = Field(
+        30.0, gt=0, description="Agents with provider_webhooks: a turn's first (fallback) poll."
+    )
 
 
 class Settings(BaseSettings):
@@ -185,6 +250,9 @@ class Settings(BaseSettings):
     limits: LimitSettings = Field(default_factory=LimitSettings)
     cache: CacheSettings = Field(default_factory=CacheSettings)
     tools: ToolSettings = Field(default_factory=ToolSettings)
+    api: ApiSettings = Field(default_factory=ApiSettings)
+    callbacks: CallbackSettings = Field(default_factory=CallbackSettings)
+    webhooks: WebhookSettings = Field(default_factory=WebhookSettings)
 
     @property
     def broker_url(self) -> str:
@@ -209,6 +277,14 @@ class Settings(BaseSettings):
             raise ConfigError(
                 f"OPENAI_API_KEY is not set (RUNQ_ENVIRONMENT={self.environment}): set a real "
                 "provider key, or RUNQ_ENVIRONMENT=dev to use the simulator key"
+            )
+        if (
+            self.environment != "dev"
+            and self.callbacks.secret.get_secret_value() == PLACEHOLDER_CALLBACK_SECRET
+        ):
+            raise ConfigError(
+                f"RUNQ_CALLBACK_SECRET is not set (RUNQ_ENVIRONMENT={self.environment}): set a "
+                "whsec_<base64> secret of at least 24 random bytes"
             )
         if self.polling.cap_s * 4 >= self.runs.visibility_timeout_s:
             raise ConfigError(

@@ -14,6 +14,7 @@ import typer
 
 from gateway.commands import catalog, fleet, history, runs
 from gateway.entry_errors import set_debug
+from gateway.http import commands as front_door
 
 app = typer.Typer(
     help="runq runs LLM agent runs on a Celery fleet, with a shared Redis rate limiter, "
@@ -54,7 +55,7 @@ def main(
 # Each group adds its commands here. Other groups register the same way, from their own
 # module: `runq serve` and `runq keys …` (the HTTP front door), `runq flower` (operations);
 # wrap each command in `gateway.entry_errors.guarded` for one-line errors.
-for group in (runs, history, catalog, fleet):
+for group in (runs, history, catalog, fleet, front_door):
     group.register(app)
 
 

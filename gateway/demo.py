@@ -19,6 +19,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from gateway.run_view import describe_run
+from workers.db.models import Run, ToolCall
 from workers.db.statuses import FINISHED_TOOL_STATUSES, TERMINAL_STATUSES, RunStatus
 
 DEMO_PROMPTS = (
@@ -64,9 +65,10 @@ def run_demo(
     latency_ms: int,
     timeout_s: float,
     workdir: Path,
+    via_http: bool = False,
 ) -> DemoSummary:
-    """Start the local fleet (its workers load `modules`), run the batch of `agent`, stop the
-    fleet, summarise."""
+    """Start the local fleet (its workers load `modules`), run the batch of `agent` (through
+    the HTTP API with `via_http`), stop the fleet, summarise."""
     from devstack.local_stack import start_local_stack
 
     console = Console(stderr=True)
@@ -76,9 +78,11 @@ def run_demo(
     try:
         stack.start_worker("runs", concurrency=concurrency, name="runs", beat=True)
         for index in range(max(1, workers - 1)):
-            stack.start_worker("tools", concurrency=concurrency, name=f"tools{index}")
+            stack.start_worker("tools,callbacks", concurrency=concurrency, name=f"tools{index}")
         stack.wait_for_workers(len(stack.workers))
         prompts = DEMO_PROMPTS if agent == "assistant" else (USER_AGENT_PROMPT,)
+        if via_http:
+            return _run_batch_over_http(agent, prompts, runs, timeout_s, console)
         return _run_batch(agent, prompts, runs, timeout_s, console)
     finally:
         console.print(f"stopping the fleet (logs in {workdir})")
@@ -115,6 +119,22 @@ def _run_batch(
     return _summarise(batch_id, runs, time.monotonic() - started_s)
 
 
+def _run_batch_over_http(
+    agent: str, prompts: tuple[str, ...], runs: int, timeout_s: float, console: Console
+) -> DemoSummary:
+    from gateway.demo_http import run_batch_over_http
+    from workers import wiring
+    from workers.db import run_pages, store
+
+    batch_prompts = [prompts[index % len(prompts)] for index in range(runs)]
+    run_ids, wall_s = run_batch_over_http(agent, batch_prompts, timeout_s, console)
+    with wiring.new_session() as session:
+        batch = [store.get_run(session, run_id=run_id) for run_id in run_ids]
+        calls_by_run = run_pages.tool_calls_of(session, run_ids=run_ids)
+    calls = [call for run_calls in calls_by_run.values() for call in run_calls]
+    return _summary_of(batch, calls, runs, wall_s)
+
+
 def _summarise(batch_id: str, runs: int, wall_s: float) -> DemoSummary:
     from workers import wiring
     from workers.db import store
@@ -122,6 +142,10 @@ def _summarise(batch_id: str, runs: int, wall_s: float) -> DemoSummary:
     with wiring.new_session() as session:
         batch = sorted(store.list_runs(session, batch_id=batch_id), key=lambda r: r.created_at)
         calls = store.batch_tool_calls(session, batch_id=batch_id)
+    return _summary_of(batch, calls, runs, wall_s)
+
+
+def _summary_of(batch: list[Run], calls: list[ToolCall], runs: int, wall_s: float) -> DemoSummary:
     polls = [run.poll_count for run in batch] or [0]
     errors = [run.error for run in batch if run.error]
     return DemoSummary(

@@ -1,62 +1,57 @@
 """The front door for jobs: validate, record the run, then send its first message.
 
 The row is committed before the message is sent, so a run exists before any worker can
-see it; if sending fails (Redis down), the run stays pending and the reaper starts it.
+see it; if sending fails (Redis down), the run stays pending and the recovery sweep starts it.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 from datetime import timedelta
 
-from pydantic import BaseModel, ConfigDict, Field
 from sqlmodel import Session
 
+from config.settings import get_settings
+from gateway.schemas import JobCreate
 from workers.agents import Agent, BusyThreadPolicy, get_agent
+from workers.callbacks.address_guard import check_callback_url
 from workers.db import store, thread_store
 from workers.db.models import Run, utcnow
-from workers.errors import ThreadBusy
-from workers.runs.routing import ModelHint, choose_model
+from workers.errors import IdempotencyConflict, ThreadBusy
+from workers.runs.routing import choose_model
 
 log = logging.getLogger("runq.enqueue")
 
-MAX_INPUT_CHARS = 100_000
+# The name callers used before the schemas moved to gateway/schemas.py (issue 8).
+RunCreate = JobCreate
 
 
-class RunCreate(BaseModel):
-    """A job: run `agent` on `input`. Unknown fields are refused, not ignored."""
-
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
-
-    agent: str = Field(min_length=1, max_length=128)
-    input: str = Field(min_length=1, max_length=MAX_INPUT_CHARS)
-    thread_key: str | None = Field(
-        default=None,
-        max_length=256,
-        description="Your user or conversation key: same key, same thread (created on first use).",
-    )
-    idempotency_key: str | None = Field(default=None, max_length=256)
-    batch_id: str | None = Field(default=None, max_length=128)
-    deadline_s: float | None = Field(default=None, gt=0, le=7 * 24 * 3600)
-    cache: bool | None = Field(
-        default=None, description="Use the response cache; None follows the agent's setting."
-    )
-    model_hint: ModelHint | None = Field(
-        default=None, description="cheap or strong, for agents with model routing."
-    )
+def scoped_thread_key(owner_key_id: str, thread_key: str) -> str:
+    """Thread keys are per owner: two services may both have a "user-42"."""
+    return f"{owner_key_id}/{thread_key}" if owner_key_id else thread_key
 
 
-def record_run(session: Session, job: RunCreate, *, default_deadline_s: float) -> tuple[Run, bool]:
-    """Validate the agent and thread policy and insert the pending run; (run, created)."""
-    agent = get_agent(job.agent)
-    thread_id = None
-    if job.thread_key is not None:
-        thread = thread_store.get_or_create_thread(
-            session, external_key=job.thread_key, agent=agent.name
+def record_run(
+    session: Session, job: JobCreate, *, default_deadline_s: float, owner_key_id: str = ""
+) -> tuple[Run, bool]:
+    """Validate the agent and thread policy and insert the pending run; (run, created).
+
+    An idempotency key already used by this owner returns that run when the body is the
+    same, and raises IdempotencyConflict when it differs."""
+    body_hash = job.request_hash()
+    if job.idempotency_key is not None:
+        existing = store.find_idempotent_run(
+            session, owner_key_id=owner_key_id, idempotency_key=job.idempotency_key
         )
-        _apply_busy_policy(session, agent, thread.id)
-        thread_id = thread.id
-    return store.create_run(
+        if existing is not None:
+            return _replay(existing, body_hash), False
+    agent = get_agent(job.agent)
+    callback_url = None if job.callback_url is None else str(job.callback_url)
+    if callback_url is not None:
+        check_callback_url(callback_url, allow_private=get_settings().callbacks.allow_private)
+    thread_id = _thread_for(session, job, agent, owner_key_id)
+    run, created = store.create_run(
         session,
         agent=agent.name,
         input_text=job.input,
@@ -68,19 +63,66 @@ def record_run(session: Session, job: RunCreate, *, default_deadline_s: float) -
         thread_id=thread_id,
         use_cache=agent.cacheable if job.cache is None else job.cache,
         model_hint=job.model_hint,
+        owner_key_id=owner_key_id,
+        request_hash=body_hash,
+        metadata_json=json.dumps(job.metadata) if job.metadata else None,
+        callback_url=callback_url,
     )
+    return (run if created else _replay(run, body_hash)), created
 
 
-def enqueue_run(session: Session, job: RunCreate, *, default_deadline_s: float) -> Run:
+def _thread_for(session: Session, job: JobCreate, agent: Agent, owner_key_id: str) -> str | None:
+    """The id of the job's thread (created on first use), after its busy policy acted."""
+    if job.thread_key is None:
+        return None
+    thread = thread_store.get_or_create_thread(
+        session, external_key=scoped_thread_key(owner_key_id, job.thread_key), agent=agent.name
+    )
+    _apply_busy_policy(session, agent, thread.id)
+    return thread.id
+
+
+def _replay(run: Run, body_hash: str) -> Run:
+    if run.request_hash is not None and run.request_hash != body_hash:
+        raise IdempotencyConflict(
+            f"idempotency key {run.idempotency_key!r} was used for run {run.id} with a "
+            "different body; use a new key for a new job"
+        )
+    return run
+
+
+def enqueue_run(
+    session: Session, job: JobCreate, *, default_deadline_s: float, owner_key_id: str = ""
+) -> Run:
     """Record the run and send `start` (only for a new run, never for an idempotent replay)."""
+    return enqueue_job(
+        session, job, default_deadline_s=default_deadline_s, owner_key_id=owner_key_id
+    )[0]
+
+
+def enqueue_job(
+    session: Session, job: JobCreate, *, default_deadline_s: float, owner_key_id: str = ""
+) -> tuple[Run, bool]:
+    """`enqueue_run`, also saying whether the run is new (HTTP answers 201 or 200).
+
+    The run is recorded either way: if the broker cannot take the start message, it stays
+    pending and the recovery sweep starts it, so the caller still gets its run."""
+    from kombu.exceptions import OperationalError
+
     from tasks.next_step import send  # late: the producer side loads Celery only when sending
     from workers.runs.context import Later, StepName
 
-    run, created = record_run(session, job, default_deadline_s=default_deadline_s)
+    run, created = record_run(
+        session, job, default_deadline_s=default_deadline_s, owner_key_id=owner_key_id
+    )
     if created:
-        send(Later(StepName.START, (run.id,)))
+        try:
+            send(Later(StepName.START, (run.id,)))
+        except (OperationalError, OSError) as exc:
+            log.warning("run %s: start not sent (%r); the sweep will start it", run.id, exc)
+            return run, created
         log.info("run %s enqueued for agent %s", run.id, run.agent)
-    return run
+    return run, created
 
 
 def _apply_busy_policy(session: Session, agent: Agent, thread_id: str) -> None:

@@ -198,11 +198,17 @@ def _redis_problem(exc: BaseException, elapsed_s: float) -> CommandFailed | None
 
 
 def _runq_problem(exc: BaseException, elapsed_s: float) -> CommandFailed | None:
-    from workers.errors import ConfigError, RunNotFound, ThreadBusy, UnknownAgent
+    from workers.errors import (
+        ConfigError,
+        IdempotencyConflict,
+        RunNotFound,
+        ThreadBusy,
+        UnknownAgent,
+    )
 
     if isinstance(exc, RunNotFound | UnknownAgent):
         return CommandFailed(str(exc), ExitCode.NOT_FOUND)
-    if isinstance(exc, ThreadBusy):
+    if isinstance(exc, ThreadBusy | IdempotencyConflict):
         return CommandFailed(f"refused: {exc}", ExitCode.BAD_USAGE)
     if isinstance(exc, ConfigError):
         return _config(str(exc))

@@ -26,6 +26,10 @@ class SimulatorConfig:
     """Extra wall-clock delay added to every request, to exercise client timeouts."""
     seed: int = 0
     """Seed of the fault-injection RNG, so a failing demo run can be replayed."""
+    webhook_url: str = ""
+    """Where to POST a signed `response.<status>` webhook when a background response ends."""
+    webhook_secret: str = ""
+    """The `whsec_…` secret that signs those webhooks (Standard Webhooks, as OpenAI's)."""
     latency_jitter: float = 0.0
     """Each model turn takes `latency_ms` times a factor drawn uniformly from 1 ± this (0 to 1),
     from random.Random(seed): real turns vary, and a fixed latency flatters a fixed poll delay."""
@@ -48,17 +52,23 @@ def apply_overrides(config: SimulatorConfig, changes: Mapping[str, Any]) -> Simu
             _require_int(name, changes[name], minimum=0)
     if "seed" in changes:
         _require_int("seed", changes["seed"], minimum=None)
-    if "fault_5xx_rate" in changes:
-        _require_fraction("fault_5xx_rate", changes["fault_5xx_rate"])
-    for flag in ("quota_exhausted", "sync_latency"):
-        if flag in changes and not isinstance(changes[flag], bool):
-            raise ValueError(f"{flag} must be true or false")
-    if "latency_jitter" in changes:
-        _require_fraction("latency_jitter", changes["latency_jitter"])
+    for name in ("fault_5xx_rate", "latency_jitter"):
+        if name in changes:
+            _require_fraction(name, changes[name])
+    _require_types(changes)
     updated = dataclasses.replace(config, **changes)
     updated.fault_5xx_rate = float(updated.fault_5xx_rate)
     updated.latency_jitter = float(updated.latency_jitter)
     return updated
+
+
+def _require_types(changes: Mapping[str, Any]) -> None:
+    for name in ("webhook_url", "webhook_secret"):
+        if name in changes and not isinstance(changes[name], str):
+            raise ValueError(f"{name} must be a string")
+    for flag in ("quota_exhausted", "sync_latency"):
+        if flag in changes and not isinstance(changes[flag], bool):
+            raise ValueError(f"{flag} must be true or false")
 
 
 def _require_int(name: str, value: object, *, minimum: int | None) -> None:

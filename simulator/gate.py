@@ -2,12 +2,14 @@
 
 Admission order mirrors what a client would see from OpenAI: an account with no quota is
 refused before any limiter runs; a rate-limited request never reaches a model, so it cannot be
-hit by an injected 500 either.
+hit by an injected 500 either. A model named `sim-status-NNN` is answered with status NNN,
+so one agent can meet an unexpected provider status while every other agent is served.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from typing import Any, cast
 
 from fastapi import Request
@@ -25,6 +27,9 @@ SERVER_ERROR_MESSAGE = (
     "The server had an error while processing your request. Sorry about that! "
     "(injected by the simulator's fault_5xx_rate)"
 )
+
+
+_SCRIPTED_STATUS = re.compile(r"sim-status-([1-5]\d\d)")
 
 
 def state_of(request: Request) -> SimulatorState:
@@ -69,6 +74,10 @@ def model_in(body: dict[str, Any]) -> str:
 
 def admit(request: Request, *, model: str, tokens: int) -> None:
     """Charge one request and `tokens` tokens to (API key, model), or raise the refusal."""
+    scripted = _SCRIPTED_STATUS.fullmatch(model)
+    if scripted is not None:
+        status = int(scripted.group(1))
+        raise ApiError(status, f"status {status}, scripted by the model name {model!r}")
     state = state_of(request)
     api_key = str(request.state.api_key)
     with state.lock:

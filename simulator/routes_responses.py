@@ -12,6 +12,7 @@ from simulator.errors import bad_request
 from simulator.gate import admit, model_in, read_json, state_of
 from simulator.items import page
 from simulator.render import render_deleted, render_response
+from simulator.webhooks import schedule_webhook
 
 router = APIRouter(prefix="/v1/responses")
 
@@ -33,6 +34,7 @@ async def create_response(request: Request) -> JSONResponse:
         respond.settle_due(state, now_s)
         record = respond.create_response(state, body, now_s, took_ms=took_ms)
         respond.settle_due(state, now_s)
+        schedule_webhook(state, record)
         # OpenAI acknowledges every background create as queued, however short the latency.
         status = "queued" if record.background else respond.current_status(record, now_s)
         return JSONResponse(render_response(record, status))

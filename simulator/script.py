@@ -5,6 +5,8 @@ user message steers it: plain phrases pick tools, `#directives` force edge cases
 
     weather in A, B and C      one get_weather (or other *_weather tool) call per location
     search [documents] for X   one search_documents call (if search_documents is offered)
+    use tool NAME [with KEY]   one NAME call with `{}` (or `{"key": KEY}`) arguments, offered
+                               or not (a model that names another agent's tool)
     #turns=N                   N rounds of the same calls before the final answer (default 1)
     #bad_args                  the first call's arguments are cut short (malformed JSON)
     #unknown_tool              also call `delete_everything`, a tool nobody offered
@@ -38,6 +40,7 @@ _DIRECTIVE = re.compile(r"#([a-z_]+)(?:=(\d+))?", re.IGNORECASE)
 _PHRASE_END = r"(?=[?.!;\n]|\b(?:and\s+)?(?:also|then|search|weather)\b|$)"
 _WEATHER = re.compile(r"\bweather (?:in|for) (.+?)" + _PHRASE_END, re.IGNORECASE)
 _SEARCH = re.compile(r"\bsearch (?:documents )?for (.+?)" + _PHRASE_END, re.IGNORECASE)
+_USE_TOOL = re.compile(r"\buse tool ([A-Za-z0-9_-]{1,64})(?: with ([A-Za-z0-9_-]+))?")
 _LIST_SEPARATOR = re.compile(r",\s*(?:and\s+)?|\s+and\s+", re.IGNORECASE)
 
 
@@ -153,6 +156,7 @@ def plan_calls(
             query = match.group(1).strip(" \"'")
             if query:
                 found.append((match.start(), SEARCH_TOOL, {"query": query}))
+    found.extend(_named_calls(plain))
     # sorted() is stable, so locations from one phrase keep their order.
     calls = [(name, json.dumps(args)) for _, name, args in sorted(found, key=lambda f: f[0])]
     calls += directed
@@ -162,6 +166,14 @@ def plan_calls(
         name, arguments = calls[0]
         calls[0] = (name, arguments[:-1])
     return tuple(calls)
+
+
+def _named_calls(plain: str) -> list[tuple[int, str, dict[str, str]]]:
+    """`use tool NAME [with KEY]` phrases: (position, name, arguments)."""
+    return [
+        (match.start(), match.group(1), {"key": match.group(2)} if match.group(2) else {})
+        for match in _USE_TOOL.finditer(plain)
+    ]
 
 
 def _weather_tool(tool_names: Sequence[str]) -> str | None:

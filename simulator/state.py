@@ -80,6 +80,8 @@ class Stats:
     assistant_runs_retrieved: int = 0
     assistant_tool_outputs_submitted: int = 0
     """Tool outputs accepted by submit_tool_outputs on Assistants runs."""
+    webhooks_sent: int = 0
+    """Signed response.* webhooks posted to the configured webhook_url."""
     http_429: int = 0
     http_5xx: int = 0
     tokens_charged: int = 0

@@ -1,25 +1,56 @@
-"""Beat jobs: put stalled runs back in motion."""
+"""Beat jobs: put overdue runs (and lost callback messages) back in motion, archive idle
+threads."""
 
 from __future__ import annotations
 
 from config.celery_app import app
 from config.settings import get_settings
+from gateway.callbacks import CALLBACK_QUIET_S, find_stalled_callbacks
 from tasks.next_step import send
-from workers.runs.reaper import reap_stalled_runs
+from workers.redis_keys import sweep_lock_key
+from workers.runs.sweep import SweepPolicy, sweep_overdue_runs
 from workers.runs.threads import archive_idle_threads
-from workers.wiring import get_step_context
+from workers.wiring import get_redis, get_step_context
+
+# A sweep that holds the lock this long (a very slow database) lets the next one start;
+# the steps' compare-and-set makes an overlap harmless, only wasteful.
+_LOCK_TTL_FACTOR = 0.8
+
+
+@app.task(name="runq.housekeeping.sweep", ignore_result=True)
+def sweep() -> int:
+    """Re-send the step of every run overdue by more than the grace; returns how many.
+
+    One sweep per interval across the fleet, even with several beat instances by mistake:
+    the first to take the Redis lock sweeps, the others return at once."""
+    settings = get_settings()
+    lock_ms = int(settings.runs.sweep_every_s * 1000 * _LOCK_TTL_FACTOR)
+    if not get_redis().set(sweep_lock_key(settings.redis.prefix), "1", nx=True, px=lock_ms):
+        return 0
+    runs = settings.runs
+    policy = SweepPolicy(runs.recovery_grace_s, runs.sweep_batch, runs.max_recoveries)
+    actions = sweep_overdue_runs(get_step_context(), policy)
+    for action in actions:
+        send(action)
+    return len(actions)
 
 
 @app.task(name="runq.housekeeping.reap", ignore_result=True)
 def reap() -> int:
-    """Re-send the step every stalled run needs; returns how many were stalled."""
-    actions = reap_stalled_runs(get_step_context(), get_settings().runs.reaper_stale_s)
-    for action in actions:
-        send(action)
-    return len(actions)
+    """The old reaper's name, kept so queued messages are not stranded: now the sweep."""
+    return int(sweep())
 
 
 @app.task(name="runq.housekeeping.archive_threads", ignore_result=True)
 def archive_threads() -> int:
     """Archive threads idle past RUNQ_THREAD_RETENTION_S; returns how many."""
     return archive_idle_threads(get_step_context(), get_settings().runs.thread_retention_s)
+
+
+@app.task(name="runq.housekeeping.resend_callbacks")
+def resend_callbacks() -> int:
+    """Re-send owed callbacks whose message was lost; returns how many."""
+    stalled = find_stalled_callbacks(CALLBACK_QUIET_S)
+    for run_id, attempt in stalled:
+        app.signature("runq.callbacks.deliver", args=(run_id, attempt)).apply_async()
+    return len(stalled)

@@ -1,9 +1,15 @@
-"""Turns a step's `Next` into the Celery message that carries it out."""
+"""Turns a step's `Next` into the Celery message that carries it out.
+
+Every signature is built on runq's own app: an unbound `signature()` resolves Celery's
+*current* app, which in a thread Celery never saw (a web server's worker thread) is the
+default `amqp://localhost` app, so the message would go to a broker nobody runs.
+"""
 
 from __future__ import annotations
 
-from celery import chord, group, signature
+from celery import chord, group
 
+from config.celery_app import app
 from workers.runs.context import FanOut, Later, Next, Nothing, StepName
 
 EXECUTE_TOOL = "runq.tools.execute"
@@ -12,17 +18,20 @@ EXECUTE_TOOL = "runq.tools.execute"
 def send(next_step: Next) -> None:
     """Enqueue what `next_step` asks for (nothing for `Nothing`)."""
     if isinstance(next_step, Later):
-        signature(next_step.task.value, args=next_step.args).apply_async(
+        app.signature(next_step.task.value, args=next_step.args).apply_async(
             countdown=next_step.after_s
         )
     elif isinstance(next_step, FanOut):
         calls = group(
-            signature(EXECUTE_TOOL, args=(next_step.run_id, call_id), immutable=True)
-            for call_id in next_step.call_ids
+            [
+                app.signature(EXECUTE_TOOL, args=(next_step.run_id, call_id), immutable=True)
+                for call_id in next_step.call_ids
+            ],
+            app=app,
         )
-        submit = signature(
+        submit = app.signature(
             StepName.SUBMIT.value, args=(next_step.run_id, next_step.turn), immutable=True
         )
-        chord(calls)(submit)
+        chord(calls, app=app)(submit)
     else:
         assert isinstance(next_step, Nothing)

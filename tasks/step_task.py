@@ -8,11 +8,13 @@ from collections.abc import Callable
 
 from celery import Task
 
+from config.settings import get_settings
 from tasks.next_step import send
-from workers.errors import IllegalTransition, RunNotFound, RunqError
+from workers.errors import IllegalTransition, RunNotFound, RunqError, UnknownAgent
 from workers.runs.context import Next
 from workers.runs.outcomes import fail_run
 from workers.runs.state import Fail
+from workers.runs.sweep import record_next_due
 from workers.wiring import get_step_context
 
 log = logging.getLogger("runq.tasks")
@@ -40,6 +42,8 @@ class RunStepTask(Task):  # type: ignore[type-arg]
             # A duplicate message lost the race, or the run is gone: nothing to do.
             log.info("run %s: dropped message: %s", run_id, exc)
             return f"dropped: {exc}"
+        except UnknownAgent as exc:
+            return self._hand_back(run_id, exc)
         except RunqError as exc:
             fail_run(get_step_context(), run_id, Fail(f"{type(exc).__name__}: {exc}"))
             return f"failed: {exc}"
@@ -52,5 +56,28 @@ class RunStepTask(Task):  # type: ignore[type-arg]
             log.exception("run %s: step crashed %d times; failing the run", run_id, CRASH_RETRIES)
             fail_run(get_step_context(), run_id, Fail(f"internal error: {exc!r}"))
             return f"failed: {exc!r}"
+        # Due time first: if this process dies before the send, the sweep re-sends.
+        record_next_due(get_step_context(), next_step)
         send(next_step)
         return type(next_step).__name__
+
+    def _hand_back(self, run_id: str, exc: UnknownAgent) -> str:
+        """Requeue a step whose agent this worker lacks (a worker started without that
+        module), so a worker that has it can take it; fail the run after a bounded count."""
+        hand_back(self, exc)
+        tries = get_settings().runs.agent_missing_retries + 1
+        reason = f"no worker that took this run has its agent ({tries} tries): {exc}"
+        fail_run(get_step_context(), run_id, Fail(reason))
+        return f"failed: {reason}"
+
+
+def hand_back(task: Task, exc: UnknownAgent) -> None:  # type: ignore[type-arg]
+    """Retry `task` later on any worker, unless it was handed back too often already."""
+    settings = get_settings()
+    if task.request.retries < settings.runs.agent_missing_retries:
+        log.warning("%s: %s; handing it back for another worker", task.request.id, exc)
+        raise task.retry(
+            exc=exc,
+            countdown=settings.runs.agent_missing_retry_s,
+            max_retries=settings.runs.agent_missing_retries,
+        ) from exc

@@ -57,6 +57,10 @@ class Agent:
     output_schema: Mapping[str, Any] | None = None
     """A JSON schema the answer must satisfy (sent as strict json_schema); see `schema_of`."""
     output_schema_name: str = "answer"
+    provider_webhooks: bool = False
+    """The provider project of this agent sends response.* webhooks to runq
+    (`POST /v1/webhooks/openai`): each turn's first poll waits RUNQ_WEBHOOK_POLL_FIRST_S, as
+    a fallback, and the webhook wakes it at once."""
     output_retries: int = 0
     """Times an answer that fails the schema is sent back to the model to correct (then the
     run fails with the validation error)."""

@@ -119,7 +119,7 @@ _CORPUS = (
 )
 
 
-@tool(timeout_s=5.0, pure=True)
+@tool(timeout_s=5.0, pure=True, idempotent=True)
 def get_weather(
     location: Annotated[str, "City name, e.g. Paris"],
     unit: Literal["celsius", "fahrenheit"] = "fahrenheit",
@@ -140,7 +140,7 @@ def get_weather(
     }
 
 
-@tool(timeout_s=5.0, pure=True)
+@tool(timeout_s=5.0, pure=True, idempotent=True)
 def search_documents(
     query: Annotated[str, "What to look for"],
     max_results: Annotated[int, "How many results to return, 1 to 10"] = 5,

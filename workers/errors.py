@@ -9,9 +9,12 @@
     ├── ToolError                    a tool call could not produce an output
     │   ├── UnknownTool              the model named a tool the agent does not have
     │   ├── InvalidToolArguments     the model's arguments are not valid JSON for the schema
-    │   └── ToolTimedOut             the tool ran past its timeout
+    │   ├── ToolTimedOut             the tool ran past its timeout
+    │   └── InvalidToolOutput        the tool returned something that is not JSON, or too much
     ├── UnknownAgent                 a job names an agent nobody declared
     ├── ThreadBusy                   a thread already has an active run (policy "reject")
+    ├── IdempotencyConflict          an idempotency key was reused with a different job body
+    ├── CallbackRefused              a callback URL points somewhere runq must not call
     ├── RunNotFound                  no run has that id
     └── IllegalTransition            a compare-and-set on run status found another status
 
@@ -75,12 +78,24 @@ class ToolTimedOut(ToolError):
     """The tool ran past its timeout."""
 
 
+class InvalidToolOutput(ToolError):
+    """The tool returned a value that is not JSON-serialisable, or one too large to send."""
+
+
 class UnknownAgent(RunqError):
     """A job names an agent that nobody declared."""
 
 
 class ThreadBusy(RunqError):
     """The thread already has an active run and its agent's policy is to reject new ones."""
+
+
+class IdempotencyConflict(RunqError):
+    """An idempotency key was reused with a different job body."""
+
+
+class CallbackRefused(RunqError):
+    """A callback URL is malformed or resolves to a loopback, private or reserved address."""
 
 
 class RunNotFound(RunqError):

@@ -58,3 +58,22 @@ def breaker_key(prefix: str, tool_name: str) -> str:
     The tool name comes last so a name containing colons stays unambiguous.
     """
     return f"{prefix}:breaker:{tool_name}"
+
+
+def sweep_lock_key(prefix: str) -> str:
+    """The lock that lets one recovery sweep run at a time across the fleet."""
+    return f"{prefix}:sweep:lock"
+
+
+def run_events_key(prefix: str, run_id: str) -> str:
+    """The capped stream of one run's events (XADD MAXLEN ~, expires after events_ttl_s)."""
+    return f"{prefix}:events:{run_id}"
+
+
+def run_events_channel(prefix: str) -> str:
+    """The pub/sub channel that says "run X has a new event": `<run_id> <event type>`.
+
+    One channel for all runs, so each API process holds one subscription however many
+    clients wait, and wakes only the waiters of the run named.
+    """
+    return f"{prefix}:events"

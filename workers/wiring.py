@@ -6,6 +6,7 @@ each forked worker child (`worker_process_init`) so no socket is shared across a
 
 from __future__ import annotations
 
+import logging
 import random
 import time
 from datetime import UTC, datetime
@@ -22,6 +23,7 @@ from sqlmodel import Session, create_engine
 from config.settings import Settings, get_settings
 from workers.agents import Agent, load_agent_modules
 from workers.cache.response_cache import ResponseCache
+from workers.db import session_hooks
 from workers.db.migrate import migrates_itself, upgrade_to_head
 from workers.errors import ConfigError
 from workers.limits.clearance import Clearance, LimitTable, NoLimits, SharedBudget
@@ -34,12 +36,17 @@ from workers.providers.responses import ResponsesProvider
 from workers.redis_keys import fingerprint_api_key
 from workers.runs.backoff import Schedule
 from workers.runs.context import NoTurnTimes, StepContext, TurnTimes
+from workers.runs.events import RedisRunEvents
 from workers.runs.state import RunPolicy
 from workers.runs.turn_history import RedisTurnTimes
 from workers.runs.usage import Price
 from workers.tools.breaker import BreakerPolicy
 from workers.tools.breaker_store import RedisToolBreakers
 from workers.tools.registry import default_registry
+
+log = logging.getLogger("runq.wiring")
+
+CALLBACK_TASK = "runq.callbacks.deliver"
 
 
 @cache
@@ -72,8 +79,44 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 
 
 def new_session() -> Session:
-    """A new session on the process engine (objects stay readable after commit)."""
-    return Session(get_engine(), expire_on_commit=False)
+    """A new session on the process engine (objects stay readable after commit), carrying
+    the run-event sink and the callback sender the store calls after its commits."""
+    info: dict[str, Any] = {}
+    if get_settings().redis.url:
+        info[session_hooks.EVENT_SINK] = get_run_events()
+        info[session_hooks.CALLBACK_SENDER] = send_callback
+    return Session(get_engine(), expire_on_commit=False, info=info)
+
+
+@cache
+def get_run_events() -> RedisRunEvents:
+    """The run-event streams; short timeouts and no retries, since events are best effort."""
+    settings = get_settings()
+    client = redis.Redis.from_url(
+        settings.broker_url,
+        socket_timeout=0.5,
+        socket_connect_timeout=0.5,
+        retry=Retry(NoBackoff(), 0),
+    )
+    return RedisRunEvents(
+        client,
+        prefix=settings.redis.prefix,
+        ttl_s=settings.api.events_ttl_s,
+        max_len=settings.api.events_max_len,
+    )
+
+
+def send_callback(run_id: str) -> None:
+    """Enqueue the callback delivery of a run that just ended (by task name: workers never
+    import tasks). A broker failure is logged, never raised into the run's step."""
+    from kombu.exceptions import OperationalError
+
+    from config.celery_app import app
+
+    try:
+        app.send_task(CALLBACK_TASK, args=(run_id,))
+    except (OperationalError, OSError) as exc:
+        log.warning("run %s: callback not enqueued: %r", run_id, exc)
 
 
 @cache
@@ -192,6 +235,8 @@ def get_step_context() -> StepContext:
         },
         breakers=_breakers(settings) if settings.redis.url else None,
         tool_retries=settings.tools.retries,
+        max_deliveries=settings.runs.max_deliveries,
+        webhook_poll_first_s=settings.webhooks.poll_first_s,
         turn_times=_turn_times(settings),
     )
 
@@ -220,6 +265,7 @@ def reset(*, after_fork: bool = False) -> None:
         get_engine,
         get_redis,
         get_response_cache,
+        get_run_events,
         get_openai_client,
         get_step_context,
         get_settings,

@@ -49,6 +49,9 @@ def demo(
     timeout_s: Annotated[float, typer.Option(help="Give up on the batch after this.")] = 300.0,
     workdir: WorkdirOption = Path(".runq/demo"),
     as_json: JsonOption = False,
+    http: Annotated[
+        bool, typer.Option(help="Submit and follow the runs through the HTTP API, with a key.")
+    ] = False,
 ) -> None:
     """Run a batch of runs on a local fleet, offline: no key, Redis or database needed.
 
@@ -75,6 +78,7 @@ def demo(
         latency_ms=latency_ms,
         timeout_s=timeout_s,
         workdir=workdir / time.strftime("%Y%m%d-%H%M%S"),
+        via_http=http,
     )
     if as_json:
         print_json(asdict(summary) | {"runs_per_s": summary.runs_per_s})
@@ -99,11 +103,11 @@ def _print_demo(summary: DemoSummary) -> None:
 
 def worker(
     ctx: typer.Context,
-    queues: Annotated[str, typer.Option(help="Queues to consume: runs, tools or both.")] = (
-        "runs,tools"
+    queues: Annotated[str, typer.Option(help="Queues to consume: runs, tools, callbacks.")] = (
+        "runs,tools,callbacks"
     ),
     concurrency: Annotated[int, typer.Option(help="Threads in the pool.")] = 16,
-    beat: Annotated[bool, typer.Option(help="Also run the reaper schedule (one per fleet).")] = (
+    beat: Annotated[bool, typer.Option(help="Also run the sweep's beat (one per fleet).")] = (
         False
     ),
     hostname: Annotated[

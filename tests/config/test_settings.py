@@ -28,7 +28,13 @@ ALL_VARIABLES = [
     "RUNQ_RETRY_CAP_S",
     "RUNQ_RUN_DEADLINE_S",
     "RUNQ_MAX_TURNS",
-    "RUNQ_REAPER_STALE_S",
+    "RUNQ_SWEEP_EVERY_S",
+    "RUNQ_RECOVERY_GRACE_S",
+    "RUNQ_SWEEP_BATCH",
+    "RUNQ_MAX_RECOVERIES",
+    "RUNQ_MAX_DELIVERIES",
+    "RUNQ_AGENT_MISSING_RETRIES",
+    "RUNQ_AGENT_MISSING_RETRY_S",
     "RUNQ_VISIBILITY_TIMEOUT_S",
     "RUNQ_AGENT_MODULES",
     "RUNQ_THREAD_RETENTION_S",
@@ -101,7 +107,13 @@ JSON_VALUES = {
         ("RUNQ_RETRY_CAP_S", "9", lambda s: s.polling.retry_cap_s),
         ("RUNQ_RUN_DEADLINE_S", "60", lambda s: s.runs.deadline_s),
         ("RUNQ_MAX_TURNS", "4", lambda s: s.runs.max_turns),
-        ("RUNQ_REAPER_STALE_S", "30", lambda s: s.runs.reaper_stale_s),
+        ("RUNQ_SWEEP_EVERY_S", "1", lambda s: s.runs.sweep_every_s),
+        ("RUNQ_RECOVERY_GRACE_S", "3", lambda s: s.runs.recovery_grace_s),
+        ("RUNQ_SWEEP_BATCH", "50", lambda s: s.runs.sweep_batch),
+        ("RUNQ_MAX_RECOVERIES", "7", lambda s: s.runs.max_recoveries),
+        ("RUNQ_MAX_DELIVERIES", "2", lambda s: s.runs.max_deliveries),
+        ("RUNQ_AGENT_MISSING_RETRIES", "4", lambda s: s.runs.agent_missing_retries),
+        ("RUNQ_AGENT_MISSING_RETRY_S", "0.5", lambda s: s.runs.agent_missing_retry_s),
         ("RUNQ_VISIBILITY_TIMEOUT_S", "900", lambda s: s.runs.visibility_timeout_s),
         ("RUNQ_AGENT_MODULES", '["my.agents"]', lambda s: s.runs.agent_modules),
         ("RUNQ_THREAD_RETENTION_S", "60", lambda s: s.runs.thread_retention_s),
@@ -150,6 +162,7 @@ def test_the_simulator_key_is_refused_outside_dev(monkeypatch, environment):
 def test_a_real_key_passes_outside_dev(monkeypatch):
     monkeypatch.setenv("RUNQ_ENVIRONMENT", "production")
     monkeypatch.setenv("OPENAI_API_KEY", "sk-live-123")
+    monkeypatch.setenv("RUNQ_CALLBACK_SECRET", "whsec_" + "a" * 40)  # also required (issue 8)
     settings = load_settings()
     assert not settings.uses_simulator_key
     assert settings.provider.api_key.get_secret_value() != SIMULATOR_API_KEY

@@ -29,6 +29,8 @@ def test_help_lists_every_command():
         "runs",
         "agents",
         "tools",
+        "serve",
+        "keys",
     ):
         assert command in result.output
 
@@ -57,6 +59,9 @@ def test_the_demo_runs_a_batch_on_embedded_defaults(tmp_path):
         "-m",
         "gateway.cli",
         "demo",
+        # Through the HTTP API with a key (issue 8): the same fleet and table; the direct
+        # enqueue path is the one every integration test's enqueue_batch takes.
+        "--http",
         "--runs",
         "20",
         "--workdir",
@@ -64,7 +69,7 @@ def test_the_demo_runs_a_batch_on_embedded_defaults(tmp_path):
     ]
     result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=170)
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "runq demo" in result.stdout
+    assert "runq demo" in result.stdout and "HTTP API on http://127.0.0.1:" in result.stderr
     # The first run's transcript comes before the table, so a newcomer sees what a run is.
     transcript = result.stdout.index("The first run")
     assert transcript < result.stdout.index("tool get_weather(") < result.stdout.index("runq demo")

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import signal
+import time
 from dataclasses import replace
 
 from pydantic import BaseModel
@@ -66,6 +69,62 @@ register_agent(
         name="limited-agent",
         model="gpt-limited",
         tools=("get_weather", "search_documents"),
+        max_output_tokens=256,
+    )
+)
+
+
+# -- tools that misbehave, for the bad-input catalogue (the model calls them by name) ------
+@tool(description="Always raises.")
+def raise_error() -> str:
+    raise ValueError("the tool's own bug")
+
+
+@tool(timeout_s=0.5, description="Hangs past its timeout.")
+def hang() -> str:
+    time.sleep(3)
+    return "too late"
+
+
+@tool(description="Returns something JSON cannot carry.")
+def return_object() -> object:
+    return object()
+
+
+@tool(description="Returns two megabytes.")
+def return_megabytes() -> str:
+    return "x" * 2_000_000
+
+
+@tool(description="Calls sys.exit.")
+def exit_the_process() -> str:
+    raise SystemExit(3)
+
+
+@tool(timeout_s=0.2, idempotent=True, description="Kills the worker process running it.")
+def crash_worker() -> str:
+    os.kill(os.getpid(), signal.SIGKILL)
+    return "unreachable"
+
+
+MISBEHAVING = ("raise_error", "hang", "return_object", "return_megabytes", "exit_the_process")
+register_agent(Agent(name="misbehaving-tools", model="gpt-test", tools=MISBEHAVING))
+register_agent(Agent(name="poison-agent", model="gpt-test", tools=("crash_worker",)))
+register_agent(Agent(name="teapot-agent", model="sim-status-418"))
+register_agent(Agent(name="flaky-provider-agent", model="sim-status-503"))
+# Port 9 (discard) refuses connections: a provider that drops every connection.
+register_agent(
+    Agent(name="unreachable-provider-agent", model="gpt-test", base_url="http://127.0.0.1:9/v1")
+)
+
+# Its provider project sends webhooks: polls are only the fallback (test_openai_webhooks).
+register_agent(
+    Agent(
+        name="responses-webhook",
+        model="gpt-test",
+        provider="responses",
+        tools=TOOLS,
+        provider_webhooks=True,
         max_output_tokens=256,
     )
 )

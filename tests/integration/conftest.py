@@ -8,7 +8,9 @@ from contextlib import suppress
 
 import pytest
 
+from bench.chaos_agents import EXECUTIONS_FILE_ENV
 from devstack.local_stack import LocalStack
+from tests.integration.api_server import Api, served_api
 from tests.integration.fleet import fresh_postgres_database, running_fleet
 
 
@@ -20,8 +22,15 @@ def fleet(
     two `runs` workers and one `tools` worker, so several processes share every budget.
     The store is PostgreSQL, as in production (`runq demo` and its test cover SQLite);
     a machine without PostgreSQL falls back to a SQLite file outside CI."""
-    env = {}
+    env = {EXECUTIONS_FILE_ENV: str(tmp_path_factory.mktemp("chaos") / "executions.log")}
     with suppress(pytest.skip.Exception):
         env["DATABASE_URL"] = fresh_postgres_database(request.getfixturevalue("postgres_server"))
     with running_fleet(tmp_path_factory, runs_workers=2, extra_env=env) as stack:
         yield stack
+
+
+@pytest.fixture(scope="session")
+def api(fleet: LocalStack) -> Iterator[Api]:
+    """The HTTP API on the fleet (uvicorn in a thread), with two tenants' keys."""
+    with served_api() as served:
+        yield served

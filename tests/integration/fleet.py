@@ -29,12 +29,22 @@ FLEET_ENV = {
     "RUNQ_POLL_CAP_S": "1.0",
     "RUNQ_RETRY_FIRST_S": "0.2",
     "RUNQ_RETRY_CAP_S": "2.0",
-    "RUNQ_REAPER_STALE_S": "20",
+    "RUNQ_SWEEP_EVERY_S": "1",
+    "RUNQ_RECOVERY_GRACE_S": "1",
+    "RUNQ_MAX_RECOVERIES": "5",
+    "RUNQ_MAX_DELIVERIES": "2",
+    "RUNQ_AGENT_MISSING_RETRIES": "2",
+    "RUNQ_AGENT_MISSING_RETRY_S": "0.5",
     "RUNQ_TOOL_GRACE_S": "2",
     "RUNQ_PROVIDER_TIMEOUT_S": "3",
-    "RUNQ_AGENT_MODULES": '["tests.integration.agents"]',
+    "RUNQ_AGENT_MODULES": '["tests.integration.agents", "bench.chaos_agents"]',
     # Only the `limited-agent` model has a budget; test_shared_budget sets the simulator's.
     "RUNQ_MODEL_LIMITS": json.dumps({"gpt-limited": {"requests_per_min": LIMITED_RPM}}),
+    # Callback receivers in the tests listen on 127.0.0.1, and should not wait seconds.
+    "RUNQ_CALLBACK_ALLOW_PRIVATE": "true",
+    "RUNQ_CALLBACK_RETRY_FIRST_S": "0.2",
+    # A lost webhook costs a 5 s wait, not the production 30 s.
+    "RUNQ_WEBHOOK_POLL_FIRST_S": "5",
 }
 TERMINAL = {"completed", "failed", "cancelled", "expired"}
 
@@ -46,7 +56,7 @@ def running_fleet(
     extra_env: dict[str, str] | None = None,
     runs_workers: int = 1,
 ) -> Iterator[LocalStack]:
-    """Redis + simulator + `runs_workers` runs workers (the first with the reaper beat) +
+    """Redis + simulator + `runs_workers` runs workers (the first with the recovery sweep's beat) +
     one tools worker, all real processes; the environment is restored afterwards."""
     saved_env = dict(os.environ)
     workdir = tmp_path_factory.mktemp("fleet")
@@ -59,7 +69,7 @@ def running_fleet(
     try:
         for index in range(runs_workers):
             stack.start_worker("runs", concurrency=16, name=f"runs{index}", beat=index == 0)
-        stack.start_worker("tools", concurrency=16, name="tools")
+        stack.start_worker("tools,callbacks", concurrency=16, name="tools")
         stack.wait_for_workers(runs_workers + 1)
         yield stack
     finally:

@@ -1,5 +1,6 @@
 """Nothing lost: workers killed with SIGKILL in the middle of a batch; every run still ends
-completed and no tool call runs twice."""
+completed, no call of a non-idempotent tool runs twice, and no idempotent tool's result is
+lost (it is run again instead)."""
 
 from __future__ import annotations
 
@@ -21,7 +22,7 @@ def test_killed_workers_lose_nothing_and_run_no_tool_twice(fleet):
     batch_id = enqueue_batch([prompts[i % 2] for i in range(30)])
     time.sleep(1.0)
 
-    # When every worker but the one running the reaper beat is killed without warning
+    # When every worker but the one running the sweep's beat is killed without warning
     beat_worker, *others = fleet.workers
     for process in others:
         process.send_signal(signal.SIGKILL)
@@ -30,15 +31,14 @@ def test_killed_workers_lose_nothing_and_run_no_tool_twice(fleet):
     fleet.start_worker("runs,tools", concurrency=16, name="replacement")
     fleet.wait_for_workers(2)
 
-    # Then the reaper and redelivery finish every run, and each call ran at most once
-    wait_for_batch(batch_id, 30, timeout_s=150)
+    # Then the sweep finishes every run within seconds, and the demo tools (idempotent) cut
+    # off mid-call ran again instead of answering "interrupted"
+    wait_for_batch(batch_id, 30, timeout_s=60)
     with wiring.new_session() as session:
         runs = store.list_runs(session, batch_id=batch_id)
         calls = store.batch_tool_calls(session, batch_id=batch_id)
     assert [r.error for r in runs if r.status != "completed"] == []
-    assert all(c.attempts <= 1 for c in calls)
-    interrupted = [c for c in calls if c.error and c.error.startswith("interrupted")]
-    assert all(c.status == "failed" for c in interrupted)  # answered, not re-run
+    assert {c.status for c in calls} == {"succeeded"}
 
 
 def finished(batch_id: str) -> int:
@@ -62,9 +62,9 @@ def test_a_redis_restart_that_loses_every_message_still_ends_every_run(fleet):
     fleet.redis = start_embedded_redis(port=port, data_dir=fleet.redis.data_dir)
 
     # Then, with crashed workers restarted as a supervisor would (kombu can kill a
-    # threads-pool worker on a broker reset), the reaper re-sends each stalled run's step
-    # from the database, and every run completes with no tool call run twice
-    deadline = time.monotonic() + 150
+    # threads-pool worker on a broker reset), the sweep re-sends each overdue run's step
+    # from the database, and every run completes with no tool result lost
+    deadline = time.monotonic() + 60
     while finished(batch_id) < 20 and time.monotonic() < deadline:
         fleet.revive_workers()
         time.sleep(1.0)
@@ -73,4 +73,4 @@ def test_a_redis_restart_that_loses_every_message_still_ends_every_run(fleet):
         runs = store.list_runs(session, batch_id=batch_id)
         calls = store.batch_tool_calls(session, batch_id=batch_id)
     assert [r.error for r in runs if r.status != "completed"] == []
-    assert all(c.attempts <= 1 for c in calls)
+    assert {c.status for c in calls} == {"succeeded"}

@@ -26,6 +26,7 @@ STATS_KEYS = {
     "assistant_runs_created",
     "assistant_runs_retrieved",
     "assistant_tool_outputs_submitted",
+    "webhooks_sent",
     "http_429",
     "http_5xx",
     "tokens_charged",

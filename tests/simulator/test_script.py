@@ -61,6 +61,20 @@ def search(query: str) -> tuple[str, str]:
         pytest.param(
             None,
             BOTH,
+            [user("Please use tool crash_worker, then weather in Oslo.")],
+            ToolCalls((("crash_worker", "{}"), weather("Oslo"))),
+            id="use-tool-by-name-offered-or-not",
+        ),
+        pytest.param(
+            None,
+            (),
+            [user("use tool lookup with k1 and use tool charge with c-2")],
+            ToolCalls((("lookup", '{"key": "k1"}'), ("charge", '{"key": "c-2"}'))),
+            id="use-tool-with-a-key",
+        ),
+        pytest.param(
+            None,
+            BOTH,
             [user("What's the weather in Paris, Rome and Oslo?")],
             ToolCalls((weather("Paris"), weather("Rome"), weather("Oslo"))),
             id="weather-list",

@@ -193,3 +193,10 @@ def test_bad_args_and_unknown_tool_reach_the_client(sim: Sim) -> None:
         model=MODEL, previous_response_id=response.id, input=answer(calls), tools=TOOLS
     )
     assert final.status == "completed"
+
+
+def test_a_model_named_sim_status_gets_that_status(sim: Sim) -> None:
+    with pytest.raises(openai.APIStatusError) as caught:
+        sim.client.responses.create(model="sim-status-418", input=PROMPT)
+    assert caught.value.status_code == 418
+    assert "scripted by the model name" in caught.value.message

@@ -11,10 +11,14 @@ from typing import Any
 import pytest
 
 import tasks.step_task as step_task
+from config.settings import get_settings
 from tasks.runs import poll
-from workers.errors import IllegalTransition, ProviderRejected, RunNotFound
+from workers.errors import IllegalTransition, ProviderRejected, RunNotFound, UnknownAgent
 from workers.runs.context import Later, StepName
 from workers.runs.state import Fail
+
+EVENTS: list[str] = []
+"""What carry_out did, in order: "due" (next due time recorded), "send"."""
 
 
 class RetryAsked(Exception):
@@ -25,12 +29,19 @@ class RetryAsked(Exception):
 @pytest.fixture
 def recorded(monkeypatch: pytest.MonkeyPatch) -> dict[str, list[Any]]:
     seen: dict[str, list[Any]] = {"sent": [], "failed": []}
-    monkeypatch.setattr(step_task, "send", seen["sent"].append)
+    EVENTS.clear()
+
+    def send(step: Any) -> None:
+        EVENTS.append("send")
+        seen["sent"].append(step)
+
+    monkeypatch.setattr(step_task, "send", send)
+    monkeypatch.setattr(step_task, "record_next_due", lambda ctx, step: EVENTS.append("due"))
     monkeypatch.setattr(
         step_task, "fail_run", lambda ctx, run_id, step: seen["failed"].append((run_id, step))
     )
     monkeypatch.setattr(step_task, "get_step_context", lambda: None)
-    monkeypatch.setattr(poll, "retry", lambda exc, countdown: RetryAsked(countdown))
+    monkeypatch.setattr(poll, "retry", lambda exc, countdown, **_: RetryAsked(countdown))
     return seen
 
 
@@ -54,6 +65,23 @@ def test_the_next_step_is_sent(recorded):
     assert carry_out(lambda: following) == "Later"
     assert recorded["sent"] == [following]
     assert recorded["failed"] == []
+    assert EVENTS == ["due", "send"]  # if the send never happens, the sweep re-sends
+
+
+def test_a_step_whose_agent_this_worker_lacks_is_handed_back(recorded):
+    with pytest.raises(RetryAsked):
+        carry_out(raising(UnknownAgent("unknown agent 'x'")), retries=0)
+    assert recorded == {"sent": [], "failed": []}
+
+
+def test_a_step_handed_back_too_often_fails_the_run_with_the_reason(recorded):
+    limit = get_settings().runs.agent_missing_retries
+    assert carry_out(raising(UnknownAgent("unknown agent 'x'")), retries=limit).startswith(
+        "failed:"
+    )
+    [(run_id, failure)] = recorded["failed"]
+    assert run_id == "run_1"
+    assert failure.reason.startswith(f"no worker that took this run has its agent ({limit + 1}")
 
 
 @pytest.mark.parametrize("exc", [IllegalTransition("lost the race"), RunNotFound("gone")])

@@ -21,6 +21,7 @@ PURE_MODULES = (
     "workers/cache/cache_key.py",
     "workers/redis_keys.py",
     "workers/runs/usage.py",
+    "workers/runs/recovery.py",
     "workers/tools/breaker.py",
     "simulator/script.py",
     "simulator/tool_directives.py",

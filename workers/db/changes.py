@@ -31,6 +31,8 @@ class RunChanges:
     cache_hit: bool | None = None
     started_at: datetime | None = None
     finished_at: datetime | None = None
+    recoveries: int | None = None
+    """Set only by the sweep; every other transition resets it to 0."""
 
     def __or__(self, other: RunChanges) -> RunChanges:
         """These changes, overridden by every field `other` sets."""

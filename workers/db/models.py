@@ -6,7 +6,7 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import DateTime, Index, TypeDecorator, UniqueConstraint
+from sqlalchemy import DateTime, TypeDecorator, UniqueConstraint
 from sqlmodel import Column, Field, SQLModel
 
 from workers.db.statuses import RunStatus, ToolCallStatus
@@ -59,11 +59,13 @@ class Thread(SQLModel, table=True):
 class Run(SQLModel, table=True):
     """One agent run: the job a service enqueued, and everything that happened to it."""
 
-    # The reaper asks for unfinished runs with no progress since a moment: one index serves it.
-    __table_args__ = (Index("ix_run_status_updated_at", "status", "updated_at"),)
+    # Idempotency keys are scoped per owner: two services may both use "order-42".
+    __table_args__ = (
+        UniqueConstraint("owner_key_id", "idempotency_key", name="uq_run_owner_idempotency"),
+    )
 
     id: str = Field(default_factory=lambda: new_id("run"), primary_key=True)
-    idempotency_key: str | None = Field(default=None, unique=True, index=True)
+    idempotency_key: str | None = Field(default=None, index=True)
     batch_id: str | None = Field(default=None, index=True)
     agent: str
     thread_id: str | None = Field(default=None, foreign_key="thread.id", index=True)
@@ -71,7 +73,8 @@ class Run(SQLModel, table=True):
     status: str = Field(default=RunStatus.PENDING.value, index=True)
     provider: str = "responses"
     model: str = ""
-    provider_ref: str | None = None
+    # Indexed: provider webhooks name the response, and must find its run at once.
+    provider_ref: str | None = Field(default=None, index=True)
     # Sequence number of the run's step chain: every state observation bumps it, and each
     # poll message carries the value it expects, so a duplicate or stale poll is dropped.
     step_seq: int = 0
@@ -94,11 +97,29 @@ class Run(SQLModel, table=True):
     result_json: str | None = None
     hosted_items: str | None = None
     error: str | None = None
+    # The API key that submitted the run ("" for the operator's CLI); no other key sees it.
+    owner_key_id: str = Field(default="", index=True)
+    # SHA-256 of the canonical job body: an idempotency key reused with another body is a
+    # conflict, not a silent replay of the old run.
+    request_hash: str | None = None
+    metadata_json: str | None = None
+    callback_url: str | None = None
+    # None (no callback, or not yet ended) -> pending -> delivered | gave_up
+    callback_state: str | None = None
     created_at: datetime = Field(default_factory=utcnow, sa_column=_utc_column(False))
     updated_at: datetime = Field(default_factory=utcnow, sa_column=_utc_column(False))
     started_at: datetime | None = Field(default=None, sa_column=_utc_column())
     finished_at: datetime | None = Field(default=None, sa_column=_utc_column())
     deadline_at: datetime = Field(sa_column=_utc_column(False))
+    # When the run's next message should have done its work: the countdown it was sent
+    # with, or the tool timeouts of a chord. The sweep re-sends the step of a run overdue
+    # by more than a grace; NULL once the run is terminal, so the index holds runs in flight.
+    next_due_at: datetime | None = Field(
+        default=None, sa_column=Column(UTCDateTime(), nullable=True, index=True)
+    )
+    # Times the sweep re-sent the same step; reset by every transition. Bounded, so a step
+    # that kills its worker each time (a poison run) fails instead of looping.
+    recoveries: int = 0
 
 
 class ToolCall(SQLModel, table=True):
@@ -120,3 +141,29 @@ class ToolCall(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow, sa_column=_utc_column(False))
     started_at: datetime | None = Field(default=None, sa_column=_utc_column())
     finished_at: datetime | None = Field(default=None, sa_column=_utc_column())
+
+
+class ApiKey(SQLModel, table=True):
+    """A caller of the HTTP API. Only a SHA-256 of the key is stored; the prefix is shown."""
+
+    id: str = Field(default_factory=lambda: new_id("key"), primary_key=True)
+    name: str = Field(unique=True, index=True)
+    prefix: str
+    key_hash: str = Field(unique=True, index=True)
+    created_at: datetime = Field(default_factory=utcnow, sa_column=_utc_column(False))
+    revoked_at: datetime | None = Field(default=None, sa_column=_utc_column())
+
+
+class CallbackAttempt(SQLModel, table=True):
+    """One try at POSTing a run's end to its callback URL; claimed (inserted) before the
+    POST, so a redelivered message never sends the same attempt twice."""
+
+    __table_args__ = (UniqueConstraint("run_id", "attempt", name="uq_callbackattempt_run_attempt"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    run_id: str = Field(foreign_key="run.id", index=True)
+    attempt: int
+    status_code: int | None = None
+    duration_ms: int = 0
+    error: str | None = None
+    created_at: datetime = Field(default_factory=utcnow, sa_column=_utc_column(False))

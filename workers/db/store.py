@@ -16,11 +16,14 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import Session, col, func, select
 
+from workers.db.callback_store import claim_callback
 from workers.db.changes import RunChanges
 from workers.db.models import Run, ToolCall, utcnow
-from workers.db.statuses import TERMINAL_STATUSES, RunStatus, ToolCallStatus
+from workers.db.session_hooks import announce, announce_tool_turn, send_callback
+from workers.db.statuses import TERMINAL_STATUSES, RunStatus, ToolCallStatus, is_terminal
 from workers.errors import IllegalTransition, RunNotFound
 from workers.providers.interface import ToolCallRequest, Usage
+from workers.runs.events import event_type_for_status
 
 NO_CHANGES = RunChanges()
 
@@ -38,13 +41,18 @@ def create_run(
     thread_id: str | None = None,
     use_cache: bool = False,
     model_hint: str | None = None,
+    owner_key_id: str = "",
+    request_hash: str | None = None,
+    metadata_json: str | None = None,
+    callback_url: str | None = None,
 ) -> tuple[Run, bool]:
-    """Insert a pending run; with an idempotency key seen before, return that run instead.
-
-    Returns (run, created).
+    """Insert a pending run; with an idempotency key this owner used before, return that
+    run instead. Returns (run, created).
     """
     if idempotency_key is not None:
-        existing = session.exec(select(Run).where(Run.idempotency_key == idempotency_key)).first()
+        existing = find_idempotent_run(
+            session, owner_key_id=owner_key_id, idempotency_key=idempotency_key
+        )
         if existing is not None:
             return existing, False
     run = Run(
@@ -58,6 +66,11 @@ def create_run(
         thread_id=thread_id,
         use_cache=use_cache,
         model_hint=model_hint,
+        next_due_at=utcnow(),  # if the start message is never sent, the sweep sends it
+        owner_key_id=owner_key_id,
+        request_hash=request_hash,
+        metadata_json=metadata_json,
+        callback_url=callback_url,
     )
     session.add(run)
     try:
@@ -65,17 +78,22 @@ def create_run(
     except IntegrityError:
         # Another enqueuer won the race for the same idempotency key.
         session.rollback()
-        return create_run_winner(session, idempotency_key=idempotency_key), False
+        winner = find_idempotent_run(
+            session, owner_key_id=owner_key_id, idempotency_key=idempotency_key or ""
+        )
+        if winner is None:
+            raise
+        return winner, False
     session.refresh(run)
     return run, True
 
 
-def create_run_winner(session: Session, *, idempotency_key: str | None) -> Run:
-    """The run that owns `idempotency_key`."""
-    run = session.exec(select(Run).where(Run.idempotency_key == idempotency_key)).first()
-    if run is None:
-        raise RunNotFound(f"no run with idempotency key {idempotency_key!r}")
-    return run
+def find_idempotent_run(session: Session, *, owner_key_id: str, idempotency_key: str) -> Run | None:
+    """The run `owner_key_id` created with `idempotency_key`, if any."""
+    query = select(Run).where(
+        Run.owner_key_id == owner_key_id, Run.idempotency_key == idempotency_key
+    )
+    return session.exec(query.execution_options(populate_existing=True)).first()
 
 
 def get_run(session: Session, *, run_id: str) -> Run:
@@ -112,7 +130,12 @@ def transition(
         usage=usage,
         changes=changes,
     )
+    callback_due = is_terminal(to) and claim_callback(session, run_id=run_id)
     session.commit()
+    if list(from_statuses) != [to]:  # a poll that saw no change is not news
+        announce(session, run_id, event_type_for_status(to.value), {"status": to.value})
+    if callback_due:
+        send_callback(session, run_id)
 
 
 def record_tool_turn(
@@ -152,6 +175,7 @@ def record_tool_turn(
                 )
             )
     session.commit()
+    announce_tool_turn(session, run_id, turn, calls)
 
 
 def claim_tool_call(
@@ -173,6 +197,7 @@ def claim_tool_call(
     claimed = bool(result.rowcount == 1)  # type: ignore[attr-defined]
     if claimed:
         _show_in_session(session, _held_call(session, run_id, call_id), changes)
+        announce(session, run_id, "tool_call.started", {"call_id": call_id})
     return claimed
 
 
@@ -214,8 +239,11 @@ def finish_tool_call(
         .values(**changes)
     )
     session.commit()
-    if result.rowcount == 1:  # type: ignore[attr-defined]
-        _show_in_session(session, _held_call(session, run_id, call_id), changes)
+    if result.rowcount != 1:  # type: ignore[attr-defined]
+        return
+    _show_in_session(session, _held_call(session, run_id, call_id), changes)
+    outcome = {"call_id": call_id, "status": "failed" if error else "succeeded"}
+    announce(session, run_id, "tool_call.finished", {**outcome, "duration_ms": duration_ms})
 
 
 def list_tool_calls(session: Session, *, run_id: str, turn: int | None = None) -> list[ToolCall]:
@@ -230,18 +258,6 @@ def list_tool_calls(session: Session, *, run_id: str, turn: int | None = None) -
 def list_runs(session: Session, *, batch_id: str) -> list[Run]:
     """Every run of one batch."""
     query = select(Run).where(Run.batch_id == batch_id).execution_options(populate_existing=True)
-    return list(session.exec(query).all())
-
-
-def find_stalled_runs(session: Session, *, updated_before: datetime, limit: int = 500) -> list[Run]:
-    """Non-terminal runs with no recorded progress since `updated_before` (reaper input)."""
-    query = (
-        select(Run)
-        # IN over the open statuses (not NOT IN the closed ones) lets the index serve it.
-        .where(col(Run.status).in_([s.value for s in RunStatus if s not in TERMINAL_STATUSES]))
-        .where(col(Run.updated_at) < updated_before)
-        .limit(limit)
-    )
     return list(session.exec(query).all())
 
 
@@ -278,7 +294,12 @@ def _compare_and_set(
     )
     if at_step is not None:
         statement = statement.where(col(Run.step_seq) == at_step)
-    values: dict[str, Any] = {"status": to.value, "updated_at": utcnow(), **changes.columns()}
+    # Any transition is progress: the sweep's re-send count starts over, and a run that
+    # ended leaves the sweep's index.
+    values: dict[str, Any] = {"status": to.value, "updated_at": utcnow(), "recoveries": 0}
+    if to in TERMINAL_STATUSES:
+        values["next_due_at"] = None
+    values |= changes.columns()
     if usage is not None:
         values["input_tokens"] = col(Run.input_tokens) + usage.input_tokens
         values["output_tokens"] = col(Run.output_tokens) + usage.output_tokens

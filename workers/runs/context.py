@@ -1,6 +1,6 @@
 """What a run step needs from the outside world, and what it asks to happen next.
 
-Steps (in `run_steps`, `tool_steps`, `reaper`) never import Celery: they return a `Next`
+Steps (in `steps`, `tools.execute`, `sweep`) never import Celery: they return a `Next`
 value and the task layer turns it into a message.
 """
 
@@ -112,4 +112,8 @@ class StepContext:
     base_url: str = ""
     prices: Mapping[str, Price] = field(default_factory=dict)
     breakers: ToolBreakers | None = None
+    max_deliveries: int = 3
+    """Executions an idempotent call may start before its run fails as a poison run."""
+    webhook_poll_first_s: float = 30.0
+    """First poll of a turn for agents whose provider sends webhooks (the fallback)."""
     turn_times: TurnTimes = field(default_factory=NoTurnTimes)

@@ -25,6 +25,9 @@ class RunPolicy:
     retry: Schedule
     max_turns: int
     max_attempts: int
+    webhook_first_poll_s: float | None = None
+    """The provider calls back when a turn ends (OpenAI webhooks): the first poll of each
+    turn waits this long, as the fallback for a lost webhook. None: poll on the schedule."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,8 +156,11 @@ _FINAL_STATUS = {
 def _poll_delay_s(run: RunView, state: ProviderState, now: datetime, policy: RunPolicy) -> float:
     # The provider's hint wins over our schedule, but neither may sleep past the poll cap or
     # the deadline: a run must be seen (and expired) when its deadline comes.
-    delay_s = state.poll_after_s or poll_delay_s(run.poll_count, run.recent_turn_s, policy.poll)
     until_deadline_s = (run.deadline_at - now).total_seconds()
+    if run.poll_count == 0 and policy.webhook_first_poll_s is not None:
+        # A webhook will wake the poll early; this is only the fallback, so it may pass the cap.
+        return max(_MIN_POLL_S, min(policy.webhook_first_poll_s, until_deadline_s))
+    delay_s = state.poll_after_s or poll_delay_s(run.poll_count, run.recent_turn_s, policy.poll)
     return max(_MIN_POLL_S, min(delay_s, policy.poll.cap_s, until_deadline_s))
 
 

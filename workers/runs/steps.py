@@ -31,6 +31,7 @@ from workers.runs.state import (
     Finish,
     Poll,
     Retry,
+    RunPolicy,
     RunTools,
     RunView,
     Throttle,
@@ -101,7 +102,9 @@ def submit_outputs(ctx: StepContext, run_id: str, turn: int) -> Next:
         if pending:
             return FanOut(run_id, turn, pending)
         if any(c.status == ToolCallStatus.RUNNING for c in calls):
-            return Later(StepName.SUBMIT, (run_id, turn), ctx.policy.retry.first_s)
+            # The chord whose execute is still running calls submit when it ends; if its
+            # worker died, the run is overdue and the sweep resumes the tools.
+            return Nothing(f"turn {turn} still has tool calls running")
         agent = get_agent(run.agent)
         outputs = [ToolOutput(call_id=c.call_id, output=c.output or "") for c in calls]
         request = build_turn_request(ctx, session, run, agent)
@@ -198,7 +201,7 @@ def _advance(
         poll_count=run.turn_polls + int(polled),
         recent_turn_s=_recent_turn_s(ctx, run, state),
     )
-    step = decide(view, state, ctx.now(), ctx.policy)
+    step = decide(view, state, ctx.now(), _policy_of(ctx, agent))
     seq = run.step_seq
     counted = RunChanges(attempts=0)
     if polled:
@@ -306,6 +309,12 @@ def _recent_turn_s(ctx: StepContext, run: Run, state: ProviderState) -> tuple[fl
     if state.status not in (ProviderStatus.QUEUED, ProviderStatus.IN_PROGRESS):
         return ()
     return ctx.turn_times.recent(run.model)
+
+
+def _policy_of(ctx: StepContext, agent: Agent) -> RunPolicy:
+    if agent.provider_webhooks and agent.provider == "responses":
+        return replace(ctx.policy, webhook_first_poll_s=ctx.webhook_poll_first_s)
+    return ctx.policy
 
 
 def _settle(ctx: StepContext, run: Run, agent: Agent, state: ProviderState) -> None:

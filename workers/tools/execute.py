@@ -1,10 +1,11 @@
-"""Executing one tool call, at most once.
+"""Executing one tool call: at most once, or at least once for idempotent tools.
 
 A call is claimed (pending -> running) in the database before the tool runs, so a
 redelivered or duplicated message never runs it again: it returns the stored output. A call
-found `running` long past its timeout was interrupted by a lost worker; it is answered with
-an error output rather than re-run, because running a side-effecting tool twice is worse
-than telling the model it failed. Tools marked `retryable` (idempotent) get a few more
+found `running` long past its timeout was interrupted by a lost worker. An idempotent tool
+(`@tool(idempotent=True)`) is then run again; any other is answered with an error output
+rather than re-run, because running a side-effecting tool twice is worse than telling the
+model it failed. Tools marked `retryable` (idempotent) get a few more
 tries inside the claimed execution; a tool whose circuit breaker is open answers
 "unavailable" at once.
 """
@@ -17,10 +18,12 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from workers.agents import Agent, get_agent
-from workers.db import store
+from workers.db import recovery_store, store
 from workers.db.models import ToolCall
 from workers.db.statuses import FINISHED_TOOL_STATUSES, RunStatus, ToolCallStatus, is_terminal
 from workers.runs.context import StepContext
+from workers.runs.outcomes import fail_run
+from workers.runs.state import Fail
 from workers.tools.invoke import ToolResult, invoke_tool
 
 log = logging.getLogger("runq.tools")
@@ -63,21 +66,31 @@ def execute_tool_call(ctx: StepContext, run_id: str, call_id: str) -> ToolCallOu
         run = store.get_run(session, run_id=run_id)
         if is_terminal(RunStatus(run.status)):
             return ToolCallOutcome(call_id, "skipped", ran_now=False)  # cancelled or expired
+        # Before the claim: a worker without the agent hands the call back unclaimed.
+        agent = get_agent(run.agent)
         if not store.claim_tool_call(session, run_id=run_id, call_id=call_id, now=ctx.now()):
             return ToolCallOutcome(call_id, ToolCallStatus.RUNNING, ran_now=False)
-        result, attempts = _run_tool(ctx, get_agent(run.agent), call)
+        return _run_and_record(ctx, agent, call, prior_attempts=0)
+
+
+def _run_and_record(
+    ctx: StepContext, agent: Agent, call: ToolCall, *, prior_attempts: int
+) -> ToolCallOutcome:
+    """Run a call this worker has claimed and store its output; attempts add up."""
+    result, attempts = _run_tool(ctx, agent, call)
+    with ctx.sessions() as session:
         store.finish_tool_call(
             session,
-            run_id=run_id,
-            call_id=call_id,
+            run_id=call.run_id,
+            call_id=call.call_id,
             output=result.output,
             error=result.error,
             duration_ms=result.duration_ms,
-            attempts=attempts,
+            attempts=prior_attempts + attempts,
         )
-        if result.is_error:
-            log.warning("run %s call %s (%s): %s", run_id, call_id, call.name, result.error)
-        return ToolCallOutcome(call_id, _finished_status(result), ran_now=True)
+    if result.is_error:
+        log.warning("run %s call %s (%s): %s", call.run_id, call.call_id, call.name, result.error)
+    return ToolCallOutcome(call.call_id, _finished_status(result), ran_now=True)
 
 
 def _run_tool(ctx: StepContext, agent: Agent, call: ToolCall) -> tuple[ToolResult, int]:
@@ -122,6 +135,10 @@ def _settle_interrupted(ctx: StepContext, run_id: str, call_id: str) -> ToolCall
         given_up_at = call.started_at + timedelta(seconds=timeout_s + ctx.tool_grace_s)
         if ctx.now() < given_up_at:
             return ToolCallOutcome(call_id, ToolCallStatus.RUNNING, ran_now=False)
+        if call.name in ctx.tools and ctx.tools.get(call.name).idempotent:
+            if call.attempts >= ctx.max_deliveries:
+                return _fail_poison_run(ctx, call)
+            return _rerun_interrupted(ctx, call)
         log.warning("run %s call %s: interrupted by a lost worker; not re-run", run_id, call_id)
         store.finish_tool_call(
             session,
@@ -132,3 +149,62 @@ def _settle_interrupted(ctx: StepContext, run_id: str, call_id: str) -> ToolCall
             duration_ms=0,
         )
         return ToolCallOutcome(call_id, ToolCallStatus.FAILED, ran_now=False)
+
+
+def _rerun_interrupted(ctx: StepContext, call: ToolCall) -> ToolCallOutcome:
+    """An idempotent call cut off by a lost worker runs again (at-least-once); the re-claim
+    is a compare-and-set on the start time, so two redeliveries cannot both re-run it."""
+    with ctx.sessions() as session:
+        run = store.get_run(session, run_id=call.run_id)
+        if is_terminal(RunStatus(run.status)):
+            return ToolCallOutcome(call.call_id, "skipped", ran_now=False)
+        agent = get_agent(run.agent)
+        if not recovery_store.reclaim_tool_call(session, call=call, now=ctx.now()):
+            return ToolCallOutcome(call.call_id, ToolCallStatus.RUNNING, ran_now=False)
+    log.warning(
+        "run %s call %s: interrupted by a lost worker; %s is idempotent, running it again",
+        call.run_id,
+        call.call_id,
+        call.name,
+    )
+    return _run_and_record(ctx, agent, call, prior_attempts=call.attempts)
+
+
+def _fail_poison_run(ctx: StepContext, call: ToolCall) -> ToolCallOutcome:
+    """A call that took its worker down every time it started ends its run: running it
+    again would only take down the next worker (and the calls of other runs beside it)."""
+    reason = (
+        f"step runq.tools.execute ({call.name}) killed its worker {call.attempts} times; "
+        "not running it again"
+    )
+    fail_run(ctx, call.run_id, Fail(reason))
+    output = json.dumps({"error": {"type": "ToolKilledItsWorker", "message": reason}})
+    with ctx.sessions() as session:
+        store.finish_tool_call(
+            session,
+            run_id=call.run_id,
+            call_id=call.call_id,
+            output=output,
+            error=f"poison: {reason}",
+            duration_ms=0,
+        )
+    return ToolCallOutcome(call.call_id, ToolCallStatus.FAILED, ran_now=False)
+
+
+def refuse_tool_call(ctx: StepContext, run_id: str, call_id: str, reason: str) -> ToolCallOutcome:
+    """Answer a pending call with an error output without running it (its agent is unknown
+    to every worker that took it). A call someone else already claimed is left alone."""
+    output = json.dumps({"error": {"type": "UnknownAgent", "message": reason}})
+    with ctx.sessions() as session:
+        if not store.claim_tool_call(session, run_id=run_id, call_id=call_id, now=ctx.now()):
+            return ToolCallOutcome(call_id, ToolCallStatus.RUNNING, ran_now=False)
+        store.finish_tool_call(
+            session,
+            run_id=run_id,
+            call_id=call_id,
+            output=output,
+            error=f"UnknownAgent: {reason}",
+            duration_ms=0,
+        )
+    log.warning("run %s call %s: refused: %s", run_id, call_id, reason)
+    return ToolCallOutcome(call_id, ToolCallStatus.FAILED, ran_now=False)

@@ -20,12 +20,16 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from workers.errors import ToolError, ToolTimedOut, UnknownTool
+from workers.errors import InvalidToolOutput, ToolError, ToolTimedOut, UnknownTool
 from workers.tools.arguments import parse_arguments
 from workers.tools.registry import ToolRegistry, ToolSpec
 
 TOOL_RAISED = "ToolRaised"
 """The error type reported when the tool's own code raised."""
+
+MAX_OUTPUT_CHARS = 512_000
+"""A tool output longer than this is refused: no model can use megabytes of tool output
+in one turn, and it would bloat every request of the run and the audit row."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,7 +63,8 @@ class _AsyncDeadline(Exception):
 class _Outcome:
     """What the worker thread hands back; at most one field gets set."""
 
-    output: str | None = None
+    value: Any = None
+    has_returned: bool = False
     raised: Exception | None = None
     is_timed_out: bool = False
 
@@ -99,10 +104,25 @@ def invoke_tool(
 
 
 def render_output(value: object) -> str:
-    """The string the model gets for a tool's return value."""
+    """The string the model gets for a tool's return value.
+
+    Raises InvalidToolOutput for a value JSON cannot carry (its `repr()` would tell the model
+    nothing reliable) and for output over MAX_OUTPUT_CHARS."""
     if isinstance(value, str):
-        return value
-    return json.dumps(value, default=_to_jsonable, ensure_ascii=False)
+        text = value
+    else:
+        try:
+            text = json.dumps(value, default=_to_jsonable, ensure_ascii=False)
+        except (TypeError, ValueError) as exc:
+            raise InvalidToolOutput(
+                f"the tool returned a {type(value).__name__} that is not JSON-serialisable "
+                f"({exc}); return str, dict, list, numbers, booleans, None or a pydantic model"
+            ) from exc
+    if len(text) > MAX_OUTPUT_CHARS:
+        raise InvalidToolOutput(
+            f"the tool returned {len(text):,} characters; the limit is {MAX_OUTPUT_CHARS:,}"
+        )
+    return text
 
 
 def _find_allowed(
@@ -136,21 +156,21 @@ def _call_with_deadline(spec: ToolSpec, arguments: dict[str, Any], timeout_s: fl
         raise ToolTimedOut(f"tool {spec.name!r} did not finish within {timeout_s:g} s")
     if outcome.raised is not None:
         raise _ToolRaised(f"{type(outcome.raised).__name__}: {outcome.raised}")
-    if outcome.output is None:
+    if not outcome.has_returned:
         raise _ToolRaised(f"tool {spec.name!r} stopped without returning a value")
-    return outcome.output
+    return render_output(outcome.value)
 
 
 def _run_into(
     spec: ToolSpec, arguments: dict[str, Any], timeout_s: float, outcome: _Outcome
 ) -> None:
-    """Thread body: call the tool and record its rendered output, exception or timeout."""
+    """Thread body: call the tool and record its return value, exception or timeout."""
     try:
         if spec.is_async:
             value = asyncio.run(_await_within(spec.fn(**arguments), timeout_s))
         else:
             value = spec.fn(**arguments)
-        outcome.output = render_output(value)
+        outcome.value, outcome.has_returned = value, True
     except _AsyncDeadline:
         outcome.is_timed_out = True
     # This module is one of the two places runq catches everything: whatever the tool raises,
@@ -173,7 +193,7 @@ async def _await_within(awaitable: Awaitable[Any], timeout_s: float) -> Any:
 def _to_jsonable(value: object) -> object:
     if isinstance(value, BaseModel):
         return value.model_dump(mode="json")
-    return str(value)
+    raise TypeError(f"{type(value).__name__} is not JSON-serialisable")
 
 
 def _error_result(kind: str, message: str, started_s: float) -> ToolResult:

@@ -47,6 +47,10 @@ class ToolSpec:
     """How long one call may run before it is answered with a timeout error."""
     retryable: bool = False
     """A failed call may be run again (the tool is idempotent)."""
+    idempotent: bool = False
+    """Safe to execute again: a call cut off by a lost worker is re-run (at-least-once)
+    instead of being answered "interrupted". Leave False for anything with effects that
+    must not happen twice (a payment): such calls run at most once."""
     pure: bool = False
     """No side effects; safe to cache answers that used it."""
 
@@ -131,6 +135,7 @@ def build_tool_spec(
     timeout_s: float = 10.0,
     retryable: bool = False,
     pure: bool = False,
+    idempotent: bool = False,
 ) -> ToolSpec:
     """A spec for `fn` with its schema read from its type hints; raises TypeError if it can't."""
     return ToolSpec(
@@ -142,6 +147,7 @@ def build_tool_spec(
         timeout_s=timeout_s,
         retryable=retryable,
         pure=pure,
+        idempotent=idempotent,
     )
 
 
@@ -158,6 +164,7 @@ def tool(
     timeout_s: float = 10.0,
     retryable: bool = False,
     pure: bool = False,
+    idempotent: bool = False,
     registry: ToolRegistry = default_registry,
 ) -> Callable[[F], F]: ...
 
@@ -170,6 +177,7 @@ def tool(
     timeout_s: float = 10.0,
     retryable: bool = False,
     pure: bool = False,
+    idempotent: bool = False,
     registry: ToolRegistry = default_registry,
 ) -> F | Callable[[F], F]:
     """Register a function as a tool; use bare (`@tool`) or with options (`@tool(pure=True)`).
@@ -186,6 +194,7 @@ def tool(
                 timeout_s=timeout_s,
                 retryable=retryable,
                 pure=pure,
+                idempotent=idempotent,
             )
         )
         return target

@@ -1,5 +1,3 @@
-from datetime import timedelta
-
 import pytest
 from sqlmodel import Session
 
@@ -117,15 +115,6 @@ def test_idempotency_key_returns_the_same_run(engine):
             idempotency_key="job-1",
         )
     assert created and not created_again and first.id == second.id
-
-
-def test_stalled_runs_are_found_by_age(engine):
-    run_id = insert_run(engine)
-    with Session(engine) as session:
-        run = store.get_run(session, run_id=run_id)
-        assert store.find_stalled_runs(session, updated_before=run.updated_at) == []
-        later = run.updated_at + timedelta(seconds=1)
-        assert [r.id for r in store.find_stalled_runs(session, updated_before=later)] == [run_id]
 
 
 def test_unknown_run_is_a_clear_error(engine):

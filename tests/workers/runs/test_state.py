@@ -1,3 +1,4 @@
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -208,3 +209,22 @@ def used(retries_used):
 )
 def test_decide_answer(run_view, schema_error, output_retries, expected):
     assert decide_answer(run_view, ANSWER, schema_error, output_retries) == expected
+
+
+WEBHOOK_POLICY = replace(POLICY, webhook_first_poll_s=30.0)
+
+WEBHOOK_TABLE = [
+    # (name, run, provider state, expected step) with webhooks: the first poll is a fallback
+    ("first poll waits for the webhook", run(), state(S.QUEUED, poll_after_s=0.1), Poll(30.0)),
+    ("fallback never passes the deadline", run(deadline_in_s=5), state(S.QUEUED), Poll(5.0)),
+    ("later polls follow the schedule", run(poll_count=1), state(S.IN_PROGRESS), Poll(1.0)),
+]
+
+
+@pytest.mark.parametrize(
+    ("view", "provider_state", "expected"),
+    [row[1:] for row in WEBHOOK_TABLE],
+    ids=[row[0] for row in WEBHOOK_TABLE],
+)
+def test_decide_with_provider_webhooks(view, provider_state, expected):
+    assert decide(view, provider_state, NOW, WEBHOOK_POLICY) == expected

@@ -7,6 +7,7 @@ import pytest
 from sqlmodel import Session
 
 from tests.workers.steps_fixtures import Clock, insert_run, make_context
+from workers.agents import Agent, register_agent
 from workers.db import store
 from workers.errors import (
     IllegalTransition,
@@ -19,6 +20,7 @@ from workers.providers.interface import ProviderState, ProviderStatus, ToolCallR
 from workers.runs.context import FanOut, Later, Nothing, StepName
 from workers.runs.steps import poll_run, start_run, submit_outputs
 from workers.tools.execute import execute_tool_call
+from workers.tools.registry import tool
 
 S = ProviderStatus
 WEATHER = ToolCallRequest("call_a", "get_weather", '{"location": "Paris"}')
@@ -93,21 +95,51 @@ def test_a_tool_call_never_runs_twice(engine):
     assert call.attempts == 1
 
 
-def test_a_call_interrupted_by_a_lost_worker_is_answered_not_rerun(engine):
-    provider = scripted([st(S.REQUIRES_TOOLS, tool_calls=(WEATHER,))])
+@tool(name="charge_card_test")
+def charge_card() -> str:
+    """Takes a payment: must never run twice (not idempotent)."""
+    return "charged"
+
+
+register_agent(Agent(name="steps-pay", model="m", tools=("get_weather", "charge_card_test")))
+
+
+def interrupted_call(engine, name):
+    """A run whose only call was claimed by a worker that then died; the clock is past its
+    timeout and grace. Returns (ctx, run_id)."""
+    call = ToolCallRequest(
+        "call_a", name, '{"location": "Paris"}' if name == "get_weather" else "{}"
+    )
+    provider = scripted([st(S.REQUIRES_TOOLS, tool_calls=(call,))])
     clock = Clock()
     ctx = make_context(engine, provider, clock)
-    run_id = insert_run(engine)
+    run_id = insert_run(engine, agent="steps-pay")
     start_run(ctx, run_id)
     with Session(engine) as session:  # a worker claimed it, then died
         assert store.claim_tool_call(session, run_id=run_id, call_id="call_a", now=clock())
     assert execute_tool_call(ctx, run_id, "call_a").status == "running"  # may still be going
     clock.advance(3600)
+    return ctx, run_id
+
+
+def test_a_call_interrupted_by_a_lost_worker_is_answered_not_rerun(engine):
+    ctx, run_id = interrupted_call(engine, "charge_card_test")
     outcome = execute_tool_call(ctx, run_id, "call_a")
     assert (outcome.status, outcome.ran_now) == ("failed", False)
     with Session(engine) as session:
         [call] = store.list_tool_calls(session, run_id=run_id)
     assert "ToolInterrupted" in (call.output or "") and call.attempts == 1
+
+
+def test_an_idempotent_call_interrupted_by_a_lost_worker_runs_again(engine):
+    ctx, run_id = interrupted_call(engine, "get_weather")
+    outcome = execute_tool_call(ctx, run_id, "call_a")
+    again = execute_tool_call(ctx, run_id, "call_a")
+    assert (outcome.status, outcome.ran_now) == ("succeeded", True)
+    assert (again.status, again.ran_now) == ("succeeded", False)
+    with Session(engine) as session:
+        [call] = store.list_tool_calls(session, run_id=run_id)
+    assert "Paris" in (call.output or "") and call.attempts == 2  # every attempt recorded
 
 
 def test_malformed_arguments_and_unknown_tools_become_error_outputs(engine):

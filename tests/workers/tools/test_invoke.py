@@ -97,14 +97,14 @@ def test_pydantic_parameter_arrives_as_model_and_model_output_is_dumped() -> Non
     assert json.loads(result.output) == {"sku": "A1", "quantity": 4}
 
 
-def test_values_json_cannot_hold_are_written_with_str() -> None:
-    def odd() -> dict[str, Any]:
-        """Odd values."""
-        return {"items": {"x"}, "order": Order(sku="B")}
+def test_pydantic_models_nested_in_the_output_are_dumped_as_json() -> None:
+    def nested() -> dict[str, Any]:
+        """Nested model."""
+        return {"items": ["x"], "order": Order(sku="B")}
 
-    result = invoke_tool(make_registry(odd), "odd", "{}")
+    result = invoke_tool(make_registry(nested), "nested", "{}")
 
-    assert json.loads(result.output) == {"items": "{'x'}", "order": {"sku": "B", "quantity": 1}}
+    assert json.loads(result.output) == {"items": ["x"], "order": {"sku": "B", "quantity": 1}}
 
 
 def test_empty_argument_string_means_no_arguments() -> None:
@@ -277,3 +277,33 @@ def test_broken_hand_written_schema_is_an_error_output_not_an_exception() -> Non
 def test_timeout_override_must_be_positive() -> None:
     with pytest.raises(ValueError, match="positive"):
         invoke_tool(make_registry(greet), "greet", '{"name": "x"}', timeout_s=0)
+
+
+def returns_an_object() -> object:
+    """Return something JSON cannot carry."""
+    return object()
+
+
+def returns_a_set() -> dict[str, object]:
+    """Return a dict holding a set."""
+    return {"tags": {"a", "b"}}
+
+
+def returns_megabytes() -> str:
+    """Return far too much."""
+    return "x" * 2_000_000
+
+
+@pytest.mark.parametrize(
+    ("fn", "needle"),
+    [
+        (returns_an_object, "object that is not JSON-serialisable"),
+        (returns_a_set, "dict that is not JSON-serialisable"),
+        (returns_megabytes, "2,000,000 characters; the limit is"),
+    ],
+)
+def test_an_output_json_cannot_carry_is_a_failed_call_with_a_clear_error(fn, needle):
+    result = invoke_tool(make_registry(fn), fn.__name__, "{}")
+    error = error_of(result)
+    assert error["type"] == "InvalidToolOutput"
+    assert needle in error["message"]

@@ -1,0 +1,211 @@
+"""Chaos benchmark: runs with parallel and sequential tool calls under injected faults.
+
+Each scenario gets a fresh local fleet (Redis, simulator, two `runs` workers with the sweep's
+beat on the first, one `tools` worker) and a batch of runs of the `chaos` agent arriving at
+ARRIVALS_PER_S: two turns of two parallel calls each, one idempotent lookup and one payment
+(never to run twice). A supervisor restarts any worker that exits, as systemd or compose
+would. It prints one table: faults injected, runs completed / failed (with reason) / stuck,
+payments run twice, idempotent re-runs, tool results lost, and run latency against the
+no-fault scenario.
+
+    python -m bench.chaos [--runs 300]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections import Counter
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+from bench.chaos_agents import EXECUTIONS_FILE_ENV
+from bench.chaos_faults import (
+    Faults,
+    Injector,
+    no_faults,
+    provider_storm,
+    redis_restart_at,
+    rolling_restart_from,
+    sigkill_every,
+)
+from bench.fleet import TERMINAL, fleet
+
+ARRIVALS_PER_S = 5.0
+"""Steady arrivals: 300 runs over a minute, a load the 2-core machine serves in ~5 s each."""
+
+CHAOS_ENV = {
+    "RUNQ_AGENT_MODULES": '["bench.chaos_agents"]',
+    "RUNQ_PROVIDER_TIMEOUT_S": "3",
+    "RUNQ_PROVIDER_MAX_ATTEMPTS": "8",
+}
+
+
+def chaos_inputs(count: int, prefix: str) -> list[str]:
+    """Run inputs: two turns, each a lookup and a payment in parallel, unique keys per run."""
+    return [
+        f"use tool chaos_lookup with {prefix}L{i} and use tool chaos_charge with {prefix}C{i} "
+        "#turns=2"
+        for i in range(count)
+    ]
+
+
+@dataclass(frozen=True)
+class Tally:
+    """What happened to one batch."""
+
+    runs: int
+    completed: int
+    failed: Counter[str]
+    stuck: int
+    payments_twice: int
+    idempotent_reruns: int
+    results_lost: int
+    latencies_s: list[float]
+
+
+def tally(batch_id: str, executions_file: Path) -> Tally:
+    """Count outcomes from the database and the tools' own execution log."""
+    from workers import wiring
+    from workers.db import store
+
+    with wiring.new_session() as session:
+        runs = store.list_runs(session, batch_id=batch_id)
+        calls = store.batch_tool_calls(session, batch_id=batch_id)
+    executed = Counter(executions_file.read_text().splitlines()) if executions_file.exists() else {}
+    rows = Counter(f"{c.name} {json.loads(c.arguments).get('key')}" for c in calls)
+    # The log may hold other batches' keys (a shared test fleet): only this batch's count.
+    extra = {line: n - rows[line] for line, n in executed.items() if 0 < rows[line] < n}
+    return Tally(
+        runs=len(runs),
+        completed=sum(r.status == "completed" for r in runs),
+        failed=Counter((r.error or "")[:70] for r in runs if r.status in TERMINAL - {"completed"}),
+        stuck=sum(r.status not in TERMINAL for r in runs),
+        payments_twice=sum(n for line, n in extra.items() if line.startswith("chaos_charge")),
+        idempotent_reruns=sum(n for line, n in extra.items() if line.startswith("chaos_lookup")),
+        results_lost=sum(c.name == "chaos_lookup" and c.status == "failed" for c in calls),
+        latencies_s=[
+            (r.finished_at - r.created_at).total_seconds()
+            for r in runs
+            if r.status == "completed" and r.finished_at
+        ],
+    )
+
+
+def run_scenario(runs: int, inject: Injector, timeout_s: float = 300.0) -> tuple[Faults, Tally]:
+    """A fresh fleet, one batch, faults injected on a 0.25 s tick, workers supervised."""
+    import bench.chaos_agents  # noqa: F401  (declares the chaos agent in this process too)
+    from bench.fleet import enqueue
+
+    executions = Path(tempfile.mkdtemp(prefix="runq-chaos-")) / "executions.log"
+    os.environ[EXECUTIONS_FILE_ENV] = str(executions)
+    faults = Faults()
+    with fleet(CHAOS_ENV | {EXECUTIONS_FILE_ENV: str(executions)}, runs_workers=2) as stack:
+        inputs, batch_id, sent = chaos_inputs(runs, "r"), f"chaos-{uuid.uuid4().hex[:8]}", 0
+        started = time.monotonic()
+        while time.monotonic() - started < timeout_s:
+            t_s = time.monotonic() - started
+            # Runs arrive at a steady rate, so latency measures recovery, not a backlog.
+            due = min(runs, int(t_s * ARRIVALS_PER_S) + 1)
+            if due > sent:
+                enqueue(inputs[sent:due], agent="chaos", batch_id=batch_id)
+                sent = due
+            inject(stack, t_s, faults)
+            stack.revive_workers()
+            if sent == runs and _finished(batch_id) >= runs:
+                break
+            time.sleep(0.25)
+        result = tally(batch_id, executions)
+    for key in [k for k in faults.counts if k.startswith(("phase", "term"))]:
+        del faults.counts[key]
+    return faults, result
+
+
+def _finished(batch_id: str) -> int:
+    from bench.fleet import finished_count
+
+    return finished_count(batch_id)
+
+
+def percentile(values: list[float], q: float) -> float:
+    """The q-th percentile (0-100) by nearest rank; 0 for no values."""
+    if not values:
+        return 0.0
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, round(q / 100 * len(ordered)) - 1))]
+
+
+def render(rows: list[tuple[str, Faults, Tally]]) -> Table:
+    """The one table: outcomes per scenario, latency added over the no-fault scenario."""
+    table = Table(title="runq chaos benchmark")
+    for column in ("scenario", "faults injected", "runs", "completed", "failed (reason)",
+                   "stuck", "payments run twice", "idempotent re-runs", "tool results lost",
+                   "added latency p50 / p99"):  # fmt: skip
+        table.add_column(column)
+    base = rows[0][2].latencies_s
+    base_p50, base_p99 = statistics.median(base or [0.0]), percentile(base, 99)
+    for name, faults, t in rows:
+        p50, p99 = statistics.median(t.latencies_s or [0.0]), percentile(t.latencies_s, 99)
+        failed = "; ".join(f"{n} x {reason}" for reason, n in t.failed.items()) or "0"
+        latency = (
+            f"{p50:.1f} s / {p99:.1f} s (base)"
+            if name == rows[0][0]
+            else f"{p50 - base_p50:+.1f} s / {p99 - base_p99:+.1f} s"
+        )
+        table.add_row(name, faults.describe(), str(t.runs), str(t.completed), failed,
+                      str(t.stuck), str(t.payments_twice), str(t.idempotent_reruns),
+                      str(t.results_lost), latency)  # fmt: skip
+    return table
+
+
+def scenarios() -> dict[str, tuple[str, Injector]]:
+    """Every scenario by short name: (what the table calls it, its injector)."""
+    return {
+        "none": ("no faults", no_faults),
+        "kill": ("(a) SIGKILL random workers", sigkill_every(3.0, until_s=30.0)),
+        "redis": ("(b) Redis restart, empty", redis_restart_at(6.0)),
+        "provider": ("(c) provider 5xx / timeouts / 429s", provider_storm),
+        "rolling": ("(d) rolling SIGTERM restart", rolling_restart_from(5.0)),
+    }
+
+
+def run_isolated(key: str, runs: int) -> tuple[Faults, Tally]:
+    """One scenario in a fresh interpreter (each needs its own broker, and Celery's producer
+    keeps the first broker it connected to)."""
+    command = [sys.executable, "-m", "bench.chaos", "--only", key, "--runs", str(runs)]
+    Console(stderr=True).print(f"scenario {scenarios()[key][0]}…")
+    result = subprocess.run(command, check=True, stdout=subprocess.PIPE, text=True)
+    faults, counts = json.loads(result.stdout.strip().splitlines()[-1])
+    counts["failed"] = Counter(counts["failed"])
+    return Faults(Counter(faults)), Tally(**counts)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--runs", type=int, default=300, help="Runs per scenario.")
+    parser.add_argument("--only", choices=sorted(scenarios()), help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.only:
+        faults, result = run_scenario(args.runs, scenarios()[args.only][1])
+        print(json.dumps([dict(faults.counts), asdict(result)]))
+        return
+    rows = []
+    for key, (name, _) in scenarios().items():
+        faults, result = run_isolated(key, args.runs)
+        rows.append((name, faults, result))
+        Console(stderr=True).print(f"  {result.completed}/{result.runs} completed")
+    Console(width=220).print(render(rows))
+
+
+if __name__ == "__main__":
+    main()

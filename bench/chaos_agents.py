@@ -1,0 +1,55 @@
+"""The chaos benchmark's agent and tools. Each tool appends one line per execution to a file
+(not Redis: the benchmark restarts Redis empty), keyed by its argument, so the benchmark can
+compare what really ran with what the ToolCall rows say.
+
+Workers load this module through RUNQ_AGENT_MODULES (the CI-sized chaos test does too).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+
+from workers.agents import Agent, register_agent
+from workers.tools.registry import tool
+
+EXECUTIONS_FILE_ENV = "CHAOS_EXECUTIONS_FILE"
+"""Where executions are logged, one "tool key" line each (nowhere when unset)."""
+
+# Long enough that a kill often lands while a tool is running.
+_WORK_S = 0.3
+
+
+def _count(tool_name: str, key: str) -> None:
+    path = os.environ.get(EXECUTIONS_FILE_ENV)
+    if path:
+        # One short O_APPEND write per line: atomic across the worker processes.
+        with open(path, "a", encoding="utf-8") as log:
+            log.write(f"{tool_name} {key}\n")
+
+
+@tool(timeout_s=5.0, idempotent=True)
+def chaos_lookup(key: str) -> dict[str, str]:
+    """Look a key up (a harmless read: safe to run again)."""
+    _count("chaos_lookup", key)
+    time.sleep(_WORK_S)
+    return {"key": key, "value": key.upper()}
+
+
+@tool(timeout_s=5.0)
+def chaos_charge(key: str) -> dict[str, str]:
+    """Charge for a key (a payment: must never run twice)."""
+    _count("chaos_charge", key)
+    time.sleep(_WORK_S)
+    return {"key": key, "charged": "yes"}
+
+
+register_agent(
+    Agent(
+        name="chaos",
+        model="gpt-chaos",
+        instructions="Use the tools you are asked to use.",
+        tools=("chaos_lookup", "chaos_charge"),
+        max_output_tokens=256,
+    )
+)

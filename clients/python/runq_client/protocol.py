@@ -1,0 +1,41 @@
+"""What the sync and async clients share: request shapes and error answers."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx2
+from runq_client.models import ApiError
+
+RECONNECT_S = 1.0
+LONG_POLL_S = 30.0
+
+
+def create_request(
+    agent: str, input: str, idempotency_key: str | None, fields: dict[str, Any]
+) -> tuple[dict[str, Any], dict[str, str]]:
+    """The body and headers of POST /v1/runs."""
+    body = {"agent": agent, "input": input, **{k: v for k, v in fields.items() if v is not None}}
+    headers = {"idempotency-key": idempotency_key} if idempotency_key else {}
+    return body, headers
+
+
+def list_params(**filters: Any) -> dict[str, Any]:
+    """Query parameters of GET /v1/runs, without the unset ones."""
+    return {name: value for name, value in filters.items() if value is not None}
+
+
+def checked(reply: httpx2.Response) -> Any:
+    """The JSON of a 2xx answer; ApiError with runq's message otherwise."""
+    if reply.is_success:
+        return reply.json()
+    try:
+        message = reply.json().get("error", reply.text)
+    except ValueError:
+        message = reply.text
+    raise ApiError(reply.status_code, message)
+
+
+def headers_for(api_key: str) -> dict[str, str]:
+    """Auth for every request."""
+    return {"authorization": f"Bearer {api_key}", "user-agent": "runq-client/0.1"}

@@ -1,0 +1,118 @@
+"""The HTTP API: `create_app()` wires routes, auth, the body limit, error answers and the
+per-process run watch. Bad input is always a 4xx that says what to fix, never a 500."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import redis.asyncio as aioredis
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DataError
+from starlette.exceptions import HTTPException
+
+from config.settings import get_settings
+from gateway.http import events, health, routes_runs, routes_threads, webhooks
+from gateway.http.body_limit import BodyLimit
+from gateway.http.event_log import EventLog
+from gateway.http.run_watch import RunWatch
+from workers.agents import load_agent_modules
+from workers.errors import (
+    CallbackRefused,
+    IdempotencyConflict,
+    RunNotFound,
+    RunqError,
+    ThreadBusy,
+    UnknownAgent,
+)
+from workers.redis_keys import run_events_channel
+
+log = logging.getLogger("runq.http")
+
+STATUS_OF: dict[type[RunqError], int] = {
+    RunNotFound: 404,
+    IdempotencyConflict: 409,
+    ThreadBusy: 409,
+    UnknownAgent: 422,
+    CallbackRefused: 422,
+}
+
+
+def create_app() -> FastAPI:
+    """The API on this process's settings (store, broker, agents)."""
+    settings = get_settings()
+    load_agent_modules(settings.runs.agent_modules)
+    app = FastAPI(
+        title="runq",
+        version="1",
+        description="Submit, follow and cancel agent runs. Every /v1 call needs "
+        "`Authorization: Bearer <key>` (`runq keys create NAME`).",
+        lifespan=_lifespan,
+    )
+    client = aioredis.Redis.from_url(settings.redis.url) if settings.redis.url else None
+    app.state.watch = RunWatch(client, run_events_channel(settings.redis.prefix))
+    app.state.event_log = EventLog(client, settings.redis.prefix)
+    app.state.reader = events.RunReader()
+    app.state.broker_url = settings.redis.url
+    routers = (routes_runs, events, routes_threads, webhooks, health)
+    for router in (module.router for module in routers):
+        app.include_router(router)
+    app.add_exception_handler(RequestValidationError, _invalid_request)
+    app.add_exception_handler(HTTPException, _http_error)
+    app.add_exception_handler(RunqError, _runq_error)
+    app.add_exception_handler(DataError, _unstorable_value)
+    app.add_middleware(BodyLimit, max_bytes=settings.api.max_body_bytes)
+    return app
+
+
+@asynccontextmanager
+async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+    app.state.watch.start()
+    yield
+    await app.state.watch.stop()
+
+
+async def _invalid_request(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    errors = list(exc.errors())
+    if any(e.get("type") == "json_invalid" for e in errors):
+        return _error(400, "the body is not valid JSON", _details(errors))
+    summary = "; ".join(f"{_where(e)}: {e.get('msg', 'invalid')}" for e in errors[:10])
+    return _error(422, f"invalid request: {summary}", _details(errors))
+
+
+async def _http_error(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, HTTPException)
+    response = _error(exc.status_code, str(exc.detail))
+    response.headers.update(exc.headers or {})
+    return response
+
+
+async def _runq_error(_: Request, exc: Exception) -> JSONResponse:
+    for kind, code in STATUS_OF.items():
+        if isinstance(exc, kind):
+            return _error(code, str(exc))
+    log.error("unexpected runq error: %r", exc)
+    return _error(500, "internal error")
+
+
+async def _unstorable_value(_: Request, exc: Exception) -> JSONResponse:
+    # A path or query value the database refuses (PostgreSQL text cannot hold NUL).
+    log.info("refused a value the database cannot store: %s", str(exc).splitlines()[0])
+    return _error(400, "a value in the request cannot be stored or looked up (a NUL character?)")
+
+
+def _where(error: Any) -> str:
+    return ".".join(str(part) for part in error.get("loc", ()) if part != "body") or "body"
+
+
+def _details(errors: list[Any]) -> list[dict[str, str]]:
+    return [{"field": _where(e), "message": str(e.get("msg", ""))} for e in errors[:50]]
+
+
+def _error(status_code: int, message: str, detail: Any = None) -> JSONResponse:
+    return JSONResponse({"error": message, "detail": detail}, status_code=status_code)

@@ -1,0 +1,98 @@
+"""`runq serve` and `runq keys …`: the HTTP API's commands (`register(app)`, as every
+command group in gateway/commands does)."""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from gateway.entry_errors import guarded
+
+console = Console()
+keys_app = typer.Typer(help="API keys for the HTTP API (stored hashed).", no_args_is_help=True)
+
+
+def register(app: typer.Typer) -> None:
+    """Add `serve` and the `keys` group to `app`."""
+    app.command()(guarded(serve))
+    keys_app.command("create")(guarded(create_key))
+    keys_app.command("list")(guarded(list_keys))
+    keys_app.command("revoke")(guarded(revoke_key))
+    app.add_typer(keys_app, name="keys")
+
+
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    workers: Annotated[int, typer.Option(help="uvicorn worker processes.")] = 1,
+) -> None:
+    """Serve the HTTP API (/v1/runs, /docs) on the store and broker of this environment."""
+    import uvicorn
+
+    logging.basicConfig(level=logging.INFO)
+    uvicorn.run("gateway.http.app:create_app", factory=True, host=host, port=port, workers=workers)
+
+
+def create_key(
+    name: Annotated[str, typer.Argument(help="Who uses the key, e.g. billing-service.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Create a key and print it once: only its hash is stored."""
+    from workers.db import key_store
+    from workers.errors import ConfigError
+    from workers.wiring import new_session
+
+    try:
+        with new_session() as session:
+            row, key = key_store.create_key(session, name=name)
+    except ConfigError as exc:
+        console.print(f"[red]{exc}[/]")
+        raise typer.Exit(1) from exc
+    if as_json:
+        typer.echo(json.dumps({"name": row.name, "key": key}))
+        return
+    console.print(f"key [bold]{row.name}[/] created; it is shown only now:")
+    typer.echo(key)
+
+
+def list_keys(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False) -> None:
+    """Every key: name, shown prefix, created, revoked."""
+    from workers.db import key_store
+    from workers.wiring import new_session
+
+    with new_session() as session:
+        rows = key_store.list_keys(session)
+    if as_json:
+        listed = [
+            {
+                "name": r.name,
+                "prefix": r.prefix,
+                "created_at": r.created_at,
+                "revoked_at": r.revoked_at,
+            }
+            for r in rows
+        ]
+        typer.echo(json.dumps(listed, default=str))
+        return
+    table = Table("name", "prefix", "created", "revoked")
+    for r in rows:
+        table.add_row(r.name, r.prefix + "…", str(r.created_at), str(r.revoked_at or ""))
+    console.print(table)
+
+
+def revoke_key(name: Annotated[str, typer.Argument(help="The key's name.")]) -> None:
+    """Revoke a key: its next request answers 401."""
+    from workers.db import key_store
+    from workers.wiring import new_session
+
+    with new_session() as session:
+        revoked = key_store.revoke_key(session, name=name)
+    if not revoked:
+        console.print(f"[red]no live key called {name!r}[/]")
+        raise typer.Exit(1)
+    console.print(f"key {name} revoked")

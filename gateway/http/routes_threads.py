@@ -1,0 +1,24 @@
+"""`/v1/threads`: a thread's history, for the key that owns it."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, HTTPException, status
+
+from gateway.enqueue import scoped_thread_key
+from gateway.http.auth import CallerDep, SessionDep
+from gateway.http.routes_runs import ERRORS
+from gateway.public_view import thread_public
+from gateway.schemas import ThreadPublic
+from workers.db import run_pages
+
+router = APIRouter(prefix="/v1/threads", tags=["threads"])
+
+
+@router.get("/{thread_key}", response_model=ThreadPublic, responses=ERRORS)
+def get_thread(thread_key: str, caller: CallerDep, session: SessionDep) -> ThreadPublic:
+    """The thread's runs, oldest first, with their tool calls and answers."""
+    external_key = scoped_thread_key(caller.key_id, thread_key)
+    thread = run_pages.find_thread(session, external_key=external_key)
+    if thread is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no thread with key {thread_key!r}")
+    return thread_public(session, thread)

@@ -1,0 +1,145 @@
+"""What goes in and out of the front door (HTTP, Celery `submit_job`, the CLI).
+
+Table rows never leave the process: every answer is one of the `*Public` models below,
+built from a row by `gateway.run_view`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import datetime
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field, HttpUrl, StringConstraints, model_validator
+
+from workers.runs.routing import ModelHint
+
+MAX_INPUT_CHARS = 100_000
+MAX_METADATA_ITEMS = 16
+
+MetadataKey = Annotated[str, StringConstraints(min_length=1, max_length=64)]
+MetadataValue = Annotated[str, StringConstraints(max_length=512)]
+
+
+class RunCreate(BaseModel):
+    """A job: run `agent` on `input`. Unknown fields are refused, not ignored."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    agent: str = Field(min_length=1, max_length=128, description="A declared agent's name.")
+    input: str = Field(min_length=1, max_length=MAX_INPUT_CHARS, description="The user message.")
+    thread_key: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=256,
+        description="Your user or conversation key: same key, same thread (created on first use).",
+    )
+    metadata: dict[MetadataKey, MetadataValue] = Field(
+        default_factory=dict,
+        max_length=MAX_METADATA_ITEMS,
+        description="Your own labels, string to string (at most 16; keys 64, values 512 chars).",
+    )
+    deadline_s: float | None = Field(
+        default=None, gt=0, le=7 * 24 * 3600, description="Seconds before the run ends expired."
+    )
+    callback_url: HttpUrl | None = Field(
+        default=None, description="POSTed a signed run.* event (Standard Webhooks) at the end."
+    )
+    cache: bool | None = Field(
+        default=None, description="Use the response cache; None follows the agent's setting."
+    )
+    model_hint: ModelHint | None = Field(
+        default=None, description="cheap or strong, for agents with model routing."
+    )
+
+    @model_validator(mode="after")
+    def _no_nul_characters(self) -> RunCreate:
+        # PostgreSQL text cannot hold NUL; refuse it here with a message, not a 500 later.
+        texts = [self.agent, self.input, self.thread_key or ""]
+        texts += [*self.metadata, *self.metadata.values()]
+        if any("\x00" in text for text in texts):
+            raise ValueError("text fields must not contain NUL (\\u0000) characters")
+        return self
+
+    def request_hash(self) -> str:
+        """SHA-256 of the canonical body: what an idempotency key promises not to change."""
+        body = self.model_dump(mode="json", include=set(RunCreate.model_fields))
+        canonical = json.dumps(body, sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+class JobCreate(RunCreate):
+    """A job as the CLI, the Celery contract and the batch tools send it."""
+
+    idempotency_key: str | None = Field(default=None, min_length=1, max_length=256)
+    batch_id: str | None = Field(default=None, max_length=128)
+
+
+class UsagePublic(BaseModel):
+    """Tokens the provider counted, and their price."""
+
+    input_tokens: int
+    output_tokens: int
+    cached_tokens: int
+    cost_usd: float
+
+
+class ToolCallPublic(BaseModel):
+    """One tool execution of a run."""
+
+    call_id: str
+    name: str
+    arguments: str
+    status: str
+    output: str | None
+    error: str | None
+    duration_ms: int | None
+    attempts: int
+
+
+class RunPublic(BaseModel):
+    """A run as a caller sees it."""
+
+    id: str
+    agent: str
+    status: str
+    input: str
+    model: str
+    output_text: str | None
+    structured_output: Any = None
+    error: str | None
+    usage: UsagePublic
+    tool_calls: list[ToolCallPublic]
+    thread_key: str | None
+    idempotency_key: str | None
+    metadata: dict[str, str]
+    callback_url: str | None
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+    deadline_at: datetime
+
+
+class RunList(BaseModel):
+    """One page of runs, newest first; pass `next_cursor` back as `cursor` for the next."""
+
+    data: list[RunPublic]
+    next_cursor: str | None
+
+
+class ThreadPublic(BaseModel):
+    """A thread and its runs, oldest first."""
+
+    thread_key: str
+    created_at: datetime
+    last_activity_at: datetime
+    archived_at: datetime | None
+    runs: list[RunPublic]
+
+
+class ApiError(BaseModel):
+    """Every 4xx answer: what went wrong and what to fix."""
+
+    error: str
+    detail: Any = None

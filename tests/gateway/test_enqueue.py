@@ -1,0 +1,72 @@
+"""Recording jobs: idempotency keys promise the same body, per owner; callback URLs are
+checked at submit; the body hash ignores what is not the job."""
+
+from __future__ import annotations
+
+import pydantic
+import pytest
+from sqlmodel import Session
+
+from config.settings import get_settings
+from gateway.enqueue import record_run
+from gateway.schemas import JobCreate, RunCreate
+from tests.workers.steps_fixtures import memory_engine
+from workers.errors import CallbackRefused, IdempotencyConflict
+
+
+@pytest.fixture
+def session():
+    with Session(memory_engine()) as session:
+        yield session
+
+
+def record(session, owner="", **job):
+    job = {"agent": "assistant", "input": "Weather in Oslo?"} | job
+    return record_run(session, JobCreate(**job), default_deadline_s=60, owner_key_id=owner)
+
+
+def test_the_same_key_and_body_is_the_same_run_and_another_body_a_conflict(session):
+    first, created = record(session, idempotency_key="order-1", metadata={"a": "b"})
+    again, created_again = record(session, idempotency_key="order-1", metadata={"a": "b"})
+    assert (created, created_again, again.id) == (True, False, first.id)
+    with pytest.raises(IdempotencyConflict, match="different body"):
+        record(session, idempotency_key="order-1", input="Weather in Rome?")
+    other_owner, created_other = record(session, owner="key_b", idempotency_key="order-1")
+    assert created_other and other_owner.id != first.id
+
+
+def test_threads_are_per_owner(session):
+    mine, _ = record(session, owner="key_a", thread_key="user-42")
+    theirs, _ = record(session, owner="key_b", thread_key="user-42")
+    assert mine.thread_id != theirs.thread_id
+
+
+def test_a_private_callback_url_is_refused_at_submit(session, monkeypatch):
+    monkeypatch.setattr(get_settings().callbacks, "allow_private", False)
+    with pytest.raises(CallbackRefused, match="not a public address"):
+        record(session, callback_url="http://127.0.0.1:8080/hook")
+
+
+def test_the_body_hash_ignores_the_key_and_batch_and_key_order():
+    one = JobCreate(agent="a", input="x", metadata={"k": "1", "j": "2"}, idempotency_key="i")
+    two = JobCreate(agent="a", input="x", metadata={"j": "2", "k": "1"}, batch_id="b")
+    assert one.request_hash() == two.request_hash()
+    assert one.request_hash() != JobCreate(agent="a", input="y").request_hash()
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"agent": "a", "input": "x", "metadata": {f"k{i}": "v" for i in range(17)}},
+        {"agent": "a", "input": "x", "metadata": {"k" * 65: "v"}},
+        {"agent": "a", "input": "x", "metadata": {"k": "v" * 513}},
+        {"agent": "a", "input": "x", "callback_url": "not a url"},
+        {"agent": "a", "input": "x", "batch_id": "only for the CLI"},
+        {"agent": "a", "input": "x", "metadata": {"k": "v\x00"}},
+        {"agent": "a", "input": "nul \x00"},
+    ],
+    ids=["too many labels", "long key", "long value", "bad url", "internal field", "nul", "nul2"],
+)
+def test_the_public_body_is_bounded(body):
+    with pytest.raises(pydantic.ValidationError):
+        RunCreate.model_validate(body)

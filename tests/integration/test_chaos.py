@@ -1,0 +1,90 @@
+"""The chaos benchmark, CI-sized, on the shared fleet: workers SIGKILLed at random while
+runs with parallel and sequential tool calls are in flight, plus one poison run whose tool
+kills its worker every time. Counts only, never times."""
+
+from __future__ import annotations
+
+import random
+import signal
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+
+from bench.chaos import chaos_inputs, tally
+from bench.chaos_agents import EXECUTIONS_FILE_ENV
+from tests.integration.fleet import TERMINAL, enqueue_batch
+from workers import wiring
+from workers.db import store
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.timeout(150)]
+
+RUNS = 16
+KILLS = 3
+
+
+def terminal_count(batch_id: str) -> int:
+    with wiring.new_session() as session:
+        counts = store.count_runs_by_status(session, batch_id=batch_id)
+    return sum(n for status, n in counts.items() if status in TERMINAL)
+
+
+def test_sigkills_lose_nothing_and_a_poison_run_fails_with_the_reason(fleet):
+    # Given chaos runs (two turns of a lookup and a payment in parallel) and a poison run
+    prefix = uuid.uuid4().hex[:6]
+    batch_id = enqueue_batch(chaos_inputs(RUNS, prefix), agent="chaos")
+    poison_batch = enqueue_batch(["use tool crash_worker"], agent="poison-agent")
+
+    # When random workers are SIGKILLed, and every dead worker is restarted as a supervisor
+    # would (the poison run's tool kills the tools worker on each delivery, too)
+    rng, kills, deadline = random.Random(10), 0, time.monotonic() + 120
+    while terminal_count(batch_id) + terminal_count(poison_batch) < RUNS + 1:
+        assert time.monotonic() < deadline, "runs still in flight after 120 s"
+        if kills < KILLS and rng.random() < 0.2:
+            # Not the beat's worker: a SIGKILL would orphan its embedded beat process.
+            alive = [p for p in fleet.workers if p.poll() is None and "-B" not in p.args]
+            rng.choice(alive).send_signal(signal.SIGKILL)
+            kills += 1
+        fleet.revive_workers()
+        time.sleep(0.5)
+    fleet.revive_workers()
+
+    # Then every chaos run completed, no payment ran twice, no lookup result was lost
+    counts = tally(batch_id, Path(fleet.env[EXECUTIONS_FILE_ENV]))
+    assert (counts.runs, counts.completed, counts.stuck) == (RUNS, RUNS, 0), counts.failed
+    assert counts.payments_twice == 0
+    assert counts.results_lost == 0
+    # And the poison run failed with the reason instead of looping, the fleet still serving
+    with wiring.new_session() as session:
+        [poison] = store.list_runs(session, batch_id=poison_batch)
+    assert poison.status == "failed"
+    assert "step runq.tools.execute (crash_worker) killed its worker 2 times" in (
+        poison.error or ""
+    )
+    fleet.wait_for_workers(len(fleet.workers))
+
+
+def test_a_rolling_sigterm_restart_under_load_loses_nothing(fleet):
+    # Given chaos runs in flight
+    prefix = uuid.uuid4().hex[:6]
+    batch_id = enqueue_batch(chaos_inputs(RUNS, prefix), agent="chaos")
+    time.sleep(1.0)
+
+    # When every worker in turn gets SIGTERM (warm shutdown: finish what is in hand, hand
+    # back the rest) and is restarted, as a deploy would
+    # (the next goes as soon as the previous has exited; its replacement boots meanwhile)
+    for index in range(len(fleet.workers)):
+        fleet.workers[index].send_signal(signal.SIGTERM)
+        fleet.workers[index].wait(timeout=60)
+        fleet.revive_workers()
+    fleet.wait_for_workers(len(fleet.workers))
+
+    # Then every run completes, no payment ran twice and no tool result was lost
+    deadline = time.monotonic() + 60
+    while terminal_count(batch_id) < RUNS:
+        assert time.monotonic() < deadline, "runs still in flight 60 s after the restart"
+        time.sleep(0.5)
+    counts = tally(batch_id, Path(fleet.env[EXECUTIONS_FILE_ENV]))
+    assert (counts.completed, counts.stuck) == (RUNS, 0), counts.failed
+    assert (counts.payments_twice, counts.results_lost) == (0, 0)

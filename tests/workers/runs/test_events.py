@@ -1,0 +1,41 @@
+"""Run events on a real Redis: capped, expiring streams plus one notification channel;
+a Redis that is down costs the event, never the run step."""
+
+from __future__ import annotations
+
+import json
+
+import redis
+
+from devstack.embedded_redis import free_port
+from workers.redis_keys import run_events_channel, run_events_key
+from workers.runs.events import RedisRunEvents, event_type_for_status
+
+
+def test_events_are_appended_capped_expiring_and_announced(real_redis):
+    pubsub = real_redis.pubsub()
+    pubsub.subscribe(run_events_channel("t"))
+    pubsub.get_message(timeout=1)  # the subscribe confirmation
+    events = RedisRunEvents(real_redis, prefix="t", ttl_s=60, max_len=5)
+
+    for index in range(250):
+        events.append("run_1", "run.status", {"n": index})
+
+    key = run_events_key("t", "run_1")
+    entries = real_redis.xrange(key)
+    assert 5 <= len(entries) < 250  # MAXLEN ~ trims whole nodes (of 100 entries)
+    assert json.loads(entries[-1][1][b"data"]) == {"n": 249}
+    assert 0 < real_redis.ttl(key) <= 60
+    assert pubsub.get_message(timeout=1)["data"] == b"run_1 run.status"
+    pubsub.close()
+
+
+def test_a_redis_that_is_down_costs_the_event_not_the_step():
+    dead = redis.Redis(port=free_port(), socket_connect_timeout=0.2)
+    RedisRunEvents(dead, prefix="t", ttl_s=60, max_len=5).append("run_1", "run.status", {})
+
+
+def test_terminal_statuses_have_their_own_event_type():
+    assert event_type_for_status("completed") == "run.completed"
+    assert event_type_for_status("expired") == "run.expired"
+    assert event_type_for_status("in_progress") == "run.status"

@@ -1,0 +1,87 @@
+"""The SQL of recovery: when each run's next step is due, and the sweep's query.
+
+Kept apart from `store.py` (the transitions): these statements never change a run's
+status, only the bookkeeping that lets a lost step be found in seconds.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import update
+from sqlmodel import Session, col, select
+
+from workers.db.models import Run, ToolCall
+from workers.db.statuses import TERMINAL_STATUSES
+
+_TERMINAL = [s.value for s in TERMINAL_STATUSES]
+
+
+def set_next_due(session: Session, *, run_id: str, due_at: datetime) -> None:
+    """Record when the run's next message should have done its work (runs in flight only)."""
+    session.execute(
+        update(Run)
+        .where(col(Run.id) == run_id, col(Run.status).not_in(_TERMINAL))
+        .values(next_due_at=due_at)
+    )
+    session.commit()
+
+
+def find_overdue_runs(session: Session, *, due_before: datetime, limit: int) -> list[Run]:
+    """Runs whose next step was due before `due_before`, most overdue first.
+
+    One range scan of the `next_due_at` index, which holds only runs in flight (terminal
+    runs have NULL), so the cost follows the overdue runs, not the runs in the table."""
+    query = (
+        select(Run)
+        .where(col(Run.next_due_at) < due_before)
+        .order_by(col(Run.next_due_at))
+        .limit(limit)
+        .execution_options(populate_existing=True)
+    )
+    return list(session.exec(query).all())
+
+
+def mark_resent(session: Session, *, run: Run, due_at: datetime) -> bool:
+    """Count one re-send and set the next due time, only if the run is still where the sweep
+    saw it (same status and step). False if a step moved it meanwhile: nothing to re-send."""
+    result = session.execute(
+        update(Run)
+        .where(col(Run.id) == run.id, col(Run.status) == run.status)
+        .where(col(Run.step_seq) == run.step_seq, col(Run.recoveries) == run.recoveries)
+        .values(recoveries=col(Run.recoveries) + 1, next_due_at=due_at)
+    )
+    session.commit()
+    return bool(result.rowcount == 1)  # type: ignore[attr-defined]
+
+
+def unfinished_calls(session: Session, *, run_id: str, turn: int) -> list[tuple[str, str]]:
+    """(call id, tool name) of the turn's calls that have no output yet, in order."""
+    query = (
+        select(ToolCall.call_id, ToolCall.name)
+        .where(ToolCall.run_id == run_id, ToolCall.turn == turn)
+        .where(col(ToolCall.status).in_(["pending", "running"]))
+        .order_by(col(ToolCall.id))
+    )
+    return [(call_id, name) for call_id, name in session.exec(query).all()]
+
+
+def call_names(session: Session, *, run_id: str, call_ids: tuple[str, ...]) -> list[str]:
+    """The tool names of these calls of a run."""
+    query = select(ToolCall.name).where(
+        ToolCall.run_id == run_id, col(ToolCall.call_id).in_(call_ids)
+    )
+    return list(session.exec(query).all())
+
+
+def reclaim_tool_call(session: Session, *, call: ToolCall, now: datetime) -> bool:
+    """Take over a `running` call whose worker was lost, counting the attempt. True if this
+    caller now owns it: the start time it saw must still be there (compare-and-set)."""
+    result = session.execute(
+        update(ToolCall)
+        .where(col(ToolCall.id) == call.id, col(ToolCall.status) == "running")
+        .where(col(ToolCall.started_at) == call.started_at)
+        .values(started_at=now, attempts=col(ToolCall.attempts) + 1)
+    )
+    session.commit()
+    return bool(result.rowcount == 1)  # type: ignore[attr-defined]
