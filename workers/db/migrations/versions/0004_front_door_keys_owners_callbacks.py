@@ -1,8 +1,8 @@
 """front door: API keys, run owners and idempotency per owner, metadata, callbacks,
 runs found by provider reference (webhooks)
 
-Revision ID: 0003
-Revises: 0004 (merged after issue 10's 0004, which main already has)
+Revision ID: 0004
+Revises: 0003
 Create Date: 2026-11-29 20:20:00.000000
 """
 
@@ -13,8 +13,8 @@ from alembic import op
 
 from workers.db.models import UTCDateTime
 
-revision: str = "0003"
-down_revision: str | None = "0004"
+revision: str = "0004"
+down_revision: str | None = "0003"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

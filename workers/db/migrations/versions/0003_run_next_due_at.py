@@ -1,6 +1,6 @@
 """recovery in seconds: when each run's next step is due, and how often it was re-sent
 
-Revision ID: 0004
+Revision ID: 0003
 Revises: 0002
 Create Date: 2026-11-29 20:40:00.000000
 """
@@ -12,7 +12,7 @@ from alembic import op
 
 from workers.db.models import UTCDateTime
 
-revision: str = "0004"
+revision: str = "0003"
 down_revision: str | None = "0002"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
