@@ -30,6 +30,9 @@ class RunStepTask(Task):  # type: ignore[type-arg]
 
     acks_late = True
     reject_on_worker_lost = True
+    # Nobody reads a step's return value (the database holds the run): storing it cost a
+    # Redis write per task. Tool tasks keep theirs, which the chord counts.
+    ignore_result = True
 
     def carry_out(self, run_id: str, step: Callable[[], Next]) -> str:
         """Run `step`, enqueue what it returns, and describe the outcome for Flower."""
