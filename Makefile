@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install demo test unit test-integration lint format typecheck bench all clean browser lock
+.PHONY: install demo test unit test-integration lint format typecheck bench bench-peers all clean browser lock
 
 $(STAMP): pyproject.toml requirements.lock clients/python/pyproject.toml
 	python3 -m venv $(VENV)
@@ -57,6 +57,14 @@ lock:
 bench: $(STAMP)
 	$(PY) -m bench.limiter
 	$(PY) -m bench.cache
+
+## runq against naive Celery and the OpenAI Agents SDK, then target 4 (in flight) and 5 (ceiling)
+bench-peers: $(STAMP)
+	$(PY) -m pip install --quiet -e ".[bench]"
+	$(PY) -m bench.peers
+	$(PY) -m bench.peers --rpm 300 --only agents-asyncio,runq,runq-sync --tag rpm300
+	$(PY) -m bench.ceiling
+	$(PY) -m bench.inflight
 
 all: test
 

@@ -54,8 +54,10 @@ app.conf.update(
         # receiver from holding run or tool slots.
         "runq.callbacks.*": {"queue": "callbacks"},
     },
-    task_send_sent_event=True,
-    worker_send_task_events=True,
+    # Task events cost a Redis publish per task state (four per task): off unless watched.
+    # Flower switches them on in every worker (`enable_events`) while it runs.
+    task_send_sent_event=False,
+    worker_send_task_events=False,
     broker_connection_retry_on_startup=True,
     beat_schedule={
         # Frequent and cheap (one indexed query): a lost step is re-sent within seconds.

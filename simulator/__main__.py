@@ -34,6 +34,17 @@ def build_parser() -> argparse.ArgumentParser:
         help="time a background response or Assistants run turn takes (queued the first 20%%)",
     )
     parser.add_argument(
+        "--latency-jitter",
+        type=float,
+        default=defaults.latency_jitter,
+        help="each turn's latency varies uniformly by this fraction either way (0.25 = ±25%%)",
+    )
+    parser.add_argument(
+        "--sync-latency",
+        action="store_true",
+        help="synchronous responses also take the turn's latency (as a real model does)",
+    )
+    parser.add_argument(
         "--rpm", type=int, default=defaults.rpm, help="requests/min per API key and model; 0 = off"
     )
     parser.add_argument(
@@ -66,6 +77,8 @@ def config_from_args(args: argparse.Namespace) -> SimulatorConfig:
     """The SimulatorConfig the parsed flags describe."""
     return SimulatorConfig(
         latency_ms=args.latency_ms,
+        latency_jitter=args.latency_jitter,
+        sync_latency=args.sync_latency,
         fault_5xx_rate=args.fault_5xx_rate,
         quota_exhausted=args.quota_exhausted,
         rpm=args.rpm,

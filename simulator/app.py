@@ -55,6 +55,7 @@ def create_app(
         ),
     )
     app.state.sim = SimulatorState(config=dataclasses.replace(config), clock=clock)
+    app.state.sleep = sleep
     app.include_router(routes_responses.router)
     app.include_router(routes_conversations.router)
     app.include_router(routes_chat.router)

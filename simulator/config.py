@@ -30,6 +30,12 @@ class SimulatorConfig:
     """Where to POST a signed `response.<status>` webhook when a background response ends."""
     webhook_secret: str = ""
     """The `whsec_…` secret that signs those webhooks (Standard Webhooks, as OpenAI's)."""
+    latency_jitter: float = 0.0
+    """Each model turn takes `latency_ms` times a factor drawn uniformly from 1 ± this (0 to 1),
+    from random.Random(seed): real turns vary, and a fixed latency flatters a fixed poll delay."""
+    sync_latency: bool = False
+    """Synchronous responses wait out the turn's latency before answering, as a real model does
+    (off by default so tests of the sync surface stay instant)."""
 
 
 _NON_NEGATIVE_INTS = ("latency_ms", "rpm", "tpm", "delay_ms")
@@ -46,19 +52,23 @@ def apply_overrides(config: SimulatorConfig, changes: Mapping[str, Any]) -> Simu
             _require_int(name, changes[name], minimum=0)
     if "seed" in changes:
         _require_int("seed", changes["seed"], minimum=None)
-    if "fault_5xx_rate" in changes:
-        rate = changes["fault_5xx_rate"]
-        # bool is an int subclass; "true" as a rate is a caller mistake, not 1.0.
-        if isinstance(rate, bool) or not isinstance(rate, int | float) or not 0 <= rate <= 1:
-            raise ValueError("fault_5xx_rate must be a number between 0 and 1")
+    for name in ("fault_5xx_rate", "latency_jitter"):
+        if name in changes:
+            _require_fraction(name, changes[name])
+    _require_types(changes)
+    updated = dataclasses.replace(config, **changes)
+    updated.fault_5xx_rate = float(updated.fault_5xx_rate)
+    updated.latency_jitter = float(updated.latency_jitter)
+    return updated
+
+
+def _require_types(changes: Mapping[str, Any]) -> None:
     for name in ("webhook_url", "webhook_secret"):
         if name in changes and not isinstance(changes[name], str):
             raise ValueError(f"{name} must be a string")
-    if "quota_exhausted" in changes and not isinstance(changes["quota_exhausted"], bool):
-        raise ValueError("quota_exhausted must be true or false")
-    updated = dataclasses.replace(config, **changes)
-    updated.fault_5xx_rate = float(updated.fault_5xx_rate)
-    return updated
+    for flag in ("quota_exhausted", "sync_latency"):
+        if flag in changes and not isinstance(changes[flag], bool):
+            raise ValueError(f"{flag} must be true or false")
 
 
 def _require_int(name: str, value: object, *, minimum: int | None) -> None:
@@ -66,3 +76,9 @@ def _require_int(name: str, value: object, *, minimum: int | None) -> None:
         raise ValueError(f"{name} must be an integer")
     if minimum is not None and value < minimum:
         raise ValueError(f"{name} must be >= {minimum}")
+
+
+def _require_fraction(name: str, value: object) -> None:
+    # bool is an int subclass; "true" as a rate is a caller mistake, not 1.0.
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 1:
+        raise ValueError(f"{name} must be a number between 0 and 1")

@@ -53,9 +53,11 @@ def plan_timeline(created_s: float, latency_ms: int, slow_ms: int = 0) -> Timeli
     )
 
 
-def instant_timeline(created_s: float) -> Timeline:
-    """A synchronous response: terminal by the time the create call answers."""
-    return Timeline(created_s=created_s, started_s=created_s, finished_s=created_s)
+def instant_timeline(now_s: float, took_ms: int = 0) -> Timeline:
+    """A synchronous response: terminal by the time the create call answers at `now_s`,
+    having been created `took_ms` earlier."""
+    created_s = now_s - took_ms / 1000
+    return Timeline(created_s=created_s, started_s=created_s, finished_s=now_s)
 
 
 def outcome_of(turn: Turn) -> Outcome:

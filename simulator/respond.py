@@ -21,8 +21,11 @@ from simulator.tools import function_schemas, offered_function_names, resolve_to
 DEFAULT_MAX_OUTPUT_TOKENS = 256
 
 
-def create_response(state: SimulatorState, body: Mapping[str, Any], now_s: float) -> ResponseRecord:
-    """Validate a create request, run the script, and store the response (unless store=false)."""
+def create_response(
+    state: SimulatorState, body: Mapping[str, Any], now_s: float, *, took_ms: int = 0
+) -> ResponseRecord:
+    """Validate a create request, run the script, and store the response (unless store=false).
+    A synchronous one that `took_ms` to think was created that long before `now_s`."""
     model = _model_of(body)
     inherited, conversation_id = inherited_items(state, body, now_s)
     if "input" not in body and not inherited:
@@ -51,12 +54,12 @@ def create_response(state: SimulatorState, body: Mapping[str, Any], now_s: float
         turn=turn,
         output=build_output(turn),
         usage={},
-        timeline=lifecycle.instant_timeline(now_s),
+        timeline=lifecycle.instant_timeline(now_s, took_ms),
     )
     record.usage = build_usage(record, cached_tokens=_tokens_of(inherited))
     if record.background:
         slow_ms = script.steering_directives(record.instructions, context).slow_ms
-        record.timeline = lifecycle.plan_timeline(now_s, state.config.latency_ms, slow_ms)
+        record.timeline = lifecycle.plan_timeline(now_s, state.draw_latency_ms(), slow_ms)
     _remember(state, record)
     return record
 

@@ -23,10 +23,16 @@ async def create_response(request: Request) -> JSONResponse:
     body = await read_json(request)
     admit(request, model=model_in(body), tokens=_reserved_tokens(body))
     state = state_of(request)
+    took_ms = 0
+    if state.config.sync_latency and not body.get("background"):
+        with state.lock:
+            took_ms = state.draw_latency_ms()
+        # Outside the lock: other requests go on while this one "thinks".
+        await request.app.state.sleep(took_ms / 1000)
     with state.lock:
         now_s = state.clock()
         respond.settle_due(state, now_s)
-        record = respond.create_response(state, body, now_s)
+        record = respond.create_response(state, body, now_s, took_ms=took_ms)
         respond.settle_due(state, now_s)
         schedule_webhook(state, record)
         # OpenAI acknowledges every background create as queued, however short the latency.

@@ -83,7 +83,7 @@ def plan_phase(
     else:
         completion_tokens = script.estimate_output_tokens(turn)
     return Phase(
-        timeline=lifecycle.plan_timeline(now_s, state.config.latency_ms, slow_ms),
+        timeline=lifecycle.plan_timeline(now_s, state.draw_latency_ms(), slow_ms),
         turn=turn,
         prompt_tokens=script.estimate_input_tokens(settings.instructions, settings.tools, items),
         completion_tokens=completion_tokens,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import random
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -109,9 +110,17 @@ class SimulatorState:
     stats: Stats = field(default_factory=Stats)
     limiter: RateLimiter = field(default_factory=RateLimiter)
     faults: FaultInjector = field(init=False)
+    latency_rng: random.Random = field(init=False)
 
     def __post_init__(self) -> None:
         self.faults = FaultInjector(self.config.seed)
+        self.latency_rng = random.Random(self.config.seed)
+
+    def draw_latency_ms(self) -> int:
+        """One model turn's latency: `latency_ms` spread by `latency_jitter` (seeded)."""
+        jitter = self.config.latency_jitter
+        factor = 1.0 + jitter * (2 * self.latency_rng.random() - 1) if jitter else 1.0
+        return round(self.config.latency_ms * factor)
 
     def reset(self) -> None:
         """Forget every object, counter and bucket, and replay faults from the seed."""
@@ -122,9 +131,11 @@ class SimulatorState:
         self.stats = Stats()
         self.limiter.clear()
         self.faults.reseed(self.config.seed)
+        self.latency_rng.seed(self.config.seed)
 
     def retune(self, config: SimulatorConfig) -> None:
         """Switch to a new config; a new seed restarts the fault sequence."""
         if config.seed != self.config.seed:
             self.faults.reseed(config.seed)
+            self.latency_rng.seed(config.seed)
         self.config = config

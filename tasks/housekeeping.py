@@ -41,7 +41,7 @@ def reap() -> int:
     return int(sweep())
 
 
-@app.task(name="runq.housekeeping.archive_threads")
+@app.task(name="runq.housekeeping.archive_threads", ignore_result=True)
 def archive_threads() -> int:
     """Archive threads idle past RUNQ_THREAD_RETENTION_S; returns how many."""
     return archive_idle_threads(get_step_context(), get_settings().runs.thread_retention_s)

@@ -33,6 +33,9 @@ class RunStepTask(Task):  # type: ignore[type-arg]
     reject_on_worker_lost = True
     # An ended run is an expected outcome: FAILURE in Flower, no traceback in the log.
     throws = (RunEnded,)
+    # Nobody reads a step's return value (the database holds the run): storing it cost a
+    # Redis write per task. Tool tasks keep theirs, which the chord counts.
+    ignore_result = True
 
     def carry_out(self, run_id: str, step: Callable[[], Next]) -> str:
         """Run `step`, enqueue what it returns, and describe the outcome for Flower."""

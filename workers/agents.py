@@ -73,6 +73,10 @@ class Agent:
     busy_thread_policy: BusyThreadPolicy = BusyThreadPolicy.ENQUEUE
     thread_token_budget: int = 8000
     """Chat provider: the oldest whole runs of a thread are dropped beyond this many tokens."""
+    sync_turns: bool = False
+    """Responses provider, short turns only: each turn is one synchronous request on a worker
+    thread (half the requests, no polls) instead of background + poll. The thread is held for
+    the turn, so keep turns well under RUNQ_PROVIDER_TIMEOUT_S; background stays the default."""
     metadata: Mapping[str, str] = field(default_factory=dict)
 
 

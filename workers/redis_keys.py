@@ -32,6 +32,11 @@ def rate_limit_key(prefix: str, api_key_fingerprint: str, model: str) -> str:
     return f"{prefix}:ratelimit:{api_key_fingerprint}:{model}"
 
 
+def rate_limit_queue_key(prefix: str, api_key_fingerprint: str, model: str) -> str:
+    """The last slot booked by a throttled caller of one (API key, model) (`queue_slot.lua`)."""
+    return f"{prefix}:ratelimit-queue:{api_key_fingerprint}:{model}"
+
+
 def cache_entry_key(prefix: str, cache_key: str) -> str:
     """The string holding one cached provider response (JSON)."""
     return f"{prefix}:cache:entry:{cache_key}"
@@ -40,6 +45,11 @@ def cache_entry_key(prefix: str, cache_key: str) -> str:
 def cache_stats_key(prefix: str) -> str:
     """The hash of shared cache counters (fields `hits` and `misses`)."""
     return f"{prefix}:cache:stats"
+
+
+def turn_times_key(prefix: str, model: str) -> str:
+    """The list of recent turn durations (seconds, newest first) of one model."""
+    return f"{prefix}:turn_s:{model}"
 
 
 def breaker_key(prefix: str, tool_name: str) -> str:

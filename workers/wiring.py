@@ -35,9 +35,10 @@ from workers.providers.interface import Provider
 from workers.providers.responses import ResponsesProvider
 from workers.redis_keys import fingerprint_api_key
 from workers.runs.backoff import Schedule
-from workers.runs.context import StepContext
+from workers.runs.context import NoTurnTimes, StepContext, TurnTimes
 from workers.runs.events import RedisRunEvents
 from workers.runs.state import RunPolicy
+from workers.runs.turn_history import RedisTurnTimes
 from workers.runs.usage import Price
 from workers.tools.breaker import BreakerPolicy
 from workers.tools.breaker_store import RedisToolBreakers
@@ -236,7 +237,14 @@ def get_step_context() -> StepContext:
         tool_retries=settings.tools.retries,
         max_deliveries=settings.runs.max_deliveries,
         webhook_poll_first_s=settings.webhooks.poll_first_s,
+        turn_times=_turn_times(settings),
     )
+
+
+def _turn_times(settings: Settings) -> TurnTimes:
+    if not settings.redis.url:
+        return NoTurnTimes()
+    return RedisTurnTimes(get_redis(), prefix=settings.redis.prefix)
 
 
 def _breakers(settings: Settings) -> RedisToolBreakers:

@@ -12,6 +12,7 @@ from rich.console import Console
 from rich.table import Table
 
 from gateway.entry_errors import guarded
+from gateway.exit_codes import ExitCode
 
 console = Console()
 keys_app = typer.Typer(help="API keys for the HTTP API (stored hashed).", no_args_is_help=True)
@@ -52,7 +53,7 @@ def create_key(
             row, key = key_store.create_key(session, name=name)
     except ConfigError as exc:
         console.print(f"[red]{exc}[/]")
-        raise typer.Exit(1) from exc
+        raise typer.Exit(ExitCode.BAD_USAGE) from exc
     if as_json:
         typer.echo(json.dumps({"name": row.name, "key": key}))
         return
@@ -93,6 +94,6 @@ def revoke_key(name: Annotated[str, typer.Argument(help="The key's name.")]) -> 
     with new_session() as session:
         revoked = key_store.revoke_key(session, name=name)
     if not revoked:
-        console.print(f"[red]no live key called {name!r}[/]")
-        raise typer.Exit(1)
+        console.print(f"[red]no live key called {name!r}[/] (see `runq keys list`)")
+        raise typer.Exit(ExitCode.NOT_FOUND)
     console.print(f"key {name} revoked")

@@ -96,6 +96,7 @@ def gateway_url(fleet: LocalStack) -> Iterator[str]:
 def flower_url(fleet: LocalStack) -> Iterator[str]:
     """`runq flower` (the compose command) on the fleet's broker."""
     port = free_port()
+    before = events_switched_on(fleet.workdir)
     runq = str(Path(sys.executable).parent / "runq")
     args = [runq, "flower", "--port", str(port)]
     args += ["--address", "127.0.0.1"]
@@ -104,13 +105,34 @@ def flower_url(fleet: LocalStack) -> Iterator[str]:
     url = f"http://127.0.0.1:{port}"
     try:
         wait_http(f"{url}/healthcheck")
-        # Flower learns about tasks from events only: let it subscribe before runs start.
-        time.sleep(1.0)
+        _wait_for_events(fleet.workdir, before)
         yield url
     finally:
         # A test Flower keeps nothing: no need to wait for its slow warm shutdown.
         process.kill()
         process.wait(timeout=15)
+
+
+EVENTS_ON = "Events of group {task} enabled by remote"
+WORKER_LOGS = ("runs0.log", "runs1.log", "tools.log")
+
+
+def events_switched_on(workdir: Path) -> int:
+    """How many times Flower's `enable_events` reached a fleet worker (from their logs)."""
+    return sum(
+        (workdir / name).read_text(errors="replace").count(EVENTS_ON) for name in WORKER_LOGS
+    )
+
+
+def _wait_for_events(workdir: Path, before: int, timeout_s: float = 30.0) -> None:
+    """Task events are off until Flower switches them on in every worker (every 5 s): wait
+    until each worker said so, so Flower sees every task of the runs that follow."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if events_switched_on(workdir) >= before + len(WORKER_LOGS):
+            return
+        time.sleep(0.25)
+    raise RuntimeError(f"Flower did not switch task events on within {timeout_s}s")
 
 
 @pytest.fixture(scope="module")

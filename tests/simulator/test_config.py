@@ -27,6 +27,8 @@ def test_overrides_return_a_new_config() -> None:
         ({"fault_5xx_rate": True}, "fault_5xx_rate must be a number between 0 and 1"),
         ({"quota_exhausted": 1}, "quota_exhausted must be true or false"),
         ({"seed": 1.5}, "seed must be an integer"),
+        ({"latency_jitter": 2}, "latency_jitter must be a number between 0 and 1"),
+        ({"sync_latency": "yes"}, "sync_latency must be true or false"),
     ],
 )
 def test_bad_overrides_are_refused(changes: dict[str, Any], problem: str) -> None:

@@ -88,6 +88,15 @@ def search(query: str) -> tuple[str, str]:
         ),
         pytest.param(
             None,
+            ("bench_weather",),
+            [user("weather in Paris and Oslo")],
+            ToolCalls(
+                tuple(("bench_weather", json.dumps({"location": p})) for p in ("Paris", "Oslo"))
+            ),
+            id="another-weather-tool-stands-in",
+        ),
+        pytest.param(
+            None,
             BOTH,
             [user("What's the weather in Paris and London? Also search for celery chords.")],
             ToolCalls((weather("Paris"), weather("London"), search("celery chords"))),

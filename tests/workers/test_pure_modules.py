@@ -15,7 +15,9 @@ ROOT = Path(__file__).resolve().parents[2]
 PURE_MODULES = (
     "workers/runs/state.py",
     "workers/runs/backoff.py",
+    "workers/runs/turn_estimate.py",
     "workers/limits/token_bucket.py",
+    "workers/limits/queue_slot.py",
     "workers/cache/cache_key.py",
     "workers/redis_keys.py",
     "workers/runs/usage.py",

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from workers.limits.limiter import LimitKey, RateLimiter
+from workers.limits.queue_slot import spacing_ms
 from workers.limits.token_bucket import Limits
 from workers.observability import events
 from workers.runs.backoff import stretch_s
@@ -102,11 +103,14 @@ class SharedBudget:
         self._jitter = jitter
 
     def wait_s(self, *, model: str, api_key_id: str, tokens: int) -> float:
-        """0 and the budget is taken, or seconds to wait before asking again."""
+        """0 and the budget is taken, or seconds to wait before asking again: the caller's
+        place in line behind every throttled caller before it (see `queue_slot`)."""
         key, limits = self._key(model, api_key_id)
-        wait_ms = self._limiter.take(key, limits, tokens, self._now_ms())
+        now_ms = self._now_ms()
+        wait_ms = self._limiter.take(key, limits, tokens, now_ms)
         if wait_ms <= 0:
             return 0.0
+        wait_ms = self._limiter.queue(key, now_ms, wait_ms, spacing_ms(limits, tokens))
         wait_s = stretch_s(wait_ms / 1000.0, self._jitter())
         events.limiter_waited(
             model=model, dimension=binding_dimension(limits, tokens), wait_s=wait_s

@@ -18,7 +18,8 @@ from typing import Protocol
 import redis
 
 from workers import redis_keys
-from workers.limits import token_bucket
+from workers.limits import queue_slot, token_bucket
+from workers.limits.queue_slot import MS_PER_MIN
 from workers.limits.token_bucket import BucketPair, Limits
 
 REMAINING_REQUESTS_HEADER = "x-ratelimit-remaining-requests"
@@ -52,6 +53,8 @@ class RateLimiter(Protocol):
 
     def pause(self, key: LimitKey, limits: Limits, delay_ms: int, now_ms: int) -> None: ...
 
+    def queue(self, key: LimitKey, now_ms: int, wait_ms: int, spacing_ms: int) -> int: ...
+
 
 def read_remaining(headers: Mapping[str, str]) -> tuple[int | None, int | None]:
     """(remaining requests, remaining tokens) from response headers; None when absent or bad."""
@@ -79,6 +82,15 @@ class RedisRateLimiter:
         self._prefix = prefix
         source = files("workers.limits").joinpath("token_bucket.lua").read_text(encoding="utf-8")
         self._script = client.register_script(source)
+        line = files("workers.limits").joinpath("queue_slot.lua").read_text(encoding="utf-8")
+        self._queue_script = client.register_script(line)
+
+    def queue(self, key: LimitKey, now_ms: int, wait_ms: int, spacing_ms: int) -> int:
+        """Book the next slot in line (see `queue_slot`); returns this caller's wait in ms."""
+        queue_key = redis_keys.rate_limit_queue_key(
+            self._prefix, key.api_key_fingerprint, key.model
+        )
+        return int(self._queue_script(keys=[queue_key], args=[now_ms, wait_ms, spacing_ms]))
 
     def take(self, key: LimitKey, limits: Limits, tokens: int, now_ms: int) -> int:
         """Charge one request and `tokens` tokens on both buckets, or neither; returns wait_ms.
@@ -150,7 +162,18 @@ class InMemoryRateLimiter:
 
     def __init__(self) -> None:
         self._states: dict[LimitKey, BucketPair] = {}
+        self._slots: dict[LimitKey, int] = {}
         self._lock = threading.Lock()
+
+    def queue(self, key: LimitKey, now_ms: int, wait_ms: int, spacing_ms: int) -> int:
+        """Book the next slot in line; returns this caller's wait in ms."""
+        with self._lock:
+            last = self._slots.get(key)
+            if last is not None and last + MS_PER_MIN < now_ms:
+                last = None  # the Redis key would have expired
+            slot = queue_slot.next_slot_ms(last, now_ms, wait_ms, spacing_ms)
+            self._slots[key] = slot
+        return slot - now_ms
 
     def take(self, key: LimitKey, limits: Limits, tokens: int, now_ms: int) -> int:
         """Charge one request and `tokens` tokens on both buckets, or neither; returns wait_ms."""

@@ -66,6 +66,8 @@ class ProviderState:
     usage: Usage | None = None
     error: str | None = None
     poll_after_s: float | None = None
+    duration_s: float | None = None
+    """How long a finished turn took at the provider (its completed_at - created_at), if known."""
     rate_limit_headers: Mapping[str, str] = field(default_factory=dict)
     hosted_items: tuple[Mapping[str, Any], ...] = ()
     """Output items of provider-run tools (web_search_call, file_search_call, ...)."""
@@ -107,6 +109,8 @@ class TurnRequest:
     output_schema_name: str = "answer"
     json_mode: bool = False
     hosted_tools: tuple[Mapping[str, Any], ...] = ()
+    background: bool = True
+    """False: the turn is one synchronous request (Agent.sync_turns; Responses only)."""
 
 
 class Provider(Protocol):

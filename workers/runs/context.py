@@ -63,6 +63,29 @@ class Nothing:
 Next = Later | FanOut | Nothing
 
 
+class TurnTimes(Protocol):
+    """How long recent model turns took, per model, shared by every worker (advisory: a
+    failure to read or write it costs extra polls, never a run)."""
+
+    def recent(self, model: str) -> tuple[float, ...]:
+        """Durations (seconds) of the model's latest turns, newest first; () if unknown."""
+        ...
+
+    def record(self, model: str, duration_s: float) -> None:
+        """Remember that a turn of `model` took `duration_s`."""
+        ...
+
+
+class NoTurnTimes:
+    """No shared history: every turn is polled on the fixed ladder."""
+
+    def recent(self, model: str) -> tuple[float, ...]:
+        return ()
+
+    def record(self, model: str, duration_s: float) -> None:
+        return None
+
+
 class AnswerCache(Protocol):
     """Where finished answers are kept for identical requests (Redis in production)."""
 
@@ -97,3 +120,4 @@ class StepContext:
     """Executions an idempotent call may start before its run fails as a poison run."""
     webhook_poll_first_s: float = 30.0
     """First poll of a turn for agents whose provider sends webhooks (the fallback)."""
+    turn_times: TurnTimes = field(default_factory=NoTurnTimes)

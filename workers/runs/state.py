@@ -14,6 +14,7 @@ from workers.db.statuses import RunStatus
 from workers.errors import ProviderError, ProviderRateLimited
 from workers.providers.interface import ProviderState, ProviderStatus, ToolCallRequest, Usage
 from workers.runs.backoff import Schedule, grow_delay_s
+from workers.runs.turn_estimate import poll_delay_s
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,6 +40,8 @@ class RunView:
     attempts: int
     deadline_at: datetime
     output_retries_used: int = 0
+    recent_turn_s: tuple[float, ...] = ()
+    """How long recent turns of this run's model took (seconds): the poll plan reads it."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,7 +160,7 @@ def _poll_delay_s(run: RunView, state: ProviderState, now: datetime, policy: Run
     if run.poll_count == 0 and policy.webhook_first_poll_s is not None:
         # A webhook will wake the poll early; this is only the fallback, so it may pass the cap.
         return max(_MIN_POLL_S, min(policy.webhook_first_poll_s, until_deadline_s))
-    delay_s = state.poll_after_s or grow_delay_s(run.poll_count, policy.poll)
+    delay_s = state.poll_after_s or poll_delay_s(run.poll_count, run.recent_turn_s, policy.poll)
     return max(_MIN_POLL_S, min(delay_s, policy.poll.cap_s, until_deadline_s))
 
 

@@ -23,7 +23,7 @@ from workers.db.models import Run
 from workers.db.statuses import RunStatus, ToolCallStatus
 from workers.errors import ProviderError, ProviderRateLimited
 from workers.observability import events
-from workers.providers.interface import Provider, ProviderState, ToolOutput
+from workers.providers.interface import Provider, ProviderState, ProviderStatus, ToolOutput
 from workers.providers.metered import MeteredProvider
 from workers.runs.context import FanOut, Later, Next, Nothing, StepContext, StepName
 from workers.runs.outcomes import complete_run, end_run
@@ -76,7 +76,7 @@ def start_run(ctx: StepContext, run_id: str) -> Next:
         )
         log.info("run %s created at the provider as %s", run_id, outcome.ref)
         _moved(run, RunStatus.PENDING, RunStatus.IN_PROGRESS)
-        return _advance(ctx, session, store.get_run(session, run_id=run_id), agent, outcome)
+        return _advance(ctx, session, run, agent, outcome)
 
 
 def poll_run(ctx: StepContext, run_id: str, step_seq: int) -> Next:
@@ -134,7 +134,7 @@ def submit_outputs(ctx: StepContext, run_id: str, turn: int) -> Next:
             changes=_new_turn(outcome, tokens),
         )
         _moved(run, RunStatus.SUBMITTING, RunStatus.IN_PROGRESS)
-        return _advance(ctx, session, store.get_run(session, run_id=run_id), agent, outcome)
+        return _advance(ctx, session, run, agent, outcome)
 
 
 def view_of(run: Run) -> RunView:
@@ -172,6 +172,9 @@ def _call(
     wait_s = ctx.clearance.wait_s(model=run.model, api_key_id=key_id, tokens=tokens)
     if wait_s > 0:
         return replace(retry, after_s=wait_s)
+    # End the read transaction: its pooled connection must not wait on the provider with us
+    # (a synchronous turn waits seconds; a worker has more threads than connections).
+    session.commit()
     try:
         return call(
             MeteredProvider(ctx.provider_for(agent), provider=run.provider, model=run.model)
@@ -201,7 +204,11 @@ def _advance(
     polled: bool = False,
 ) -> Next:
     """Persist what `decide` says about `state`, and name the next message."""
-    view = replace(view_of(run), poll_count=run.turn_polls + int(polled))
+    view = replace(
+        view_of(run),
+        poll_count=run.turn_polls + int(polled),
+        recent_turn_s=_recent_turn_s(ctx, run, state),
+    )
     step = decide(view, state, ctx.now(), _policy_of(ctx, agent))
     seq = run.step_seq
     counted = RunChanges(attempts=0)
@@ -304,7 +311,14 @@ def _ask_to_correct(
         usage=step.usage,
         changes=counted | _new_turn(outcome, tokens) | retried,
     )
-    return _advance(ctx, session, store.get_run(session, run_id=run.id), agent, outcome)
+    return _advance(ctx, session, run, agent, outcome)
+
+
+def _recent_turn_s(ctx: StepContext, run: Run, state: ProviderState) -> tuple[float, ...]:
+    """The model's recent turn durations, read only when the poll plan will need them."""
+    if state.status not in (ProviderStatus.QUEUED, ProviderStatus.IN_PROGRESS):
+        return ()
+    return ctx.turn_times.recent(run.model)
 
 
 def _policy_of(ctx: StepContext, agent: Agent) -> RunPolicy:
@@ -314,7 +328,10 @@ def _policy_of(ctx: StepContext, agent: Agent) -> RunPolicy:
 
 
 def _settle(ctx: StepContext, run: Run, agent: Agent, state: ProviderState) -> None:
-    """A turn ended: give the limiter what the provider counted in place of the reservation."""
+    """A turn ended: give the limiter what the provider counted in place of the reservation,
+    and add how long the turn took to the model's history (the poll plan reads it)."""
+    if state.duration_s is not None:
+        ctx.turn_times.record(run.model, state.duration_s)
     max_output = agent.max_output_tokens or ctx.default_max_output_tokens
     counted = None if state.usage is None else provider_counted_tokens(state.usage, max_output)
     ctx.clearance.settle(

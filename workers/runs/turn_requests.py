@@ -44,12 +44,14 @@ def build_turn_request(ctx: StepContext, session: Session, run: Run, agent: Agen
         temperature=agent.temperature,
         conversation_ref=conversation_ref,
         previous_ref=previous_ref,
-        history=tool_turns(store.list_tool_calls(session, run_id=run.id)),
+        # Before its first tool turn a run has no calls to read.
+        history=tool_turns(store.list_tool_calls(session, run_id=run.id)) if run.turn else (),
         prior_messages=prior,
         output_schema=agent.output_schema,
         output_schema_name=agent.output_schema_name,
         json_mode=agent.json_mode,
         hosted_tools=agent.hosted_tools,
+        background=not agent.sync_turns,
     )
 
 

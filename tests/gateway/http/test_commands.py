@@ -33,7 +33,10 @@ def test_keys_create_list_revoke(database):
     assert key["key"].startswith(row["prefix"]) and key["key"] not in listed.output
     assert row["revoked_at"] is None
 
-    assert runner.invoke(app, ["keys", "create", "billing"]).exit_code == 1
+    taken = runner.invoke(app, ["keys", "create", "billing"])
+    assert taken.exit_code == 2, taken.output  # bad usage: the name is taken
     assert runner.invoke(app, ["keys", "revoke", "billing"]).exit_code == 0
     assert json.loads(runner.invoke(app, ["keys", "list", "--json"]).output)[0]["revoked_at"]
-    assert runner.invoke(app, ["keys", "revoke", "billing"]).exit_code == 1
+    gone = runner.invoke(app, ["keys", "revoke", "billing"])
+    assert gone.exit_code == 7, gone.output  # not found: no live key of that name
+    assert "runq keys list" in gone.output

@@ -101,6 +101,14 @@ def test_create_is_a_stored_background_response_with_flat_tools():
     assert (state.status, state.ref, state.usage) == (ProviderStatus.QUEUED, "resp_1", None)
 
 
+def test_a_sync_turn_is_one_request_that_answers_at_once():
+    server = ScriptedServer()
+    server.reply(response("completed", [message("Sunny.")]))
+    state = provider_on(server).create(replace(REQUEST, background=False))
+    assert server.sent[0].body["background"] is False
+    assert (state.status, state.output_text) == (ProviderStatus.COMPLETED, "Sunny.")
+
+
 def test_completed_with_function_calls_means_run_the_tools():
     server = ScriptedServer()
     server.reply(response("completed", [call_item("call_a"), call_item("call_b")]))
@@ -108,6 +116,15 @@ def test_completed_with_function_calls_means_run_the_tools():
     assert state.status is ProviderStatus.REQUIRES_TOOLS
     assert [c.call_id for c in state.tool_calls] == ["call_a", "call_b"]
     assert state.usage == Usage(input_tokens=40, output_tokens=12, cached_tokens=8)
+
+
+def test_a_finished_turn_reports_how_long_it_took_at_the_provider():
+    server = ScriptedServer()
+    server.reply(response("completed", [message("Hi")], completed_at=1763800002.25))
+    server.reply(response("in_progress", []))
+    provider = provider_on(server)
+    assert provider.retrieve("resp_1").duration_s == 2.25
+    assert provider.retrieve("resp_1").duration_s is None
 
 
 def test_hosted_tool_items_are_recorded_and_text_is_the_answer():

@@ -1,6 +1,7 @@
 """The run steps against a scripted provider and in-memory SQLite: no Redis, no Celery."""
 
 import json
+from dataclasses import replace
 
 import pytest
 from sqlmodel import Session
@@ -8,7 +9,12 @@ from sqlmodel import Session
 from tests.workers.steps_fixtures import Clock, insert_run, make_context
 from workers.agents import Agent, register_agent
 from workers.db import store
-from workers.errors import ProviderRateLimited, ProviderRejected, ProviderUnavailable
+from workers.errors import (
+    IllegalTransition,
+    ProviderRateLimited,
+    ProviderRejected,
+    ProviderUnavailable,
+)
 from workers.providers.fake import scripted
 from workers.providers.interface import ProviderState, ProviderStatus, ToolCallRequest, Usage
 from workers.runs.context import FanOut, Later, Nothing, StepName
@@ -213,6 +219,24 @@ def test_a_submit_that_must_retry_gives_the_run_back(engine):
     assert isinstance(submit_outputs(ctx, run_id, 1), Nothing)  # duplicate callback
 
 
+def test_a_submit_that_keeps_failing_counts_its_attempts_then_fails(engine):
+    provider = scripted(
+        [st(S.REQUIRES_TOOLS, tool_calls=(WEATHER,))] + [ProviderUnavailable("502")] * 3
+    )
+    ctx = make_context(engine, provider, Clock())
+    run_id = insert_run(engine)
+    start_run(ctx, run_id)
+    execute_tool_call(ctx, run_id, "call_a")
+    assert submit_outputs(ctx, run_id, 1) == Later(StepName.SUBMIT, (run_id, 1), 1.0)
+    assert submit_outputs(ctx, run_id, 1) == Later(StepName.SUBMIT, (run_id, 1), 2.0)
+    # The last attempt fails the run; giving the submit back then finds it ended, which the
+    # task layer drops as a stale transition.
+    with pytest.raises(IllegalTransition):
+        submit_outputs(ctx, run_id, 1)
+    run = load(engine, run_id)
+    assert (run.status, run.error) == ("failed", "provider unavailable after 3 attempts: 502")
+
+
 def test_a_run_past_its_deadline_expires_and_is_cancelled_upstream(engine):
     provider = scripted([st(S.QUEUED), st(S.IN_PROGRESS), st(S.CANCELLED)])
     clock = Clock()
@@ -280,3 +304,39 @@ def test_a_second_bad_answer_fails_the_run_with_the_validation_error(engine):
     run = load(engine, run_id)
     assert run.status == "failed"
     assert run.error == "answer does not match the schema: <root>: 'city' is a required property"
+
+
+class MemoryTurnTimes:
+    def __init__(self, recent=()):
+        self.samples = list(recent)
+        self.reads = 0
+
+    def recent(self, model):
+        self.reads += 1
+        return tuple(self.samples)
+
+    def record(self, model, duration_s):
+        self.samples.insert(0, duration_s)
+
+
+def test_polls_follow_recent_turns_and_finished_turns_are_remembered(engine):
+    # Given a model whose recent turns took 1.5 to 2.5 s
+    times = MemoryTurnTimes([1.5, 1.75, 2.0, 2.25, 2.5])
+    provider = scripted(
+        [
+            st(S.QUEUED),
+            st(S.IN_PROGRESS),
+            st(S.COMPLETED, output_text="Sunny.", duration_s=2.2),
+        ]
+    )
+    ctx = replace(make_context(engine, provider, Clock()), turn_times=times)
+    run_id = insert_run(engine)
+
+    # When the run starts and is polled: first at the median, then at the 90th percentile
+    assert start_run(ctx, run_id) == Later(StepName.POLL, (run_id, 1), 2.0)
+    assert poll_run(ctx, run_id, 1) == Later(StepName.POLL, (run_id, 2), pytest.approx(0.4))
+    assert poll_run(ctx, run_id, 2) == Nothing("completed")
+
+    # Then the finished turn's own duration joins the history; it was read only while running
+    assert times.samples[0] == 2.2
+    assert times.reads == 2

@@ -1,0 +1,241 @@
+"""Each contender of `bench.peers`: start its workers on the stack, send the batch, measure."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+import redis
+
+from bench.peer_fleet import (
+    Outcome,
+    Watch,
+    provider_counts,
+    redis_commands,
+    redis_peak_mb,
+    spawn_celery,
+    start_profilers,
+    stop_profilers,
+    tool_counts,
+    wait_for_done,
+    wait_for_pings,
+)
+from bench.workload import DONE_KEY, prompt
+from devstack.local_stack import LocalStack
+
+TIMEOUT_S = 600.0
+WARM_UP_RUNS = 10
+"""Runs each contender does before the measured batch, so first-use costs (lazy imports, the
+SDK's model adapters, connection pools) are not counted: steady state is what we compare."""
+WARM_UP_FROM = 1_000_000  # prompt numbers of the warm-up runs (their places are unique too)
+
+
+def celery_peer(
+    stack: LocalStack, runs: int, module: str, task: str, name: str, app: Any
+) -> Outcome:
+    """A contender that runs each whole run inside one Celery task, on two workers."""
+    queue = task.split(".")[0]
+    app.conf.broker_url = stack.env["REDIS_URL"]
+    pids = [spawn_celery(stack, module, queue, f"{queue}{i}", 32) for i in range(2)]
+    wait_for_pings(app, 2)
+    client = redis.Redis.from_url(stack.env["REDIS_URL"])
+    for index in range(WARM_UP_RUNS):
+        app.send_task(task, args=(prompt(WARM_UP_FROM + index),), queue=queue)
+    wait_for_done(lambda: int(client.llen(DONE_KEY)), WARM_UP_RUNS, None, TIMEOUT_S)
+    client.delete(DONE_KEY)
+    _forget_tool_log(stack)
+    before = provider_counts(stack)
+    watch = Watch(pids)
+    started = time.time()
+    for index in range(runs):
+        app.send_task(task, args=(prompt(index),), queue=queue)
+    wait_for_done(lambda: int(client.llen(DONE_KEY)), runs, watch, TIMEOUT_S)
+    finished = [float(t) for t in client.lrange(DONE_KEY, 0, -1)]
+    return _outcome(stack, name, runs, started, finished, watch, before, "1 per run")
+
+
+def _forget_tool_log(stack: LocalStack) -> None:
+    (stack.workdir / "tools.log").unlink(missing_ok=True)
+
+
+def _outcome(
+    stack: LocalStack,
+    name: str,
+    runs: int,
+    started: float,
+    finished: list[float],
+    watch: Watch,
+    before: dict[str, int],
+    slots_held: str,
+) -> Outcome:
+    after = provider_counts(stack)
+    calls, twice = tool_counts(stack.workdir / "tools.log")
+    return Outcome(
+        name=name,
+        runs=runs,
+        started=started,
+        finished=finished,
+        cpu_s=watch.cpu_used_s(),
+        peak_rss_mb=watch.peak_rss_mb,
+        tool_calls=calls,
+        tools_twice=twice,
+        slots_held=slots_held,
+        **{key: after[key] - before.get(key, 0) for key in after},
+    )
+
+
+def naive_celery(stack: LocalStack, runs: int) -> Outcome:
+    from bench import naive_celery as module
+
+    return celery_peer(stack, runs, module.__name__, "naive.run", "naive-celery", module.app)
+
+
+def agents_celery(stack: LocalStack, runs: int) -> Outcome:
+    from bench import agents_sdk as module
+
+    return celery_peer(stack, runs, module.__name__, "agents.run", "agents-celery", module.app)
+
+
+def agents_asyncio(stack: LocalStack, runs: int) -> Outcome:
+    """The Agents SDK in one process of its own; it reports its own CPU and memory."""
+    import json
+    import subprocess
+    import sys
+
+    before = provider_counts(stack)
+    argv = [sys.executable, "-m", "bench.agents_sdk", str(runs), str(WARM_UP_RUNS)]
+    done = subprocess.run(argv, env=stack.env, capture_output=True, text=True, check=True)
+    report = json.loads(done.stdout.splitlines()[-1])
+    after = provider_counts(stack)
+    calls, twice = tool_counts(stack.workdir / "tools.log")
+    return Outcome(
+        name="agents-asyncio",
+        runs=runs,
+        started=report["started"],
+        finished=report["finished"],
+        cpu_s=report["cpu_s"],
+        peak_rss_mb=report["peak_rss_mb"],
+        tool_calls=calls,
+        tools_twice=twice,
+        slots_held="none (a coroutine)",
+        notes={"failed_runs": len(report["failures"]), "failures": sorted(set(report["failures"]))},
+        **{key: after[key] - before[key] for key in after},
+    )
+
+
+def runq(
+    stack: LocalStack,
+    runs: int,
+    agent: str = "peer",
+    name: str = "runq",
+    threads: int = 32,
+    both_queues: bool = False,
+) -> Outcome:
+    """runq as the README starts it: one runs worker (-c 32), one tools worker (-c 16); or,
+    with `both_queues`, two workers that each take both queues (one process per core)."""
+    if both_queues:
+        for index in range(2):
+            stack.start_worker("runs,tools", concurrency=threads, name=f"both{index}")
+    else:
+        stack.start_worker("runs", concurrency=threads, name="runs0")
+        stack.start_worker("tools", concurrency=16, name="tools0")
+    stack.wait_for_workers(2)
+    warm_up = _enqueue(agent, WARM_UP_RUNS, first=WARM_UP_FROM)
+    wait_for_done(lambda: _finished_count(warm_up), WARM_UP_RUNS, None, TIMEOUT_S)
+    _forget_tool_log(stack)
+    before = provider_counts(stack)
+    watch = Watch([p.pid for p in stack.workers])
+    cpu_before, commands_before = watch.cpu_by_process_s(), redis_commands(stack)
+    profilers = start_profilers(stack)
+    started = time.time()
+    batch_id = _enqueue(agent, runs)
+    wait_for_done(lambda: _finished_count(batch_id), runs, watch, TIMEOUT_S)
+    stop_profilers(profilers)
+    finished = _finish_times(batch_id)
+    outcome = _outcome(stack, name, runs, started, finished, watch, before, "none")
+    cpu_after = watch.cpu_by_process_s()
+    cpu_ms = [1000 * (b - a) / runs for a, b in zip(cpu_before, cpu_after, strict=True)]
+    outcome.notes = {
+        "cpu_ms_per_run_runs_tools": [round(ms, 1) for ms in cpu_ms],
+        "redis_commands_per_run": round((redis_commands(stack) - commands_before) / runs, 1),
+        "redis_peak_mb": round(redis_peak_mb(stack), 1),
+        "rss_mb_per_worker": watch.peak_rss_by_process_mb,
+    }
+    return outcome
+
+
+def runq_sync(stack: LocalStack, runs: int) -> Outcome:
+    # A synchronous turn holds its thread for the turn: more threads, or turns queue.
+    return runq(stack, runs, agent="peer-sync", name="runq-sync", threads=128)
+
+
+def runq_both(stack: LocalStack, runs: int) -> Outcome:
+    return runq(stack, runs, name="runq-2x-both-queues", both_queues=True)
+
+
+def noop(stack: LocalStack, tasks: int) -> Outcome:
+    """The raw ceiling: no-op Celery tasks through runq's two workers, half on each queue."""
+    from config.celery_app import app
+
+    stack.start_worker("runs", concurrency=32, name="runs0")
+    stack.start_worker("tools", concurrency=16, name="tools0")
+    stack.wait_for_workers(2)
+    client = redis.Redis.from_url(stack.env["REDIS_URL"])
+    watch = Watch([p.pid for p in stack.workers])
+    started = time.time()
+    for index in range(tasks):
+        queue = "runs" if index % 2 else "tools"
+        app.send_task("celery.accumulate", args=(index,), queue=queue, ignore_result=True)
+    wait_for_done(lambda: tasks - _queued(client), tasks, watch, TIMEOUT_S)
+    return _outcome(stack, "no-op tasks", tasks, started, [time.time()], watch, {}, "-")
+
+
+def _queued(client: redis.Redis) -> int:
+    """Messages not yet finished: waiting in a queue or delivered and unacked."""
+    return int(client.llen("runs")) + int(client.llen("tools")) + int(client.hlen("unacked"))
+
+
+def _enqueue(agent: str, runs: int, first: int = 0) -> str:
+    import bench.peer_tools  # noqa: F401  (registers the agents this process enqueues for)
+    from gateway.enqueue import RunCreate, enqueue_run
+    from workers import wiring
+
+    batch_id = f"peers-{uuid.uuid4().hex[:8]}"
+    with wiring.new_session() as session:
+        for index in range(first, first + runs):
+            job = RunCreate(agent=agent, input=prompt(index), batch_id=batch_id)
+            enqueue_run(session, job, default_deadline_s=900)
+    return batch_id
+
+
+def _finished_count(batch_id: str) -> int:
+    from bench.fleet import finished_count
+
+    return finished_count(batch_id)
+
+
+def _finish_times(batch_id: str) -> list[float]:
+    from sqlmodel import select
+
+    from workers import wiring
+    from workers.db.models import Run
+
+    with wiring.new_session() as session:
+        rows = session.exec(select(Run).where(Run.batch_id == batch_id)).all()
+        bad = [r.status for r in rows if r.status != "completed"]
+        if bad:
+            raise RuntimeError(f"{len(bad)} runs did not complete: {set(bad)}")
+        return [r.finished_at.timestamp() for r in rows if r.finished_at is not None]
+
+
+RUNNERS: dict[str, Callable[[LocalStack, int], Outcome]] = {
+    "naive-celery": naive_celery,
+    "agents-celery": agents_celery,
+    "agents-asyncio": agents_asyncio,
+    "runq": runq,
+    "runq-sync": runq_sync,
+    "runq-both": runq_both,
+    "noop": noop,
+}
