@@ -4,12 +4,13 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install demo test unit test-integration lint format typecheck bench bench-peers all clean
+.PHONY: install demo test unit test-integration lint format typecheck bench bench-peers all clean browser lock
 
-$(STAMP): pyproject.toml clients/python/pyproject.toml
+$(STAMP): pyproject.toml requirements.lock clients/python/pyproject.toml
 	python3 -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e ".[dev]"
+	$(PY) -m pip install --quiet -r requirements.lock
+	$(PY) -m pip install --quiet -e ".[dev,demo,tracing]"
 	$(PY) -m pip install --quiet -e clients/python
 	touch $(STAMP)
 
@@ -19,13 +20,19 @@ demo: $(STAMP)
 	$(VENV)/bin/runq demo
 
 ## the README's test command: lint, types, then every test tier (integration included)
-test: lint typecheck
+test: lint typecheck browser
 	$(PY) -m pytest
+
+## Debian's headless Chromium for the dashboard and Flower tests (root installs it with apt)
+browser:
+	@command -v chromium >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null \
+		&& (apt-get update -qq && apt-get install -y -qq chromium >/dev/null) \
+		|| echo "chromium not installed: the browser tests will skip"; }
 
 unit: $(STAMP)
 	$(PY) -m pytest -m "not integration"
 
-test-integration: $(STAMP)
+test-integration: $(STAMP) browser
 	$(PY) -m pytest -m integration
 
 lint: $(STAMP)
@@ -38,6 +45,14 @@ format: $(STAMP)
 
 typecheck: $(STAMP)
 	$(VENV)/bin/mypy
+
+## requirements.lock: the exact set the image and CI install (producers take the ranges)
+lock:
+	rm -rf .lock-venv && python3 -m venv .lock-venv
+	.lock-venv/bin/pip install --quiet ".[postgres]"
+	{ echo "# runq's tested dependency set for the image (make lock regenerates it)."; \
+	  .lock-venv/bin/pip freeze --exclude-editable | grep -v "^runq" ; } > requirements.lock
+	rm -rf .lock-venv
 
 bench: $(STAMP)
 	$(PY) -m bench.limiter

@@ -6,9 +6,15 @@ from __future__ import annotations
 from typing import Any
 
 from celery import Celery
-from celery.signals import worker_process_init
+from celery.signals import (
+    after_setup_logger,
+    after_setup_task_logger,
+    worker_init,
+    worker_process_init,
+)
 
 from config.settings import get_settings
+from workers.observability import worker_hooks
 
 settings = get_settings()
 # Without REDIS_URL a worker would have nothing to share with other workers; the default
@@ -84,3 +90,10 @@ def _fresh_clients_after_fork(**_: Any) -> None:
     from workers import wiring
 
     wiring.reset(after_fork=True)
+
+
+# Observability (issue 11): runq's log format on Celery's handlers, a metrics port per process.
+after_setup_logger.connect(worker_hooks.format_logs, weak=False)
+after_setup_task_logger.connect(worker_hooks.format_logs, weak=False)
+worker_init.connect(worker_hooks.serve_metrics_unless_prefork, weak=False)
+worker_process_init.connect(worker_hooks.serve_metrics_in_child, weak=False)

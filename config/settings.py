@@ -188,6 +188,28 @@ class ToolSettings(BaseSettings):
     breaker_cooldown_s: float = Field(30.0, gt=0, description="How long an open tool rests.")
 
 
+class OperateSettings(BaseSettings):
+    """Operating a fleet: log format, metrics ports, operators' credentials."""
+
+    model_config = _group("RUNQ_")
+
+    log_format: str = Field("text", description="text | json (one JSON object per line).")
+    metrics_port: int = Field(
+        0, ge=0, description="Workers serve /metrics on the first free port from here; 0 = off."
+    )
+    operator_user: str = Field(
+        "admin", description="Basic-auth user for the dashboard, the gateway's /metrics and Flower."
+    )
+    operator_password: SecretStr | None = Field(
+        None, description="Basic-auth password for operators; unset = dashboard and Flower off."
+    )
+    otel_endpoint: str | None = Field(
+        None,
+        validation_alias=_env("OTEL_EXPORTER_OTLP_ENDPOINT"),
+        description="OTLP collector; set it (and install the tracing extra) to export spans.",
+    )
+
+
 class ApiSettings(BaseSettings):
     """The HTTP API (`runq serve`) and the run events it streams."""
 
@@ -254,6 +276,8 @@ class Settings(BaseSettings):
     callbacks: CallbackSettings = Field(default_factory=CallbackSettings)
     webhooks: WebhookSettings = Field(default_factory=WebhookSettings)
 
+    operate: OperateSettings = Field(default_factory=OperateSettings)
+
     @property
     def broker_url(self) -> str:
         """Broker URL; without REDIS_URL there is nothing shared to talk to."""
@@ -263,6 +287,10 @@ class Settings(BaseSettings):
                 "or run `runq demo`, which starts an embedded Redis for you."
             )
         return self.redis.url
+
+    def extra_secrets(self) -> list[SecretStr | None]:
+        """Secrets besides the provider keys that must never reach a log line."""
+        return [self.operate.operator_password, self.callbacks.secret, self.webhooks.secret]
 
     @property
     def uses_simulator_key(self) -> bool:

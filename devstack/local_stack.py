@@ -33,11 +33,19 @@ class LocalStack:
     env: dict[str, str]
     workers: list[subprocess.Popen[bytes]] = field(default_factory=list)
 
-    def start_worker(self, queues: str, *, concurrency: int, name: str, beat: bool = False) -> None:
+    def start_worker(
+        self,
+        queues: str,
+        *,
+        concurrency: int,
+        name: str,
+        beat: bool = False,
+        loglevel: str = "WARNING",
+    ) -> None:
         """Start one `celery worker` process (threads pool) on `queues`."""
         args = [sys.executable, "-m", "celery", "-A", "config", "worker", "-Q", queues]
         args += ["--pool", "threads", "-c", str(concurrency), "--hostname", f"{name}@%h"]
-        args += ["--loglevel", "WARNING", "--without-mingle", "--without-gossip"]
+        args += ["--loglevel", loglevel, "--without-mingle", "--without-gossip"]
         if beat:
             args += ["-B", "--schedule", str(self.workdir / f"beat-{name}")]
         self.workers.append(self._spawn(args, name))

@@ -19,6 +19,7 @@ from gateway.public_view import runs_public
 from workers.callbacks.delivery import Attempt, Delivery, post_signed, retry_delay_s
 from workers.db import callback_store, store
 from workers.db.models import Run
+from workers.observability import events
 from workers.wiring import new_session
 
 log = logging.getLogger("runq.callbacks")
@@ -71,6 +72,10 @@ def _post(session: Session, run: Run, attempt: int, settings: CallbackSettings) 
         allow_private=settings.allow_private,
     )
     result = post_signed(delivery, now_s=int(time.time()))
+    # runq_callbacks_total{outcome}: ok, refused (address guard: never retried), failed.
+    events.callback_sent(
+        "ok" if result.is_delivered else "refused" if result.is_final else "failed"
+    )
     callback_store.finish_attempt(
         session,
         run_id=run.id,

@@ -7,6 +7,8 @@ default `amqp://localhost` app, so the message would go to a broker nobody runs.
 
 from __future__ import annotations
 
+from typing import Any
+
 from celery import chord, group
 
 from config.celery_app import app
@@ -15,22 +17,37 @@ from workers.runs.context import FanOut, Later, Next, Nothing, StepName
 EXECUTE_TOOL = "runq.tools.execute"
 
 
+def task_label(name: str, args: Any) -> str:
+    """The name Flower shows for a run step: its task name and the run id."""
+    run_id = args[0] if args else "?"
+    return f"{name} {run_id}"
+
+
 def send(next_step: Next) -> None:
     """Enqueue what `next_step` asks for (nothing for `Nothing`)."""
     if isinstance(next_step, Later):
-        app.signature(next_step.task.value, args=next_step.args).apply_async(
-            countdown=next_step.after_s
+        name = next_step.task.value
+        app.signature(name, args=next_step.args).apply_async(
+            countdown=next_step.after_s, shadow=task_label(name, next_step.args)
         )
     elif isinstance(next_step, FanOut):
         calls = group(
             [
-                app.signature(EXECUTE_TOOL, args=(next_step.run_id, call_id), immutable=True)
+                app.signature(
+                    EXECUTE_TOOL,
+                    args=(next_step.run_id, call_id),
+                    immutable=True,
+                    shadow=f"{EXECUTE_TOOL} {next_step.run_id} {call_id}",
+                )
                 for call_id in next_step.call_ids
             ],
             app=app,
         )
         submit = app.signature(
-            StepName.SUBMIT.value, args=(next_step.run_id, next_step.turn), immutable=True
+            StepName.SUBMIT.value,
+            args=(next_step.run_id, next_step.turn),
+            immutable=True,
+            shadow=task_label(StepName.SUBMIT.value, (next_step.run_id,)),
         )
         chord(calls, app=app)(submit)
     else:

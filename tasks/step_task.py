@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from typing import Any
 
 from celery import Task
 
 from config.settings import get_settings
-from tasks.next_step import send
-from workers.errors import IllegalTransition, RunNotFound, RunqError, UnknownAgent
-from workers.runs.context import Next
+from tasks.next_step import send, task_label
+from workers.errors import IllegalTransition, RunEnded, RunNotFound, RunqError, UnknownAgent
+from workers.runs.context import Next, Nothing
 from workers.runs.outcomes import fail_run
 from workers.runs.state import Fail
 from workers.runs.sweep import record_next_due
@@ -30,6 +31,8 @@ class RunStepTask(Task):  # type: ignore[type-arg]
 
     acks_late = True
     reject_on_worker_lost = True
+    # An ended run is an expected outcome: FAILURE in Flower, no traceback in the log.
+    throws = (RunEnded,)
     # Nobody reads a step's return value (the database holds the run): storing it cost a
     # Redis write per task. Tool tasks keep theirs, which the chord counts.
     ignore_result = True
@@ -45,7 +48,9 @@ class RunStepTask(Task):  # type: ignore[type-arg]
         except UnknownAgent as exc:
             return self._hand_back(run_id, exc)
         except RunqError as exc:
-            fail_run(get_step_context(), run_id, Fail(f"{type(exc).__name__}: {exc}"))
+            reason = f"{type(exc).__name__}: {exc}"
+            if fail_run(get_step_context(), run_id, Fail(reason)):
+                raise RunEnded.of(run_id, "failed", reason) from exc
             return f"failed: {exc}"
         except Exception as exc:
             if self.request.retries < CRASH_RETRIES:
@@ -54,12 +59,21 @@ class RunStepTask(Task):  # type: ignore[type-arg]
                     exc=exc, countdown=CRASH_RETRY_S * (self.request.retries + 1)
                 ) from exc
             log.exception("run %s: step crashed %d times; failing the run", run_id, CRASH_RETRIES)
-            fail_run(get_step_context(), run_id, Fail(f"internal error: {exc!r}"))
+            reason = f"internal error: {exc!r}"
+            if fail_run(get_step_context(), run_id, Fail(reason)):
+                raise RunEnded.of(run_id, "failed", reason) from exc
             return f"failed: {exc!r}"
         # Due time first: if this process dies before the send, the sweep re-sends.
         record_next_due(get_step_context(), next_step)
         send(next_step)
+        if isinstance(next_step, Nothing) and next_step.ended is not None:
+            raise RunEnded.of(run_id, next_step.ended.value, next_step.reason)
         return type(next_step).__name__
+
+    # celery-types declares shadow_name as returning None; Celery uses the str it returns.
+    def shadow_name(self, args: Any, kwargs: Any, options: Any) -> str:  # type: ignore[override]
+        """Flower and the worker log show the run id in the task name."""
+        return task_label(self.name, args)
 
     def _hand_back(self, run_id: str, exc: UnknownAgent) -> str:
         """Requeue a step whose agent this worker lacks (a worker started without that
@@ -67,7 +81,8 @@ class RunStepTask(Task):  # type: ignore[type-arg]
         hand_back(self, exc)
         tries = get_settings().runs.agent_missing_retries + 1
         reason = f"no worker that took this run has its agent ({tries} tries): {exc}"
-        fail_run(get_step_context(), run_id, Fail(reason))
+        if fail_run(get_step_context(), run_id, Fail(reason)):
+            raise RunEnded.of(run_id, "failed", reason) from exc
         return f"failed: {reason}"
 
 

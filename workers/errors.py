@@ -4,6 +4,7 @@
     ├── ConfigError                  settings are missing or contradictory
     ├── ProviderError                the model provider did not give us what we asked for
     │   ├── ProviderUnavailable      5xx, timeout, dropped connection: try again later
+    │   │   └── ProviderTimedOut     no answer within RUNQ_PROVIDER_TIMEOUT_S
     │   ├── ProviderRateLimited      429 rate limit: try again after retry_after_s
     │   └── ProviderRejected         4xx (bad request, auth, quota): retrying will not help
     ├── ToolError                    a tool call could not produce an output
@@ -16,6 +17,7 @@
     ├── IdempotencyConflict          an idempotency key was reused with a different job body
     ├── CallbackRefused              a callback URL points somewhere runq must not call
     ├── RunNotFound                  no run has that id
+    ├── RunEnded                     this step ended the run failed/expired (Flower: FAILURE)
     └── IllegalTransition            a compare-and-set on run status found another status
 
 `retryable` tells the task layer whether the same step may be tried again.
@@ -42,6 +44,10 @@ class ProviderUnavailable(ProviderError):
     """A transient provider failure (5xx, timeout, connection): the step may be retried."""
 
     retryable = True
+
+
+class ProviderTimedOut(ProviderUnavailable):
+    """The provider did not answer within the request timeout."""
 
 
 class ProviderRateLimited(ProviderError):
@@ -104,3 +110,15 @@ class RunNotFound(RunqError):
 
 class IllegalTransition(RunqError):
     """A compare-and-set on a run's status found a different status than expected."""
+
+
+class RunEnded(RunqError):
+    """The step ended its run failed or expired; raised after the end is recorded, so the
+    task shows as FAILURE (with the run's reason) in Flower. Never retried.
+
+    One message argument only: Celery rebuilds task exceptions from their args."""
+
+    @classmethod
+    def of(cls, run_id: str, status: str, reason: str) -> RunEnded:
+        """`run <id> <status>: <reason>`."""
+        return cls(f"run {run_id} {status}: {reason}")

@@ -16,6 +16,8 @@ from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException
 
 from config.settings import get_settings
+from gateway.dashboard.metrics_router import build_metrics_router
+from gateway.dashboard.router import build_dashboard_router
 from gateway.http import events, health, routes_runs, routes_threads, webhooks
 from gateway.http.body_limit import BodyLimit
 from gateway.http.event_log import EventLog
@@ -61,6 +63,9 @@ def create_app() -> FastAPI:
     routers = (routes_runs, events, routes_threads, webhooks, health)
     for router in (module.router for module in routers):
         app.include_router(router)
+    # Operators (issue 11): /metrics and the dashboard at /, behind operators' basic auth.
+    app.include_router(build_metrics_router())
+    app.include_router(build_dashboard_router())
     app.add_exception_handler(RequestValidationError, _invalid_request)
     app.add_exception_handler(HTTPException, _http_error)
     app.add_exception_handler(RunqError, _runq_error)

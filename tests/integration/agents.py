@@ -12,7 +12,7 @@ from pydantic import BaseModel
 import tests.integration.user_agents  # noqa: F401  (a user's own agent and tool)
 import workers.demo_agent  # noqa: F401  (the demo agent and its tools, used by most tests)
 from workers.agents import Agent, ThreadMode, register_agent, schema_of
-from workers.tools.registry import tool
+from workers.tools.registry import default_registry, tool
 
 PROVIDERS = ("responses", "chat", "assistants")
 TOOLS = ("get_weather", "search_documents", "delete_everything")
@@ -127,4 +127,27 @@ register_agent(
         provider_webhooks=True,
         max_output_tokens=256,
     )
+)
+
+# test_operate: an agent only the metrics test uses (its counters start at zero), and one on
+# a named provider key whose weather location is a secret tool argument.
+register_agent(
+    Agent(
+        name="metrics-agent",
+        model="gpt-metrics",
+        tools=("get_weather", "search_documents", "delete_everything"),
+        max_output_tokens=256,
+    )
+)
+register_agent(
+    Agent(
+        name="keyed-agent",
+        model="gpt-test",
+        api_key_name="second",
+        tools=TOOLS,
+        max_output_tokens=256,
+    )
+)
+default_registry.register(
+    replace(default_registry.get("get_weather"), secret_args=frozenset({"location"}))
 )

@@ -13,6 +13,9 @@ from devstack.local_stack import LocalStack
 from tests.integration.api_server import Api, served_api
 from tests.integration.fleet import fresh_postgres_database, running_fleet
 
+# test_operate's fixtures: the gateway routers, `runq flower`, headless Chromium.
+from tests.integration.operate_fixtures import chromium, flower_url, gateway_url  # noqa: F401
+
 
 @pytest.fixture(scope="session")
 def fleet(

@@ -16,6 +16,7 @@ import psycopg
 import pytest
 
 from devstack.embedded_postgres import EmbeddedPostgres
+from devstack.embedded_redis import free_port
 from devstack.local_stack import LocalStack, start_local_stack
 from workers.db.migrate import upgrade_to_head
 
@@ -46,6 +47,24 @@ FLEET_ENV = {
     # A lost webhook costs a 5 s wait, not the production 30 s.
     "RUNQ_WEBHOOK_POLL_FIRST_S": "5",
 }
+# Recognisable secrets (the simulator takes any key): test_operate greps every worker log
+# line and every broker message for them. Workers log JSON lines and serve /metrics.
+SECRETS = {
+    "OPENAI_API_KEY": "sk-it-SECRET-main-key-7f3a9c",
+    "provider key": "sk-it-SECRET-provider-key-51be0d",
+    "RUNQ_CALLBACK_SECRET": "whsec_cnVucS1pdC1TRUNSRVQtY2FsbGJhY2sta2V5LWM0ZTI=",
+    "RUNQ_OPERATOR_PASSWORD": "op-it-SECRET-password-9d1f",
+}
+METRICS_PRICE = {"gpt-metrics": {"input_per_mtok": 2.0, "output_per_mtok": 8.0}}
+FLEET_ENV |= {
+    "OPENAI_API_KEY": SECRETS["OPENAI_API_KEY"],
+    "RUNQ_PROVIDER_KEYS": json.dumps({"second": SECRETS["provider key"]}),
+    "RUNQ_CALLBACK_SECRET": SECRETS["RUNQ_CALLBACK_SECRET"],
+    "RUNQ_OPERATOR_PASSWORD": SECRETS["RUNQ_OPERATOR_PASSWORD"],
+    "RUNQ_LOG_FORMAT": "json",
+    "RUNQ_MODEL_PRICES": json.dumps(METRICS_PRICE),
+}
+FLEET_LOGLEVEL = "INFO"
 TERMINAL = {"completed", "failed", "cancelled", "expired"}
 
 
@@ -66,10 +85,19 @@ def running_fleet(
         if os.environ.get("CI"):
             raise
         pytest.skip(f"could not start the local fleet: {exc}")
+    metrics_port = free_port()
+    stack.env["RUNQ_METRICS_PORT"] = str(metrics_port)
+    os.environ["RUNQ_METRICS_PORT"] = str(metrics_port)
     try:
         for index in range(runs_workers):
-            stack.start_worker("runs", concurrency=16, name=f"runs{index}", beat=index == 0)
-        stack.start_worker("tools,callbacks", concurrency=16, name="tools")
+            stack.start_worker(
+                "runs",
+                concurrency=16,
+                name=f"runs{index}",
+                beat=index == 0,
+                loglevel=FLEET_LOGLEVEL,
+            )
+        stack.start_worker("tools,callbacks", concurrency=16, name="tools", loglevel=FLEET_LOGLEVEL)
         stack.wait_for_workers(runs_workers + 1)
         yield stack
     finally:

@@ -12,9 +12,17 @@ import pytest
 
 import tasks.step_task as step_task
 from config.settings import get_settings
+from tasks.next_step import task_label
 from tasks.runs import poll
-from workers.errors import IllegalTransition, ProviderRejected, RunNotFound, UnknownAgent
-from workers.runs.context import Later, StepName
+from workers.db.statuses import RunStatus
+from workers.errors import (
+    IllegalTransition,
+    ProviderRejected,
+    RunEnded,
+    RunNotFound,
+    UnknownAgent,
+)
+from workers.runs.context import Later, Nothing, StepName
 from workers.runs.state import Fail
 
 EVENTS: list[str] = []
@@ -110,3 +118,33 @@ def test_a_crash_past_the_retries_fails_the_run(recorded):
     [(run_id, fail)] = recorded["failed"]
     assert run_id == "run_1"
     assert fail.reason == "internal error: RuntimeError('boom')"
+
+
+# Flower that tells the truth (issue 11): a step that ended its run is a FAILURE task.
+
+
+def test_a_runq_error_that_ends_the_run_raises_run_ended(recorded, monkeypatch):
+    monkeypatch.setattr(step_task, "fail_run", lambda ctx, run_id, step: True)
+    with pytest.raises(RunEnded, match="run run_1 failed: ProviderRejected: bad model"):
+        carry_out(raising(ProviderRejected("bad model")))
+
+
+def test_a_step_that_ended_its_run_failed_raises_run_ended_with_the_reason(recorded):
+    step = Nothing("server_error: boom", ended=RunStatus.FAILED)
+    with pytest.raises(RunEnded, match="run run_1 failed: server_error: boom"):
+        carry_out(lambda: step)
+    assert recorded["sent"] == [step]
+
+
+def test_a_completed_or_stale_step_returns_normally(recorded):
+    assert carry_out(lambda: Nothing("completed")) == "Nothing"
+
+
+def test_run_ended_is_an_expected_failure_never_retried():
+    assert RunEnded in poll.throws
+    assert not RunEnded.retryable
+
+
+def test_task_names_shown_in_flower_carry_the_run_id():
+    assert task_label(StepName.POLL.value, ("run_1", 3)) == "runq.runs.poll run_1"
+    assert poll.shadow_name(("run_1", 3), {}, {}) == "runq.runs.poll run_1"

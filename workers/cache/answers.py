@@ -18,8 +18,10 @@ from workers.db import store, thread_store
 from workers.db.changes import RunChanges
 from workers.db.models import Run
 from workers.db.statuses import RunStatus
-from workers.providers.interface import TurnRequest
+from workers.observability import events
+from workers.providers.interface import TurnRequest, Usage
 from workers.runs.context import StepContext
+from workers.runs.reporting import report_end
 from workers.runs.turn_requests import build_turn_request
 
 log = logging.getLogger("runq.cache")
@@ -55,7 +57,10 @@ def _thread_history(session: Session, run: Run) -> list[list[str | None]]:
 
 def complete_from_cache(ctx: StepContext, session: Session, run: Run, request: TurnRequest) -> bool:
     """If the answer is cached, complete the pending run with it and return True."""
-    if ctx.cache is None or not run.use_cache:
+    if ctx.cache is None:
+        return False
+    if not run.use_cache:
+        events.cache_looked_up("bypass")
         return False
     cached = ctx.cache.get(answer_cache_key(ctx, session, run, request))
     if cached is None or not isinstance(cached.get("text"), str):
@@ -71,6 +76,7 @@ def complete_from_cache(ctx: StepContext, session: Session, run: Run, request: T
         ),
     )
     log.info("run %s answered from the cache", run.id)
+    report_end(run, RunStatus.COMPLETED, now, Usage(), 0.0, from_status=RunStatus.PENDING)
     return True
 
 

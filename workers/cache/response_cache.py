@@ -18,6 +18,7 @@ from typing import Any
 import redis
 
 from workers import redis_keys
+from workers.observability import events
 
 logger = logging.getLogger(__name__)
 
@@ -56,8 +57,10 @@ class ResponseCache:
             raw = self._client.get(redis_keys.cache_entry_key(self._prefix, cache_key))
         except redis.RedisError as exc:
             logger.warning("response cache get failed, treating as a miss: %s", exc)
+            events.cache_looked_up("error")
             return None
         value = _decode(raw, cache_key)
+        events.cache_looked_up("miss" if value is None else "hit")
         self._count(_MISSES_FIELD if value is None else _HITS_FIELD)
         return value
 

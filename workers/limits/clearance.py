@@ -15,6 +15,7 @@ from typing import Protocol
 from workers.limits.limiter import LimitKey, RateLimiter
 from workers.limits.queue_slot import spacing_ms
 from workers.limits.token_bucket import Limits
+from workers.observability import events
 from workers.runs.backoff import stretch_s
 
 
@@ -75,6 +76,17 @@ class LimitTable:
         return self.per_model.get(model, self.default)
 
 
+def binding_dimension(limits: Limits, tokens: int) -> str:
+    """Which bucket made a call wait, as far as the limits tell without another read: a poll
+    (0 tokens) or a model with no token limit waits on requests, one with no request limit
+    on tokens; with both limits set it may be either."""
+    if tokens == 0 or limits.tokens_per_min == 0:
+        return "requests"
+    if limits.requests_per_min == 0:
+        return "tokens"
+    return "requests_or_tokens"
+
+
 class SharedBudget:
     """Clearance backed by a shared rate limiter (Redis in production)."""
 
@@ -99,7 +111,11 @@ class SharedBudget:
         if wait_ms <= 0:
             return 0.0
         wait_ms = self._limiter.queue(key, now_ms, wait_ms, spacing_ms(limits, tokens))
-        return stretch_s(wait_ms / 1000.0, self._jitter())
+        wait_s = stretch_s(wait_ms / 1000.0, self._jitter())
+        events.limiter_waited(
+            model=model, dimension=binding_dimension(limits, tokens), wait_s=wait_s
+        )
+        return wait_s
 
     def settle(
         self,

@@ -11,7 +11,12 @@ from contextlib import contextmanager
 
 import openai
 
-from workers.errors import ProviderRateLimited, ProviderRejected, ProviderUnavailable
+from workers.errors import (
+    ProviderRateLimited,
+    ProviderRejected,
+    ProviderTimedOut,
+    ProviderUnavailable,
+)
 from workers.providers.rate_limit_headers import parse_retry_after_ms
 
 # 429s that are about money or request size, not rate: waiting will never make them pass.
@@ -34,7 +39,7 @@ def translate_sdk_errors() -> Iterator[None]:
     except openai.RateLimitError as exc:
         raise _classify_429(exc) from exc
     except openai.APITimeoutError as exc:
-        raise ProviderUnavailable(f"provider timed out: {exc}") from exc
+        raise ProviderTimedOut(f"provider timed out: {exc}") from exc
     except openai.APIConnectionError as exc:
         raise ProviderUnavailable(f"provider unreachable: {exc}") from exc
     except openai.APIStatusError as exc:

@@ -15,6 +15,7 @@ from typing import Any, Protocol
 from sqlmodel import Session
 
 from workers.agents import Agent
+from workers.db.statuses import RunStatus
 from workers.limits.clearance import Clearance
 from workers.providers.interface import Provider
 from workers.runs.state import RunPolicy
@@ -54,6 +55,9 @@ class Nothing:
     """No further message: the run ended, or this message was a stale duplicate."""
 
     reason: str
+    ended: RunStatus | None = None
+    """Set when this step ended the run failed, expired or cancelled (the task then shows
+    as FAILURE in Flower, with `reason`)."""
 
 
 Next = Later | FanOut | Nothing

@@ -17,7 +17,9 @@ from workers.db.statuses import TERMINAL_STATUSES, RunStatus, is_terminal
 from workers.db.store import NO_CHANGES
 from workers.errors import ProviderError
 from workers.providers.interface import ProviderState, Usage
+from workers.providers.metered import MeteredProvider
 from workers.runs.context import StepContext
+from workers.runs.reporting import report_end
 from workers.runs.state import Fail, Finish
 from workers.runs.threads import note_thread_turn
 from workers.runs.usage import cost_usd
@@ -39,6 +41,7 @@ def complete_run(
 ) -> None:
     """Record the answer (and its validated structured form), price it, cache it."""
     total = _total_usage(run, step.usage)
+    now, cost = ctx.now(), cost_usd(total, ctx.prices.get(run.model))
     store.transition(
         session,
         run_id=run.id,
@@ -51,11 +54,12 @@ def complete_run(
             step_seq=run.step_seq + 1,
             result_text=step.text,
             result_json=result_json,
-            finished_at=ctx.now(),
-            cost_usd=cost_usd(total, ctx.prices.get(run.model)),
+            finished_at=now,
+            cost_usd=cost,
             hosted_items=json.dumps(list(state.hosted_items)) if state.hosted_items else None,
         ),
     )
+    report_end(run, RunStatus.COMPLETED, now, total, cost, from_status=RunStatus.IN_PROGRESS)
     remember_answer(ctx, session, run, agent, step.text)
     note_thread_turn(session, run, agent, state.ref)
     polls = run.poll_count if counted.poll_count is None else counted.poll_count
@@ -74,6 +78,9 @@ def end_run(
 ) -> None:
     """End the run as failed, cancelled or expired; an expired turn is cancelled upstream."""
     total = _total_usage(run, step.usage)
+    now, cost = ctx.now(), cost_usd(total, ctx.prices.get(run.model))
+    # The ORM update below also updates `run` in this session: read the status first.
+    from_status = RunStatus(run.status)
     store.transition(
         session,
         run_id=run.id,
@@ -84,10 +91,11 @@ def end_run(
         changes=counted
         | RunChanges(
             error=step.reason,
-            finished_at=ctx.now(),
-            cost_usd=cost_usd(total, ctx.prices.get(run.model)),
+            finished_at=now,
+            cost_usd=cost,
         ),
     )
+    report_end(run, step.status, now, total, cost, from_status=from_status)
     log.warning("run %s ended %s: %s", run.id, step.status.value, step.reason)
     if step.status in (RunStatus.EXPIRED, RunStatus.CANCELLED) and agent and run.provider_ref:
         cancel_upstream(ctx, run, agent)
@@ -113,7 +121,8 @@ def cancel_run(ctx: StepContext, run_id: str, reason: str = "cancelled by reques
 def cancel_upstream(ctx: StepContext, run: Run, agent: Agent) -> None:
     """Best effort: the run is already recorded as ended either way."""
     try:
-        ctx.provider_for(agent).cancel(run.provider_ref or "")
+        provider = MeteredProvider(ctx.provider_for(agent), provider=run.provider, model=run.model)
+        provider.cancel(run.provider_ref or "")
     except ProviderError as exc:
         log.warning("run %s: cancel at the provider failed: %s", run.id, exc)
 

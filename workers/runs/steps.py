@@ -22,7 +22,9 @@ from workers.db.changes import RunChanges
 from workers.db.models import Run
 from workers.db.statuses import RunStatus, ToolCallStatus
 from workers.errors import ProviderError, ProviderRateLimited
+from workers.observability import events
 from workers.providers.interface import Provider, ProviderState, ProviderStatus, ToolOutput
+from workers.providers.metered import MeteredProvider
 from workers.runs.context import FanOut, Later, Next, Nothing, StepContext, StepName
 from workers.runs.outcomes import complete_run, end_run
 from workers.runs.state import (
@@ -73,6 +75,7 @@ def start_run(ctx: StepContext, run_id: str) -> Next:
             changes=_new_turn(outcome, tokens) | RunChanges(started_at=ctx.now()),
         )
         log.info("run %s created at the provider as %s", run_id, outcome.ref)
+        _moved(run, RunStatus.PENDING, RunStatus.IN_PROGRESS)
         return _advance(ctx, session, run, agent, outcome)
 
 
@@ -111,6 +114,7 @@ def submit_outputs(ctx: StepContext, run_id: str, turn: int) -> Next:
         tokens = estimate_turn_tokens(request, json.dumps([asdict(o) for o in outputs]))
         ref = run.provider_ref or ""
         _move(session, run_id, RunStatus.REQUIRES_TOOLS, RunStatus.SUBMITTING)
+        _moved(run, RunStatus.REQUIRES_TOOLS, RunStatus.SUBMITTING)
         retry = Later(StepName.SUBMIT, (run_id, turn))
 
         def send_outputs(provider: Provider) -> ProviderState:
@@ -120,6 +124,7 @@ def submit_outputs(ctx: StepContext, run_id: str, turn: int) -> Next:
         if not isinstance(outcome, ProviderState):
             # The submit will be retried: give the run back to requires_tools.
             _move(session, run_id, RunStatus.SUBMITTING, RunStatus.REQUIRES_TOOLS)
+            _moved(run, RunStatus.SUBMITTING, RunStatus.REQUIRES_TOOLS)
             return outcome
         store.transition(
             session,
@@ -128,6 +133,7 @@ def submit_outputs(ctx: StepContext, run_id: str, turn: int) -> Next:
             to=RunStatus.IN_PROGRESS,
             changes=_new_turn(outcome, tokens),
         )
+        _moved(run, RunStatus.SUBMITTING, RunStatus.IN_PROGRESS)
         return _advance(ctx, session, run, agent, outcome)
 
 
@@ -170,7 +176,9 @@ def _call(
     # (a synchronous turn waits seconds; a worker has more threads than connections).
     session.commit()
     try:
-        return call(ctx.provider_for(agent))
+        return call(
+            MeteredProvider(ctx.provider_for(agent), provider=run.provider, model=run.model)
+        )
     except ProviderError as exc:
         step = decide_on_error(view_of(run), exc, ctx.now(), ctx.policy)
         if isinstance(step, Throttle):
@@ -183,7 +191,7 @@ def _call(
             return replace(retry, after_s=step.after_s)
         assert isinstance(step, Fail)
         end_run(ctx, session, run, agent, step)
-        return Nothing(step.reason)
+        return Nothing(step.reason, ended=step.status)
 
 
 def _advance(
@@ -217,13 +225,14 @@ def _advance(
         )
         return Later(StepName.POLL, (run.id, seq + 1), step.after_s)
     _settle(ctx, run, agent, state)
+    events.turn_ended(view.poll_count)
     if isinstance(step, RunTools):
         return _fan_out(session, run, step, counted)
     if isinstance(step, Finish):
         return _answer(ctx, session, run, agent, state, step, counted)
     assert isinstance(step, Fail)
     end_run(ctx, session, run, agent, step, counted | RunChanges(step_seq=seq + 1), at_step=seq)
-    return Nothing(step.reason)
+    return Nothing(step.reason, ended=step.status)
 
 
 def _fan_out(session: Session, run: Run, step: RunTools, counted: RunChanges) -> Next:
@@ -239,6 +248,7 @@ def _fan_out(session: Session, run: Run, step: RunTools, counted: RunChanges) ->
         changes=counted,
     )
     log.info("run %s: turn %d asks for %d tool calls", run.id, turn, len(step.calls))
+    _moved(run, RunStatus.IN_PROGRESS, RunStatus.REQUIRES_TOOLS, turn=turn)
     return FanOut(run.id, turn, tuple(c.call_id for c in step.calls))
 
 
@@ -259,7 +269,7 @@ def _answer(
         return _ask_to_correct(ctx, session, run, agent, verdict, counted)
     if isinstance(verdict, Fail):
         end_run(ctx, session, run, agent, verdict, counted)
-        return Nothing(verdict.reason)
+        return Nothing(verdict.reason, ended=verdict.status)
     result_json = None if checked is None else json.dumps(checked.value)
     complete_run(ctx, session, run, agent, verdict, state, counted, result_json)
     return Nothing("completed")
@@ -330,4 +340,15 @@ def _settle(ctx: StepContext, run: Run, agent: Agent, state: ProviderState) -> N
         estimated_tokens=run.reserved_tokens,
         counted_tokens=counted,
         headers=state.rate_limit_headers,
+    )
+
+
+def _moved(run: Run, from_status: RunStatus, to: RunStatus, turn: int | None = None) -> None:
+    """Report a committed, non-terminal status change (one metric/log call per transition)."""
+    events.run_moved(
+        run_id=run.id,
+        agent=run.agent,
+        from_status=from_status.value,
+        to_status=to.value,
+        turn=run.turn if turn is None else turn,
     )

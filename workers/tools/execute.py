@@ -21,6 +21,7 @@ from workers.agents import Agent, get_agent
 from workers.db import recovery_store, store
 from workers.db.models import ToolCall
 from workers.db.statuses import FINISHED_TOOL_STATUSES, RunStatus, ToolCallStatus, is_terminal
+from workers.observability.events import ToolRun, tool_executed
 from workers.runs.context import StepContext
 from workers.runs.outcomes import fail_run
 from workers.runs.state import Fail
@@ -88,8 +89,19 @@ def _run_and_record(
             duration_ms=result.duration_ms,
             attempts=prior_attempts + attempts,
         )
-    if result.is_error:
-        log.warning("run %s call %s (%s): %s", call.run_id, call.call_id, call.name, result.error)
+    tool_executed(
+        ToolRun(
+            run_id=call.run_id,
+            agent=agent.name,
+            call_id=call.call_id,
+            tool=call.name,
+            turn=call.turn,
+            outcome=_outcome(result),
+            duration_ms=result.duration_ms,
+            attempts=prior_attempts + attempts,
+            error_type=result.error_type,
+        )
+    )
     return ToolCallOutcome(call.call_id, _finished_status(result), ran_now=True)
 
 
@@ -114,6 +126,12 @@ def _run_tool(ctx: StepContext, agent: Agent, call: ToolCall) -> tuple[ToolResul
     if known and ctx.breakers is not None:
         ctx.breakers.record(call.name, not result.is_tool_fault, now_ms)
     return result, attempt
+
+
+def _outcome(result: ToolResult) -> str:
+    if not result.is_error:
+        return "succeeded"
+    return "unavailable" if result.error_type == "ToolUnavailable" else "failed"
 
 
 def _finished_status(result: ToolResult) -> ToolCallStatus:

@@ -53,6 +53,8 @@ class ToolSpec:
     must not happen twice (a payment): such calls run at most once."""
     pure: bool = False
     """No side effects; safe to cache answers that used it."""
+    secret_args: frozenset[str] = frozenset()
+    """Arguments that carry secrets: shown as `***` on the dashboard; never logged."""
 
     def __post_init__(self) -> None:
         if not _NAME_PATTERN.fullmatch(self.name):
@@ -136,6 +138,7 @@ def build_tool_spec(
     retryable: bool = False,
     pure: bool = False,
     idempotent: bool = False,
+    secret_args: Iterable[str] = (),
 ) -> ToolSpec:
     """A spec for `fn` with its schema read from its type hints; raises TypeError if it can't."""
     return ToolSpec(
@@ -148,6 +151,7 @@ def build_tool_spec(
         retryable=retryable,
         pure=pure,
         idempotent=idempotent,
+        secret_args=frozenset(secret_args),
     )
 
 
@@ -165,6 +169,7 @@ def tool(
     retryable: bool = False,
     pure: bool = False,
     idempotent: bool = False,
+    secret_args: Iterable[str] = (),
     registry: ToolRegistry = default_registry,
 ) -> Callable[[F], F]: ...
 
@@ -178,6 +183,7 @@ def tool(
     retryable: bool = False,
     pure: bool = False,
     idempotent: bool = False,
+    secret_args: Iterable[str] = (),
     registry: ToolRegistry = default_registry,
 ) -> F | Callable[[F], F]:
     """Register a function as a tool; use bare (`@tool`) or with options (`@tool(pure=True)`).
@@ -195,6 +201,7 @@ def tool(
                 retryable=retryable,
                 pure=pure,
                 idempotent=idempotent,
+                secret_args=secret_args,
             )
         )
         return target
