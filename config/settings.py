@@ -13,7 +13,15 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from pydantic import AliasChoices, BaseModel, Field, SecretStr, ValidationError, model_validator
+from pydantic import (
+    AliasChoices,
+    BaseModel,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, SettingsConfigDict, SettingsError
 
 from workers.errors import ConfigError
@@ -208,6 +216,13 @@ class OperateSettings(BaseSettings):
         validation_alias=_env("OTEL_EXPORTER_OTLP_ENDPOINT"),
         description="OTLP collector; set it (and install the tracing extra) to export spans.",
     )
+
+    @field_validator("operator_password", mode="before")
+    @classmethod
+    def _blank_is_unset(cls, value: object) -> object:
+        # `RUNQ_OPERATOR_PASSWORD=` (an empty variable, as compose writes it) must mean "no
+        # password", never "the empty password".
+        return None if value == "" else value
 
 
 class ApiSettings(BaseSettings):
