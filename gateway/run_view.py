@@ -29,6 +29,7 @@ def describe_run(run_id: str) -> dict[str, Any]:
         "polls": run.poll_count,
         "turns": run.turn,
         "thread_id": run.thread_id,
+        "metadata": json.loads(run.metadata_json) if run.metadata_json else {},
         "cache_hit": run.cache_hit,
         "structured_result": None if run.result_json is None else json.loads(run.result_json),
         "usage": {

@@ -59,6 +59,10 @@ HintOption = Annotated[
     str | None, typer.Option(help="cheap or strong, for agents with model routing.")
 ]
 WaitOption = Annotated[bool, typer.Option(help="Wait for the run to end; exit with its code.")]
+MetadataOption = Annotated[
+    list[str] | None,
+    typer.Option("--metadata", help="Your own label KEY=VALUE, stored on the run (repeatable)."),
+]
 
 
 def enqueue(
@@ -71,6 +75,7 @@ def enqueue(
     deadline_s: DeadlineOption = None,
     cache: CacheOption = None,
     model_hint: HintOption = None,
+    metadata: MetadataOption = None,
     wait: WaitOption = False,
     timeout_s: WaitTimeout = 300.0,
     as_json: JsonOption = False,
@@ -85,6 +90,7 @@ def enqueue(
     fields: dict[str, Any] = {"idempotency_key": idempotency_key, "thread_key": thread_key}
     fields |= {"cache": cache}
     fields |= {"batch_id": batch_id, "deadline_s": deadline_s, "model_hint": model_hint}
+    fields |= {"metadata": _parse_labels(metadata or [])}
     job = _build_job(agent, _read_input(input, input_file), fields)
     require_agent(agent)
     require_redis()
@@ -93,6 +99,17 @@ def enqueue(
     code = _report(run.id, as_json=as_json, full=full, wait=wait, timeout_s=timeout_s)
     # Without --wait, enqueueing was the whole job, and it succeeded.
     raise typer.Exit(code if wait else ExitCode.OK)
+
+
+def _parse_labels(pairs: list[str]) -> dict[str, str]:
+    """`--metadata KEY=VALUE` flags as a dict, or BAD_USAGE naming the one without `=`."""
+    labels: dict[str, str] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise CommandFailed(f"invalid --metadata {pair!r}: write KEY=VALUE", ExitCode.BAD_USAGE)
+        labels[key] = value
+    return labels
 
 
 def _build_job(agent: str, text: str, fields: dict[str, Any]) -> RunCreate:

@@ -85,6 +85,7 @@ def test_cancel_of_an_active_run_cancels_it_and_again_is_still_ok(seed_run):
         ["enqueue", "--agent", "assistant", "--input-file", "/nonexistent/input.txt"],
         ["enqueue", "--agent", "assistant", "--input", "a", "--model-hint", "huge"],
         ["enqueue", "--agent", "assistant", "--input", "a", "--deadline-s", "-1"],
+        ["enqueue", "--agent", "assistant", "--input", "a", "--metadata", "no-equals-sign"],
         ["status"],
         ["runs", "list", "--limit", "0"],
     ],

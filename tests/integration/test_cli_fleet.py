@@ -41,10 +41,12 @@ def test_a_user_agent_with_a_custom_tool_completes_offline(fleet, provider):
 
 def test_enqueue_wait_reads_stdin_and_exits_0_when_the_run_completed(fleet):
     args = ["enqueue", "--agent", "support-responses", "--input-file", "-", "--wait", "--json"]
+    args += ["--metadata", "team=billing", "--metadata", "ticket=T-1=2"]
     result = runner.invoke(app, args, input="#call=lookup_order\n")
     assert result.exit_code == ExitCode.OK, result.output
     described = json.loads(result.output)
     assert described["status"] == "completed"
+    assert described["metadata"] == {"team": "billing", "ticket": "T-1=2"}
     assert [call["name"] for call in described["tool_calls"]] == ["lookup_order"]
 
 
