@@ -76,9 +76,14 @@ def enqueue(
 ) -> str:
     """Enqueue one run of `agent` (the demo agent by default) per input, into `batch_id` (a
     new batch by default); returns the batch id."""
+    from config.settings import get_settings
     from gateway.enqueue import RunCreate, enqueue_run
     from workers import wiring
+    from workers.agents import DEMO_AGENT_MODULE, load_agent_modules
 
+    # The producer checks the agent exists, so it loads what the workers load (and the demo
+    # agent, which the benchmarks use by default).
+    load_agent_modules([DEMO_AGENT_MODULE, *get_settings().runs.agent_modules])
     batch_id = batch_id or f"bench-{uuid.uuid4().hex[:8]}"
     with wiring.new_session() as session:
         for text in inputs:
