@@ -271,12 +271,6 @@ def count_attempt(session: Session, *, run_id: str, status: RunStatus) -> None:
     session.commit()
 
 
-def touch_run(session: Session, *, run_id: str) -> None:
-    """Mark progress without changing state (the reaper's rescheduling counts as progress)."""
-    session.execute(update(Run).where(col(Run.id) == run_id).values(updated_at=utcnow()))
-    session.commit()
-
-
 def _compare_and_set(
     session: Session,
     *,

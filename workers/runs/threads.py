@@ -13,7 +13,7 @@ from datetime import timedelta
 from sqlmodel import Session
 
 from workers.agents import Agent, ThreadMode
-from workers.db import store, thread_store
+from workers.db import thread_store
 from workers.db.models import Run
 from workers.runs.context import Later, Next, StepContext, StepName
 
@@ -38,8 +38,6 @@ def prepare_thread(ctx: StepContext, session: Session, run: Run, agent: Agent) -
     )
     if earlier:
         log.info("run %s waits for %s on its thread", run.id, earlier[0].id)
-        # Waiting is progress: without it the reaper would start a second waiting loop.
-        store.touch_run(session, run_id=run.id)
         return Later(StepName.START, (run.id,), ctx.policy.poll.cap_s)
     thread = thread_store.get_thread(session, thread_id=run.thread_id)
     if thread.provider_ref is None and keeps_server_thread(agent):
