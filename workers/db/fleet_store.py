@@ -11,8 +11,9 @@ from datetime import datetime
 from sqlmodel import Session, col, func, select
 
 from workers.db.models import Run, ToolCall
+from workers.db.statuses import TERMINAL_STATUSES
 
-TERMINAL = ("completed", "failed", "cancelled", "expired")
+TERMINAL = [status.value for status in TERMINAL_STATUSES]
 
 
 def count_active_runs(session: Session) -> dict[str, int]:

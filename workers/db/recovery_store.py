@@ -12,7 +12,7 @@ from sqlalchemy import update
 from sqlmodel import Session, col, select
 
 from workers.db.models import Run, ToolCall
-from workers.db.statuses import TERMINAL_STATUSES
+from workers.db.statuses import TERMINAL_STATUSES, ToolCallStatus
 
 _TERMINAL = [s.value for s in TERMINAL_STATUSES]
 
@@ -60,7 +60,7 @@ def unfinished_calls(session: Session, *, run_id: str, turn: int) -> list[tuple[
     query = (
         select(ToolCall.call_id, ToolCall.name)
         .where(ToolCall.run_id == run_id, ToolCall.turn == turn)
-        .where(col(ToolCall.status).in_(["pending", "running"]))
+        .where(col(ToolCall.status).in_([ToolCallStatus.PENDING, ToolCallStatus.RUNNING]))
         .order_by(col(ToolCall.id))
     )
     return [(call_id, name) for call_id, name in session.exec(query).all()]
@@ -79,7 +79,7 @@ def reclaim_tool_call(session: Session, *, call: ToolCall, now: datetime) -> boo
     caller now owns it: the start time it saw must still be there (compare-and-set)."""
     result = session.execute(
         update(ToolCall)
-        .where(col(ToolCall.id) == call.id, col(ToolCall.status) == "running")
+        .where(col(ToolCall.id) == call.id, col(ToolCall.status) == ToolCallStatus.RUNNING)
         .where(col(ToolCall.started_at) == call.started_at)
         .values(started_at=now, attempts=col(ToolCall.attempts) + 1)
     )

@@ -18,8 +18,6 @@ from workers.observability.tracing import record_run_span
 
 log = logging.getLogger("runq.events")
 
-TERMINAL = frozenset({"completed", "failed", "cancelled", "expired"})
-
 
 @dataclass(frozen=True, slots=True)
 class RunEnd:
