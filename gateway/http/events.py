@@ -16,6 +16,7 @@ from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
+from gateway.http import event_log
 from gateway.http.auth import Caller, CallerDep
 from gateway.http.run_watch import RunWatch
 from gateway.public_view import runs_public
@@ -92,13 +93,16 @@ async def _follow(
     async with watch.watching(run_id, terminal_only=False) as waiter:
         while True:
             waiter.woken.clear()
-            for event_id, event_type, data in await log.read_after(run_id, after_id):
+            batch = await log.read_after(run_id, after_id)
+            for event_id, event_type, data in batch:
                 after_id = event_id
                 if event_type in TERMINAL_EVENT_TYPES:
                     final = await reader.read(caller, run_id)
                     yield _sse(event_id, event_type, final.model_dump(mode="json"))
                     return
                 yield _sse(event_id, event_type, data)
+            if len(batch) >= event_log.PAGE:
+                continue  # a full page: read the next one now, not after the wait
             if await _timed_out(waiter.woken):
                 final = await reader.read(caller, run_id)
                 if final.status in TERMINAL:
