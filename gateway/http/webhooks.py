@@ -12,6 +12,7 @@ import logging
 
 from fastapi import APIRouter, HTTPException, Request, status
 from openai import InvalidWebhookSignatureError
+from starlette.concurrency import run_in_threadpool
 
 from config.settings import get_settings
 from tasks.next_step import send
@@ -49,7 +50,8 @@ async def openai_webhook(request: Request) -> dict[str, str | None]:
     if event.type not in RESPONSE_ENDED:
         return {"event": event.type, "woken": None}
     response_id = str(getattr(event.data, "id", ""))
-    return {"event": event.type, "woken": wake_run(response_id)}
+    # A query and a publish: off the event loop that serves every /wait and SSE stream.
+    return {"event": event.type, "woken": await run_in_threadpool(wake_run, response_id)}
 
 
 def wake_run(response_id: str) -> str | None:
