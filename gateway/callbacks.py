@@ -71,6 +71,7 @@ def _post(session: Session, run: Run, attempt: int, settings: CallbackSettings) 
         timeout_s=settings.timeout_s,
         allow_private=settings.allow_private,
     )
+    session.commit()  # end the read transaction: no pooled connection waits on their server
     result = post_signed(delivery, now_s=int(time.time()))
     # runq_callbacks_total{outcome}: ok, refused (address guard: never retried), failed.
     events.callback_sent(
