@@ -124,7 +124,9 @@ def _run_tool(ctx: StepContext, agent: Agent, call: ToolCall) -> tuple[ToolResul
             attempt + 1,
         )
     if known and ctx.breakers is not None:
-        ctx.breakers.record(call.name, not result.is_tool_fault, now_ms)
+        # The cool-down starts when the failure is known, not when the call started.
+        done_ms = int(ctx.now().timestamp() * 1000)
+        ctx.breakers.record(call.name, not result.is_tool_fault, done_ms)
     return result, attempt
 
 
