@@ -4,7 +4,6 @@ command group in gateway/commands does)."""
 from __future__ import annotations
 
 import json
-import logging
 from typing import Annotated
 
 import typer
@@ -35,7 +34,9 @@ def serve(
     """Serve the HTTP API (/v1/runs, /docs) on the store and broker of this environment."""
     import uvicorn
 
-    logging.basicConfig(level=logging.INFO)
+    from workers.observability.worker_hooks import format_process_logs
+
+    format_process_logs()
     uvicorn.run("gateway.http.app:create_app", factory=True, host=host, port=port, workers=workers)
 
 
