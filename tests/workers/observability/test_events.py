@@ -29,6 +29,9 @@ def sample(name, **labels):
 
 def test_a_terminal_run_is_counted_timed_priced_and_logged(caplog):
     before = sample("runq_runs_total", agent="ev-agent", status="failed")
+    before_s = sample("runq_run_duration_seconds_sum", agent="ev-agent")
+    before_tokens = sample("runq_tokens_total", model="ev-model", kind="input")
+    before_usd = sample("runq_cost_usd_total", agent="ev-agent", model="ev-model")
     end = events.RunEnd(
         run_id="run_1",
         agent="ev-agent",
@@ -44,9 +47,9 @@ def test_a_terminal_run_is_counted_timed_priced_and_logged(caplog):
     with caplog.at_level(logging.INFO, logger="runq.events"):
         events.run_ended(end, from_status="in_progress")
     assert sample("runq_runs_total", agent="ev-agent", status="failed") == before + 1
-    assert sample("runq_run_duration_seconds_sum", agent="ev-agent") >= 3.0
-    assert sample("runq_tokens_total", model="ev-model", kind="input") >= 100
-    assert sample("runq_cost_usd_total", agent="ev-agent", model="ev-model") >= 0.5
+    assert sample("runq_run_duration_seconds_sum", agent="ev-agent") == before_s + 3.0
+    assert sample("runq_tokens_total", model="ev-model", kind="input") == before_tokens + 100
+    assert sample("runq_cost_usd_total", agent="ev-agent", model="ev-model") == before_usd + 0.5
     [record] = caplog.records
     assert (record.run_id, record.agent, record.status, record.turn) == (
         "run_1",
@@ -113,7 +116,8 @@ def test_the_binding_dimension_of_a_limiter_wait(rpm, tpm, tokens, dimension):
 
 def test_cache_lookups_and_callbacks_are_counted():
     before = sample("runq_cache_requests_total", result="bypass")
+    before_ok = sample("runq_callbacks_total", outcome="ok")
     events.cache_looked_up("bypass")
     events.callback_sent("ok")
     assert sample("runq_cache_requests_total", result="bypass") == before + 1
-    assert sample("runq_callbacks_total", outcome="ok") >= 1
+    assert sample("runq_callbacks_total", outcome="ok") == before_ok + 1
