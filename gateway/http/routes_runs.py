@@ -10,10 +10,11 @@ from typing import Annotated
 from fastapi import APIRouter, Header, HTTPException, Query, Response, status
 
 from config.settings import get_settings
-from gateway.enqueue import enqueue_job, scoped_thread_key
+from gateway.enqueue import enqueue_job
 from gateway.http.auth import CallerDep, SessionDep
 from gateway.public_view import runs_public
 from gateway.schemas import ApiError, JobCreate, RunCreate, RunList, RunPublic
+from gateway.thread_names import scoped_thread_key, thread_name_problem
 from workers.db import run_pages
 from workers.db.statuses import RunStatus
 from workers.runs.outcomes import cancel_run
@@ -61,7 +62,7 @@ def list_runs(
     session: SessionDep,
     status_: Annotated[RunStatus | None, Query(alias="status")] = None,
     agent: Annotated[str | None, Query(max_length=128)] = None,
-    thread_key: Annotated[str | None, Query(max_length=256)] = None,
+    thread_key: Annotated[str | None, Query(max_length=512)] = None,
     idempotency_key: Annotated[str | None, Query(max_length=256)] = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
     cursor: Annotated[str | None, Query(max_length=512)] = None,
@@ -69,6 +70,7 @@ def list_runs(
     """The caller's runs, newest first; `next_cursor` fetches the next page."""
     thread_id = None
     if thread_key is not None:
+        require_thread_name(thread_key)
         thread = run_pages.find_thread(
             session, external_key=scoped_thread_key(caller.key_id, thread_key)
         )
@@ -107,6 +109,13 @@ def cancel(run_id: str, caller: CallerDep, session: SessionDep) -> RunPublic:
         )
     run = run_pages.get_owned_run(session, owner_key_id=caller.key_id, run_id=run_id)
     return runs_public(session, [run])[0]
+
+
+def require_thread_name(thread_key: str) -> None:
+    """422 stating the thread-name rule, as for a bad name in a body."""
+    problem = thread_name_problem(thread_key)
+    if problem is not None:
+        raise HTTPException(422, problem)
 
 
 def _encode_cursor(created_at: datetime, run_id: str) -> str:

@@ -3,8 +3,10 @@ response cache, thread names, scopes and rate limits, revoked keys on open strea
 
 from __future__ import annotations
 
+import json
 import uuid
 
+import httpx2
 import pytest
 
 from tests.integration.api_server import Api
@@ -38,3 +40,125 @@ def test_one_key_never_gets_another_keys_cached_answer(api: Api):
     again = create(api, input=question, cache=True).json()
     assert wait(api, again["id"])["status"] == "completed"
     assert cache_hit_of(again["id"]) is True
+
+
+# --- thread names: one rule at every door -------------------------------------------------
+
+
+def key_id_of(name: str) -> str:
+    from workers.db import key_store
+    from workers.wiring import new_session
+
+    with new_session() as session:
+        row = key_store.find_key_by_name(session, name=name)
+        assert row is not None
+        return row.id
+
+
+def unowned_run(idempotency_key: str, timeout_s: float = 30) -> tuple[str, str | None, str | None]:
+    """(status, error, thread id) of the run an unowned producer sent, once it is recorded."""
+    import time
+
+    from workers.db import store
+    from workers.wiring import new_session
+
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        with new_session() as session:
+            run = store.find_idempotent_run(
+                session, owner_key_id="", idempotency_key=idempotency_key
+            )
+            if run is not None and run.status in ("failed", "completed"):
+                return run.status, run.error, run.thread_id
+        time.sleep(0.2)
+    raise AssertionError(f"no finished run with idempotency key {idempotency_key}")
+
+
+def test_a_producer_without_a_key_cannot_join_a_tenants_thread(api: Api):
+    from celery import Celery
+
+    # Given a tenant's thread, created over HTTP
+    name = f"user-{uuid.uuid4().hex[:8]}"
+    mine = create(api, thread_key=name).json()
+    wait(api, mine["id"])
+
+    # When a producer with no key name sends a job on `key_<tenant id>/<name>`
+    producer = Celery("producer", broker=api.app.state.broker_url)
+    job_key = f"intruder-{uuid.uuid4().hex[:8]}"
+    producer.send_task(
+        "runq.runs.submit_job",
+        kwargs={
+            "agent": "responses-agent",
+            "input": "What did you tell them?",
+            "thread_key": f"{key_id_of(api.key_name)}/{name}",
+            "idempotency_key": job_key,
+        },
+        queue="runs",
+    )
+
+    # Then the job is refused with the rule, and the tenant's thread holds only its own run
+    status, error, thread_id = unowned_run(job_key)
+    assert (status, thread_id) == ("failed", None)
+    assert "reserved" in (error or "") and "thread key" in (error or "")
+    thread = httpx2.get(f"{api.url}/v1/threads/{name}", headers=api.auth(), timeout=10).json()
+    assert [run["id"] for run in thread["runs"]] == [mine["id"]]
+
+
+def test_a_thread_name_with_a_slash_is_reachable(api: Api):
+    name = f"team/user-{uuid.uuid4().hex[:8]}"
+    created = create(api, thread_key=name).json()
+    wait(api, created["id"])
+
+    for path in (name, name.replace("/", "%2F")):
+        reply = httpx2.get(f"{api.url}/v1/threads/{path}", headers=api.auth(), timeout=10)
+        assert reply.status_code == 200, (path, reply.text)
+        assert reply.json()["thread_key"] == name
+        assert [run["id"] for run in reply.json()["runs"]] == [created["id"]]
+    listed = httpx2.get(
+        f"{api.url}/v1/runs", params={"thread_key": name}, headers=api.auth(), timeout=10
+    ).json()
+    assert [run["id"] for run in listed["data"]] == [created["id"]]
+    # another key's same name is another (here: no) thread
+    theirs = httpx2.get(f"{api.url}/v1/threads/{name}", headers=api.auth(api.other_key), timeout=10)
+    assert theirs.status_code == 404
+
+
+@pytest.mark.parametrize("name", ["key_abc/user-1", "thr_123", "user 42", "a//b", "x" * 129])
+def test_a_bad_thread_name_is_422_stating_the_rule_at_every_http_door(api: Api, name: str):
+    from gateway.thread_names import THREAD_NAME_RULE
+
+    body = create(api, thread_key=name)
+    query = httpx2.get(
+        f"{api.url}/v1/runs", params={"thread_key": name}, headers=api.auth(), timeout=10
+    )
+    path = httpx2.get(f"{api.url}/v1/threads/{name}", headers=api.auth(), timeout=10)
+    for reply in (body, query, path):
+        assert reply.status_code == 422, reply.text
+        assert THREAD_NAME_RULE in reply.json()["error"]
+
+
+def test_a_thread_created_over_http_is_found_by_the_cli_by_the_callers_name(api: Api):
+    from typer.testing import CliRunner
+
+    from gateway.cli import app
+    from gateway.exit_codes import ExitCode
+
+    name = f"user-{uuid.uuid4().hex[:8]}"
+    created = create(api, thread_key=name).json()
+    wait(api, created["id"])
+    runner = CliRunner()
+
+    shown = runner.invoke(app, ["thread", name, "--json"])
+    assert shown.exit_code == ExitCode.OK, shown.output
+    assert [run["id"] for run in json.loads(shown.output)["runs"]] == [created["id"]]
+
+    # Once another key uses the same name, the CLI asks which key, and --key chooses
+    wait(api, create(api, api.other_key, thread_key=name).json()["id"], api.other_key)
+    ambiguous = runner.invoke(app, ["thread", name])
+    assert ambiguous.exit_code == ExitCode.BAD_USAGE
+    assert "--key" in ambiguous.output
+    chosen = runner.invoke(app, ["thread", name, "--key", api.key_name, "--json"])
+    assert chosen.exit_code == ExitCode.OK, chosen.output
+    assert [run["id"] for run in json.loads(chosen.output)["runs"]] == [created["id"]]
+    usage = runner.invoke(app, ["usage", "--thread-key", name, "--key", api.key_name, "--json"])
+    assert usage.exit_code == ExitCode.OK and json.loads(usage.output)["runs"] == 1
