@@ -21,6 +21,7 @@ from gateway.dashboard.router import build_dashboard_router
 from gateway.http import events, health, routes_runs, routes_threads, webhooks
 from gateway.http.body_limit import BodyLimit
 from gateway.http.event_log import EventLog
+from gateway.http.key_rate import KeyRateLimit
 from gateway.http.run_watch import RunWatch
 from workers.agents import load_agent_modules
 from workers.errors import (
@@ -31,7 +32,9 @@ from workers.errors import (
     ThreadBusy,
     UnknownAgent,
 )
+from workers.limits.limiter import RedisRateLimiter
 from workers.redis_keys import run_events_channel
+from workers.wiring import get_redis
 
 log = logging.getLogger("runq.http")
 
@@ -60,6 +63,8 @@ def create_app() -> FastAPI:
     app.state.event_log = EventLog(client, settings.redis.prefix)
     app.state.reader = events.RunReader()
     app.state.broker_url = settings.redis.url
+    limiter = RedisRateLimiter(get_redis(), settings.redis.prefix) if settings.redis.url else None
+    app.state.key_rate = KeyRateLimit(limiter, settings.api.requests_per_min)
     routers = (routes_runs, events, routes_threads, webhooks, health)
     for router in (module.router for module in routers):
         app.include_router(router)

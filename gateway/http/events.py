@@ -17,7 +17,7 @@ from fastapi.responses import StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
 from gateway.http import event_log
-from gateway.http.auth import Caller, CallerDep
+from gateway.http.auth import Caller, ReaderDep
 from gateway.http.run_watch import RunWatch
 from gateway.public_view import runs_public
 from gateway.schemas import RunPublic
@@ -54,7 +54,7 @@ def _read_owned(owner_key_id: str, run_id: str) -> RunPublic:
 async def wait_for_run(
     run_id: str,
     request: Request,
-    caller: CallerDep,
+    caller: ReaderDep,
     timeout_s: Annotated[float, Query(ge=0, le=600, description="Longest wait.")] = 30.0,
 ) -> RunPublic:
     """Answers as soon as the run is terminal, or with its current state at the timeout."""
@@ -73,7 +73,7 @@ async def wait_for_run(
 async def stream_events(
     run_id: str,
     request: Request,
-    caller: CallerDep,
+    caller: ReaderDep,
     last_event_id: Annotated[str | None, Header(description="Resume after this event.")] = None,
 ) -> StreamingResponse:
     """Server-Sent Events of the run's progress; ends after the terminal event."""

@@ -11,7 +11,7 @@ from fastapi import APIRouter, Header, HTTPException, Query, Response, status
 
 from config.settings import get_settings
 from gateway.enqueue import enqueue_job
-from gateway.http.auth import CallerDep, SessionDep
+from gateway.http.auth import ReaderDep, SessionDep, SubmitterDep
 from gateway.public_view import runs_public
 from gateway.schemas import ApiError, JobCreate, RunCreate, RunList, RunPublic
 from gateway.thread_names import scoped_thread_key, thread_name_problem
@@ -23,14 +23,14 @@ from workers.wiring import get_step_context
 router = APIRouter(prefix="/v1/runs", tags=["runs"])
 
 ERRORS: dict[int | str, dict[str, object]] = {
-    code: {"model": ApiError} for code in (400, 401, 404, 409, 413, 422)
+    code: {"model": ApiError} for code in (400, 401, 403, 404, 409, 413, 422, 429)
 }
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=RunPublic, responses=ERRORS)
 def create_run(
     body: RunCreate,
-    caller: CallerDep,
+    caller: SubmitterDep,
     session: SessionDep,
     response: Response,
     idempotency_key: Annotated[
@@ -50,7 +50,7 @@ def create_run(
 
 
 @router.get("/{run_id}", response_model=RunPublic, responses=ERRORS)
-def get_run(run_id: str, caller: CallerDep, session: SessionDep) -> RunPublic:
+def get_run(run_id: str, caller: ReaderDep, session: SessionDep) -> RunPublic:
     """One run: status, output, error, usage, tool calls, thread, metadata, timestamps."""
     run = run_pages.get_owned_run(session, owner_key_id=caller.key_id, run_id=run_id)
     return runs_public(session, [run])[0]
@@ -58,7 +58,7 @@ def get_run(run_id: str, caller: CallerDep, session: SessionDep) -> RunPublic:
 
 @router.get("", response_model=RunList, responses=ERRORS)
 def list_runs(
-    caller: CallerDep,
+    caller: ReaderDep,
     session: SessionDep,
     status_: Annotated[RunStatus | None, Query(alias="status")] = None,
     agent: Annotated[str | None, Query(max_length=128)] = None,
@@ -100,7 +100,7 @@ def list_runs(
     response_model=RunPublic,
     responses=ERRORS,
 )
-def cancel(run_id: str, caller: CallerDep, session: SessionDep) -> RunPublic:
+def cancel(run_id: str, caller: SubmitterDep, session: SessionDep) -> RunPublic:
     """Cancel a run (202); a run that already ended answers 409."""
     run = run_pages.get_owned_run(session, owner_key_id=caller.key_id, run_id=run_id)
     if not cancel_run(get_step_context(), run.id):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, HTTPException, status
 
-from gateway.http.auth import CallerDep, SessionDep
+from gateway.http.auth import ReaderDep, SessionDep
 from gateway.http.routes_runs import ERRORS, require_thread_name
 from gateway.public_view import thread_public
 from gateway.schemas import ThreadPublic
@@ -16,7 +16,7 @@ router = APIRouter(prefix="/v1/threads", tags=["threads"])
 
 # `:path`: a thread key may hold "/" (`team/user-42`); sent raw or as %2F, it arrives whole.
 @router.get("/{thread_key:path}", response_model=ThreadPublic, responses=ERRORS)
-def get_thread(thread_key: str, caller: CallerDep, session: SessionDep) -> ThreadPublic:
+def get_thread(thread_key: str, caller: ReaderDep, session: SessionDep) -> ThreadPublic:
     """The thread's runs, oldest first, with their tool calls and answers."""
     require_thread_name(thread_key)
     external_key = scoped_thread_key(caller.key_id, thread_key)

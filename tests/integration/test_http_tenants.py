@@ -162,3 +162,64 @@ def test_a_thread_created_over_http_is_found_by_the_cli_by_the_callers_name(api:
     assert [run["id"] for run in json.loads(chosen.output)["runs"]] == [created["id"]]
     usage = runner.invoke(app, ["usage", "--thread-key", name, "--key", api.key_name, "--json"])
     assert usage.exit_code == ExitCode.OK and json.loads(usage.output)["runs"] == 1
+
+
+# --- scopes and rate limits ---------------------------------------------------------------
+
+
+def new_key(name_prefix: str, scopes: tuple[str, ...] = ("submit", "read")) -> tuple[str, str]:
+    from workers.db import key_store
+    from workers.wiring import new_session
+
+    with new_session() as session:
+        row, key = key_store.create_key(
+            session, name=f"{name_prefix}-{uuid.uuid4().hex[:8]}", scopes=scopes
+        )
+    return row.name, key
+
+
+def test_a_read_only_key_reads_but_cannot_start_or_cancel_runs(api: Api):
+    _, reader = new_key("dashboard", ("read",))
+    run_id = create(api).json()["id"]
+
+    refused = create(api, reader)
+    cancel = httpx2.post(f"{api.url}/v1/runs/{run_id}/cancel", headers=api.auth(reader), timeout=10)
+    for reply in (refused, cancel):
+        assert reply.status_code == 403, reply.text
+        assert "'submit' scope" in reply.json()["error"]
+    # reading its own (empty) list is fine: it owns no runs, and sees none of others'
+    listed = httpx2.get(f"{api.url}/v1/runs", headers=api.auth(reader), timeout=10)
+    assert listed.status_code == 200 and listed.json()["data"] == []
+    wait(api, run_id)
+
+
+def test_a_submit_only_key_cannot_read(api: Api):
+    _, submitter = new_key("producer", ("submit",))
+    created = create(api, submitter)
+    assert created.status_code == 201, created.text
+    run_id = created.json()["id"]
+    for path in ("", "/wait?timeout_s=0", "/events"):
+        reply = httpx2.get(f"{api.url}/v1/runs/{run_id}{path}", headers=api.auth(submitter))
+        assert reply.status_code == 403 and "'read' scope" in reply.json()["error"], path
+
+
+def test_a_key_over_its_rate_gets_429_with_retry_after_and_other_keys_do_not(fleet, monkeypatch):
+    from config.settings import get_settings
+    from gateway.http.app import create_app
+    from gateway.http.local_server import serving
+
+    monkeypatch.setattr(get_settings().api, "requests_per_min", 3)
+    _, hasty = new_key("hasty")
+    _, calm = new_key("calm")
+    with serving(create_app()) as url:
+        replies = [
+            httpx2.get(f"{url}/v1/runs", headers={"authorization": f"Bearer {hasty}"})
+            for _ in range(5)
+        ]
+        other = httpx2.get(f"{url}/v1/runs", headers={"authorization": f"Bearer {calm}"})
+
+    assert [r.status_code for r in replies] == [200, 200, 200, 429, 429]
+    limited = replies[3]
+    assert int(limited.headers["retry-after"]) >= 1
+    assert "3 requests a minute" in limited.json()["error"]
+    assert other.status_code == 200
