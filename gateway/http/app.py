@@ -22,8 +22,10 @@ from gateway.http import events, health, routes_runs, routes_threads, webhooks
 from gateway.http.body_limit import BodyLimit
 from gateway.http.event_log import EventLog
 from gateway.http.key_rate import KeyRateLimit
+from gateway.http.key_watch import KeyWatch
 from gateway.http.run_watch import RunWatch
 from workers.agents import load_agent_modules
+from workers.db import key_store
 from workers.errors import (
     CallbackRefused,
     IdempotencyConflict,
@@ -34,7 +36,7 @@ from workers.errors import (
 )
 from workers.limits.limiter import RedisRateLimiter
 from workers.redis_keys import run_events_channel
-from workers.wiring import get_redis
+from workers.wiring import get_redis, new_session
 
 log = logging.getLogger("runq.http")
 
@@ -65,6 +67,7 @@ def create_app() -> FastAPI:
     app.state.broker_url = settings.redis.url
     limiter = RedisRateLimiter(get_redis(), settings.redis.prefix) if settings.redis.url else None
     app.state.key_rate = KeyRateLimit(limiter, settings.api.requests_per_min)
+    app.state.key_watch = KeyWatch(_live_keys, settings.api.key_check_s)
     routers = (routes_runs, events, routes_threads, webhooks, health)
     for router in (module.router for module in routers):
         app.include_router(router)
@@ -82,8 +85,15 @@ def create_app() -> FastAPI:
 @asynccontextmanager
 async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     app.state.watch.start()
+    app.state.key_watch.start()
     yield
+    await app.state.key_watch.stop()
     await app.state.watch.stop()
+
+
+def _live_keys(key_ids: set[str]) -> set[str]:
+    with new_session() as session:
+        return key_store.live_key_ids(session, key_ids=key_ids)
 
 
 async def _invalid_request(_: Request, exc: Exception) -> JSONResponse:

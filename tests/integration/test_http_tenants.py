@@ -223,3 +223,80 @@ def test_a_key_over_its_rate_gets_429_with_retry_after_and_other_keys_do_not(fle
     assert int(limited.headers["retry-after"]) >= 1
     assert "3 requests a minute" in limited.json()["error"]
     assert other.status_code == 200
+
+
+# --- a revoked key's open stream and wait ---------------------------------------------------
+
+
+def run_status(run_id: str) -> str:
+    from workers.db import store
+    from workers.wiring import new_session
+
+    with new_session() as session:
+        return store.get_run(session, run_id=run_id).status
+
+
+def revoke_with_the_cli(name: str) -> None:
+    from typer.testing import CliRunner
+
+    from gateway.cli import app
+
+    result = CliRunner().invoke(app, ["keys", "revoke", name])
+    assert result.exit_code == 0, result.output
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(60)
+def test_revoking_a_key_ends_its_open_event_stream_and_wait(api: Api):
+    import threading
+
+    from gateway.http.events import REVOKED
+
+    # Given a key following a long run over SSE and over /wait
+    name, key = new_key("revoked")
+    slow = "What's the weather in Paris? #slow=90000"  # live far beyond this test
+    run_id = create(api, key, input=slow).json()["id"]
+    url = f"{api.url}/v1/runs/{run_id}"
+    outcome: dict[str, object] = {}
+
+    def follow() -> None:
+        lines = []
+        with httpx2.stream("GET", f"{url}/events", headers=api.auth(key), timeout=90) as reply:
+            outcome["stream_status"] = reply.status_code
+            for line in reply.iter_lines():
+                lines.append(line)
+        outcome["lines"] = lines
+        outcome["run_at_stream_end"] = run_status(run_id)
+
+    def wait_long() -> None:
+        reply = httpx2.get(
+            f"{url}/wait", params={"timeout_s": 90}, headers=api.auth(key), timeout=90
+        )
+        outcome["wait"] = (reply.status_code, reply.json()["error"])
+        outcome["run_at_wait_end"] = run_status(run_id)
+
+    threads = [threading.Thread(target=follow), threading.Thread(target=wait_long)]
+    for thread in threads:
+        thread.start()
+    key_id = key_id_of(name)
+    while api.app.state.key_watch.holds(key_id) < 2:  # the stream and the wait are open
+        threading.Event().wait(0.05)
+
+    # When the key is revoked with `runq keys revoke`
+    revoke_with_the_cli(name)
+    for thread in threads:
+        thread.join()
+
+    # Then both ended while the run was still going (not because it ended), the stream with
+    # an error event, the wait with a 401; and the key's next request is a 401 too
+    assert outcome["stream_status"] == 200
+    assert "event: error" in outcome["lines"]
+    assert outcome["wait"] == (401, REVOKED)
+    assert outcome["run_at_stream_end"] not in ("completed", "failed", "cancelled", "expired")
+    assert outcome["run_at_wait_end"] not in ("completed", "failed", "cancelled", "expired")
+    assert httpx2.get(url, headers=api.auth(key), timeout=10).status_code == 401
+    # (cancel it with a live key of the fleet's operator, so it does not hold a worker)
+    from workers.runs.outcomes import cancel_run
+    from workers.wiring import get_step_context
+
+    cancel_run(get_step_context(), run_id)

@@ -73,6 +73,12 @@ def find_active_key(session: Session, *, key: str) -> ApiKey | None:
     return None if row is None or row.revoked_at is not None else row
 
 
+def live_key_ids(session: Session, *, key_ids: set[str]) -> set[str]:
+    """Which of `key_ids` still exist and are not revoked (one query)."""
+    query = select(ApiKey.id).where(col(ApiKey.id).in_(key_ids), col(ApiKey.revoked_at).is_(None))
+    return set(session.exec(query).all())
+
+
 def find_key_by_name(session: Session, *, name: str) -> ApiKey | None:
     """The key row called `name` (revoked or not), or None."""
     return session.exec(select(ApiKey).where(ApiKey.name == name)).first()
