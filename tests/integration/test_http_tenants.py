@@ -4,6 +4,7 @@ response cache, thread names, scopes and rate limits, revoked keys on open strea
 from __future__ import annotations
 
 import json
+import time
 import uuid
 
 import httpx2
@@ -300,3 +301,69 @@ def test_revoking_a_key_ends_its_open_event_stream_and_wait(api: Api):
     from workers.wiring import get_step_context
 
     cancel_run(get_step_context(), run_id)
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(90)
+def test_runq_serve_cuts_a_revoked_keys_stream_when_runq_keys_revoke_runs(fleet, tmp_path):
+    """The same, on `runq serve` and `runq keys …` started as the README starts them."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from devstack.embedded_redis import free_port
+
+    runq = str(Path(sys.executable).parent / "runq")
+    root = Path(__file__).resolve().parents[2]  # where the README's commands run
+    # the fleet's agents live in tests/ (not installed): import them from the checkout
+    env = {**os.environ, **fleet.env, "PYTHONPATH": str(root)}
+    name = f"serve-revoked-{uuid.uuid4().hex[:8]}"
+    made = subprocess.run(
+        [runq, "keys", "create", name, "--json"], env=env, cwd=root, capture_output=True
+    )
+    assert made.returncode == 0, made.stderr
+    key = json.loads(made.stdout)["key"]
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    run_id = None
+    with (tmp_path / "serve.log").open("wb") as log:
+        server = subprocess.Popen(
+            [runq, "serve", "--port", str(port)],
+            env=env,
+            cwd=root,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        while True:  # up (bounded by the test's timeout)
+            assert server.poll() is None, (tmp_path / "serve.log").read_text()
+            try:
+                if httpx2.get(f"{url}/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx2.TransportError:
+                time.sleep(0.2)
+        auth = {"authorization": f"Bearer {key}"}
+        body = {"agent": "responses-agent", "input": "Weather in Oslo? #slow=90000"}
+        run_id = httpx2.post(f"{url}/v1/runs", json=body, headers=auth, timeout=10).json()["id"]
+        with httpx2.stream("GET", f"{url}/v1/runs/{run_id}/events", headers=auth, timeout=60) as s:
+            assert s.status_code == 200
+            lines = s.iter_lines()
+            next(lines)  # the stream is open and answering
+            revoked = subprocess.run(
+                [runq, "keys", "revoke", name], env=env, cwd=root, capture_output=True
+            )
+            assert revoked.returncode == 0, revoked.stderr
+            rest = list(lines)  # ends (the run itself goes on for 90 s)
+        assert "event: error" in rest
+        assert run_status(run_id) not in ("completed", "failed", "cancelled", "expired")
+        assert httpx2.get(f"{url}/v1/runs/{run_id}", headers=auth, timeout=10).status_code == 401
+    finally:
+        server.send_signal(signal.SIGTERM)
+        server.wait(timeout=30)
+        if run_id is not None:
+            from workers.runs.outcomes import cancel_run
+            from workers.wiring import get_step_context
+
+            cancel_run(get_step_context(), run_id)
