@@ -8,14 +8,17 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+import redis
 import redis.asyncio as aioredis
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException
 
-from config.settings import get_settings
+from config.settings import Settings, get_settings
 from gateway.dashboard.metrics_router import build_metrics_router
 from gateway.dashboard.router import build_dashboard_router
 from gateway.http import events, health, routes_runs, routes_threads, webhooks
@@ -36,7 +39,7 @@ from workers.errors import (
 )
 from workers.limits.limiter import RedisRateLimiter
 from workers.redis_keys import run_events_channel
-from workers.wiring import get_redis, new_session
+from workers.wiring import new_session
 
 log = logging.getLogger("runq.http")
 
@@ -65,8 +68,7 @@ def create_app() -> FastAPI:
     app.state.event_log = EventLog(client, settings.redis.prefix)
     app.state.reader = events.RunReader()
     app.state.broker_url = settings.redis.url
-    limiter = RedisRateLimiter(get_redis(), settings.redis.prefix) if settings.redis.url else None
-    app.state.key_rate = KeyRateLimit(limiter, settings.api.requests_per_min)
+    app.state.key_rate = KeyRateLimit(_rate_limiter(settings), settings.api.requests_per_min)
     app.state.key_watch = KeyWatch(_live_keys, settings.api.key_check_s)
     routers = (routes_runs, events, routes_threads, webhooks, health)
     for router in (module.router for module in routers):
@@ -89,6 +91,20 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     yield
     await app.state.key_watch.stop()
     await app.state.watch.stop()
+
+
+def _rate_limiter(settings: Settings) -> RedisRateLimiter | None:
+    if not settings.redis.url:
+        return None
+    # Short timeouts and no retries: an unreachable Redis lets requests through at once
+    # (KeyRateLimit fails open) instead of holding every request for seconds.
+    client = redis.Redis.from_url(
+        settings.redis.url,
+        socket_timeout=0.5,
+        socket_connect_timeout=0.5,
+        retry=Retry(NoBackoff(), 0),
+    )
+    return RedisRateLimiter(client, settings.redis.prefix)
 
 
 def _live_keys(key_ids: set[str]) -> set[str]:
