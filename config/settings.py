@@ -239,6 +239,16 @@ class ApiSettings(BaseSettings):
         1000, gt=0, validation_alias=_env("RUNQ_EVENTS_MAX_LEN"),
         description="Events kept per run; the oldest are dropped.",
     )  # fmt: skip
+    requests_per_min: int = Field(
+        1200, ge=0,
+        description="Requests one API key may make a minute (a token bucket in Redis, bursts "
+        "up to a minute's worth); over it: 429 with Retry-After. 0 = no limit.",
+    )  # fmt: skip
+    key_check_s: float = Field(
+        2.0, gt=0, le=60,
+        description="An open event stream or /wait re-checks its API key this often: a "
+        "revoked key is cut within about this long.",
+    )  # fmt: skip
 
 
 class CallbackSettings(BaseSettings):

@@ -14,6 +14,7 @@ from sqlmodel import Session
 
 from config.settings import get_settings
 from gateway.schemas import JobCreate
+from gateway.thread_names import scoped_thread_key
 from workers.agents import Agent, BusyThreadPolicy, get_agent
 from workers.callbacks.address_guard import check_callback_url
 from workers.db import store, thread_store
@@ -25,11 +26,6 @@ log = logging.getLogger("runq.enqueue")
 
 # The name callers used before the schemas moved to gateway/schemas.py (issue 8).
 RunCreate = JobCreate
-
-
-def scoped_thread_key(owner_key_id: str, thread_key: str) -> str:
-    """Thread keys are per owner: two services may both have a "user-42"."""
-    return f"{owner_key_id}/{thread_key}" if owner_key_id else thread_key
 
 
 def record_run(

@@ -11,15 +11,14 @@ from collections.abc import Sequence
 from sqlmodel import Session, col, select
 
 from gateway.schemas import RunPublic, ThreadPublic, ToolCallPublic, UsagePublic
+from gateway.thread_names import split_thread_key
 from workers.db import run_pages
 from workers.db.models import Run, Thread, ToolCall
 
 
 def unscoped_thread_key(external_key: str | None) -> str | None:
     """The caller's own thread key from the stored, owner-scoped one."""
-    if external_key is None:
-        return None
-    return external_key.split("/", 1)[1] if external_key.startswith("key_") else external_key
+    return None if external_key is None else split_thread_key(external_key)[1]
 
 
 def run_public(run: Run, calls: Sequence[ToolCall], thread_key: str | None) -> RunPublic:

@@ -150,6 +150,8 @@ class ApiKey(SQLModel, table=True):
     name: str = Field(unique=True, index=True)
     prefix: str
     key_hash: str = Field(unique=True, index=True)
+    # Comma-separated scopes (`submit,read`, `read`, `admin`): what the key may do.
+    scopes: str = Field(default="submit,read", sa_column_kwargs={"server_default": "submit,read"})
     created_at: datetime = Field(default_factory=utcnow, sa_column=_utc_column(False))
     revoked_at: datetime | None = Field(default=None, sa_column=_utc_column())
 
