@@ -5,13 +5,16 @@ redelivered or duplicated message never runs it again: it returns the stored out
 found `running` long past its timeout was interrupted by a lost worker. An idempotent tool
 (`@tool(idempotent=True)`) is then run again; any other is answered with an error output
 rather than re-run, because running a side-effecting tool twice is worse than telling the
-model it failed. Tools marked `retryable` (idempotent) get a few more
-tries inside the claimed execution; a tool whose circuit breaker is open answers
-"unavailable" at once.
+model it failed. Tools marked `retryable` get a few more tries inside the claimed execution
+only if they are also `idempotent`: a tool that raised or timed out may have done its work
+before it failed, so a non-idempotent one is never run again automatically; its call ends
+with an error output telling the model it may or may not have run. A tool whose circuit
+breaker is open answers "unavailable" at once.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 from dataclasses import dataclass
@@ -29,12 +32,17 @@ from workers.tools.invoke import ToolResult, invoke_tool
 
 log = logging.getLogger("runq.tools")
 
+MAY_HAVE_RUN = (
+    "it may or may not have run (or taken effect); it was not run again because it is not "
+    "declared idempotent"
+)
+"""What the model is told when a non-idempotent call was cut off or failed part-way."""
+
 INTERRUPTED_OUTPUT = json.dumps(
     {
         "error": {
             "type": "ToolInterrupted",
-            "message": "the worker running this tool was lost; it was not re-run to avoid "
-            "running it twice",
+            "message": f"the worker running this tool was lost; {MAY_HAVE_RUN}",
         }
     }
 )
@@ -111,7 +119,10 @@ def _run_tool(ctx: StepContext, agent: Agent, call: ToolCall) -> tuple[ToolResul
     known = call.name in ctx.tools and call.name in agent.tools
     if known and ctx.breakers is not None and not ctx.breakers.allow(call.name, now_ms):
         return _unavailable(call.name), 1
-    tries = 1 + (ctx.tool_retries if known and ctx.tools.get(call.name).retryable else 0)
+    spec = ctx.tools.get(call.name) if known else None
+    # Only an idempotent tool is tried again: one that failed part-way may have had its effect.
+    may_retry = spec is not None and spec.retryable and spec.idempotent
+    tries = 1 + (ctx.tool_retries if may_retry else 0)
     for attempt in range(1, tries + 1):
         result = invoke_tool(ctx.tools, call.name, call.arguments, allowed_names=agent.tools)
         if not result.is_tool_fault or attempt == tries:
@@ -127,7 +138,24 @@ def _run_tool(ctx: StepContext, agent: Agent, call: ToolCall) -> tuple[ToolResul
         # The cool-down starts when the failure is known, not when the call started.
         done_ms = int(ctx.now().timestamp() * 1000)
         ctx.breakers.record(call.name, not result.is_tool_fault, done_ms)
+    if spec is not None and not spec.idempotent and _may_have_run(result, spec.retryable):
+        result = _maybe_ran(result)
     return result, attempt
+
+
+def _may_have_run(result: ToolResult, retryable: bool) -> bool:
+    """A timed-out call was stopped part-way; a raised one of a tool that asked for retries
+    failed in a way its author expected to be transient, and is told why it was not retried."""
+    return result.error_type == "ToolTimedOut" or (retryable and result.is_tool_fault)
+
+
+def _maybe_ran(result: ToolResult) -> ToolResult:
+    """The same failure, with the model told the call may or may not have taken effect."""
+    message = f"{json.loads(result.output)['error']['message']}; {MAY_HAVE_RUN}"
+    output = json.dumps(
+        {"error": {"type": result.error_type, "message": message}}, ensure_ascii=False
+    )
+    return dataclasses.replace(result, output=output, error=f"{result.error_type}: {message}")
 
 
 def _outcome(result: ToolResult) -> str:

@@ -20,7 +20,7 @@ from workers.tools.registry import tool
 attempts_seen: list[int] = []
 
 
-@tool(name="flaky_lookup_test", retryable=True)
+@tool(name="flaky_lookup_test", retryable=True, idempotent=True)
 def flaky_lookup() -> str:
     """Fails twice, then answers (idempotent, so retrying is safe)."""
     attempts_seen.append(1)
@@ -29,13 +29,29 @@ def flaky_lookup() -> str:
     return "found"
 
 
+charges_seen: list[int] = []
+
+
+@tool(name="flaky_charge_test", retryable=True)
+def flaky_charge() -> str:
+    """Fails like a transient error, but is not idempotent: the charge may have gone through."""
+    charges_seen.append(1)
+    raise ConnectionError("reset after the charge was sent")
+
+
 @tool(name="broken_test")
 def broken() -> str:
     """Always fails."""
     raise RuntimeError("down")
 
 
-register_agent(Agent(name="tools-test", model="m", tools=("flaky_lookup_test", "broken_test")))
+register_agent(
+    Agent(
+        name="tools-test",
+        model="m",
+        tools=("flaky_lookup_test", "flaky_charge_test", "broken_test"),
+    )
+)
 
 
 def one_call_run(engine, ctx, name, call_id="call_1"):
@@ -65,6 +81,19 @@ def test_a_retryable_tool_is_retried_within_its_one_execution():
     assert execute_tool_call(ctx, run_id, "call_1").status == "succeeded"
     call = stored_call(engine, run_id)
     assert (call.output, call.attempts) == ("found", 3)
+
+
+def test_a_retryable_tool_not_declared_idempotent_runs_once_and_says_it_may_have_run():
+    engine = memory_engine()
+    ctx = make_context(engine, scripted([]), Clock())
+    charges_seen.clear()
+    run_id = one_call_run(engine, ctx, "flaky_charge_test")
+    assert execute_tool_call(ctx, run_id, "call_1").status == "failed"
+    call = stored_call(engine, run_id)
+    assert (len(charges_seen), call.attempts) == (1, 1)
+    message = json.loads(call.output)["error"]["message"]
+    assert "reset after the charge was sent" in message
+    assert "may or may not have run" in message
 
 
 def test_an_open_breaker_answers_unavailable_without_running_the_tool():
