@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+import tests.integration.agents  # noqa: F401  (registered once at import, as the workers do)
 from bench.chaos_agents import EXECUTIONS_FILE_ENV
 from tests.integration.fleet import enqueue_batch, wait_for_batch
 from workers import wiring
