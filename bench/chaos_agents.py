@@ -53,13 +53,16 @@ def chaos_flaky_charge(key: str) -> dict[str, str]:
     raise ConnectionError("upstream reset the connection after the charge was sent")
 
 
-@tool(timeout_s=1.0, retryable=True, idempotent=True)
+SLOW_LOOKUP_TIMEOUT_S = 1.5
+
+
+@tool(timeout_s=SLOW_LOOKUP_TIMEOUT_S, retryable=True, idempotent=True)
 def chaos_slow_lookup(key: str) -> dict[str, str]:
-    """A lookup that always overruns its 1 s timeout; it logs a start and a tick every 0.1 s
+    """A lookup that always overruns its timeout; it logs a start and a tick every 0.1 s
     under one id per attempt, so overlapping attempts of one call show in the file."""
     attempt = uuid.uuid4().hex[:8]
     _count("chaos_slow_lookup", key, f" start {attempt}")
-    for _ in range(20):
+    for _ in range(25):
         time.sleep(0.1)
         _count("chaos_slow_lookup", key, f" tick {attempt}")
     return {"key": key, "value": "too late"}

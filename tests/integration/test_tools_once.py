@@ -4,25 +4,31 @@ run again automatically, and attempts of one call never overlap."""
 from __future__ import annotations
 
 import json
+import time
 import uuid
 from pathlib import Path
 
 import pytest
 
 import tests.integration.agents  # noqa: F401  (registered once at import, as the workers do)
-from bench.chaos_agents import EXECUTIONS_FILE_ENV
+from bench.chaos_agents import EXECUTIONS_FILE_ENV, SLOW_LOOKUP_TIMEOUT_S
+from config.celery_app import app
 from tests.integration.fleet import enqueue_batch, wait_for_batch
 from workers import wiring
 from workers.db import store
+from workers.db.models import utcnow
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.timeout(120)]
 
 
-def run_one(fleet, tool: str) -> tuple[str, list[str], object]:
+def run_one(fleet, tool: str, meanwhile=None) -> tuple[str, list[str], object]:
     """One run of the chaos-once agent calling `tool` with a fresh key; waits for its end and
-    returns (key, the executions file's lines for that key, the stored call)."""
+    returns (key, the executions file's lines for that key, the stored call). `meanwhile`
+    gets the batch id while the run is in flight."""
     key = uuid.uuid4().hex[:10]
     batch_id = enqueue_batch([f"use tool {tool} with {key}"], agent="chaos-once")
+    if meanwhile is not None:
+        meanwhile(batch_id)
     wait_for_batch(batch_id, 1, timeout_s=60)
     with wiring.new_session() as session:
         [run] = store.list_runs(session, batch_id=batch_id)
@@ -43,13 +49,8 @@ def test_a_retryable_tool_not_declared_idempotent_runs_once_and_says_it_may_have
     assert "may or may not have run" in error["message"]
 
 
-def test_retries_of_a_timed_out_idempotent_tool_never_overlap(fleet):
-    _, executions, call = run_one(fleet, "chaos_slow_lookup")
-
-    # Three attempts (idempotent and retryable), each stopped at its timeout before the next
-    # began: once an attempt has started, no earlier attempt writes another line.
-    starts = [line.split()[3] for line in executions if line.split()[2] == "start"]
-    assert len(starts) == 3, executions
+def assert_no_overlap(executions: list[str]) -> None:
+    """Once an attempt has started, no earlier attempt of the call writes another line."""
     finished: set[str] = set()
     current = None
     for line in executions:
@@ -59,5 +60,45 @@ def test_retries_of_a_timed_out_idempotent_tool_never_overlap(fleet):
                 finished.add(current)
             current = attempt
         assert attempt not in finished, f"attempt {attempt} still ran after a later one began"
+
+
+def test_retries_of_a_timed_out_idempotent_tool_never_overlap(fleet):
+    _, executions, call = run_one(fleet, "chaos_slow_lookup")
+
+    # Three attempts (idempotent and retryable), each stopped at its timeout before the next.
+    starts = [line for line in executions if line.split()[2] == "start"]
+    assert len(starts) == 3, executions
+    assert_no_overlap(executions)
     assert call.status == "failed"
-    assert "did not finish within 1 s" in (call.output or "")
+    assert f"did not finish within {SLOW_LOOKUP_TIMEOUT_S:g} s" in (call.output or "")
+
+
+def test_a_redelivered_tool_task_never_runs_while_the_call_holds_its_lease(fleet):
+    def redeliver_after_the_first_lease(batch_id: str) -> None:
+        # The call's attempts take 3 x 1.5 s; its first lease (claim + timeout + grace) ends
+        # after 3.5 s, while the third attempt runs. A copy of the task delivered then (as a
+        # redelivery or the sweep would) must find the lease renewed by that attempt.
+        run_id, call_id, claimed_at = running_call(batch_id)
+        first_lease_s = SLOW_LOOKUP_TIMEOUT_S + float(fleet.env["RUNQ_TOOL_GRACE_S"])
+        wait_s = (claimed_at - utcnow()).total_seconds() + first_lease_s + 0.3
+        time.sleep(max(0.0, wait_s))
+        app.send_task("runq.tools.execute", args=(run_id, call_id), queue="tools")
+
+    _, executions, call = run_one(fleet, "chaos_slow_lookup", redeliver_after_the_first_lease)
+
+    assert_no_overlap(executions)
+    assert len([line for line in executions if line.split()[2] == "start"]) == 3, executions
+    assert call.status == "failed"
+
+
+def running_call(batch_id: str):
+    """(run id, call id, claim time) of the batch's one run's first call once it runs."""
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        with wiring.new_session() as session:
+            [run] = store.list_runs(session, batch_id=batch_id)
+            calls = store.list_tool_calls(session, run_id=run.id)
+        if calls and calls[0].started_at is not None:
+            return run.id, calls[0].call_id, calls[0].started_at
+        time.sleep(0.05)
+    pytest.fail("the tool call did not start within 30 s")

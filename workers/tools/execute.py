@@ -18,7 +18,7 @@ import dataclasses
 import json
 import logging
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from workers.agents import Agent, get_agent
 from workers.db import recovery_store, store
@@ -77,26 +77,50 @@ def execute_tool_call(ctx: StepContext, run_id: str, call_id: str) -> ToolCallOu
             return ToolCallOutcome(call_id, "skipped", ran_now=False)  # cancelled or expired
         # Before the claim: a worker without the agent hands the call back unclaimed.
         agent = get_agent(run.agent)
-        if not store.claim_tool_call(session, run_id=run_id, call_id=call_id, now=ctx.now()):
+        now = ctx.now()
+        if not store.claim_tool_call(session, run_id=run_id, call_id=call_id, now=now):
             return ToolCallOutcome(call_id, ToolCallStatus.RUNNING, ran_now=False)
-        return _run_and_record(ctx, agent, call, prior_attempts=0)
+        return _run_and_record(ctx, agent, call, _Lease(now), prior_attempts=0)
+
+
+@dataclass(slots=True)
+class _Lease:
+    """This worker's hold on a running call: the start time its claim wrote. The call is
+    left alone by everyone else until that time + the tool's timeout + RUNQ_TOOL_GRACE_S;
+    each further attempt renews it first, and every write is fenced by it (compare-and-set),
+    so a worker that lost its lease can neither run the call again nor record an output."""
+
+    started_at: datetime
+    lost: bool = False
 
 
 def _run_and_record(
-    ctx: StepContext, agent: Agent, call: ToolCall, *, prior_attempts: int
+    ctx: StepContext, agent: Agent, call: ToolCall, lease: _Lease, *, prior_attempts: int
 ) -> ToolCallOutcome:
     """Run a call this worker has claimed and store its output; attempts add up."""
-    result, attempts = _run_tool(ctx, agent, call)
-    with ctx.sessions() as session:
-        store.finish_tool_call(
-            session,
-            run_id=call.run_id,
-            call_id=call.call_id,
-            output=result.output,
-            error=result.error,
-            duration_ms=result.duration_ms,
-            attempts=prior_attempts + attempts,
+    result, attempts = _run_tool(ctx, agent, call, lease)
+    recorded = False
+    if not lease.lost:
+        with ctx.sessions() as session:
+            recorded = store.finish_tool_call(
+                session,
+                run_id=call.run_id,
+                call_id=call.call_id,
+                output=result.output,
+                error=result.error,
+                duration_ms=result.duration_ms,
+                attempts=prior_attempts + attempts,
+                lease=lease.started_at,
+            )
+    if not recorded:
+        log.warning(
+            "run %s call %s: %s lost its lease to another worker; this attempt's output "
+            "was not recorded",
+            call.run_id,
+            call.call_id,
+            call.name,
         )
+        return ToolCallOutcome(call.call_id, "lease lost", ran_now=True)
     tool_executed(
         ToolRun(
             run_id=call.run_id,
@@ -113,7 +137,9 @@ def _run_and_record(
     return ToolCallOutcome(call.call_id, _finished_status(result), ran_now=True)
 
 
-def _run_tool(ctx: StepContext, agent: Agent, call: ToolCall) -> tuple[ToolResult, int]:
+def _run_tool(
+    ctx: StepContext, agent: Agent, call: ToolCall, lease: _Lease
+) -> tuple[ToolResult, int]:
     """Invoke the tool, with retries for retryable tools and the breaker's verdict."""
     now_ms = int(ctx.now().timestamp() * 1000)
     known = call.name in ctx.tools and call.name in agent.tools
@@ -125,7 +151,7 @@ def _run_tool(ctx: StepContext, agent: Agent, call: ToolCall) -> tuple[ToolResul
     tries = 1 + (ctx.tool_retries if may_retry else 0)
     for attempt in range(1, tries + 1):
         result = invoke_tool(ctx.tools, call.name, call.arguments, allowed_names=agent.tools)
-        if not result.is_tool_fault or attempt == tries:
+        if not result.is_tool_fault or attempt == tries or not _renewed(ctx, call, lease):
             break
         log.info(
             "run %s call %s: retrying %s (attempt %d)",
@@ -141,6 +167,18 @@ def _run_tool(ctx: StepContext, agent: Agent, call: ToolCall) -> tuple[ToolResul
     if spec is not None and not spec.idempotent and _may_have_run(result, spec.retryable):
         result = _maybe_ran(result)
     return result, attempt
+
+
+def _renewed(ctx: StepContext, call: ToolCall, lease: _Lease) -> bool:
+    """Extend the lease for one more attempt; False (and the lease marked lost) if another
+    worker took the call over while the last attempt ran."""
+    now = ctx.now()
+    with ctx.sessions() as session:
+        if recovery_store.renew_tool_call(session, call=call, lease=lease.started_at, now=now):
+            lease.started_at = now
+            return True
+    lease.lost = True
+    return False
 
 
 def _may_have_run(result: ToolResult, retryable: bool) -> bool:
@@ -187,15 +225,17 @@ def _settle_interrupted(ctx: StepContext, run_id: str, call_id: str) -> ToolCall
             if call.attempts >= ctx.max_deliveries:
                 return _fail_poison_run(ctx, call)
             return _rerun_interrupted(ctx, call)
-        log.warning("run %s call %s: interrupted by a lost worker; not re-run", run_id, call_id)
-        store.finish_tool_call(
+        if not store.finish_tool_call(
             session,
             run_id=run_id,
             call_id=call_id,
             output=INTERRUPTED_OUTPUT,
             error="interrupted: worker lost while the tool was running",
             duration_ms=0,
-        )
+            lease=call.started_at,
+        ):
+            return ToolCallOutcome(call_id, ToolCallStatus.RUNNING, ran_now=False)
+        log.warning("run %s call %s: interrupted by a lost worker; not re-run", run_id, call_id)
         return ToolCallOutcome(call_id, ToolCallStatus.FAILED, ran_now=False)
 
 
@@ -207,7 +247,8 @@ def _rerun_interrupted(ctx: StepContext, call: ToolCall) -> ToolCallOutcome:
         if is_terminal(RunStatus(run.status)):
             return ToolCallOutcome(call.call_id, "skipped", ran_now=False)
         agent = get_agent(run.agent)
-        if not recovery_store.reclaim_tool_call(session, call=call, now=ctx.now()):
+        now = ctx.now()
+        if not recovery_store.reclaim_tool_call(session, call=call, now=now):
             return ToolCallOutcome(call.call_id, ToolCallStatus.RUNNING, ran_now=False)
     log.warning(
         "run %s call %s: interrupted by a lost worker; %s is idempotent, running it again",
@@ -215,7 +256,7 @@ def _rerun_interrupted(ctx: StepContext, call: ToolCall) -> ToolCallOutcome:
         call.call_id,
         call.name,
     )
-    return _run_and_record(ctx, agent, call, prior_attempts=call.attempts)
+    return _run_and_record(ctx, agent, call, _Lease(now), prior_attempts=call.attempts)
 
 
 def _fail_poison_run(ctx: StepContext, call: ToolCall) -> ToolCallOutcome:
@@ -235,6 +276,7 @@ def _fail_poison_run(ctx: StepContext, call: ToolCall) -> ToolCallOutcome:
             output=output,
             error=f"poison: {reason}",
             duration_ms=0,
+            lease=call.started_at,
         )
     return ToolCallOutcome(call.call_id, ToolCallStatus.FAILED, ran_now=False)
 
