@@ -68,12 +68,24 @@ def chaos_slow_lookup(key: str) -> dict[str, str]:
     return {"key": key, "value": "too late"}
 
 
+@tool(timeout_s=5.0)
+def chaos_slow_charge(key: str) -> dict[str, str]:
+    """A slow payment (not idempotent) that logs a start and a tick every 0.1 s, so a test
+    can kill its worker mid-call and see that the call stops with it."""
+    attempt = uuid.uuid4().hex[:8]
+    _count("chaos_slow_charge", key, f" start {attempt}")
+    for _ in range(30):
+        time.sleep(0.1)
+        _count("chaos_slow_charge", key, f" tick {attempt}")
+    return {"key": key, "charged": "yes"}
+
+
 register_agent(
     Agent(
         name="chaos-once",
         model="gpt-chaos",
         instructions="Use the tools you are asked to use.",
-        tools=("chaos_flaky_charge", "chaos_slow_lookup"),
+        tools=("chaos_flaky_charge", "chaos_slow_lookup", "chaos_slow_charge"),
         max_output_tokens=256,
     )
 )

@@ -4,6 +4,7 @@ run again automatically, and attempts of one call never overlap."""
 from __future__ import annotations
 
 import json
+import signal
 import time
 import uuid
 from pathlib import Path
@@ -24,11 +25,11 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.timeout(120
 def run_one(fleet, tool: str, meanwhile=None) -> tuple[str, list[str], object]:
     """One run of the chaos-once agent calling `tool` with a fresh key; waits for its end and
     returns (key, the executions file's lines for that key, the stored call). `meanwhile`
-    gets the batch id while the run is in flight."""
+    gets the batch id and the key while the run is in flight."""
     key = uuid.uuid4().hex[:10]
     batch_id = enqueue_batch([f"use tool {tool} with {key}"], agent="chaos-once")
     if meanwhile is not None:
-        meanwhile(batch_id)
+        meanwhile(batch_id, key)
     wait_for_batch(batch_id, 1, timeout_s=60)
     with wiring.new_session() as session:
         [run] = store.list_runs(session, batch_id=batch_id)
@@ -74,7 +75,7 @@ def test_retries_of_a_timed_out_idempotent_tool_never_overlap(fleet):
 
 
 def test_a_redelivered_tool_task_never_runs_while_the_call_holds_its_lease(fleet):
-    def redeliver_after_the_first_lease(batch_id: str) -> None:
+    def redeliver_after_the_first_lease(batch_id: str, _key: str) -> None:
         # The call's attempts take 3 x 1.5 s; its first lease (claim + timeout + grace) ends
         # after 3.5 s, while the third attempt runs. A copy of the task delivered then (as a
         # redelivery or the sweep would) must find the lease renewed by that attempt.
@@ -89,6 +90,35 @@ def test_a_redelivered_tool_task_never_runs_while_the_call_holds_its_lease(fleet
     assert_no_overlap(executions)
     assert len([line for line in executions if line.split()[2] == "start"]) == 3, executions
     assert call.status == "failed"
+
+
+def test_a_worker_killed_mid_call_stops_its_tool_and_the_call_is_not_run_again(fleet):
+    executions_file = Path(fleet.env[EXECUTIONS_FILE_ENV])
+
+    def kill_the_tools_worker_mid_call(batch_id: str, key: str) -> None:
+        running_call(batch_id)
+        deadline = time.monotonic() + 30
+        while f"chaos_slow_charge {key} start" not in executions_file.read_text():
+            assert time.monotonic() < deadline, "the tool never started"
+            time.sleep(0.05)
+        [tools_worker] = [p for p in fleet.workers if "tools,callbacks" in p.args]
+        tools_worker.send_signal(signal.SIGKILL)
+        tools_worker.wait(timeout=10)
+        # The tool's process died with its worker: its ticks stop (give it time to write).
+        lines = len(executions_file.read_text().splitlines())
+        time.sleep(1.0)
+        assert len(executions_file.read_text().splitlines()) == lines
+        fleet.revive_workers()
+
+    _, executions, call = run_one(fleet, "chaos_slow_charge", kill_the_tools_worker_mid_call)
+
+    # Not idempotent: never run again; the model reads that it may or may not have run.
+    assert len([line for line in executions if line.split()[2] == "start"]) == 1, executions
+    assert call.status == "failed"
+    error = json.loads(call.output)["error"]
+    assert error["type"] == "ToolInterrupted"
+    assert "may or may not have run" in error["message"]
+    fleet.wait_for_workers(len(fleet.workers))
 
 
 def running_call(batch_id: str):
