@@ -56,6 +56,12 @@ class ToolSpec:
     secret_args: frozenset[str] = frozenset()
     """Arguments that carry secrets: shown as `***` on the dashboard; never logged."""
 
+    def longest_run_s(self, retries: int) -> float:
+        """How long one call may hold its worker: every try that it may get, each stopped at
+        the timeout (only an idempotent tool is tried again)."""
+        tries = 1 + (retries if self.retryable and self.idempotent else 0)
+        return tries * self.timeout_s
+
     def __post_init__(self) -> None:
         if not _NAME_PATTERN.fullmatch(self.name):
             raise ValueError(
