@@ -44,9 +44,12 @@ class ToolSpec:
     is_async: bool
     """`fn` returns an awaitable (an `async def`)."""
     timeout_s: float = 10.0
-    """How long one call may run before it is answered with a timeout error."""
+    """How long one call may run: then its process is killed and the model gets a timeout
+    error."""
     retryable: bool = False
-    """A failed call may be run again (the tool is idempotent)."""
+    """A call that raised or timed out gets RUNQ_TOOL_RETRIES more tries, if the tool is also
+    `idempotent`: a tool that failed part-way may have had its effect, so any other is never
+    run again (its error output tells the model it may or may not have run)."""
     idempotent: bool = False
     """Safe to execute again: a call cut off by a lost worker is re-run (at-least-once)
     instead of being answered "interrupted". Leave False for anything with effects that
