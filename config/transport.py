@@ -20,6 +20,8 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
+import inspect
 import json
 import logging
 from queue import Empty
@@ -97,10 +99,42 @@ def _check_body(raw: bytes, payload: dict[str, Any]) -> None:
     if nesting_depth(decoded) > MAX_DEPTH:
         raise RefusedMessage(f"task body nested deeper than {MAX_DEPTH} levels")
     headers = payload.get("headers")
-    if isinstance(headers, dict) and "task" in headers and not _is_task_body(decoded):
-        # Celery's task protocol 2; anything else fails inside Celery after the message
-        # was parked for acknowledgement, so it would come back to the next worker.
-        raise RefusedMessage("task body is not a JSON array [args, kwargs, embed]")
+    if isinstance(headers, dict) and "task" in headers:
+        if not _is_task_body(decoded):
+            # Celery's task protocol 2; anything else fails inside Celery after the message
+            # was parked for acknowledgement, so it would come back to the next worker.
+            raise RefusedMessage("task body is not a JSON array [args, kwargs, embed]")
+        _check_argument_types(str(headers["task"]), decoded[0])
+
+
+def _check_argument_types(task_name: str, args: list[Any]) -> None:
+    """runq's tasks take ids and counters: an argument of another type (only a foreign
+    producer sends one) would crash the step again on every retry, with a traceback."""
+    for (name, annotation), value in zip(_positional_types(task_name), args, strict=False):
+        expected = _SCALARS.get(annotation)
+        if expected is not None and type(value) is not expected:
+            raise RefusedMessage(
+                f"{task_name}: argument {name} must be {annotation}, not {type(value).__name__}"
+            )
+
+
+_SCALARS: dict[str, type] = {"str": str, "int": int}
+
+
+@functools.cache
+def _positional_types(task_name: str) -> tuple[tuple[str, str], ...]:
+    """(name, annotation) of a runq task's positional parameters; () for any other task."""
+    from celery import current_app  # the worker's app; imported late, it imports this module
+
+    task = current_app.tasks.get(task_name)
+    if task is None or not task_name.startswith("runq."):
+        return ()
+    positional = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+    return tuple(
+        (parameter.name, str(parameter.annotation))
+        for parameter in inspect.signature(task.run).parameters.values()
+        if parameter.kind in positional
+    )
 
 
 def _is_task_body(decoded: object) -> bool:

@@ -64,7 +64,7 @@ class QueueCase:
 TOO_DEEP = "nested deeper than"
 UNDECODABLE = "dropped an undecodable item"
 NOT_A_TASK_BODY = "task body is not a JSON array [args, kwargs, embed]"
-WRONG_ARGS = "refused a runq.tools.execute message"
+WRONG_ARGS = "runq.tools.execute: argument run_id must be str, not dict"
 CASES = {
     "queue-nested-envelope-runs": QueueCase("runs", b"[" * NESTED + b"]" * NESTED, TOO_DEEP),
     "queue-nested-envelope-tools": QueueCase(
@@ -110,6 +110,11 @@ CASES = {
         "tools",
         envelope(celery_body([{"run": 1}, ["call"]]), task="runq.tools.execute", queue="tools"),
         WRONG_ARGS,
+    ),
+    "queue-step-arguments-of-wrong-types": QueueCase(
+        "runs",
+        envelope(celery_body(["run_x", "seven"])),
+        "runq.runs.poll: argument step_seq must be int, not str",
     ),
     "queue-tool-missing-arguments": QueueCase(
         "tools",
