@@ -1,8 +1,11 @@
 """Executing one tool call: at most once, or at least once for idempotent tools.
 
 A call is claimed (pending -> running) in the database before the tool runs, so a
-redelivered or duplicated message never runs it again: it returns the stored output. A call
-found `running` long past its timeout was interrupted by a lost worker. An idempotent tool
+redelivered or duplicated message never runs it again: it returns the stored output. The
+claim is a lease (see `_Lease`): while it holds, no copy of the task touches the call, and
+since the tool's process is killed at its timeout (`invoke`), a lease that ran out means no
+attempt is still running. A call found `running` past its lease was interrupted by a lost
+worker. An idempotent tool
 (`@tool(idempotent=True)`) is then run again; any other is answered with an error output
 rather than re-run, because running a side-effecting tool twice is worse than telling the
 model it failed. Tools marked `retryable` get a few more tries inside the claimed execution
