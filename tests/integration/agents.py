@@ -103,7 +103,8 @@ def exit_the_process() -> str:
 
 @tool(timeout_s=0.2, idempotent=True, description="Kills the worker process running it.")
 def crash_worker() -> str:
-    os.kill(os.getpid(), signal.SIGKILL)
+    # Tools run in a child process of the worker: its parent is the worker.
+    os.kill(os.getppid(), signal.SIGKILL)
     return "unreachable"
 
 

@@ -74,6 +74,20 @@ def call_names(session: Session, *, run_id: str, call_ids: tuple[str, ...]) -> l
     return list(session.exec(query).all())
 
 
+def renew_tool_call(session: Session, *, call: ToolCall, lease: datetime, now: datetime) -> bool:
+    """Extend this caller's lease on a running call before another attempt inside it: its
+    start time moves to `now`, if it is still `lease` (compare-and-set). False if another
+    worker took the call over meanwhile, and then this caller must not run it again."""
+    result = session.execute(
+        update(ToolCall)
+        .where(col(ToolCall.id) == call.id, col(ToolCall.status) == ToolCallStatus.RUNNING)
+        .where(col(ToolCall.started_at) == lease)
+        .values(started_at=now)
+    )
+    session.commit()
+    return bool(result.rowcount == 1)  # type: ignore[attr-defined]
+
+
 def reclaim_tool_call(session: Session, *, call: ToolCall, now: datetime) -> bool:
     """Take over a `running` call whose worker was lost, counting the attempt. True if this
     caller now owns it: the start time it saw must still be there (compare-and-set)."""

@@ -219,10 +219,14 @@ def finish_tool_call(
     error: str | None,
     duration_ms: int,
     attempts: int | None = None,
-) -> None:
+    lease: datetime | None = None,
+) -> bool:
     """Record a running call's output (or error output); a finished call is left untouched.
+    True if this caller recorded it.
 
-    `attempts` counts executions inside this claim (retryable tools may run more than once)."""
+    `attempts` counts executions inside this claim (retryable tools may run more than once).
+    `lease` is the start time the caller's claim set: if another worker has taken the call
+    over since (its lease ran out), the late writer loses."""
     changes: dict[str, Any] = {
         "status": ToolCallStatus.FAILED if error else ToolCallStatus.SUCCEEDED,
         "output": output,
@@ -232,18 +236,21 @@ def finish_tool_call(
     }
     if attempts is not None:
         changes["attempts"] = attempts
-    result = session.execute(
+    statement = (
         update(_TOOL_CALLS)
         .where(col(ToolCall.run_id) == run_id, col(ToolCall.call_id) == call_id)
         .where(col(ToolCall.status) == ToolCallStatus.RUNNING)
-        .values(**changes)
     )
+    if lease is not None:
+        statement = statement.where(col(ToolCall.started_at) == lease)
+    result = session.execute(statement.values(**changes))
     session.commit()
     if result.rowcount != 1:  # type: ignore[attr-defined]
-        return
+        return False
     _show_in_session(session, _held_call(session, run_id, call_id), changes)
     outcome = {"call_id": call_id, "status": "failed" if error else "succeeded"}
     announce(session, run_id, "tool_call.finished", {**outcome, "duration_ms": duration_ms})
+    return True
 
 
 def list_tool_calls(session: Session, *, run_id: str, turn: int | None = None) -> list[ToolCall]:

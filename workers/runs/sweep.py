@@ -126,5 +126,7 @@ def _chord_wait_s(ctx: StepContext, run_id: str, call_ids: tuple[str, ...]) -> f
         return 0.0
     with ctx.sessions() as session:
         names = recovery_store.call_names(session, run_id=run_id, call_ids=call_ids)
-    timeouts = [ctx.tools.get(name).timeout_s for name in names if name in ctx.tools]
+    timeouts = [
+        ctx.tools.get(name).longest_run_s(ctx.tool_retries) for name in names if name in ctx.tools
+    ]
     return tool_wait_s(timeouts, ctx.tool_grace_s)

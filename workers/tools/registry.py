@@ -44,9 +44,12 @@ class ToolSpec:
     is_async: bool
     """`fn` returns an awaitable (an `async def`)."""
     timeout_s: float = 10.0
-    """How long one call may run before it is answered with a timeout error."""
+    """How long one call may run: then its process is killed and the model gets a timeout
+    error."""
     retryable: bool = False
-    """A failed call may be run again (the tool is idempotent)."""
+    """A call that raised or timed out gets RUNQ_TOOL_RETRIES more tries, if the tool is also
+    `idempotent`: a tool that failed part-way may have had its effect, so any other is never
+    run again (its error output tells the model it may or may not have run)."""
     idempotent: bool = False
     """Safe to execute again: a call cut off by a lost worker is re-run (at-least-once)
     instead of being answered "interrupted". Leave False for anything with effects that
@@ -55,6 +58,12 @@ class ToolSpec:
     """No side effects; safe to cache answers that used it."""
     secret_args: frozenset[str] = frozenset()
     """Arguments that carry secrets: shown as `***` on the dashboard; never logged."""
+
+    def longest_run_s(self, retries: int) -> float:
+        """How long one call may hold its worker: every try that it may get, each stopped at
+        the timeout (only an idempotent tool is tried again)."""
+        tries = 1 + (retries if self.retryable and self.idempotent else 0)
+        return tries * self.timeout_s
 
     def __post_init__(self) -> None:
         if not _NAME_PATTERN.fullmatch(self.name):
