@@ -143,10 +143,11 @@ def test_the_dev_override_adds_the_simulator_and_dev_settings():
     assert dev["simulator"]["command"][:3] == ["python", "-m", "simulator"]
     assert dev["simulator"]["healthcheck"]["test"]
     assert dev["worker-runs"]["depends_on"]["simulator"]["condition"] == "service_healthy"
-    for name in ("worker-runs", "worker-tools", "beat", "api", "flower"):
+    for name in ("migrate", "worker-runs", "worker-tools", "beat", "api", "flower"):
         assert dev[name]["environment"]["RUNQ_ENVIRONMENT"] == "dev"
         assert dev[name]["environment"]["OPENAI_BASE_URL"] == "http://simulator:8800/v1"
-    assert "OPENAI_API_KEY=sk-runq-simulator" in (ROOT / "compose.dev.env").read_text()
+    dev_env = (ROOT / "compose.dev.env").read_text()
+    assert "OPENAI_API_KEY=sk-runq-simulator" in dev_env and "RUNQ_ENVIRONMENT=dev" in dev_env
 
 
 def test_every_runq_command_in_either_file_is_one_the_tests_run():
