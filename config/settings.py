@@ -274,7 +274,9 @@ class CallbackSettings(BaseSettings):
     )
     retry_first_s: float = Field(5.0, gt=0, description="First retry delay; it doubles to 5 min.")
     give_up_s: float = Field(3600.0, gt=0, description="Callbacks are retried this long.")
-    timeout_s: float = Field(10.0, gt=0, description="One callback POST's timeout.")
+    timeout_s: float = Field(
+        10.0, gt=0, description="One delivery in all: connect, send and read together."
+    )
 
 
 class WebhookSettings(BaseSettings):

@@ -43,7 +43,10 @@ WorkdirOption = Annotated[Path, typer.Option(help="Where the database and logs g
 def demo(
     agent: DemoAgentOption = DEMO_AGENT,
     runs: Annotated[int, typer.Option(help="How many runs to enqueue.")] = 100,
-    workers: Annotated[int, typer.Option(help="Worker processes (one for runs, rest tools).")] = 2,
+    workers: Annotated[
+        int,
+        typer.Option(help="Worker processes (one for runs, rest tools; callbacks get one more)."),
+    ] = 2,
     concurrency: Annotated[int, typer.Option(help="Threads per worker process.")] = 16,
     latency_ms: Annotated[int, typer.Option(help="Simulated model latency per turn.")] = 300,
     timeout_s: Annotated[float, typer.Option(help="Give up on the batch after this.")] = 300.0,
