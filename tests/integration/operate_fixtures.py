@@ -114,7 +114,7 @@ def flower_url(fleet: LocalStack) -> Iterator[str]:
 
 
 EVENTS_ON = "Events of group {task} enabled by remote"
-WORKER_LOGS = ("runs0.log", "runs1.log", "tools.log")
+WORKER_LOGS = ("runs0.log", "runs1.log", "tools.log", "callbacks.log")
 
 
 def events_switched_on(workdir: Path) -> int:
