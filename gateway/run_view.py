@@ -10,6 +10,7 @@ from sqlmodel import col, select
 from workers.db import store, thread_store
 from workers.db.models import Run, Thread
 from workers.errors import RunNotFound
+from workers.tools.masking import masked_arguments, scrubbed_text
 from workers.wiring import new_session
 
 
@@ -44,9 +45,9 @@ def describe_run(run_id: str) -> dict[str, Any]:
             {
                 "call_id": c.call_id,
                 "name": c.name,
-                "arguments": c.arguments,
+                "arguments": masked_arguments(c.name, c.arguments),
                 "status": c.status,
-                "output": c.output,
+                "output": scrubbed_text(c.output, c.name, c.arguments),
                 "duration_ms": c.duration_ms,
                 "attempts": c.attempts,
             }

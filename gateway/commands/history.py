@@ -25,8 +25,10 @@ def thread(
     as_json: JsonOption = False,
 ) -> None:
     """Show a thread's history: every run with its input, tool calls, answer and usage."""
+    from gateway.preflight import load_agents
     from gateway.run_view import thread_history
 
+    load_agents()  # the tools' secret_args, so their arguments print masked
     history = thread_history(key)
     if as_json:
         print_json(history)
