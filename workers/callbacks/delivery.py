@@ -81,7 +81,9 @@ def post_signed(delivery: Delivery, *, now_s: int) -> Attempt:
         late = f"timed out: the delivery took more than {delivery.timeout_s:g}s in all"
         return Attempt(None, _ms_since(started), late)
     except (OSError, http.client.HTTPException) as exc:
-        return Attempt(None, _ms_since(started), f"{type(exc).__name__}: {exc}"[:500])
+        # One line: the text may quote whatever bytes the receiver sent.
+        said = " ".join(f"{type(exc).__name__}: {exc}".split())
+        return Attempt(None, _ms_since(started), said[:500])
     error = None if 200 <= status < 300 else f"HTTP {status}"
     return Attempt(status, _ms_since(started), error)
 
