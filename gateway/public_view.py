@@ -1,6 +1,8 @@
 """Rows to public shapes: what a caller of the HTTP API (or the client) sees of a run.
 
-Thread keys are stored scoped by owner (`key_…/user-42`); callers get their own key back.
+Secret tool arguments are masked here (workers/tools/masking.py): this view is what the API,
+its event stream and callbacks send. Thread keys are stored scoped by owner (`key_…/user-42`);
+callers get their own key back.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from gateway.schemas import RunPublic, ThreadPublic, ToolCallPublic, UsagePublic
 from gateway.thread_names import split_thread_key
 from workers.db import run_pages
 from workers.db.models import Run, Thread, ToolCall
+from workers.tools.masking import masked_arguments, scrubbed_text
 
 
 def unscoped_thread_key(external_key: str | None) -> str | None:
@@ -42,10 +45,10 @@ def run_public(run: Run, calls: Sequence[ToolCall], thread_key: str | None) -> R
             ToolCallPublic(
                 call_id=c.call_id,
                 name=c.name,
-                arguments=c.arguments,
+                arguments=masked_arguments(c.name, c.arguments),
                 status=c.status,
-                output=c.output,
-                error=c.error,
+                output=scrubbed_text(c.output, c.name, c.arguments),
+                error=scrubbed_text(c.error, c.name, c.arguments),
                 duration_ms=c.duration_ms,
                 attempts=c.attempts,
             )

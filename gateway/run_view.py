@@ -13,6 +13,7 @@ from gateway.thread_names import split_thread_key
 from workers.db import key_store, store, thread_store
 from workers.db.models import Run, Thread
 from workers.errors import RunNotFound
+from workers.tools.masking import masked_arguments, scrubbed_text
 from workers.wiring import new_session
 
 
@@ -47,9 +48,9 @@ def describe_run(run_id: str) -> dict[str, Any]:
             {
                 "call_id": c.call_id,
                 "name": c.name,
-                "arguments": c.arguments,
+                "arguments": masked_arguments(c.name, c.arguments),
                 "status": c.status,
-                "output": c.output,
+                "output": scrubbed_text(c.output, c.name, c.arguments),
                 "duration_ms": c.duration_ms,
                 "attempts": c.attempts,
             }

@@ -34,8 +34,10 @@ def thread(
     """Show a thread's history: every run with its input, tool calls, answer and usage.
 
     A thread created over HTTP is found by the key its caller used (`user-42`)."""
+    from gateway.preflight import load_agents
     from gateway.run_view import thread_history
 
+    load_agents()  # the tools' secret_args, so their arguments print masked
     history = thread_history(key, key_name)
     if as_json:
         print_json(history)
