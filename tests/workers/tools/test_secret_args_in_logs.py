@@ -4,10 +4,10 @@ calls) logs them itself (issue 16: secret_args were masked only on the dashboard
 from __future__ import annotations
 
 import asyncio
-import io
 import json
 import logging
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -32,16 +32,29 @@ async def login_async(user: str, password: str) -> str:
     return "ok"
 
 
+class _LogFile:
+    """A log file read back whole: tools run in a forked child (`invoke_tool`), which
+    writes through the inherited descriptor, so an in-memory stream would miss its lines."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def getvalue(self) -> str:
+        return self.path.read_text()
+
+
 @pytest.fixture
-def lines() -> Iterator[io.StringIO]:
+def lines(tmp_path: Path) -> Iterator[_LogFile]:
     """Every line logged, through a handler set up as a worker's is (JSON, scrubber)."""
-    stream = io.StringIO()
+    path = tmp_path / "worker.log"
+    stream = path.open("a", buffering=1)
     handler = logging.StreamHandler(stream)
     handler.setFormatter(build_formatter("json"))
     handler.addFilter(SecretScrubber([]))
     log.addHandler(handler)
-    yield stream
+    yield _LogFile(path)
     log.removeHandler(handler)
+    stream.close()
 
 
 @pytest.fixture
