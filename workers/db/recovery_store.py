@@ -27,6 +27,21 @@ def set_next_due(session: Session, *, run_id: str, due_at: datetime) -> None:
     session.commit()
 
 
+def extend_lease(
+    session: Session, *, run_id: str, status: str, step_seq: int, due_at: datetime
+) -> bool:
+    """Keep a run in flight due at `due_at`, only while it is still at this status and step.
+    False if a step moved it on (the lease holder has nothing left to hold)."""
+    result = session.execute(
+        update(Run)
+        .where(col(Run.id) == run_id, col(Run.status) == status)
+        .where(col(Run.step_seq) == step_seq)
+        .values(next_due_at=due_at)
+    )
+    session.commit()
+    return bool(result.rowcount == 1)  # type: ignore[attr-defined]
+
+
 def find_overdue_runs(session: Session, *, due_before: datetime, limit: int) -> list[Run]:
     """Runs whose next step was due before `due_before`, most overdue first.
 

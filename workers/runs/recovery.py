@@ -30,6 +30,8 @@ class OverdueRun:
     recoveries: int
     unfinished_tools: tuple[tuple[str, str], ...] = ()
     """(call id, tool name) of the current turn's calls that have no output yet."""
+    created: bool = True
+    """Whether the run's first turn exists at the provider (a claimed start may not)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,7 +84,7 @@ def tool_wait_s(timeouts_s: Sequence[float], tool_grace_s: float) -> float:
 
 
 def _step_of(run: OverdueRun) -> Resend:
-    if run.status is RunStatus.PENDING:
+    if run.status is RunStatus.PENDING or (run.status is RunStatus.IN_PROGRESS and not run.created):
         return Resend(START)
     if run.status is RunStatus.IN_PROGRESS:
         return Resend(POLL)

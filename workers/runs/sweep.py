@@ -83,6 +83,7 @@ def _recover_one(ctx: StepContext, run: Run, policy: SweepPolicy) -> Next:
         deadline_at=run.deadline_at,
         recoveries=run.recoveries,
         unfinished_tools=unfinished,
+        created=run.provider_ref is not None,
     )
     decision = recover(view, ctx.now(), policy.max_recoveries)
     if isinstance(decision, GiveUp):
@@ -108,13 +109,16 @@ def _resend(ctx: StepContext, run: Run, step: Resend, policy: SweepPolicy) -> Ne
                 run_id=run.id,
                 from_statuses=[RunStatus.SUBMITTING],
                 to=RunStatus.REQUIRES_TOOLS,
-                changes=RunChanges(recoveries=run.recoveries + 1),
+                at_step=run.step_seq,
+                # A new step: the submit it released loses its compare-and-set if it
+                # ever answers.
+                changes=RunChanges(recoveries=run.recoveries + 1, step_seq=run.step_seq + 1),
             )
     log.warning("run %s overdue in %s: re-sending %s", run.id, run.status, step.step)
     if step.step == EXECUTE_TOOLS:
         return FanOut(run.id, run.turn, step.call_ids)
     args: tuple[str | int, ...] = (run.id,)
-    if step.step == "poll":
+    if step.step == "poll" or (step.step == "start" and run.status != RunStatus.PENDING):
         args = (run.id, run.step_seq)
     elif step.step == "submit":
         args = (run.id, run.turn)
