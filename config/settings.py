@@ -141,6 +141,13 @@ class RunSettings(BaseSettings):
         5.0, gt=0, description="A run whose next step is this late has its step re-sent."
     )
     sweep_batch: int = Field(500, ge=1, description="Overdue runs re-sent per sweep at most.")
+    lease_s: float = Field(
+        5.0,
+        gt=0,
+        description="A step waiting on the provider keeps its run due this far ahead, renewed "
+        "every half of it: the sweep never re-sends a live step, and finds a dead one's run a "
+        "lease plus the grace after its last renewal.",
+    )
     max_recoveries: int = Field(
         5, ge=1, description="Re-sends of one step with no progress before the run fails."
     )

@@ -246,7 +246,7 @@ def get_step_context() -> StepContext:
         max_deliveries=settings.runs.max_deliveries,
         webhook_poll_first_s=settings.webhooks.poll_first_s,
         turn_times=_turn_times(settings),
-        lease_s=settings.runs.recovery_grace_s,
+        lease_s=settings.runs.lease_s,
         provider_within=provider_for,
     )
 
