@@ -21,6 +21,10 @@ settings = get_settings()
 # only lets `celery -A config` import so it can print a clear connection error.
 _broker_url = settings.redis.url or "redis://127.0.0.1:6379/0"
 
+# How often each worker looks for a dead worker's unacked messages (kombu's default, 10 s
+# with a throttle of 10, looks every 100 s).
+_RESTORE_EVERY_S = 5
+
 app = Celery(
     "runq",
     include=["tasks.runs", "tasks.tools", "tasks.housekeeping", "tasks.jobs", "tasks.callbacks"],
@@ -38,12 +42,17 @@ app.conf.update(
     task_acks_late=True,
     task_reject_on_worker_lost=True,
     worker_prefetch_multiplier=1,
-    # Countdown messages sit unacked in the broker until their ETA; redelivery must wait
-    # longer than the longest countdown, or a waiting poll would run twice. A killed
-    # worker's reserved messages therefore come back late, but nothing waits for them:
-    # the recovery sweep re-sends an overdue run's step within seconds, and the late
-    # copy is dropped by the step's compare-and-set when it finally arrives.
-    broker_transport_options={"visibility_timeout": settings.runs.visibility_timeout_s},
+    # A killed worker's unacked messages (a send_task job it had not recorded yet) come
+    # back after the visibility timeout; every worker scans for them every few seconds, so
+    # they are redelivered within 30 s of its death. Countdowns stay under half of it (a
+    # countdown message sits unacked until its ETA): a longer wait is parked in the database
+    # and the sweep sends it when due. A step still running past the timeout may be
+    # delivered twice: its compare-and-set drops the second copy.
+    broker_transport_options={
+        "visibility_timeout": settings.runs.visibility_timeout_s,
+        "unacked_restore_interval": _RESTORE_EVERY_S,
+        "unacked_restore_throttle": 1,
+    },
     result_backend_transport_options={"visibility_timeout": settings.runs.visibility_timeout_s},
     result_expires=3600,
     task_default_queue="runs",

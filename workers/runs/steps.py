@@ -84,6 +84,18 @@ def start_run(ctx: StepContext, run_id: str, step_seq: int | None = None) -> Nex
                     changes=RunChanges(started_at=ctx.now()),
                 )
                 _moved(run, RunStatus.PENDING, RunStatus.IN_PROGRESS)
+            else:
+                # Another try of a claimed start takes a new step: a copy of this message
+                # (redelivered while the create is slow) finds the step taken.
+                _fenced(
+                    session,
+                    run,
+                    RunStatus.IN_PROGRESS,
+                    RunStatus.IN_PROGRESS,
+                    RunChanges(step_seq=run.step_seq + 1),
+                    None,
+                    first_turn=True,
+                )
             return Later(StepName.START, (run_id, run.step_seq))
 
         retry = Later(StepName.START, (run_id,) if pending else (run_id, run.step_seq))

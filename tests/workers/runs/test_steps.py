@@ -175,8 +175,10 @@ def test_transient_errors_retry_then_fail_with_the_reason(engine):
     assert start_run(ctx, run_id) == Later(StepName.START, (run_id, 0), 1.0)
     assert load(engine, run_id).status == "in_progress"
     assert isinstance(start_run(ctx, run_id), Nothing)  # a plain start starts pending runs only
-    assert start_run(ctx, run_id, 0) == Later(StepName.START, (run_id, 0), 2.0)
+    # each try of a claimed start takes a new step (a redelivered copy finds it taken)
+    assert start_run(ctx, run_id, 0) == Later(StepName.START, (run_id, 1), 2.0)
     assert isinstance(start_run(ctx, run_id, 0), Nothing)
+    assert isinstance(start_run(ctx, run_id, 1), Nothing)
     run = load(engine, run_id)
     assert run.status == "failed"
     assert run.error == "provider unavailable after 3 attempts: 503 overloaded"
