@@ -9,6 +9,7 @@ from celery import Celery
 from celery.signals import (
     after_setup_logger,
     after_setup_task_logger,
+    celeryd_after_setup,
     worker_init,
     worker_process_init,
 )
@@ -20,6 +21,8 @@ settings = get_settings()
 # Without REDIS_URL a worker would have nothing to share with other workers; the default
 # only lets `celery -A config` import so it can print a clear connection error.
 _broker_url = settings.redis.url or "redis://127.0.0.1:6379/0"
+
+SWEEPS_QUEUE = "sweeps"
 
 # How often each worker looks for a dead worker's unacked messages (kombu's default, 10 s
 # with a throttle of 10, looks every 100 s).
@@ -62,6 +65,9 @@ app.conf.update(
         # Callbacks wait on other services' endpoints: their own queue keeps a slow
         # receiver from holding run or tool slots.
         "runq.callbacks.*": {"queue": "callbacks"},
+        # Beat's jobs never wait behind a backlog of run steps (nor expire there): every
+        # worker that serves `runs` also serves `sweeps` (see `_serve_sweeps`).
+        "runq.housekeeping.*": {"queue": SWEEPS_QUEUE},
     },
     # Task events cost a Redis publish per task state (four per task): off unless watched.
     # Flower switches them on in every worker (`enable_events`) while it runs.
@@ -91,6 +97,15 @@ def point_at_broker(redis_url: str) -> None:
     needs a second broker (the benchmarks) runs each configuration in its own process.
     """
     app.conf.update(broker_url=redis_url, result_backend=redis_url)
+
+
+@celeryd_after_setup.connect
+def _serve_sweeps(sender: str, instance: Any, **_: Any) -> None:
+    # A runs worker also takes beat's jobs from their own queue, so the README's worker
+    # lines need no extra queue and a sweep is fetched next to, not behind, queued steps.
+    queues = instance.app.amqp.queues
+    if "runs" in queues.consume_from:
+        queues.select_add(SWEEPS_QUEUE)
 
 
 @worker_process_init.connect
