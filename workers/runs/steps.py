@@ -398,10 +398,23 @@ def _ask_to_correct(
     # If this call must be retried, the next poll re-reads the same answer and asks again.
     retry = Later(StepName.POLL, (run.id, run.step_seq))
 
+    def claim() -> Later:
+        # The correction takes a step of its own: a copy of this poll (redelivered while
+        # the request is slow) finds it taken instead of asking a second time.
+        _fenced(
+            session,
+            run,
+            RunStatus.IN_PROGRESS,
+            RunStatus.IN_PROGRESS,
+            RunChanges(step_seq=run.step_seq + 1),
+            None,
+        )
+        return Later(StepName.POLL, (run.id, run.step_seq))
+
     def correct(provider: Provider) -> ProviderState:
         return provider.send_correction(ref, step.text, message, request)
 
-    outcome = _call(ctx, session, run, agent, correct, retry, tokens)
+    outcome = _call(ctx, session, run, agent, correct, retry, tokens, claim=claim)
     if not isinstance(outcome, ProviderState):
         return outcome
     log.info("run %s: answer failed its schema; asked the model to correct it", run.id)

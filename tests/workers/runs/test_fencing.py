@@ -219,3 +219,31 @@ def test_the_request_timeout_is_capped_by_what_is_left_of_the_deadline(engine):
     run = load(engine, run_id)
     assert caps == [3.0]
     assert run.status == "expired" and run.finished_at == NOW + timedelta(seconds=3)
+
+
+def test_a_copy_of_a_poll_during_a_slow_correction_does_not_ask_twice(engine):
+    from workers.agents import Agent, register_agent
+
+    schema = {"type": "object", "required": ["city"], "properties": {"city": {"type": "string"}}}
+    register_agent(Agent(name="strict-fenced", model="m", output_schema=schema, output_retries=1))
+    clock = Clock()
+    copies: list = []
+
+    class SlowCorrection(ScriptedProvider):
+        def send_correction(self, ref, answer, message, request):
+            # the broker redelivers the poll while this request is in flight
+            copies.append(poll_run(ctx, run_id, 1))
+            return super().send_correction(ref, answer, message, request)
+
+    provider = SlowCorrection()
+    provider.queue(
+        st(S.QUEUED, "resp_1"),
+        st(S.COMPLETED, "resp_1", output_text="{}"),
+        st(S.QUEUED, "resp_2"),
+    )
+    ctx = make_context(engine, provider, clock)
+    run_id = insert_run(engine, agent="strict-fenced")
+    start_run(ctx, run_id)
+    poll_run(ctx, run_id, 1)
+    assert [type(c).__name__ for c in copies] == ["Nothing"]
+    assert provider.methods() == ["create", "retrieve", "correct"]
