@@ -169,7 +169,10 @@ def test_a_live_slow_provider_call_holds_its_lease_and_is_never_re_sent(engine, 
         def _meanwhile(self):
             for _ in range(3):
                 clock.advance(POLICY.grace_s * 2)
-                time.sleep(0.3)  # the heartbeat renews the lease (every 0.1 s)
+                renewed_by = time.monotonic() + 5
+                while load(engine, run_id).next_due_at < clock.now:  # the next beat (0.1 s)
+                    assert time.monotonic() < renewed_by, "the lease was not renewed"
+                    time.sleep(0.02)
                 seen.append(sweep_overdue_runs(ctx, POLICY))
 
     provider = Slow()
