@@ -147,6 +147,13 @@ class RunSettings(BaseSettings):
         5.0, gt=0, description="A run whose next step is this late has its step re-sent."
     )
     sweep_batch: int = Field(500, ge=1, description="Overdue runs re-sent per sweep at most.")
+    lease_s: float = Field(
+        5.0,
+        gt=0,
+        description="A step waiting on the provider keeps its run due this far ahead, renewed "
+        "every half of it: the sweep never re-sends a live step, and finds a dead one's run a "
+        "lease plus the grace after its last renewal.",
+    )
     max_recoveries: int = Field(
         5, ge=1, description="Re-sends of one step with no progress before the run fails."
     )
@@ -158,8 +165,18 @@ class RunSettings(BaseSettings):
     )
     agent_missing_retry_s: float = Field(3.0, gt=0, description="Delay of each hand-back.")
     visibility_timeout_s: int = Field(
-        600, gt=0, description="Broker redelivery of unacked messages; must exceed every countdown."
+        20,
+        gt=0,
+        description="Broker redelivery of unacked messages (a killed worker's are back within "
+        "this plus kombu's 10 s restore cycle). Broker countdowns stay under half of it: a "
+        "longer wait is parked in the database (next_due_at) and the sweep sends it when due.",
     )
+
+    @property
+    def max_countdown_s(self) -> float:
+        """The longest broker countdown: half the visibility timeout (longer waits park)."""
+        return self.visibility_timeout_s / 2
+
     agent_modules: list[str] = Field(
         default_factory=list,
         description="Modules to import at start-up that declare agents and tools (JSON list).",
@@ -370,10 +387,11 @@ class Settings(BaseSettings):
                 "least 24 random bytes, or RUNQ_ENVIRONMENT=dev to sign with the public "
                 "placeholder"
             )
-        if self.polling.cap_s * 4 >= self.runs.visibility_timeout_s:
+        if max(self.polling.cap_s, self.runs.agent_missing_retry_s) > self.runs.max_countdown_s:
             raise ConfigError(
-                "RUNQ_VISIBILITY_TIMEOUT_S must comfortably exceed RUNQ_POLL_CAP_S (4x), or the "
-                "broker redelivers countdown messages that are still waiting"
+                "RUNQ_VISIBILITY_TIMEOUT_S must be at least twice RUNQ_POLL_CAP_S and "
+                "RUNQ_AGENT_MISSING_RETRY_S, or the broker redelivers countdown messages that "
+                "are still waiting"
             )
         return self
 

@@ -41,7 +41,7 @@ def record_run(
             session, owner_key_id=owner_key_id, idempotency_key=job.idempotency_key
         )
         if existing is not None:
-            return _replay(existing, body_hash), False
+            return replayed_run(existing, body_hash), False
     agent = get_agent(job.agent)
     callback_url = None if job.callback_url is None else str(job.callback_url)
     if callback_url is not None:
@@ -64,7 +64,7 @@ def record_run(
         metadata_json=json.dumps(job.metadata) if job.metadata else None,
         callback_url=callback_url,
     )
-    return (run if created else _replay(run, body_hash)), created
+    return (run if created else replayed_run(run, body_hash)), created
 
 
 def _thread_for(session: Session, job: JobCreate, agent: Agent, owner_key_id: str) -> str | None:
@@ -78,7 +78,8 @@ def _thread_for(session: Session, job: JobCreate, agent: Agent, owner_key_id: st
     return thread.id
 
 
-def _replay(run: Run, body_hash: str) -> Run:
+def replayed_run(run: Run, body_hash: str) -> Run:
+    """`run`, which this idempotency key named before, if the body is the same job."""
     if run.request_hash is not None and run.request_hash != body_hash:
         raise IdempotencyConflict(
             f"idempotency key {run.idempotency_key!r} was used for run {run.id} with a "

@@ -88,6 +88,14 @@ class JobCreate(RunCreate):
     idempotency_key: str | None = Field(default=None, min_length=1, max_length=256)
     batch_id: str | None = Field(default=None, max_length=128)
 
+    @model_validator(mode="after")
+    def _no_nul_in_keys(self) -> JobCreate:
+        # Looked up and stored as text: PostgreSQL refuses NUL (a DataError, not an answer).
+        for name in ("idempotency_key", "batch_id"):
+            if "\x00" in (getattr(self, name) or ""):
+                raise ValueError(f"{name} must not contain NUL (\\u0000) characters")
+        return self
+
 
 class UsagePublic(BaseModel):
     """Tokens the provider counted, and their price."""

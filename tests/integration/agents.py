@@ -64,6 +64,18 @@ register_agent(
     )
 )
 
+# Each turn is one synchronous Responses request (test_slow_provider).
+register_agent(
+    Agent(
+        name="responses-sync",
+        model="gpt-test",
+        provider="responses",
+        tools=TOOLS,
+        sync_turns=True,
+        max_output_tokens=256,
+    )
+)
+
 register_agent(
     Agent(
         name="limited-agent",

@@ -113,9 +113,11 @@ def transition(
     at_step: int | None = None,
     usage: Usage | None = None,
     changes: RunChanges = NO_CHANGES,
+    first_turn: bool = False,
 ) -> None:
-    """Move a run to `to` only if it is in one of `from_statuses` (and at step `at_step`),
-    writing `changes` in the same statement.
+    """Move a run to `to` only if it is in one of `from_statuses` (and at step `at_step`,
+    and, with `first_turn`, has no provider turn yet), writing `changes` in the same
+    statement.
 
     Atomic compare-and-set; raises IllegalTransition when the run was elsewhere. `usage` is
     added to the run's token totals in the same statement. A copy of the run this session
@@ -129,6 +131,7 @@ def transition(
         at_step=at_step,
         usage=usage,
         changes=changes,
+        first_turn=first_turn,
     )
     callback_due = is_terminal(to) and claim_callback(session, run_id=run_id)
     session.commit()
@@ -287,6 +290,7 @@ def _compare_and_set(
     at_step: int | None,
     usage: Usage | None,
     changes: RunChanges,
+    first_turn: bool = False,
 ) -> None:
     statement = (
         update(_RUNS)
@@ -295,6 +299,8 @@ def _compare_and_set(
     )
     if at_step is not None:
         statement = statement.where(col(Run.step_seq) == at_step)
+    if first_turn:
+        statement = statement.where(col(Run.provider_ref).is_(None))
     # Any transition is progress: the sweep's re-send count starts over, and a run that
     # ended leaves the sweep's index.
     values: dict[str, Any] = {"status": to.value, "updated_at": utcnow(), "recoveries": 0}
