@@ -38,7 +38,7 @@ def sent(tmp_path, monkeypatch):
         ({**OK, "idempotency_key": "k" * 257}, "idempotency_key"),
         ({**OK, "idempotency_key": 42}, "idempotency_key"),
         ({**OK, "deadline_s": -1}, "deadline_s"),
-        ({**OK, "thread_key": "user\x00"}, "NUL"),
+        ({**OK, "thread_key": "user\x00"}, "a thread key is 1-128 characters"),
     ],
     ids=[
         "nul-in-key",
