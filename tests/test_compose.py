@@ -36,15 +36,17 @@ REQUIRED_SECRETS = (
     "RUNQ_OPERATOR_PASSWORD",
 )
 
-# Every command a runq container runs, and the test that runs it outside Docker.
+# Every command a runq container runs, and the test that runs it outside Docker (the
+# entrypoints tier reads the compose file and starts each service's command as written).
 RUN_BY_TESTS = {
-    "runq migrate": "tests/integration/test_compose_commands.py",
-    "celery -A config worker -Q runs --pool threads": "devstack/local_stack.py (every fleet)",
-    "celery -A config worker -Q tools,callbacks --pool threads": "tests/integration/fleet.py",
-    "celery -A config beat": "tests/integration/test_compose_commands.py",
-    "celery -A config inspect ping -d": "tests/integration/test_compose_commands.py",
-    "runq flower": "tests/integration/test_operate.py (which also runs Flower's healthcheck)",
-    "runq serve": "tests/integration/api_server.py (the app `runq serve` runs, on uvicorn)",
+    "runq migrate": "tests/entrypoints/test_every_entrypoint.py",
+    "celery -A config worker -Q runs --pool threads": "tests/entrypoints/test_every_entrypoint.py",
+    "celery -A config worker -Q tools": "tests/entrypoints/test_every_entrypoint.py",
+    "celery -A config worker -Q callbacks": "tests/entrypoints/test_every_entrypoint.py",
+    "celery -A config beat": "tests/entrypoints/test_every_entrypoint.py",
+    "celery -A config inspect ping -d": "tests/entrypoints/test_every_entrypoint.py",
+    "runq flower": "tests/entrypoints/test_every_entrypoint.py (and test_operate.py)",
+    "runq serve": "tests/entrypoints/test_every_entrypoint.py",
     "python -m simulator": "devstack/local_stack.py (every fleet)",
 }
 
