@@ -127,11 +127,18 @@ def start(entry: Entrypoint, workdir: Path, env: dict[str, str]) -> Started:
     return Started(entry, args, process, workdir, env, port, check)
 
 
+@dataclass
+class Services:
+    """The tier's Redis, migrated database and simulator, and the environment naming them."""
+
+    env: dict[str, str]
+    tmp: Path
+
+
 @pytest.fixture(scope="session")
-def tier(
+def services(
     tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
-) -> Iterator[Tier]:
-    """Redis, a migrated database, the simulator; then every entry point, all at once."""
+) -> Iterator[Services]:
     from workers.db.migrate import upgrade_to_head
 
     tmp = tmp_path_factory.mktemp("entrypoints")
@@ -150,21 +157,30 @@ def tier(
             stdout=sim_log,
             stderr=subprocess.STDOUT,
         )
-    env = tier_environment(redis.url, database_url, f"http://127.0.0.1:{sim_port}")
+    try:
+        yield Services(
+            tier_environment(redis.url, database_url, f"http://127.0.0.1:{sim_port}"), tmp
+        )
+    finally:
+        simulator.terminate()
+        simulator.wait()
+        redis.stop()
+
+
+@pytest.fixture(scope="session")
+def tier(services: Services) -> Iterator[Tier]:
+    """Every entry point of the README and docker-compose.yml, started all at once."""
     started: dict[str, Started] = {}
     try:
         for index, entry in enumerate(every_entrypoint()):
-            started[entry.id] = start(entry, tmp / f"ep{index}", env)
-        yield Tier(env, started, tmp)
+            started[entry.id] = start(entry, services.tmp / f"ep{index}", services.env)
+        yield Tier(services.env, started, services.tmp)
     finally:
-        for item in [*started.values()]:
+        for item in started.values():
             if item.process.poll() is None:
                 item.process.kill()
         for item in started.values():
             item.process.wait()
-        simulator.terminate()
-        simulator.wait()
-        redis.stop()
 
 
 def wait_until(what: str, started: Started, check: object, timeout_s: float) -> None:
