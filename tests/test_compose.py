@@ -115,6 +115,14 @@ def test_workers_use_threads_and_are_pinged_by_their_own_node_name(name, queue):
     assert int(grace.rstrip("s")) >= 30  # the default provider timeout
 
 
+def test_every_worker_exposes_its_metrics_port():
+    port = PRODUCTION["x-runq"]["environment"]["RUNQ_METRICS_PORT"]
+    workers = [name for name in RUNQ_SERVICES if name.startswith("worker-")]
+    assert workers
+    for name in workers:
+        assert port in [str(p) for p in SERVICES[name].get("expose", [])], name
+
+
 def test_there_is_exactly_one_beat():
     assert SERVICES["beat"]["deploy"]["replicas"] == 1
     assert SERVICES["beat"]["command"][:4] == ["celery", "-A", "config", "beat"]
