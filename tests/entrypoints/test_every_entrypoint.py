@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 from celery import Celery
 
-from tests.entrypoints.commands import README, bash_lines, every_entrypoint
+from tests.entrypoints.commands import README, bash_lines, every_entrypoint, option
 from tests.entrypoints.conftest import OPERATOR_PASSWORD, REDIS_PASSWORD, Started, Tier, wait_until
 
 pytestmark = [pytest.mark.entrypoints, pytest.mark.slow, pytest.mark.timeout(240)]
@@ -97,7 +97,9 @@ def answers(started: Started) -> bool:
         ping = ["celery", "-A", "config", "inspect", "ping", "-d", node, "--timeout", "3"]
         return succeeds(ping, started.env)
     if kind == "beat":  # beat writes its schedule once it runs (compose's healthcheck too)
-        return any(started.workdir.glob("celerybeat-schedule*"))
+        sends = "Sending due task sweep-overdue-runs (runq.housekeeping.sweep)" in started.log
+        logs_sends = option(started.args, "--loglevel") in ("INFO", "DEBUG")
+        return any(started.workdir.glob("celerybeat-schedule*")) and (sends or not logs_sends)
     if kind == "api":
         base = f"http://127.0.0.1:{started.port}"
         return http_status(f"{base}/healthz") == 200 and http_status(f"{base}/readyz") == 200
@@ -144,6 +146,24 @@ def test_it_comes_up_and_answers(tier: Tier, entry_id: str):
     started = wait_answering(tier, entry_id)
     if started.entry.kind == "oneshot":
         assert started.process.returncode == 0, started.log[-4000:]
+    if started.args[:2] == ["runq", "demo"]:
+        demo_shows_a_run_then_the_table(started.log, runs=int(option(started.args, "--runs")))
+    if "--http" in started.args:  # submitted and followed through the API, with a key
+        assert "HTTP API on http://127.0.0.1:" in started.log
+
+
+def demo_shows_a_run_then_the_table(output: str, runs: int) -> None:
+    """What a newcomer sees: the first run's transcript, then the table, every run done."""
+    transcript = output.index("The first run")
+    assert transcript < output.index("tool get_weather(") < output.index("runq demo")
+    assert "assistant (completed): Here is what I found" in output
+    rows = {
+        line.split("│")[1].strip(): line.split("│")[2].strip()
+        for line in output.splitlines()
+        if line.count("│") == 3
+    }
+    assert rows["completed"] == str(runs) and rows["failed"] == "0", output[-3000:]
+    assert rows["tool calls run twice"] == "0"
 
 
 def create_key_as_the_readme_does(env: dict[str, str]) -> str:
