@@ -109,6 +109,8 @@ def unknown_queues(requested: Iterable[str], known: set[str]) -> list[str]:
 
 def check_worker_start(sender: Any, **_: Any) -> None:
     """`worker_init`: the queues after -Q exist and Redis answers, else one line and exit."""
+    if sender.app.main != "runq":
+        return  # Celery's signals are global: another app's worker (the benchmarks') is not ours
     try:
         selected = sender.app.amqp.queues.consume_from  # None when -Q was not given
         unknown = unknown_queues(selected or (), known_queues(sender.app.conf))
