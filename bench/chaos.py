@@ -21,6 +21,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 import uuid
 from collections import Counter
 from dataclasses import asdict, dataclass
@@ -72,10 +73,13 @@ class Tally:
     idempotent_reruns: int
     results_lost: int
     latencies_s: list[float]
+    extra_creates: int = 0
+    """Provider creates (first turns and submits) beyond one per turn the runs recorded."""
 
 
-def tally(batch_id: str, executions_file: Path) -> Tally:
-    """Count outcomes from the database and the tools' own execution log."""
+def tally(batch_id: str, executions_file: Path, creates: int = 0) -> Tally:
+    """Count outcomes from the database, the tools' own execution log and the provider's
+    count of `creates` (each turn of a run, its first and each tool submit, is one)."""
     from workers import wiring
     from workers.db import store
 
@@ -99,6 +103,7 @@ def tally(batch_id: str, executions_file: Path) -> Tally:
             for r in runs
             if r.status == "completed" and r.finished_at
         ],
+        extra_creates=creates - sum(1 + r.turn for r in runs if r.provider_ref),
     )
 
 
@@ -112,6 +117,7 @@ def run_scenario(runs: int, inject: Injector, timeout_s: float = 300.0) -> tuple
     faults = Faults()
     with fleet(CHAOS_ENV | {EXECUTIONS_FILE_ENV: str(executions)}, runs_workers=2) as stack:
         inputs, batch_id, sent = chaos_inputs(runs, "r"), f"chaos-{uuid.uuid4().hex[:8]}", 0
+        creates_before = _creates(stack.simulator_url)
         started = time.monotonic()
         while time.monotonic() - started < timeout_s:
             t_s = time.monotonic() - started
@@ -125,10 +131,16 @@ def run_scenario(runs: int, inject: Injector, timeout_s: float = 300.0) -> tuple
             if sent == runs and _finished(batch_id) >= runs:
                 break
             time.sleep(0.25)
-        result = tally(batch_id, executions)
+        result = tally(batch_id, executions, _creates(stack.simulator_url) - creates_before)
     for key in [k for k in faults.counts if k.startswith(("phase", "term"))]:
         del faults.counts[key]
     return faults, result
+
+
+def _creates(simulator_url: str) -> int:
+    """The simulator's count of created responses (a tool submit creates one too)."""
+    with urllib.request.urlopen(f"{simulator_url}/_sim/stats", timeout=5) as reply:
+        return int(json.load(reply)["responses_created"])
 
 
 def _finished(batch_id: str) -> int:
@@ -150,7 +162,7 @@ def render(rows: list[tuple[str, Faults, Tally]]) -> Table:
     table = Table(title="runq chaos benchmark")
     for column in ("scenario", "faults injected", "runs", "completed", "failed (reason)",
                    "stuck", "payments run twice", "idempotent re-runs", "tool results lost",
-                   "added latency p50 / p99"):  # fmt: skip
+                   "extra provider creates", "added latency p50 / p99"):  # fmt: skip
         table.add_column(column)
     base = rows[0][2].latencies_s
     base_p50, base_p99 = statistics.median(base or [0.0]), percentile(base, 99)
@@ -164,7 +176,7 @@ def render(rows: list[tuple[str, Faults, Tally]]) -> Table:
         )
         table.add_row(name, faults.describe(), str(t.runs), str(t.completed), failed,
                       str(t.stuck), str(t.payments_twice), str(t.idempotent_reruns),
-                      str(t.results_lost), latency)  # fmt: skip
+                      str(t.results_lost), str(t.extra_creates), latency)  # fmt: skip
     return table
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import time
+import uuid
 
 from workers.agents import Agent, register_agent
 from workers.tools.registry import tool
@@ -20,12 +21,12 @@ EXECUTIONS_FILE_ENV = "CHAOS_EXECUTIONS_FILE"
 _WORK_S = 0.3
 
 
-def _count(tool_name: str, key: str) -> None:
+def _count(tool_name: str, key: str, event: str = "") -> None:
     path = os.environ.get(EXECUTIONS_FILE_ENV)
     if path:
         # One short O_APPEND write per line: atomic across the worker processes.
         with open(path, "a", encoding="utf-8") as log:
-            log.write(f"{tool_name} {key}\n")
+            log.write(f"{tool_name} {key}{event}\n")
 
 
 @tool(timeout_s=5.0, idempotent=True)
@@ -43,6 +44,51 @@ def chaos_charge(key: str) -> dict[str, str]:
     time.sleep(_WORK_S)
     return {"key": key, "charged": "yes"}
 
+
+@tool(timeout_s=5.0, retryable=True)
+def chaos_flaky_charge(key: str) -> dict[str, str]:
+    """Charge for a key through a flaky upstream (retryable, but not idempotent: the charge
+    may have gone through before the error, so it must never be run again)."""
+    _count("chaos_flaky_charge", key)
+    raise ConnectionError("upstream reset the connection after the charge was sent")
+
+
+SLOW_LOOKUP_TIMEOUT_S = 1.5
+
+
+@tool(timeout_s=SLOW_LOOKUP_TIMEOUT_S, retryable=True, idempotent=True)
+def chaos_slow_lookup(key: str) -> dict[str, str]:
+    """A lookup that always overruns its timeout; it logs a start and a tick every 0.1 s
+    under one id per attempt, so overlapping attempts of one call show in the file."""
+    attempt = uuid.uuid4().hex[:8]
+    _count("chaos_slow_lookup", key, f" start {attempt}")
+    for _ in range(25):
+        time.sleep(0.1)
+        _count("chaos_slow_lookup", key, f" tick {attempt}")
+    return {"key": key, "value": "too late"}
+
+
+@tool(timeout_s=5.0)
+def chaos_slow_charge(key: str) -> dict[str, str]:
+    """A slow payment (not idempotent) that logs a start and a tick every 0.1 s, so a test
+    can kill its worker mid-call and see that the call stops with it."""
+    attempt = uuid.uuid4().hex[:8]
+    _count("chaos_slow_charge", key, f" start {attempt}")
+    for _ in range(30):
+        time.sleep(0.1)
+        _count("chaos_slow_charge", key, f" tick {attempt}")
+    return {"key": key, "charged": "yes"}
+
+
+register_agent(
+    Agent(
+        name="chaos-once",
+        model="gpt-chaos",
+        instructions="Use the tools you are asked to use.",
+        tools=("chaos_flaky_charge", "chaos_slow_lookup", "chaos_slow_charge"),
+        max_output_tokens=256,
+    )
+)
 
 register_agent(
     Agent(

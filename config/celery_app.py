@@ -9,6 +9,7 @@ from celery import Celery
 from celery.signals import (
     after_setup_logger,
     after_setup_task_logger,
+    celeryd_after_setup,
     worker_init,
     worker_process_init,
 )
@@ -20,6 +21,12 @@ settings = get_settings()
 # Without REDIS_URL a worker would have nothing to share with other workers; the default
 # only lets `celery -A config` import so it can print a clear connection error.
 _broker_url = settings.redis.url or "redis://127.0.0.1:6379/0"
+
+SWEEPS_QUEUE = "sweeps"
+
+# How often each worker looks for a dead worker's unacked messages (kombu's default, 10 s
+# with a throttle of 10, looks every 100 s).
+_RESTORE_EVERY_S = 5
 
 app = Celery(
     "runq",
@@ -38,12 +45,17 @@ app.conf.update(
     task_acks_late=True,
     task_reject_on_worker_lost=True,
     worker_prefetch_multiplier=1,
-    # Countdown messages sit unacked in the broker until their ETA; redelivery must wait
-    # longer than the longest countdown, or a waiting poll would run twice. A killed
-    # worker's reserved messages therefore come back late, but nothing waits for them:
-    # the recovery sweep re-sends an overdue run's step within seconds, and the late
-    # copy is dropped by the step's compare-and-set when it finally arrives.
-    broker_transport_options={"visibility_timeout": settings.runs.visibility_timeout_s},
+    # A killed worker's unacked messages (a send_task job it had not recorded yet) come
+    # back after the visibility timeout; every worker scans for them every few seconds, so
+    # they are redelivered within 30 s of its death. Countdowns stay under half of it (a
+    # countdown message sits unacked until its ETA): a longer wait is parked in the database
+    # and the sweep sends it when due. A step still running past the timeout may be
+    # delivered twice: its compare-and-set drops the second copy.
+    broker_transport_options={
+        "visibility_timeout": settings.runs.visibility_timeout_s,
+        "unacked_restore_interval": _RESTORE_EVERY_S,
+        "unacked_restore_throttle": 1,
+    },
     result_backend_transport_options={"visibility_timeout": settings.runs.visibility_timeout_s},
     result_expires=3600,
     task_default_queue="runs",
@@ -53,6 +65,9 @@ app.conf.update(
         # Callbacks wait on other services' endpoints: their own queue keeps a slow
         # receiver from holding run or tool slots.
         "runq.callbacks.*": {"queue": "callbacks"},
+        # Beat's jobs never wait behind a backlog of run steps (nor expire there): every
+        # worker that serves `runs` also serves `sweeps` (see `_serve_sweeps`).
+        "runq.housekeeping.*": {"queue": SWEEPS_QUEUE},
     },
     # Task events cost a Redis publish per task state (four per task): off unless watched.
     # Flower switches them on in every worker (`enable_events`) while it runs.
@@ -82,6 +97,15 @@ def point_at_broker(redis_url: str) -> None:
     needs a second broker (the benchmarks) runs each configuration in its own process.
     """
     app.conf.update(broker_url=redis_url, result_backend=redis_url)
+
+
+@celeryd_after_setup.connect
+def _serve_sweeps(sender: str, instance: Any, **_: Any) -> None:
+    # A runs worker also takes beat's jobs from their own queue, so the README's worker
+    # lines need no extra queue and a sweep is fetched next to, not behind, queued steps.
+    queues = instance.app.amqp.queues
+    if "runs" in queues.consume_from:
+        queues.select_add(SWEEPS_QUEUE)
 
 
 @worker_process_init.connect

@@ -24,6 +24,7 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, SettingsConfigDict, SettingsError
 
+from workers.callbacks.signing import is_valid_secret
 from workers.errors import ConfigError
 
 # The simulator accepts any key; this one marks "no real key configured".
@@ -31,6 +32,11 @@ SIMULATOR_API_KEY = "sk-runq-simulator"
 
 # Signs callbacks in a fresh checkout; refused outside dev so nobody ships it.
 PLACEHOLDER_CALLBACK_SECRET = "whsec_cnVucS1kZXYtY2FsbGJhY2stc2VjcmV0LWNoYW5nZXRoaXM="
+
+# The only environment where placeholder secrets are allowed. It must be asked for
+# (RUNQ_ENVIRONMENT=dev): an unset environment is production, so a deploy that forgot a
+# secret refuses to start instead of signing with a key anyone can read in this file.
+DEV_ENVIRONMENT = "dev"
 
 
 def _env(name: str) -> AliasChoices:
@@ -141,6 +147,13 @@ class RunSettings(BaseSettings):
         5.0, gt=0, description="A run whose next step is this late has its step re-sent."
     )
     sweep_batch: int = Field(500, ge=1, description="Overdue runs re-sent per sweep at most.")
+    lease_s: float = Field(
+        5.0,
+        gt=0,
+        description="A step waiting on the provider keeps its run due this far ahead, renewed "
+        "every half of it: the sweep never re-sends a live step, and finds a dead one's run a "
+        "lease plus the grace after its last renewal.",
+    )
     max_recoveries: int = Field(
         5, ge=1, description="Re-sends of one step with no progress before the run fails."
     )
@@ -152,8 +165,18 @@ class RunSettings(BaseSettings):
     )
     agent_missing_retry_s: float = Field(3.0, gt=0, description="Delay of each hand-back.")
     visibility_timeout_s: int = Field(
-        600, gt=0, description="Broker redelivery of unacked messages; must exceed every countdown."
+        20,
+        gt=0,
+        description="Broker redelivery of unacked messages (a killed worker's are back within "
+        "this plus kombu's 10 s restore cycle). Broker countdowns stay under half of it: a "
+        "longer wait is parked in the database (next_due_at) and the sweep sends it when due.",
     )
+
+    @property
+    def max_countdown_s(self) -> float:
+        """The longest broker countdown: half the visibility timeout (longer waits park)."""
+        return self.visibility_timeout_s / 2
+
     agent_modules: list[str] = Field(
         default_factory=list,
         description="Modules to import at start-up that declare agents and tools (JSON list).",
@@ -239,6 +262,16 @@ class ApiSettings(BaseSettings):
         1000, gt=0, validation_alias=_env("RUNQ_EVENTS_MAX_LEN"),
         description="Events kept per run; the oldest are dropped.",
     )  # fmt: skip
+    requests_per_min: int = Field(
+        1200, ge=0,
+        description="Requests one API key may make a minute (a token bucket in Redis, bursts "
+        "up to a minute's worth); over it: 429 with Retry-After. 0 = no limit.",
+    )  # fmt: skip
+    key_check_s: float = Field(
+        2.0, gt=0, le=60,
+        description="An open event stream or /wait re-checks its API key this often: a "
+        "revoked key is cut within about this long.",
+    )  # fmt: skip
 
 
 class CallbackSettings(BaseSettings):
@@ -250,12 +283,27 @@ class CallbackSettings(BaseSettings):
         SecretStr(PLACEHOLDER_CALLBACK_SECRET),
         description="Signs callbacks (whsec_<base64>); the placeholder is refused outside dev.",
     )
+
+    @field_validator("secret")
+    @classmethod
+    def _well_formed(cls, value: SecretStr) -> SecretStr:
+        # A malformed secret would only fail at the first delivery, an hour of retries later.
+        if not is_valid_secret(value.get_secret_value()):
+            raise ConfigError(
+                "RUNQ_CALLBACK_SECRET is malformed: it must be whsec_ followed by the base64 of "
+                'at least 24 random bytes (e.g. python -c "import base64, os; '
+                "print('whsec_' + base64.b64encode(os.urandom(32)).decode())\")"
+            )
+        return value
+
     allow_private: bool = Field(
         False, description="Allow callback URLs on loopback/private networks (tests only)."
     )
     retry_first_s: float = Field(5.0, gt=0, description="First retry delay; it doubles to 5 min.")
     give_up_s: float = Field(3600.0, gt=0, description="Callbacks are retried this long.")
-    timeout_s: float = Field(10.0, gt=0, description="One callback POST's timeout.")
+    timeout_s: float = Field(
+        10.0, gt=0, description="One delivery in all: connect, send and read together."
+    )
 
 
 class WebhookSettings(BaseSettings):
@@ -278,7 +326,11 @@ class Settings(BaseSettings):
 
     model_config = _group()
 
-    environment: str = Field("dev", description="dev | test | production")
+    environment: str = Field(
+        "production",
+        description="dev | test | production. Only an explicit dev allows the simulator key and "
+        "the placeholder callback secret; unset means production.",
+    )
     redis: RedisSettings = Field(default_factory=RedisSettings)
     database: DatabaseSettings = Field(default_factory=DatabaseSettings)
     provider: ProviderSettings = Field(default_factory=ProviderSettings)
@@ -316,23 +368,30 @@ class Settings(BaseSettings):
     def _check_across_groups(self) -> Settings:
         # The placeholder key only talks to the simulator; anywhere but a developer's machine
         # (test, staging, production) it would send runs nowhere.
-        if self.environment != "dev" and self.uses_simulator_key:
+        where = (
+            f"RUNQ_ENVIRONMENT={self.environment}"
+            if "environment" in self.model_fields_set
+            else "RUNQ_ENVIRONMENT is not set, so production"
+        )
+        if self.environment != DEV_ENVIRONMENT and self.uses_simulator_key:
             raise ConfigError(
-                f"OPENAI_API_KEY is not set (RUNQ_ENVIRONMENT={self.environment}): set a real "
-                "provider key, or RUNQ_ENVIRONMENT=dev to use the simulator key"
+                f"OPENAI_API_KEY is not set ({where}): set a real provider key, or "
+                "RUNQ_ENVIRONMENT=dev to use the simulator key"
             )
         if (
-            self.environment != "dev"
+            self.environment != DEV_ENVIRONMENT
             and self.callbacks.secret.get_secret_value() == PLACEHOLDER_CALLBACK_SECRET
         ):
             raise ConfigError(
-                f"RUNQ_CALLBACK_SECRET is not set (RUNQ_ENVIRONMENT={self.environment}): set a "
-                "whsec_<base64> secret of at least 24 random bytes"
+                f"RUNQ_CALLBACK_SECRET is not set ({where}): set a whsec_<base64> secret of at "
+                "least 24 random bytes, or RUNQ_ENVIRONMENT=dev to sign with the public "
+                "placeholder"
             )
-        if self.polling.cap_s * 4 >= self.runs.visibility_timeout_s:
+        if max(self.polling.cap_s, self.runs.agent_missing_retry_s) > self.runs.max_countdown_s:
             raise ConfigError(
-                "RUNQ_VISIBILITY_TIMEOUT_S must comfortably exceed RUNQ_POLL_CAP_S (4x), or the "
-                "broker redelivers countdown messages that are still waiting"
+                "RUNQ_VISIBILITY_TIMEOUT_S must be at least twice RUNQ_POLL_CAP_S and "
+                "RUNQ_AGENT_MISSING_RETRY_S, or the broker redelivers countdown messages that "
+                "are still waiting"
             )
         return self
 

@@ -7,10 +7,22 @@ bad producer could then take a fleet down one worker at a time. Here such an ite
 and dropped instead: it was already popped, it cannot be delivered, and requeueing it would
 only kill the next worker. Everything Celery can decode still reaches Celery, which has its
 own handling for unknown tasks, wrong arguments and refused content types.
+
+Two limits keep a hostile item from hurting the worker after it decodes: JSON nested deeper
+than MAX_DEPTH (json.loads, Celery's repr and argument checks all recurse: 100,000 levels
+raised RecursionError out of the consumer loop and killed the worker), and an item larger than
+MAX_MESSAGE_BYTES (runq's own messages are ids and small payloads; the HTTP door caps bodies at
+256 KiB). Both are checked before the message is handed to Celery, so a refused item is
+never parked in the unacked set for redelivery: it is dropped like an undecodable one.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
+import functools
+import inspect
+import json
 import logging
 from queue import Empty
 from typing import Any
@@ -20,17 +32,126 @@ from kombu.transport.virtual import Message
 
 log = logging.getLogger("runq.broker")
 
+MAX_DEPTH = 64
+"""Deepest JSON nesting accepted in a message (envelope or task body). Celery's own messages,
+chords included, stay under 10 levels; Python's recursion limit is 1,000."""
+
+MAX_MESSAGE_BYTES = 4 * 1024 * 1024
+"""Largest task body accepted, after base64 decoding."""
+
+
+class RefusedMessage(ValueError):
+    """A message that decodes but is refused: nested too deep or too large."""
+
+
 # What decoding a malformed item raises: json (ValueError), base64 (binascii.Error is a
-# ValueError), an envelope without `properties` (KeyError) or one that is not an object.
-UNDECODABLE = (ValueError, KeyError, TypeError, AttributeError)
+# ValueError), an envelope without `properties` (KeyError) or one that is not an object,
+# and json's RecursionError on nesting deeper than the interpreter's stack allows.
+UNDECODABLE = (ValueError, KeyError, TypeError, AttributeError, RecursionError)
+
+
+def nesting_depth(value: object) -> int:
+    """How deep lists and dicts nest in a decoded JSON value; iterative, so any depth is safe."""
+    deepest = 0
+    stack: list[tuple[object, int]] = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict):
+            item = list(item.values())
+        if isinstance(item, list):
+            deepest = max(deepest, depth)
+            stack.extend((child, depth + 1) for child in item)
+    return deepest
+
+
+def check_message(payload: object) -> None:
+    """Raise TypeError or RefusedMessage for an envelope that must not reach Celery."""
+    if not isinstance(payload, dict) or not isinstance(payload.get("properties"), dict):
+        raise TypeError(f"not a message envelope: {str(payload)[:200]!r}")
+    if nesting_depth(payload) > MAX_DEPTH:
+        raise RefusedMessage(f"message envelope nested deeper than {MAX_DEPTH} levels")
+    body = payload.get("body")
+    if isinstance(body, str):
+        _check_body(_raw_body(body, payload["properties"]), payload)
+
+
+def _raw_body(body: str, properties: dict[str, Any]) -> bytes:
+    raw = body.encode()
+    if properties.get("body_encoding") == "base64":
+        try:
+            raw = base64.b64decode(raw, validate=True)
+        except binascii.Error as exc:
+            raise ValueError(f"task body is not valid base64: {exc}") from None
+    if len(raw) > MAX_MESSAGE_BYTES:
+        raise RefusedMessage(
+            f"task body of {len(raw):,} bytes is larger than {MAX_MESSAGE_BYTES:,} bytes"
+        )
+    return raw
+
+
+def _check_body(raw: bytes, payload: dict[str, Any]) -> None:
+    if payload.get("content-type") != "application/json":
+        return  # Celery refuses other content types itself (accept_content)
+    try:
+        decoded = json.loads(raw)
+    except RecursionError:
+        raise RefusedMessage(f"task body nested deeper than {MAX_DEPTH} levels") from None
+    if nesting_depth(decoded) > MAX_DEPTH:
+        raise RefusedMessage(f"task body nested deeper than {MAX_DEPTH} levels")
+    headers = payload.get("headers")
+    if isinstance(headers, dict) and "task" in headers:
+        if not _is_task_body(decoded):
+            # Celery's task protocol 2; anything else fails inside Celery after the message
+            # was parked for acknowledgement, so it would come back to the next worker.
+            raise RefusedMessage("task body is not a JSON array [args, kwargs, embed]")
+        _check_argument_types(str(headers["task"]), decoded[0])
+
+
+def _check_argument_types(task_name: str, args: list[Any]) -> None:
+    """runq's tasks take ids and counters: an argument of another type (only a foreign
+    producer sends one) would crash the step again on every retry, with a traceback."""
+    for (name, annotation), value in zip(_positional_types(task_name), args, strict=False):
+        expected = _SCALARS.get(annotation)
+        if expected is not None and type(value) is not expected:
+            raise RefusedMessage(
+                f"{task_name}: argument {name} must be {annotation}, not {type(value).__name__}"
+            )
+
+
+_SCALARS: dict[str, type] = {"str": str, "int": int}
+
+
+@functools.cache
+def _positional_types(task_name: str) -> tuple[tuple[str, str], ...]:
+    """(name, annotation) of a runq task's positional parameters; () for any other task."""
+    from celery import current_app  # the worker's app; imported late, it imports this module
+
+    task = current_app.tasks.get(task_name)
+    if task is None or not task_name.startswith("runq."):
+        return ()
+    positional = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+    return tuple(
+        (parameter.name, str(parameter.annotation))
+        for parameter in inspect.signature(task.run).parameters.values()
+        if parameter.kind in positional
+    )
+
+
+def _is_task_body(decoded: object) -> bool:
+    return (
+        isinstance(decoded, list)
+        and len(decoded) == 3
+        and isinstance(decoded[0], list)
+        and isinstance(decoded[1], dict)
+        and isinstance(decoded[2], dict | None)
+    )
 
 
 class TolerantMessage(Message):
     """A kombu message whose envelope has been checked before Celery sees it."""
 
     def __init__(self, payload: Any, channel: Any = None, **kwargs: Any) -> None:
-        if not isinstance(payload, dict) or not isinstance(payload.get("properties"), dict):
-            raise TypeError(f"not a message envelope: {str(payload)[:200]!r}")
+        check_message(payload)
         super().__init__(payload, channel=channel, **kwargs)
 
 
@@ -44,14 +165,14 @@ class TolerantChannel(kombu_redis.Channel):
             # The kombu stubs (celery-types) leave out this private method.
             return bool(super()._brpop_read(**options))  # type: ignore[misc]
         except UNDECODABLE as exc:
-            log.error("dropped an undecodable item from a queue: %s: %s", type(exc).__name__, exc)
+            log.error("dropped an undecodable item from a queue: %s", _describe(exc))
             return True
 
     def _get(self, queue: str, timeout: float | None = None) -> Any:
         try:
             return super()._get(queue)
         except UNDECODABLE as exc:
-            log.error("dropped an undecodable item from %s: %s: %s", queue, type(exc).__name__, exc)
+            log.error("dropped an undecodable item from %s: %s", queue, _describe(exc))
             raise Empty from exc
 
 
@@ -59,3 +180,10 @@ class TolerantRedisTransport(kombu_redis.Transport):
     """`redis://` with `TolerantChannel`; selected by `broker_transport` in the Celery app."""
 
     Channel = TolerantChannel
+
+
+def _describe(exc: BaseException) -> str:
+    if isinstance(exc, RecursionError):
+        # json's own message ("maximum recursion depth exceeded ...") names no message.
+        return f"RefusedMessage: message nested deeper than {MAX_DEPTH} levels"
+    return f"{type(exc).__name__}: {str(exc)[:300]}"

@@ -16,7 +16,7 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from config.settings import SIMULATOR_API_KEY
+from config.settings import DEV_ENVIRONMENT, SIMULATOR_API_KEY
 from devstack.embedded_redis import EmbeddedRedis, free_port, start_embedded_redis
 
 _READY_TIMEOUT_S = 60.0
@@ -123,6 +123,9 @@ def start_local_stack(
     env.update(
         REDIS_URL=redis_server.url,
         DATABASE_URL=env.get("DATABASE_URL") or f"sqlite:///{workdir / 'runq.db'}",
+        # A local fleet is a developer's: the simulator key and the placeholder callback
+        # secret are fine here, and only an explicit dev allows them.
+        RUNQ_ENVIRONMENT=DEV_ENVIRONMENT,
     )
     simulator = simulator_url = None
     if with_simulator:

@@ -78,7 +78,9 @@ def run_demo(
     try:
         stack.start_worker("runs", concurrency=concurrency, name="runs", beat=True)
         for index in range(max(1, workers - 1)):
-            stack.start_worker("tools,callbacks", concurrency=concurrency, name=f"tools{index}")
+            stack.start_worker("tools", concurrency=concurrency, name=f"tools{index}")
+        # Callbacks apart from tools, as in the README: a slow receiver stalls only these.
+        stack.start_worker("callbacks", concurrency=4, name="callbacks")
         stack.wait_for_workers(len(stack.workers))
         prompts = DEMO_PROMPTS if agent == "assistant" else (USER_AGENT_PROMPT,)
         if via_http:

@@ -14,6 +14,7 @@ from sqlmodel import Session
 
 from config.settings import get_settings
 from gateway.schemas import JobCreate
+from gateway.thread_names import scoped_thread_key
 from workers.agents import Agent, BusyThreadPolicy, get_agent
 from workers.callbacks.address_guard import check_callback_url
 from workers.db import store, thread_store
@@ -25,11 +26,6 @@ log = logging.getLogger("runq.enqueue")
 
 # The name callers used before the schemas moved to gateway/schemas.py (issue 8).
 RunCreate = JobCreate
-
-
-def scoped_thread_key(owner_key_id: str, thread_key: str) -> str:
-    """Thread keys are per owner: two services may both have a "user-42"."""
-    return f"{owner_key_id}/{thread_key}" if owner_key_id else thread_key
 
 
 def record_run(
@@ -45,7 +41,7 @@ def record_run(
             session, owner_key_id=owner_key_id, idempotency_key=job.idempotency_key
         )
         if existing is not None:
-            return _replay(existing, body_hash), False
+            return replayed_run(existing, body_hash), False
     agent = get_agent(job.agent)
     callback_url = None if job.callback_url is None else str(job.callback_url)
     if callback_url is not None:
@@ -68,7 +64,7 @@ def record_run(
         metadata_json=json.dumps(job.metadata) if job.metadata else None,
         callback_url=callback_url,
     )
-    return (run if created else _replay(run, body_hash)), created
+    return (run if created else replayed_run(run, body_hash)), created
 
 
 def _thread_for(session: Session, job: JobCreate, agent: Agent, owner_key_id: str) -> str | None:
@@ -82,7 +78,8 @@ def _thread_for(session: Session, job: JobCreate, agent: Agent, owner_key_id: st
     return thread.id
 
 
-def _replay(run: Run, body_hash: str) -> Run:
+def replayed_run(run: Run, body_hash: str) -> Run:
+    """`run`, which this idempotency key named before, if the body is the same job."""
     if run.request_hash is not None and run.request_hash != body_hash:
         raise IdempotencyConflict(
             f"idempotency key {run.idempotency_key!r} was used for run {run.id} with a "

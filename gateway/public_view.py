@@ -1,6 +1,8 @@
 """Rows to public shapes: what a caller of the HTTP API (or the client) sees of a run.
 
-Thread keys are stored scoped by owner (`key_…/user-42`); callers get their own key back.
+Secret tool arguments are masked here (workers/tools/masking.py): this view is what the API,
+its event stream and callbacks send. Thread keys are stored scoped by owner (`key_…/user-42`);
+callers get their own key back.
 """
 
 from __future__ import annotations
@@ -11,15 +13,15 @@ from collections.abc import Sequence
 from sqlmodel import Session, col, select
 
 from gateway.schemas import RunPublic, ThreadPublic, ToolCallPublic, UsagePublic
+from gateway.thread_names import split_thread_key
 from workers.db import run_pages
 from workers.db.models import Run, Thread, ToolCall
+from workers.tools.masking import masked_arguments, scrubbed_text
 
 
 def unscoped_thread_key(external_key: str | None) -> str | None:
     """The caller's own thread key from the stored, owner-scoped one."""
-    if external_key is None:
-        return None
-    return external_key.split("/", 1)[1] if external_key.startswith("key_") else external_key
+    return None if external_key is None else split_thread_key(external_key)[1]
 
 
 def run_public(run: Run, calls: Sequence[ToolCall], thread_key: str | None) -> RunPublic:
@@ -43,10 +45,10 @@ def run_public(run: Run, calls: Sequence[ToolCall], thread_key: str | None) -> R
             ToolCallPublic(
                 call_id=c.call_id,
                 name=c.name,
-                arguments=c.arguments,
+                arguments=masked_arguments(c.name, c.arguments),
                 status=c.status,
-                output=c.output,
-                error=c.error,
+                output=scrubbed_text(c.output, c.name, c.arguments),
+                error=scrubbed_text(c.error, c.name, c.arguments),
                 duration_ms=c.duration_ms,
                 attempts=c.attempts,
             )

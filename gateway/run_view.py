@@ -5,11 +5,15 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from sqlmodel import col, select
+from sqlmodel import Session, col, select
 
-from workers.db import store, thread_store
+from gateway.entry_errors import CommandFailed
+from gateway.exit_codes import ExitCode
+from gateway.thread_names import split_thread_key
+from workers.db import key_store, store, thread_store
 from workers.db.models import Run, Thread
 from workers.errors import RunNotFound
+from workers.tools.masking import masked_arguments, scrubbed_text
 from workers.wiring import new_session
 
 
@@ -44,9 +48,9 @@ def describe_run(run_id: str) -> dict[str, Any]:
             {
                 "call_id": c.call_id,
                 "name": c.name,
-                "arguments": c.arguments,
+                "arguments": masked_arguments(c.name, c.arguments),
                 "status": c.status,
-                "output": c.output,
+                "output": scrubbed_text(c.output, c.name, c.arguments),
                 "duration_ms": c.duration_ms,
                 "attempts": c.attempts,
             }
@@ -55,19 +59,20 @@ def describe_run(run_id: str) -> dict[str, Any]:
     }
 
 
-def thread_history(key_or_id: str) -> dict[str, Any]:
-    """A thread by external key (or id): its runs, oldest first, with their tool calls."""
+def thread_history(key_or_id: str, key_name: str | None = None) -> dict[str, Any]:
+    """A thread by the name its caller used (or its id): its runs, oldest first, with their
+    tool calls."""
     with new_session() as session:
-        thread = session.exec(select(Thread).where(Thread.external_key == key_or_id)).first()
-        thread = thread or session.get(Thread, key_or_id)
-        if thread is None:
-            raise RunNotFound(f"no thread with key or id {key_or_id!r}")
+        thread = _find_thread(session, key_or_id, key_name)
         query = select(Run.id).where(Run.thread_id == thread.id).order_by(col(Run.created_at))
         run_ids = list(session.exec(query).all())
         totals = thread_store.usage_totals(session, thread_id=thread.id)
     return {
         "id": thread.id,
         "external_key": thread.external_key,
+        "thread_key": None
+        if thread.external_key is None
+        else split_thread_key(thread.external_key)[1],
         "provider_ref": thread.provider_ref,
         "last_activity_at": thread.last_activity_at,
         "archived_at": thread.archived_at,
@@ -87,17 +92,18 @@ def list_runs(
         query = query.where(Run.status == status)
     if agent is not None:
         query = query.where(Run.agent == agent)
-    if thread_key is not None:
-        query = query.where(Thread.external_key == thread_key)
-    query = query.order_by(col(Run.created_at).desc()).limit(limit)
     with new_session() as session:
+        if thread_key is not None:
+            thread_ids = [t.id for t in _threads_named(session, thread_key, owner=None)]
+            query = query.where(col(Run.thread_id).in_(thread_ids))
+        query = query.order_by(col(Run.created_at).desc()).limit(limit)
         rows = session.exec(query).all()
     return [
         {
             "id": run.id,
             "agent": run.agent,
             "status": run.status,
-            "thread_key": key,
+            "thread_key": None if key is None else split_thread_key(key)[1],
             "created_at": run.created_at,
             "finished_at": run.finished_at,
             "input": run.input,
@@ -106,14 +112,49 @@ def list_runs(
     ]
 
 
-def find_thread_id(key_or_id: str) -> str:
-    """The id of the thread with this external key (or id); RunNotFound when there is none."""
+def find_thread_id(key_or_id: str, key_name: str | None = None) -> str:
+    """The id of the thread with this name (or id); RunNotFound when there is none."""
     with new_session() as session:
-        thread = session.exec(select(Thread).where(Thread.external_key == key_or_id)).first()
-        thread = thread or session.get(Thread, key_or_id)
-    if thread is None:
+        return _find_thread(session, key_or_id, key_name).id
+
+
+def _find_thread(session: Session, key_or_id: str, key_name: str | None) -> Thread:
+    """The thread its caller named `key_or_id` (over HTTP, the CLI or send_task), or the
+    thread with that id. A name that several API keys use needs `key_name` to choose."""
+    thread = session.get(Thread, key_or_id)
+    if thread is not None:
+        return thread
+    owner = None
+    if key_name is not None:
+        key = key_store.find_key_by_name(session, name=key_name)
+        if key is None:
+            raise RunNotFound(f"no API key called {key_name!r} (see `runq keys list`)")
+        owner = key.id
+    threads = _threads_named(session, key_or_id, owner=owner)
+    if not threads:
         raise RunNotFound(f"no thread with key or id {key_or_id!r}")
-    return thread.id
+    if len(threads) > 1:
+        names = {k.id: k.name for k in key_store.list_keys(session)}
+        owners = ", ".join(
+            names.get(split_thread_key(t.external_key or "")[0], "no key") for t in threads
+        )
+        raise CommandFailed(
+            f"thread key {key_or_id!r} is used by several API keys ({owners}): "
+            "choose one with --key NAME, or pass the thr_… id",
+            ExitCode.BAD_USAGE,
+        )
+    return threads[0]
+
+
+def _threads_named(session: Session, name: str, *, owner: str | None) -> list[Thread]:
+    """Every live thread a caller named `name`, of one owner ("" = no key) or of any."""
+    return [
+        thread
+        for thread in thread_store.threads_ending_with(session, name=name)
+        if thread.external_key is not None
+        and split_thread_key(thread.external_key)[1] == name
+        and owner in (None, split_thread_key(thread.external_key)[0])
+    ]
 
 
 def has_runs_of_agent(agent: str) -> bool:

@@ -11,8 +11,17 @@ import json
 from datetime import datetime
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, HttpUrl, StringConstraints, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    HttpUrl,
+    StringConstraints,
+    field_validator,
+    model_validator,
+)
 
+from gateway.thread_names import THREAD_NAME_RULE, check_thread_name
 from workers.runs.routing import ModelHint
 
 MAX_INPUT_CHARS = 100_000
@@ -31,9 +40,8 @@ class RunCreate(BaseModel):
     input: str = Field(min_length=1, max_length=MAX_INPUT_CHARS, description="The user message.")
     thread_key: str | None = Field(
         default=None,
-        min_length=1,
-        max_length=256,
-        description="Your user or conversation key: same key, same thread (created on first use).",
+        description="Your user or conversation key: same key, same thread (created on first "
+        f"use); {THREAD_NAME_RULE}.",
     )
     metadata: dict[MetadataKey, MetadataValue] = Field(
         default_factory=dict,
@@ -52,6 +60,11 @@ class RunCreate(BaseModel):
     model_hint: ModelHint | None = Field(
         default=None, description="cheap or strong, for agents with model routing."
     )
+
+    @field_validator("thread_key")
+    @classmethod
+    def _thread_key_follows_the_rule(cls, value: str | None) -> str | None:
+        return None if value is None else check_thread_name(value)
 
     @model_validator(mode="after")
     def _no_nul_characters(self) -> RunCreate:
@@ -74,6 +87,14 @@ class JobCreate(RunCreate):
 
     idempotency_key: str | None = Field(default=None, min_length=1, max_length=256)
     batch_id: str | None = Field(default=None, max_length=128)
+
+    @model_validator(mode="after")
+    def _no_nul_in_keys(self) -> JobCreate:
+        # Looked up and stored as text: PostgreSQL refuses NUL (a DataError, not an answer).
+        for name in ("idempotency_key", "batch_id"):
+            if "\x00" in (getattr(self, name) or ""):
+                raise ValueError(f"{name} must not contain NUL (\\u0000) characters")
+        return self
 
 
 class UsagePublic(BaseModel):

@@ -2,16 +2,30 @@
 
 from __future__ import annotations
 
+import time
+
 from config.celery_app import app
+from config.settings import get_settings
 from gateway.callbacks import deliver_callback
 
+DELIVER = "runq.callbacks.deliver"
 
-@app.task(name="runq.callbacks.deliver", acks_late=True, reject_on_worker_lost=True)
-def deliver(run_id: str, attempt: int = 1) -> str:
-    """One attempt; a failed one schedules the next with a growing delay (about an hour)."""
+
+@app.task(name=DELIVER, acks_late=True, reject_on_worker_lost=True)
+def deliver(run_id: str, attempt: int = 1, not_before: float | None = None) -> str:
+    """One attempt; a failed one schedules the next with a growing delay (about an hour).
+
+    `not_before` (epoch seconds): the attempt waits until then, in hops no longer than a
+    broker countdown may be (a longer one would be redelivered while it waits)."""
+    if not_before is not None and time.time() < not_before:
+        _later(run_id, attempt, not_before)
+        return f"attempt {attempt} waits"
     delay_s, outcome = deliver_callback(run_id, attempt)
     if delay_s is not None:
-        app.signature("runq.callbacks.deliver", args=(run_id, attempt + 1)).apply_async(
-            countdown=delay_s
-        )
+        _later(run_id, attempt + 1, time.time() + delay_s)
     return outcome
+
+
+def _later(run_id: str, attempt: int, not_before: float) -> None:
+    countdown = min(max(not_before - time.time(), 0.0), get_settings().runs.max_countdown_s)
+    app.signature(DELIVER, args=(run_id, attempt, not_before)).apply_async(countdown=countdown)

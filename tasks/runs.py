@@ -9,9 +9,10 @@ from workers.wiring import get_step_context
 
 
 @app.task(name="runq.runs.start", base=RunStepTask, bind=True)
-def start(self: RunStepTask, run_id: str) -> str:
-    """Create the run at the provider and schedule its first poll."""
-    return self.carry_out(run_id, lambda: steps.start_run(get_step_context(), run_id))
+def start(self: RunStepTask, run_id: str, step_seq: int | None = None) -> str:
+    """Create the run at the provider and schedule its first poll (`step_seq`: a claimed
+    start whose create is still owed)."""
+    return self.carry_out(run_id, lambda: steps.start_run(get_step_context(), run_id, step_seq))
 
 
 @app.task(name="runq.runs.poll", base=RunStepTask, bind=True)

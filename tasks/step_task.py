@@ -55,17 +55,18 @@ class RunStepTask(Task):  # type: ignore[type-arg]
         except Exception as exc:
             if self.request.retries < CRASH_RETRIES:
                 log.warning("run %s: step crashed, retrying: %r", run_id, exc)
-                raise self.retry(
-                    exc=exc, countdown=CRASH_RETRY_S * (self.request.retries + 1)
-                ) from exc
+                delay_s = CRASH_RETRY_S * (self.request.retries + 1)
+                countdown = min(delay_s, get_settings().runs.max_countdown_s)
+                raise self.retry(exc=exc, countdown=countdown) from exc
             log.exception("run %s: step crashed %d times; failing the run", run_id, CRASH_RETRIES)
             reason = f"internal error: {exc!r}"
             if fail_run(get_step_context(), run_id, Fail(reason)):
                 raise RunEnded.of(run_id, "failed", reason) from exc
             return f"failed: {exc!r}"
-        # Due time first: if this process dies before the send, the sweep re-sends.
-        record_next_due(get_step_context(), next_step)
-        send(next_step)
+        # Due time first: if this process dies before the send, the sweep re-sends. A wait
+        # longer than a broker countdown may be is parked: the sweep sends it when due.
+        if not record_next_due(get_step_context(), next_step, get_settings().runs.max_countdown_s):
+            send(next_step)
         if isinstance(next_step, Nothing) and next_step.ended is not None:
             raise RunEnded.of(run_id, next_step.ended.value, next_step.reason)
         return type(next_step).__name__

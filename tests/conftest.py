@@ -20,6 +20,13 @@ from devstack.embedded_postgres import EmbeddedPostgres, start_embedded_postgres
 from devstack.embedded_redis import EmbeddedRedis, start_embedded_redis
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    """The tests run on developers' settings (simulator key, placeholder callback secret),
+    which only an explicit dev allows; every process a test starts inherits it. Set before
+    collection, so before any test module reads the settings."""
+    os.environ["RUNQ_ENVIRONMENT"] = "dev"
+
+
 @pytest.fixture(scope="session")
 def redis_server() -> Iterator[EmbeddedRedis]:
     """One real redis-server for the whole session."""

@@ -2,7 +2,8 @@
 the README promises, and only commands the test suite runs outside Docker.
 
 Checked properties (the README's "Operating a fleet" lists them too):
-  services: redis, cache, postgres, migrate, worker-runs, worker-tools, beat, api, flower
+  services: redis, cache, postgres, migrate, worker-runs, worker-tools, worker-callbacks, beat,
+  api, flower (callbacks apart from tools: a slow receiver stalls only callbacks)
   broker Redis: noeviction, AOF, a volume, a password; cache Redis: allkeys-lru + maxmemory
   PostgreSQL: a volume; migrate: one-shot `runq migrate`, the runq services wait for it
   workers: threads pool, their own node name, healthcheck `celery inspect ping` of that name
@@ -67,6 +68,7 @@ def test_the_production_file_has_every_service_and_no_simulator():
         "migrate",
         "worker-runs",
         "worker-tools",
+        "worker-callbacks",
         "beat",
         "api",
         "flower",
@@ -99,7 +101,8 @@ def test_postgres_keeps_its_data_on_a_volume_and_migrate_runs_once_first():
 
 
 @pytest.mark.parametrize(
-    ("name", "queue"), [("worker-runs", "runs"), ("worker-tools", "tools,callbacks")]
+    ("name", "queue"),
+    [("worker-runs", "runs"), ("worker-tools", "tools"), ("worker-callbacks", "callbacks")],
 )
 def test_workers_use_threads_and_are_pinged_by_their_own_node_name(name, queue):
     worker = SERVICES[name]
@@ -153,10 +156,19 @@ def test_the_dev_override_adds_the_simulator_and_dev_settings():
     assert dev["simulator"]["command"][:3] == ["python", "-m", "simulator"]
     assert dev["simulator"]["healthcheck"]["test"]
     assert dev["worker-runs"]["depends_on"]["simulator"]["condition"] == "service_healthy"
-    for name in ("worker-runs", "worker-tools", "beat", "api", "flower"):
+    for name in (
+        "migrate",
+        "worker-runs",
+        "worker-tools",
+        "worker-callbacks",
+        "beat",
+        "api",
+        "flower",
+    ):
         assert dev[name]["environment"]["RUNQ_ENVIRONMENT"] == "dev"
         assert dev[name]["environment"]["OPENAI_BASE_URL"] == "http://simulator:8800/v1"
-    assert "OPENAI_API_KEY=sk-runq-simulator" in (ROOT / "compose.dev.env").read_text()
+    dev_env = (ROOT / "compose.dev.env").read_text()
+    assert "OPENAI_API_KEY=sk-runq-simulator" in dev_env and "RUNQ_ENVIRONMENT=dev" in dev_env
 
 
 def test_every_runq_command_in_either_file_is_one_the_tests_run():

@@ -151,10 +151,13 @@ def get_openai_client(base_url: str | None, api_key: str) -> OpenAI:
     )
 
 
-def provider_for(agent: Agent) -> Provider:
-    """The provider adapter an agent runs on, with its own base URL and key if it has them."""
+def provider_for(agent: Agent, timeout_s: float | None = None) -> Provider:
+    """The provider adapter an agent runs on, with its own base URL and key if it has them;
+    `timeout_s` caps its request timeout below the configured one."""
     settings = get_settings()
     client = get_openai_client(agent.base_url or settings.provider.base_url, api_key_of(agent))
+    if timeout_s is not None and timeout_s < settings.provider.timeout_s:
+        client = client.with_options(timeout=max(timeout_s, _MIN_REQUEST_TIMEOUT_S))
     if agent.provider == "responses":
         return ResponsesProvider(client)
     if agent.provider == "chat":
@@ -212,6 +215,11 @@ def build_clearance(settings: Settings) -> Clearance:
     )
 
 
+# A request needs a moment to be sent at all; a deadline closer than this expires on the
+# answer's way back instead.
+_MIN_REQUEST_TIMEOUT_S = 0.1
+
+
 @cache
 def get_step_context() -> StepContext:
     """Everything the run steps need, built once per process."""
@@ -238,6 +246,8 @@ def get_step_context() -> StepContext:
         max_deliveries=settings.runs.max_deliveries,
         webhook_poll_first_s=settings.webhooks.poll_first_s,
         turn_times=_turn_times(settings),
+        lease_s=settings.runs.lease_s,
+        provider_within=provider_for,
     )
 
 

@@ -43,7 +43,10 @@ WorkdirOption = Annotated[Path, typer.Option(help="Where the database and logs g
 def demo(
     agent: DemoAgentOption = DEMO_AGENT,
     runs: Annotated[int, typer.Option(help="How many runs to enqueue.")] = 100,
-    workers: Annotated[int, typer.Option(help="Worker processes (one for runs, rest tools).")] = 2,
+    workers: Annotated[
+        int,
+        typer.Option(help="Worker processes (one for runs, rest tools; callbacks get one more)."),
+    ] = 2,
     concurrency: Annotated[int, typer.Option(help="Threads per worker process.")] = 16,
     latency_ms: Annotated[int, typer.Option(help="Simulated model latency per turn.")] = 300,
     timeout_s: Annotated[float, typer.Option(help="Give up on the batch after this.")] = 300.0,
@@ -58,11 +61,15 @@ def demo(
     Embedded Redis, SQLite, the OpenAI simulator and real Celery workers. With --agent YOURS,
     the simulator calls every tool your agent declares, with arguments generated from their
     schemas. Exit 0 only if every run completed."""
-    from config.settings import get_settings
+    from config.settings import DEV_ENVIRONMENT, get_settings
     from gateway.demo import run_demo
     from gateway.preflight import load_agents
     from workers.agents import DEMO_AGENT_MODULE, get_agent
 
+    # The demo is a developer's embedded fleet (simulator key, placeholder callback secret),
+    # so it asks for dev itself: the quickstart needs no configuration.
+    os.environ["RUNQ_ENVIRONMENT"] = DEV_ENVIRONMENT
+    get_settings.cache_clear()
     logging.basicConfig(level=logging.WARNING)
     modules = [DEMO_AGENT_MODULE] if agent == DEMO_AGENT else get_settings().runs.agent_modules
     load_agents(modules)

@@ -20,18 +20,29 @@ def register(app: typer.Typer) -> None:
     app.command()(guarded(usage))
 
 
+KeyNameOption = Annotated[
+    str | None,
+    typer.Option("--key", help="The API key that named the thread, when several keys use it."),
+]
+
+
 def thread(
     key: Annotated[str, typer.Argument(help="The thread's key (or its thr_… id).")],
+    key_name: KeyNameOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Show a thread's history: every run with its input, tool calls, answer and usage."""
+    """Show a thread's history: every run with its input, tool calls, answer and usage.
+
+    A thread created over HTTP is found by the key its caller used (`user-42`)."""
+    from gateway.preflight import load_agents
     from gateway.run_view import thread_history
 
-    history = thread_history(key)
+    load_agents()  # the tools' secret_args, so their arguments print masked
+    history = thread_history(key, key_name)
     if as_json:
         print_json(history)
         return
-    console.print(Text(f"thread {history['id']} ({history['external_key']})", style="bold"))
+    console.print(Text(f"thread {history['id']} ({history['thread_key']})", style="bold"))
     for run in history["runs"]:
         console.print(Text(f"{run['created_at']:%F %T} user: ").append(shorten(run["input"], 200)))
         for call in run["tool_calls"]:
@@ -46,6 +57,7 @@ def usage(
     thread_key: Annotated[
         str | None, typer.Option(help="Only runs of this thread (its key, or its thr_… id).")
     ] = None,
+    key_name: KeyNameOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """Tokens and cost summed over runs: all, or per agent and/or thread.
@@ -57,7 +69,7 @@ def usage(
     from workers.db import thread_store
     from workers.wiring import new_session
 
-    thread_id = run_view.find_thread_id(thread_key) if thread_key is not None else None
+    thread_id = run_view.find_thread_id(thread_key, key_name) if thread_key is not None else None
     if agent is not None:
         load_agents()
         if agent not in agent_names() and not run_view.has_runs_of_agent(agent):

@@ -19,9 +19,9 @@ def flower(
     address: Annotated[str, typer.Option(help="Address to bind.")] = "0.0.0.0",
 ) -> None:
     """Start Flower with operators' basic auth on every page (RUNQ_OPERATOR_PASSWORD)."""
-    from gateway.flower import flower_args, run_flower
+    from gateway.flower import operator_credential, run_flower
     from gateway.preflight import require_redis
 
-    flower_args(port, address)  # refuses to start without an operator password
+    operator_credential()  # refuses to start without an operator password
     require_redis()  # Flower itself would retry an unreachable broker for ever
     run_flower(port, address)

@@ -211,8 +211,10 @@ def _read_input(text: str | None, path: Path | None) -> str:
 
 def _report(run_id: str, *, as_json: bool, full: bool, wait: bool, timeout_s: float) -> ExitCode:
     """Print the run (after following it, with `wait`); the exit code of its status."""
+    from gateway.preflight import load_agents
     from gateway.run_view import describe_run
 
+    load_agents()  # the tools' secret_args, so their arguments print masked
     described = describe_run(run_id)
     if wait:
         described = _follow(run_id, described, timeout_s)

@@ -8,6 +8,7 @@ from html import escape
 
 from gateway.dashboard.snapshot import BudgetRow, Overview, RunRow, shown_arguments
 from workers.db.models import Run, ToolCall
+from workers.tools.masking import scrubbed_text
 
 STATUSES = ("pending", "in_progress", "requires_tools", "submitting")
 TERMINAL = ("completed", "failed", "cancelled", "expired")
@@ -126,7 +127,7 @@ def render_run(run: Run, calls: list[ToolCall]) -> str:
             shown_arguments(c),
             c.duration_ms,
             c.attempts,
-            c.error or "",
+            scrubbed_text(c.error, c.name, c.arguments) or "",
         )
         for c in calls
     ]

@@ -3,11 +3,9 @@ budget, the cache and the tool breakers from Redis. Rendering is in `pages`."""
 
 from __future__ import annotations
 
-import json
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 import redis
 from sqlmodel import Session
@@ -19,10 +17,10 @@ from workers.db.models import Run, ToolCall
 from workers.limits.limiter import LimitKey, RedisRateLimiter
 from workers.redis_keys import fingerprint_api_key
 from workers.tools.breaker import is_open
+from workers.tools.masking import masked_arguments
 from workers.tools.registry import default_registry
 
 LATEST_RUNS = 50
-SECRET_MASK = "***"
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,14 +88,7 @@ def read_run(session: Session, run_id: str) -> tuple[Run, list[ToolCall]]:
 
 def shown_arguments(call: ToolCall) -> str:
     """The call's arguments with the tool's secret ones masked."""
-    secret = default_registry.get(call.name).secret_args if call.name in default_registry else ()
-    try:
-        arguments: Any = json.loads(call.arguments)
-    except ValueError:
-        return SECRET_MASK if secret else call.arguments
-    if isinstance(arguments, dict):
-        arguments = {k: SECRET_MASK if k in secret else v for k, v in arguments.items()}
-    return json.dumps(arguments)
+    return masked_arguments(call.name, call.arguments)
 
 
 def _read_budgets() -> list[BudgetRow]:

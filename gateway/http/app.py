@@ -8,21 +8,27 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+import redis
 import redis.asyncio as aioredis
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException
 
-from config.settings import get_settings
+from config.settings import Settings, get_settings
 from gateway.dashboard.metrics_router import build_metrics_router
 from gateway.dashboard.router import build_dashboard_router
 from gateway.http import events, health, routes_runs, routes_threads, webhooks
 from gateway.http.body_limit import BodyLimit
 from gateway.http.event_log import EventLog
+from gateway.http.key_rate import KeyRateLimit
+from gateway.http.key_watch import KeyWatch
 from gateway.http.run_watch import RunWatch
 from workers.agents import load_agent_modules
+from workers.db import key_store
 from workers.errors import (
     CallbackRefused,
     IdempotencyConflict,
@@ -31,7 +37,9 @@ from workers.errors import (
     ThreadBusy,
     UnknownAgent,
 )
+from workers.limits.limiter import RedisRateLimiter
 from workers.redis_keys import run_events_channel
+from workers.wiring import new_session
 
 log = logging.getLogger("runq.http")
 
@@ -60,6 +68,8 @@ def create_app() -> FastAPI:
     app.state.event_log = EventLog(client, settings.redis.prefix)
     app.state.reader = events.RunReader()
     app.state.broker_url = settings.redis.url
+    app.state.key_rate = KeyRateLimit(_rate_limiter(settings), settings.api.requests_per_min)
+    app.state.key_watch = KeyWatch(_live_keys, settings.api.key_check_s)
     routers = (routes_runs, events, routes_threads, webhooks, health)
     for router in (module.router for module in routers):
         app.include_router(router)
@@ -77,8 +87,29 @@ def create_app() -> FastAPI:
 @asynccontextmanager
 async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     app.state.watch.start()
+    app.state.key_watch.start()
     yield
+    await app.state.key_watch.stop()
     await app.state.watch.stop()
+
+
+def _rate_limiter(settings: Settings) -> RedisRateLimiter | None:
+    if not settings.redis.url:
+        return None
+    # Short timeouts and no retries: an unreachable Redis lets requests through at once
+    # (KeyRateLimit fails open) instead of holding every request for seconds.
+    client = redis.Redis.from_url(
+        settings.redis.url,
+        socket_timeout=0.5,
+        socket_connect_timeout=0.5,
+        retry=Retry(NoBackoff(), 0),
+    )
+    return RedisRateLimiter(client, settings.redis.prefix)
+
+
+def _live_keys(key_ids: set[str]) -> set[str]:
+    with new_session() as session:
+        return key_store.live_key_ids(session, key_ids=key_ids)
 
 
 async def _invalid_request(_: Request, exc: Exception) -> JSONResponse:

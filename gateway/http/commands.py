@@ -64,6 +64,14 @@ def _exit_cleanly(signum: int, _: FrameType | None) -> None:
 
 def create_key(
     name: Annotated[str, typer.Argument(help="Who uses the key, e.g. billing-service.")],
+    scope: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--scope",
+            help="What the key may do: submit (start, cancel runs), read (see runs, threads, "
+            "events), admin (everything). Repeatable; default: submit and read.",
+        ),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Create a key and print it once: only its hash is stored."""
@@ -74,20 +82,22 @@ def create_key(
 
     try:
         with new_session() as session:
-            row, key = key_store.create_key(session, name=name)
+            row, key = key_store.create_key(
+                session, name=name, scopes=scope or key_store.DEFAULT_SCOPES
+            )
     except ConfigError as exc:  # the name is taken: one line (JSON with --json), exit 2
         message = f"{exc}; a key is shown only once: use the one you saved, or `runq keys "
         message += f"revoke {name}` and create it again"
         raise CommandFailed(message, ExitCode.BAD_USAGE) from exc
     if as_json:
-        typer.echo(json.dumps({"name": row.name, "key": key}))
+        typer.echo(json.dumps({"name": row.name, "key": key, "scopes": row.scopes.split(",")}))
         return
-    console.print(f"key [bold]{row.name}[/] created; it is shown only now:")
+    console.print(f"key [bold]{row.name}[/] ({row.scopes}) created; it is shown only now:")
     typer.echo(key)
 
 
 def list_keys(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False) -> None:
-    """Every key: name, shown prefix, created, revoked."""
+    """Every key: name, shown prefix, scopes, created, revoked."""
     from workers.db import key_store
     from workers.wiring import new_session
 
@@ -98,6 +108,7 @@ def list_keys(as_json: Annotated[bool, typer.Option("--json", help="Print JSON."
             {
                 "name": r.name,
                 "prefix": r.prefix,
+                "scopes": r.scopes.split(","),
                 "created_at": r.created_at,
                 "revoked_at": r.revoked_at,
             }
@@ -105,9 +116,9 @@ def list_keys(as_json: Annotated[bool, typer.Option("--json", help="Print JSON."
         ]
         typer.echo(json.dumps(listed, default=str))
         return
-    table = Table("name", "prefix", "created", "revoked")
+    table = Table("name", "prefix", "scopes", "created", "revoked")
     for r in rows:
-        table.add_row(r.name, r.prefix + "…", str(r.created_at), str(r.revoked_at or ""))
+        table.add_row(r.name, r.prefix + "…", r.scopes, str(r.created_at), str(r.revoked_at or ""))
     console.print(table)
 
 

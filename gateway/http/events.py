@@ -12,12 +12,13 @@ import json
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Query, Request
+from fastapi import APIRouter, Header, HTTPException, Query, Request, status
 from fastapi.responses import StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
 from gateway.http import event_log
-from gateway.http.auth import Caller, CallerDep
+from gateway.http.auth import Caller, ReaderDep
+from gateway.http.key_watch import KeyWatch
 from gateway.http.run_watch import RunWatch
 from gateway.public_view import runs_public
 from gateway.schemas import RunPublic
@@ -29,6 +30,7 @@ from workers.wiring import new_session
 router = APIRouter(prefix="/v1/runs", tags=["runs"])
 
 KEEPALIVE_S = 15.0
+REVOKED = "API key revoked: this stream or wait was ended"
 TERMINAL = {s.value for s in TERMINAL_STATUSES}
 
 
@@ -54,18 +56,26 @@ def _read_owned(owner_key_id: str, run_id: str) -> RunPublic:
 async def wait_for_run(
     run_id: str,
     request: Request,
-    caller: CallerDep,
+    caller: ReaderDep,
     timeout_s: Annotated[float, Query(ge=0, le=600, description="Longest wait.")] = 30.0,
 ) -> RunPublic:
     """Answers as soon as the run is terminal, or with its current state at the timeout."""
     watch: RunWatch = request.app.state.watch
     reader: RunReader = request.app.state.reader
-    async with watch.watching(run_id, terminal_only=True) as waiter:
+    keys: KeyWatch = request.app.state.key_watch
+    async with (
+        watch.watching(run_id, terminal_only=True) as waiter,
+        keys.holding(caller.key_id, waiter.woken) as hold,
+    ):
         run = await reader.read(caller, run_id)
         if run.status in TERMINAL or timeout_s == 0:
             return run
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(waiter.woken.wait(), timeout_s)
+        if hold.revoked:
+            raise HTTPException(
+                status.HTTP_401_UNAUTHORIZED, REVOKED, headers={"WWW-Authenticate": "Bearer"}
+            )
         return await reader.read(caller, run_id)
 
 
@@ -73,7 +83,7 @@ async def wait_for_run(
 async def stream_events(
     run_id: str,
     request: Request,
-    caller: CallerDep,
+    caller: ReaderDep,
     last_event_id: Annotated[str | None, Header(description="Resume after this event.")] = None,
 ) -> StreamingResponse:
     """Server-Sent Events of the run's progress; ends after the terminal event."""
@@ -89,10 +99,18 @@ async def _follow(
 ) -> AsyncIterator[bytes]:
     watch: RunWatch = request.app.state.watch
     reader: RunReader = request.app.state.reader
+    keys: KeyWatch = request.app.state.key_watch
     log = request.app.state.event_log
-    async with watch.watching(run_id, terminal_only=False) as waiter:
+    async with (
+        watch.watching(run_id, terminal_only=False) as waiter,
+        keys.holding(caller.key_id, waiter.woken) as hold,
+    ):
         while True:
             waiter.woken.clear()
+            if hold.revoked:
+                # The stream ends; a client that reconnects gets the 401.
+                yield _sse("revoked", "error", {"error": REVOKED})
+                return
             batch = await log.read_after(run_id, after_id)
             for event_id, event_type, data in batch:
                 after_id = event_id

@@ -10,10 +10,11 @@ from typing import Annotated
 from fastapi import APIRouter, Header, HTTPException, Query, Response, status
 
 from config.settings import get_settings
-from gateway.enqueue import enqueue_job, scoped_thread_key
-from gateway.http.auth import CallerDep, SessionDep
+from gateway.enqueue import enqueue_job
+from gateway.http.auth import ReaderDep, SessionDep, SubmitterDep
 from gateway.public_view import runs_public
 from gateway.schemas import ApiError, JobCreate, RunCreate, RunList, RunPublic
+from gateway.thread_names import scoped_thread_key, thread_name_problem
 from workers.db import run_pages
 from workers.db.statuses import RunStatus
 from workers.runs.outcomes import cancel_run
@@ -22,14 +23,14 @@ from workers.wiring import get_step_context
 router = APIRouter(prefix="/v1/runs", tags=["runs"])
 
 ERRORS: dict[int | str, dict[str, object]] = {
-    code: {"model": ApiError} for code in (400, 401, 404, 409, 413, 422)
+    code: {"model": ApiError} for code in (400, 401, 403, 404, 409, 413, 422, 429)
 }
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=RunPublic, responses=ERRORS)
 def create_run(
     body: RunCreate,
-    caller: CallerDep,
+    caller: SubmitterDep,
     session: SessionDep,
     response: Response,
     idempotency_key: Annotated[
@@ -49,7 +50,7 @@ def create_run(
 
 
 @router.get("/{run_id}", response_model=RunPublic, responses=ERRORS)
-def get_run(run_id: str, caller: CallerDep, session: SessionDep) -> RunPublic:
+def get_run(run_id: str, caller: ReaderDep, session: SessionDep) -> RunPublic:
     """One run: status, output, error, usage, tool calls, thread, metadata, timestamps."""
     run = run_pages.get_owned_run(session, owner_key_id=caller.key_id, run_id=run_id)
     return runs_public(session, [run])[0]
@@ -57,11 +58,11 @@ def get_run(run_id: str, caller: CallerDep, session: SessionDep) -> RunPublic:
 
 @router.get("", response_model=RunList, responses=ERRORS)
 def list_runs(
-    caller: CallerDep,
+    caller: ReaderDep,
     session: SessionDep,
     status_: Annotated[RunStatus | None, Query(alias="status")] = None,
     agent: Annotated[str | None, Query(max_length=128)] = None,
-    thread_key: Annotated[str | None, Query(max_length=256)] = None,
+    thread_key: Annotated[str | None, Query(max_length=512)] = None,
     idempotency_key: Annotated[str | None, Query(max_length=256)] = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
     cursor: Annotated[str | None, Query(max_length=512)] = None,
@@ -69,6 +70,7 @@ def list_runs(
     """The caller's runs, newest first; `next_cursor` fetches the next page."""
     thread_id = None
     if thread_key is not None:
+        require_thread_name(thread_key)
         thread = run_pages.find_thread(
             session, external_key=scoped_thread_key(caller.key_id, thread_key)
         )
@@ -98,7 +100,7 @@ def list_runs(
     response_model=RunPublic,
     responses=ERRORS,
 )
-def cancel(run_id: str, caller: CallerDep, session: SessionDep) -> RunPublic:
+def cancel(run_id: str, caller: SubmitterDep, session: SessionDep) -> RunPublic:
     """Cancel a run (202); a run that already ended answers 409."""
     run = run_pages.get_owned_run(session, owner_key_id=caller.key_id, run_id=run_id)
     if not cancel_run(get_step_context(), run.id):
@@ -107,6 +109,13 @@ def cancel(run_id: str, caller: CallerDep, session: SessionDep) -> RunPublic:
         )
     run = run_pages.get_owned_run(session, owner_key_id=caller.key_id, run_id=run_id)
     return runs_public(session, [run])[0]
+
+
+def require_thread_name(thread_key: str) -> None:
+    """422 stating the thread-name rule, as for a bad name in a body."""
+    problem = thread_name_problem(thread_key)
+    if problem is not None:
+        raise HTTPException(422, problem)
 
 
 def _encode_cursor(created_at: datetime, run_id: str) -> str:

@@ -4,19 +4,21 @@ from __future__ import annotations
 
 from fastapi import APIRouter, HTTPException, status
 
-from gateway.enqueue import scoped_thread_key
-from gateway.http.auth import CallerDep, SessionDep
-from gateway.http.routes_runs import ERRORS
+from gateway.http.auth import ReaderDep, SessionDep
+from gateway.http.routes_runs import ERRORS, require_thread_name
 from gateway.public_view import thread_public
 from gateway.schemas import ThreadPublic
+from gateway.thread_names import scoped_thread_key
 from workers.db import run_pages
 
 router = APIRouter(prefix="/v1/threads", tags=["threads"])
 
 
-@router.get("/{thread_key}", response_model=ThreadPublic, responses=ERRORS)
-def get_thread(thread_key: str, caller: CallerDep, session: SessionDep) -> ThreadPublic:
+# `:path`: a thread key may hold "/" (`team/user-42`); sent raw or as %2F, it arrives whole.
+@router.get("/{thread_key:path}", response_model=ThreadPublic, responses=ERRORS)
+def get_thread(thread_key: str, caller: ReaderDep, session: SessionDep) -> ThreadPublic:
     """The thread's runs, oldest first, with their tool calls and answers."""
+    require_thread_name(thread_key)
     external_key = scoped_thread_key(caller.key_id, thread_key)
     thread = run_pages.find_thread(session, external_key=external_key)
     if thread is None:

@@ -4,10 +4,15 @@ Verified with the official SDK (`webhooks.unwrap`, Standard Webhooks signature, 
 tolerance); a bad or stale signature answers 400 and changes nothing. A valid
 `response.completed|failed|cancelled|incomplete` sends the run's poll now; the poll
 scheduled as a fallback then finds the step sequence moved on and is dropped.
+
+Each `webhook-id` is processed once: a verified event whose id was seen within the window
+in which its signature stays valid is acknowledged and ignored (a replay, or the provider's
+own retry of an event we already handled).
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
 
 from fastapi import APIRouter, HTTPException, Request, status
@@ -19,7 +24,7 @@ from tasks.next_step import send
 from workers.db import run_pages
 from workers.db.statuses import RunStatus
 from workers.runs.context import Later, StepName
-from workers.wiring import get_openai_client, new_session
+from workers.wiring import get_openai_client, get_redis, new_session
 
 log = logging.getLogger("runq.http.webhooks")
 
@@ -28,6 +33,10 @@ router = APIRouter(prefix="/v1/webhooks", tags=["webhooks"])
 RESPONSE_ENDED = frozenset(
     {"response.completed", "response.failed", "response.cancelled", "response.incomplete"}
 )
+SIGNATURE_TOLERANCE_S = 300
+"""The SDK's `unwrap` accepts a timestamp this far from now, either way."""
+SEEN_FOR_S = 2 * SIGNATURE_TOLERANCE_S
+"""A signed event is valid for this long in all: an id is remembered that long."""
 
 
 @router.post("/openai")
@@ -47,11 +56,23 @@ async def openai_webhook(request: Request) -> dict[str, str | None]:
         event = client.webhooks.unwrap(body, dict(request.headers), secret=secret)
     except (InvalidWebhookSignatureError, ValueError) as exc:
         raise HTTPException(status.HTTP_400_BAD_REQUEST, f"webhook refused: {exc}") from None
+    webhook_id = request.headers.get("webhook-id", "")
+    # Redis, a query and a publish: off the event loop that serves every /wait and SSE stream.
+    if not await run_in_threadpool(first_sight, webhook_id):
+        log.info("webhook %s seen before: a replay, ignored", webhook_id[:100])
+        return {"event": event.type, "woken": None, "replay": "ignored"}
     if event.type not in RESPONSE_ENDED:
         return {"event": event.type, "woken": None}
     response_id = str(getattr(event.data, "id", ""))
-    # A query and a publish: off the event loop that serves every /wait and SSE stream.
     return {"event": event.type, "woken": await run_in_threadpool(wake_run, response_id)}
+
+
+def first_sight(webhook_id: str) -> bool:
+    """Record `webhook_id` (verified: a forger cannot burn ids); False if it was seen within
+    the signature's window. One SET NX: two copies arriving at once cannot both win."""
+    digest = hashlib.sha256(webhook_id.encode()).hexdigest()  # any header, a fixed-size key
+    key = f"{get_settings().redis.prefix}:webhook-seen:{digest}"
+    return bool(get_redis().set(key, "1", nx=True, ex=SEEN_FOR_S))
 
 
 def wake_run(response_id: str) -> str | None:

@@ -28,6 +28,8 @@ VARIABLES = [
 def clean_environment(monkeypatch):
     for name in VARIABLES:
         monkeypatch.delenv(name, raising=False)
+    # The suite's own environment (tests/conftest.py); tests of an unset one delete it.
+    monkeypatch.setenv("RUNQ_ENVIRONMENT", "dev")
 
 
 @pytest.mark.parametrize(
@@ -36,7 +38,11 @@ def clean_environment(monkeypatch):
         ("RUNQ_API_MAX_BODY_BYTES", "1024", lambda s: s.api.max_body_bytes),
         ("RUNQ_EVENTS_TTL_S", "60", lambda s: s.api.events_ttl_s),
         ("RUNQ_EVENTS_MAX_LEN", "50", lambda s: s.api.events_max_len),
-        ("RUNQ_CALLBACK_SECRET", "whsec_abc", lambda s: s.callbacks.secret.get_secret_value()),
+        (
+            "RUNQ_CALLBACK_SECRET",
+            "whsec_" + "c" * 40,
+            lambda s: s.callbacks.secret.get_secret_value(),
+        ),
         ("RUNQ_CALLBACK_ALLOW_PRIVATE", "true", lambda s: s.callbacks.allow_private),
         ("RUNQ_CALLBACK_RETRY_FIRST_S", "0.5", lambda s: s.callbacks.retry_first_s),
         ("RUNQ_CALLBACK_GIVE_UP_S", "60", lambda s: s.callbacks.give_up_s),
@@ -66,3 +72,36 @@ def test_the_placeholder_callback_secret_is_refused_outside_dev(monkeypatch):
         load_settings()
     monkeypatch.setenv("RUNQ_CALLBACK_SECRET", "whsec_" + "b" * 40)
     assert load_settings().environment == "production"
+
+
+def test_an_unset_environment_is_production_and_says_so(monkeypatch):
+    # Issue 16: the default was dev, so a deploy that forgot its secrets signed callbacks
+    # with the placeholder printed in config/settings.py.
+    monkeypatch.delenv("RUNQ_ENVIRONMENT")
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-live-123")
+    with pytest.raises(ConfigError, match=r"RUNQ_CALLBACK_SECRET is not set \(RUNQ_ENVIRONMENT is"):
+        load_settings()
+    monkeypatch.setenv("RUNQ_CALLBACK_SECRET", "whsec_" + "b" * 40)
+    assert load_settings().environment == "production"
+
+
+@pytest.mark.parametrize(
+    "secret",
+    [
+        "whsec_abc",  # decodes to 2 bytes
+        "whsec_",
+        "abc" + "A" * 40,  # no whsec_ prefix
+        "whsec_" + "A" * 30 + "!!!!",  # not base64
+        "whsec_" + "A" * 31,  # bad padding
+    ],
+)
+@pytest.mark.parametrize("environment", ["dev", "production"])
+def test_a_malformed_callback_secret_is_refused_in_every_environment(
+    monkeypatch, secret, environment
+):
+    monkeypatch.setenv("RUNQ_ENVIRONMENT", environment)
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-live-123")
+    monkeypatch.setenv("RUNQ_CALLBACK_SECRET", secret)
+    with pytest.raises(ConfigError, match="RUNQ_CALLBACK_SECRET is malformed") as caught:
+        load_settings()
+    assert secret == "whsec_" or secret not in str(caught.value)  # never echoed

@@ -54,6 +54,8 @@ ALL_VARIABLES = [
 def clean_environment(monkeypatch):
     for name in ALL_VARIABLES:
         monkeypatch.delenv(name, raising=False)
+    # The suite's own environment (tests/conftest.py); tests of an unset one delete it.
+    monkeypatch.setenv("RUNQ_ENVIRONMENT", "dev")
 
 
 def test_defaults_make_a_fresh_checkout_run():

@@ -66,7 +66,7 @@ def test_a_run_page_shows_the_error_and_masks_secret_arguments(monkeypatch):
         return "ok"
 
     registry.register(build_tool_spec(login, secret_args=("password",)))
-    monkeypatch.setattr("gateway.dashboard.snapshot.default_registry", registry)
+    monkeypatch.setattr("workers.tools.masking.default_registry", registry)
     run = Run(id="run_1", agent="a", input="hi", status="failed", error="boom <x>", deadline_at=NOW)
     run.created_at = NOW
     arguments = '{"user": "u", "password": "hunter22"}'

@@ -64,6 +64,18 @@ register_agent(
     )
 )
 
+# Each turn is one synchronous Responses request (test_slow_provider).
+register_agent(
+    Agent(
+        name="responses-sync",
+        model="gpt-test",
+        provider="responses",
+        tools=TOOLS,
+        sync_turns=True,
+        max_output_tokens=256,
+    )
+)
+
 register_agent(
     Agent(
         name="limited-agent",
@@ -103,7 +115,8 @@ def exit_the_process() -> str:
 
 @tool(timeout_s=0.2, idempotent=True, description="Kills the worker process running it.")
 def crash_worker() -> str:
-    os.kill(os.getpid(), signal.SIGKILL)
+    # Tools run in a child process of the worker: its parent is the worker.
+    os.kill(os.getppid(), signal.SIGKILL)
     return "unreachable"
 
 

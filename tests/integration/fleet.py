@@ -76,7 +76,8 @@ def running_fleet(
     runs_workers: int = 1,
 ) -> Iterator[LocalStack]:
     """Redis + simulator + `runs_workers` runs workers (the first with the recovery sweep's beat) +
-    one tools worker, all real processes; the environment is restored afterwards."""
+    one tools and one callbacks worker, all real processes; the environment is restored
+    afterwards."""
     saved_env = dict(os.environ)
     workdir = tmp_path_factory.mktemp("fleet")
     try:
@@ -97,8 +98,10 @@ def running_fleet(
                 beat=index == 0,
                 loglevel=FLEET_LOGLEVEL,
             )
-        stack.start_worker("tools,callbacks", concurrency=16, name="tools", loglevel=FLEET_LOGLEVEL)
-        stack.wait_for_workers(runs_workers + 1)
+        # The README's and compose's lines: callbacks in their own pool, apart from tools.
+        stack.start_worker("tools", concurrency=16, name="tools", loglevel=FLEET_LOGLEVEL)
+        stack.start_worker("callbacks", concurrency=8, name="callbacks", loglevel=FLEET_LOGLEVEL)
+        stack.wait_for_workers(runs_workers + 2)
         yield stack
     finally:
         # A throwaway fleet: no in-flight work to keep, and the session's last test pays for

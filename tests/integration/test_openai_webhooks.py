@@ -90,3 +90,35 @@ def test_a_forged_or_stale_webhook_is_refused(api, monkeypatch):
     assert "webhook refused" in forged.json()["error"]
     assert genuine.status_code == 200
     assert genuine.json() == {"event": "response.completed", "woken": None}
+
+
+def test_a_replayed_webhook_id_is_processed_once(api, monkeypatch):
+    # Issue 16: the same signed event posted twice woke the run twice. The real API server,
+    # the real Redis; only the wake-up is counted instead of sent.
+    from gateway.http import webhooks
+
+    monkeypatch.setattr(get_settings().webhooks, "secret", SecretStr(SECRET))
+    woken: list[str] = []
+    monkeypatch.setattr(webhooks, "wake_run", lambda response_id: woken.append(response_id))
+    now_s = int(time.time())
+    message_id = f"evt_replay_{time.monotonic_ns()}"
+
+    def deliver(event_id: str, response_id: str) -> httpx2.Response:
+        event = {
+            "id": event_id,
+            "object": "event",
+            "type": "response.completed",
+            "created_at": now_s,
+            "data": {"id": response_id},
+        }
+        body = json.dumps(event).encode()
+        headers = signature_headers(SECRET, body, message_id=event_id, timestamp_s=now_s)
+        return post_event(api, body, headers)
+
+    first = deliver(message_id, "resp_once")
+    replay = deliver(message_id, "resp_once")
+    other = deliver(f"{message_id}_b", "resp_twice")
+
+    assert [r.status_code for r in (first, replay, other)] == [200, 200, 200]
+    assert woken == ["resp_once", "resp_twice"]
+    assert replay.json() == {"event": "response.completed", "woken": None, "replay": "ignored"}

@@ -6,6 +6,7 @@ from __future__ import annotations
 import threading
 import time
 import uuid
+from typing import Any
 
 import httpx2
 import pytest
@@ -126,3 +127,60 @@ def test_a_payload_with_a_nul_character_is_recorded_without_it(api):
         assert time.monotonic() < deadline, "the refused payload was not recorded"
         time.sleep(0.1)
     assert found[0].input == "ab" and "NUL" in (found[0].error or "")
+
+
+def test_a_nul_in_the_idempotency_key_is_a_clear_refusal_not_a_database_error(api):
+    from celery import Celery
+
+    # On PostgreSQL, looking the key up was a DataError: no run, a traceback in the worker.
+    producer = Celery("producer", broker=api.app.state.broker_url, backend=api.app.state.broker_url)
+    sent = producer.send_task(
+        "runq.runs.submit_job",
+        kwargs={
+            "agent": "responses-agent",
+            "input": "hi",
+            "idempotency_key": "order\x00-1",
+            "api_key_name": api.key_name,
+        },
+        queue="runs",
+    )
+    run = wait(api, sent.get(timeout=30), timeout_s=10)
+    assert run["status"] == "failed"
+    assert "idempotency_key must not contain NUL" in run["error"]
+
+
+def test_a_refused_job_replayed_with_another_body_conflicts_like_http(api):
+    from celery import Celery
+
+    producer = Celery("producer", broker=api.app.state.broker_url, backend=api.app.state.broker_url)
+    key = f"refused-{uuid.uuid4().hex[:8]}"
+
+    def send(agent: str) -> Any:
+        return producer.send_task(
+            "runq.runs.submit_job",
+            kwargs={
+                "agent": agent,
+                "input": "hi",
+                "idempotency_key": key,
+                "api_key_name": api.key_name,
+            },
+            queue="runs",
+        )
+
+    # Given a job refused (unknown agent) under a key
+    refused = wait(api, send("nobody").get(timeout=30), timeout_s=10)
+    assert refused["status"] == "failed"
+
+    # When the key comes back with another body, by send_task or over HTTP
+    with pytest.raises(Exception, match="different body"):
+        send("responses-agent").get(timeout=30)
+    reply = httpx2.post(
+        f"{api.url}/v1/runs",
+        json={"agent": "responses-agent", "input": "hi"},
+        headers=api.auth() | {"idempotency-key": key},
+        timeout=10,
+    )
+
+    # Then both conflict, and the refused run is the only run under the key
+    assert reply.status_code == 409, reply.text
+    assert find_by_idempotency_key(api, key)["id"] == refused["id"]

@@ -9,6 +9,7 @@ import time
 
 import pytest
 
+import tests.integration.agents  # noqa: F401  (registered once at import, as the workers do)
 from tests.integration.fleet import TERMINAL, enqueue_batch, wait_for_batch
 from workers import wiring
 from workers.db import store

@@ -76,7 +76,9 @@ def recorded(monkeypatch: pytest.MonkeyPatch, engine) -> dict[str, list[Any]]:
         seen["sent"].append(step)
 
     monkeypatch.setattr(step_task, "send", send)
-    monkeypatch.setattr(step_task, "record_next_due", lambda ctx, step: EVENTS.append("due"))
+    monkeypatch.setattr(
+        step_task, "record_next_due", lambda ctx, step, max_s: EVENTS.append("due") or False
+    )
     monkeypatch.setattr(step_task, "fail_run", fail_run)
     monkeypatch.setattr(step_task, "get_step_context", lambda: ctx)
     monkeypatch.setattr(poll, "retry", lambda exc, countdown, **_: RetryAsked(countdown))

@@ -71,6 +71,7 @@ def insert_run(
     input_text="What's the weather in Paris?",
     deadline_s=600.0,
     use_cache=False,
+    owner_key_id="",
 ) -> str:
     name = agent if isinstance(agent, str) else agent.name
     with Session(engine) as session:
@@ -82,6 +83,7 @@ def insert_run(
             model="gpt-test",
             deadline_at=NOW + timedelta(seconds=deadline_s),
             use_cache=use_cache,
+            owner_key_id=owner_key_id,
         )
         return run.id
 

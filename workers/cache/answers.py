@@ -28,8 +28,10 @@ log = logging.getLogger("runq.cache")
 
 
 def answer_cache_key(ctx: StepContext, session: Session, run: Run, request: TurnRequest) -> str:
-    """The key of everything that shapes this run's answer, the thread's history included."""
+    """The key of everything that shapes this run's answer, the thread's history included,
+    scoped to the run's owner: a cached answer is never shared between API keys."""
     canonical: dict[str, Any] = {
+        "owner": run.owner_key_id or None,
         "provider": run.provider,
         "base_url": ctx.base_url,
         "model": request.model,

@@ -14,10 +14,12 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-KEY_VERSION = "v1"
-"""Prefixed to every key so a future change of canonical form cannot collide with old keys."""
+KEY_VERSION = "v2"
+"""Prefixed to every key so a change of canonical form cannot collide with old keys (v2: the
+owner joined the key, so no v1 entry written without an owner can be read by anyone)."""
 
 ANSWER_FIELDS = (
+    "owner",
     "provider",
     "base_url",
     "model",
@@ -34,7 +36,7 @@ ANSWER_FIELDS = (
 
 
 def build_cache_key(request: Mapping[str, Any]) -> str:
-    """`v1:` + sha256 hex of the canonical JSON of the request's answer-changing fields.
+    """`v2:` + sha256 hex of the canonical JSON of the request's answer-changing fields.
 
     Raises TypeError for values JSON cannot hold and ValueError for NaN or infinity.
     """

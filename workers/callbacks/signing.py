@@ -44,6 +44,8 @@ def is_valid_secret(secret: str) -> bool:
     if not secret.startswith(SECRET_PREFIX):
         return False
     try:
-        return len(secret_bytes(secret)) >= 24
+        # validate=True: a stray character is a typo, not something to skip silently.
+        key = base64.b64decode(secret.removeprefix(SECRET_PREFIX), validate=True)
     except ValueError:
         return False
+    return len(key) >= 24

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from collections.abc import Sequence
 
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
@@ -17,6 +18,20 @@ from workers.errors import ConfigError
 
 KEY_PREFIX = "rq_"
 SHOWN_PREFIX_CHARS = 10
+SCOPES = ("submit", "read", "admin")
+"""submit: start and cancel runs; read: see runs, threads and events; admin: everything."""
+DEFAULT_SCOPES = ("submit", "read")
+"""What a key could do before scopes existed, and what `runq keys create` still gives."""
+
+
+def parse_scopes(stored: str) -> frozenset[str]:
+    """The scopes of a stored `scopes` column (comma-separated)."""
+    return frozenset(part for part in stored.split(",") if part)
+
+
+def has_scope(scopes: frozenset[str], needed: str) -> bool:
+    """Whether a key with `scopes` may do what `needed` allows (admin may do everything)."""
+    return needed in scopes or "admin" in scopes
 
 
 def hash_key(key: str) -> str:
@@ -24,10 +39,23 @@ def hash_key(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()
 
 
-def create_key(session: Session, *, name: str) -> tuple[ApiKey, str]:
-    """Create a key called `name`; returns the row and the key, which is never stored."""
+def create_key(
+    session: Session, *, name: str, scopes: Sequence[str] = DEFAULT_SCOPES
+) -> tuple[ApiKey, str]:
+    """Create a key called `name` that may do `scopes`; returns the row and the key, which
+    is never stored. ConfigError for an unknown or empty scope list."""
+    unknown = sorted(set(scopes) - set(SCOPES))
+    if unknown or not scopes:
+        raise ConfigError(
+            f"invalid scopes {', '.join(unknown) or '(none)'}: choose from {', '.join(SCOPES)}"
+        )
     key = KEY_PREFIX + secrets.token_urlsafe(32)
-    row = ApiKey(name=name, prefix=key[:SHOWN_PREFIX_CHARS], key_hash=hash_key(key))
+    row = ApiKey(
+        name=name,
+        prefix=key[:SHOWN_PREFIX_CHARS],
+        key_hash=hash_key(key),
+        scopes=",".join(scope for scope in SCOPES if scope in scopes),
+    )
     session.add(row)
     try:
         session.commit()
@@ -43,6 +71,12 @@ def find_active_key(session: Session, *, key: str) -> ApiKey | None:
     query = select(ApiKey).where(ApiKey.key_hash == hash_key(key))
     row = session.exec(query).first()
     return None if row is None or row.revoked_at is not None else row
+
+
+def live_key_ids(session: Session, *, key_ids: set[str]) -> set[str]:
+    """Which of `key_ids` still exist and are not revoked (one query)."""
+    query = select(ApiKey.id).where(col(ApiKey.id).in_(key_ids), col(ApiKey.revoked_at).is_(None))
+    return set(session.exec(query).all())
 
 
 def find_key_by_name(session: Session, *, name: str) -> ApiKey | None:

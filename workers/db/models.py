@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import DateTime, TypeDecorator, UniqueConstraint
+from sqlalchemy import false as sa_false
 from sqlmodel import Column, Field, SQLModel
 
 from workers.db.statuses import RunStatus, ToolCallStatus
@@ -120,6 +121,9 @@ class Run(SQLModel, table=True):
     # Times the sweep re-sent the same step; reset by every transition. Bounded, so a step
     # that kills its worker each time (a poison run) fails instead of looping.
     recoveries: int = 0
+    # The next step waits longer than a broker countdown may (the visibility timeout stays
+    # short): no message was sent, the sweep sends it at `next_due_at`, not as a recovery.
+    parked: bool = Field(default=False, sa_column_kwargs={"server_default": sa_false()})
 
 
 class ToolCall(SQLModel, table=True):
@@ -150,6 +154,8 @@ class ApiKey(SQLModel, table=True):
     name: str = Field(unique=True, index=True)
     prefix: str
     key_hash: str = Field(unique=True, index=True)
+    # Comma-separated scopes (`submit,read`, `read`, `admin`): what the key may do.
+    scopes: str = Field(default="submit,read", sa_column_kwargs={"server_default": "submit,read"})
     created_at: datetime = Field(default_factory=utcnow, sa_column=_utc_column(False))
     revoked_at: datetime | None = Field(default=None, sa_column=_utc_column())
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import update
+from sqlalchemy import or_, update
 from sqlmodel import Session, col, select
 
 from workers.db.models import Run, ToolCall
@@ -17,29 +17,63 @@ from workers.db.statuses import TERMINAL_STATUSES, ToolCallStatus
 _TERMINAL = [s.value for s in TERMINAL_STATUSES]
 
 
-def set_next_due(session: Session, *, run_id: str, due_at: datetime) -> None:
-    """Record when the run's next message should have done its work (runs in flight only)."""
+def set_next_due(session: Session, *, run_id: str, due_at: datetime, parked: bool = False) -> None:
+    """Record when the run's next message should have done its work (runs in flight only);
+    `parked`: no message was sent, the sweep sends the step at `due_at`."""
     session.execute(
         update(Run)
         .where(col(Run.id) == run_id, col(Run.status).not_in(_TERMINAL))
-        .values(next_due_at=due_at)
+        .values(next_due_at=due_at, parked=parked)
     )
     session.commit()
 
 
-def find_overdue_runs(session: Session, *, due_before: datetime, limit: int) -> list[Run]:
-    """Runs whose next step was due before `due_before`, most overdue first.
+def extend_lease(
+    session: Session, *, run_id: str, status: str, step_seq: int, due_at: datetime
+) -> bool:
+    """Keep a run in flight due at `due_at`, only while it is still at this status and step.
+    False if a step moved it on (the lease holder has nothing left to hold)."""
+    result = session.execute(
+        update(Run)
+        .where(col(Run.id) == run_id, col(Run.status) == status)
+        .where(col(Run.step_seq) == step_seq)
+        .values(next_due_at=due_at)
+    )
+    session.commit()
+    return bool(result.rowcount == 1)  # type: ignore[attr-defined]
+
+
+def find_overdue_runs(
+    session: Session, *, due_before: datetime, limit: int, parked_due_before: datetime | None = None
+) -> list[Run]:
+    """Runs whose next step was due before `due_before` (parked ones: `parked_due_before`),
+    most overdue first.
 
     One range scan of the `next_due_at` index, which holds only runs in flight (terminal
     runs have NULL), so the cost follows the overdue runs, not the runs in the table."""
+    parked_before = parked_due_before or due_before
     query = (
         select(Run)
-        .where(col(Run.next_due_at) < due_before)
+        .where(col(Run.next_due_at) < max(due_before, parked_before))
+        .where(or_(col(Run.next_due_at) < due_before, col(Run.parked)))
         .order_by(col(Run.next_due_at))
         .limit(limit)
         .execution_options(populate_existing=True)
     )
     return list(session.exec(query).all())
+
+
+def unpark(session: Session, *, run: Run, due_at: datetime) -> bool:
+    """Take a parked run's due step for sending (its message is due by `due_at`), only if
+    it is still where the sweep saw it. False if a step moved it meanwhile."""
+    result = session.execute(
+        update(Run)
+        .where(col(Run.id) == run.id, col(Run.status) == run.status)
+        .where(col(Run.step_seq) == run.step_seq, col(Run.parked))
+        .values(parked=False, next_due_at=due_at)
+    )
+    session.commit()
+    return bool(result.rowcount == 1)  # type: ignore[attr-defined]
 
 
 def mark_resent(session: Session, *, run: Run, due_at: datetime) -> bool:
@@ -72,6 +106,20 @@ def call_names(session: Session, *, run_id: str, call_ids: tuple[str, ...]) -> l
         ToolCall.run_id == run_id, col(ToolCall.call_id).in_(call_ids)
     )
     return list(session.exec(query).all())
+
+
+def renew_tool_call(session: Session, *, call: ToolCall, lease: datetime, now: datetime) -> bool:
+    """Extend this caller's lease on a running call before another attempt inside it: its
+    start time moves to `now`, if it is still `lease` (compare-and-set). False if another
+    worker took the call over meanwhile, and then this caller must not run it again."""
+    result = session.execute(
+        update(ToolCall)
+        .where(col(ToolCall.id) == call.id, col(ToolCall.status) == ToolCallStatus.RUNNING)
+        .where(col(ToolCall.started_at) == lease)
+        .values(started_at=now)
+    )
+    session.commit()
+    return bool(result.rowcount == 1)  # type: ignore[attr-defined]
 
 
 def reclaim_tool_call(session: Session, *, call: ToolCall, now: datetime) -> bool:

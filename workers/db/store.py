@@ -113,9 +113,11 @@ def transition(
     at_step: int | None = None,
     usage: Usage | None = None,
     changes: RunChanges = NO_CHANGES,
+    first_turn: bool = False,
 ) -> None:
-    """Move a run to `to` only if it is in one of `from_statuses` (and at step `at_step`),
-    writing `changes` in the same statement.
+    """Move a run to `to` only if it is in one of `from_statuses` (and at step `at_step`,
+    and, with `first_turn`, has no provider turn yet), writing `changes` in the same
+    statement.
 
     Atomic compare-and-set; raises IllegalTransition when the run was elsewhere. `usage` is
     added to the run's token totals in the same statement. A copy of the run this session
@@ -129,6 +131,7 @@ def transition(
         at_step=at_step,
         usage=usage,
         changes=changes,
+        first_turn=first_turn,
     )
     callback_due = is_terminal(to) and claim_callback(session, run_id=run_id)
     session.commit()
@@ -219,10 +222,14 @@ def finish_tool_call(
     error: str | None,
     duration_ms: int,
     attempts: int | None = None,
-) -> None:
+    lease: datetime | None = None,
+) -> bool:
     """Record a running call's output (or error output); a finished call is left untouched.
+    True if this caller recorded it.
 
-    `attempts` counts executions inside this claim (retryable tools may run more than once)."""
+    `attempts` counts executions inside this claim (retryable tools may run more than once).
+    `lease` is the start time the caller's claim set: if another worker has taken the call
+    over since (its lease ran out), the late writer loses."""
     changes: dict[str, Any] = {
         "status": ToolCallStatus.FAILED if error else ToolCallStatus.SUCCEEDED,
         "output": output,
@@ -232,18 +239,21 @@ def finish_tool_call(
     }
     if attempts is not None:
         changes["attempts"] = attempts
-    result = session.execute(
+    statement = (
         update(_TOOL_CALLS)
         .where(col(ToolCall.run_id) == run_id, col(ToolCall.call_id) == call_id)
         .where(col(ToolCall.status) == ToolCallStatus.RUNNING)
-        .values(**changes)
     )
+    if lease is not None:
+        statement = statement.where(col(ToolCall.started_at) == lease)
+    result = session.execute(statement.values(**changes))
     session.commit()
     if result.rowcount != 1:  # type: ignore[attr-defined]
-        return
+        return False
     _show_in_session(session, _held_call(session, run_id, call_id), changes)
     outcome = {"call_id": call_id, "status": "failed" if error else "succeeded"}
     announce(session, run_id, "tool_call.finished", {**outcome, "duration_ms": duration_ms})
+    return True
 
 
 def list_tool_calls(session: Session, *, run_id: str, turn: int | None = None) -> list[ToolCall]:
@@ -280,6 +290,7 @@ def _compare_and_set(
     at_step: int | None,
     usage: Usage | None,
     changes: RunChanges,
+    first_turn: bool = False,
 ) -> None:
     statement = (
         update(_RUNS)
@@ -288,6 +299,8 @@ def _compare_and_set(
     )
     if at_step is not None:
         statement = statement.where(col(Run.step_seq) == at_step)
+    if first_turn:
+        statement = statement.where(col(Run.provider_ref).is_(None))
     # Any transition is progress: the sweep's re-send count starts over, and a run that
     # ended leaves the sweep's index.
     values: dict[str, Any] = {"status": to.value, "updated_at": utcnow(), "recoveries": 0}

@@ -31,6 +31,16 @@ def get_or_create_thread(session: Session, *, external_key: str, agent: str) -> 
     return thread
 
 
+def threads_ending_with(session: Session, *, name: str) -> list[Thread]:
+    """Live threads whose stored key is `name` or ends with `/name`: every owner's thread
+    that a caller may have called `name` (the caller filters the exact ones)."""
+    query = select(Thread).where(
+        (col(Thread.external_key) == name)
+        | col(Thread.external_key).endswith("/" + name, autoescape=True)
+    )
+    return list(session.exec(query.order_by(col(Thread.created_at))).all())
+
+
 def get_thread(session: Session, *, thread_id: str) -> Thread:
     """Load a thread by id, or raise RunNotFound."""
     thread = session.get(Thread, thread_id, populate_existing=True)

@@ -25,7 +25,7 @@ from workers.errors import ConfigError
 
 log = logging.getLogger("runq.metrics")
 
-QUEUES = ("runs", "tools", "callbacks")
+QUEUES = ("runs", "tools", "callbacks", "sweeps")
 ACTIVE_STATUSES = ("pending", "in_progress", "requires_tools", "submitting")
 # kombu's Redis transport keeps one list per priority step; all of them are waiting work.
 _PRIORITY_SUFFIXES = ("", "\x06\x163", "\x06\x166", "\x06\x169")

@@ -7,13 +7,18 @@ fields of `workers.observability.events` arrive as `extra` and become JSON keys,
 `key=value` pairs after the message in text mode.
 
 Every handler also gets `SecretScrubber`: a configured key that leaks into any message (a
-library's debug line, an exception text) is replaced before the line is written.
+library's debug line, an exception text) is replaced before the line is written, and so is
+a tool's secret argument while that tool runs (`hidden`): runq never logs arguments, but a
+tool or a library it calls may.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+import threading
+from collections import Counter
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 
 from pythonjsonlogger.json import JsonFormatter
 
@@ -36,6 +41,32 @@ FIELDS = (
 )
 _TEXT = "%(asctime)s %(levelname)s %(name)s %(message)s"
 REDACTED = "[redacted]"
+SHORTEST_HIDDEN = 4
+"""A hidden value shorter than this is not scrubbed (it would redact ordinary words)."""
+
+# Values hidden while a block runs, counted: two calls may hide the same value at once.
+_hidden: Counter[str] = Counter()
+_hidden_lock = threading.Lock()
+
+
+@contextmanager
+def hidden(values: Iterable[str]) -> Iterator[None]:
+    """Scrub `values` from every line this process logs while the block runs."""
+    kept = [v for v in values if len(v) >= SHORTEST_HIDDEN]
+    with _hidden_lock:
+        _hidden.update(kept)
+    try:
+        yield
+    finally:
+        with _hidden_lock:
+            _hidden.subtract(kept)
+            for value in [v for v, n in _hidden.items() if n <= 0]:
+                del _hidden[value]
+
+
+def _hidden_now() -> list[str]:
+    with _hidden_lock:
+        return list(_hidden)
 
 
 class TextFormatter(logging.Formatter):
@@ -73,22 +104,24 @@ class SecretScrubber(logging.Filter):
         self._secrets = sorted({s for s in secrets if len(s) >= 8}, key=len, reverse=True)
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if not self._secrets:
+        secrets = self._secrets + sorted(_hidden_now(), key=len, reverse=True)
+        if not secrets:
             return True
         message = record.getMessage()
         if record.exc_info and not record.exc_text:
             record.exc_text = logging.Formatter().formatException(record.exc_info)
-        scrubbed = self._scrub(message)
+        scrubbed = _scrub(message, secrets)
         if scrubbed != message:
             record.msg, record.args = scrubbed, None
         if record.exc_text:
-            record.exc_text = self._scrub(record.exc_text)
+            record.exc_text = _scrub(record.exc_text, secrets)
         return True
 
-    def _scrub(self, text: str) -> str:
-        for secret in self._secrets:
-            text = text.replace(secret, REDACTED)
-        return text
+
+def _scrub(text: str, secrets: list[str]) -> str:
+    for secret in secrets:
+        text = text.replace(secret, REDACTED)
+    return text
 
 
 def apply_log_format(

@@ -121,3 +121,10 @@ class StepContext:
     webhook_poll_first_s: float = 30.0
     """First poll of a turn for agents whose provider sends webhooks (the fallback)."""
     turn_times: TurnTimes = field(default_factory=NoTurnTimes)
+    lease_s: float = 0.0
+    """While a provider call is in flight its run stays due this far ahead, renewed every
+    half of it by a heartbeat (0: set once, no heartbeat). A dead worker stops renewing, so
+    the sweep finds its run one lease plus the grace after the last beat."""
+    provider_within: Callable[[Agent, float], Provider] | None = None
+    """The agent's provider with its request timeout capped at the given seconds (what is
+    left of the run's deadline); None: `provider_for` as is."""

@@ -30,6 +30,10 @@ class OverdueRun:
     recoveries: int
     unfinished_tools: tuple[tuple[str, str], ...] = ()
     """(call id, tool name) of the current turn's calls that have no output yet."""
+    created: bool = True
+    """Whether the run's first turn exists at the provider (a claimed start may not)."""
+    parked: bool = False
+    """The step waits in the database, not the broker: due now, not late (no re-send)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,7 +62,7 @@ def recover(run: OverdueRun, now: datetime, max_recoveries: int) -> Recovery:
     if now >= run.deadline_at:
         return GiveUp("run passed its deadline", RunStatus.EXPIRED)
     step = _step_of(run)
-    if run.recoveries >= max_recoveries:
+    if run.recoveries >= max_recoveries and not run.parked:
         return GiveUp(
             f"step {_describe(step, run)} was re-sent {run.recoveries} times and never "
             "finished: it kills its worker (or loses its message) every time"
@@ -82,7 +86,7 @@ def tool_wait_s(timeouts_s: Sequence[float], tool_grace_s: float) -> float:
 
 
 def _step_of(run: OverdueRun) -> Resend:
-    if run.status is RunStatus.PENDING:
+    if run.status is RunStatus.PENDING or (run.status is RunStatus.IN_PROGRESS and not run.created):
         return Resend(START)
     if run.status is RunStatus.IN_PROGRESS:
         return Resend(POLL)

@@ -21,11 +21,13 @@ from workers.db import store
 from workers.db.changes import RunChanges
 from workers.db.models import Run
 from workers.db.statuses import RunStatus, ToolCallStatus
-from workers.errors import ProviderError, ProviderRateLimited
+from workers.db.store import NO_CHANGES
+from workers.errors import IllegalTransition, ProviderError, ProviderRateLimited, ProviderTimedOut
 from workers.observability import events
 from workers.providers.interface import Provider, ProviderState, ProviderStatus, ToolOutput
 from workers.providers.metered import MeteredProvider
 from workers.runs.context import FanOut, Later, Next, Nothing, StepContext, StepName
+from workers.runs.lease import leased
 from workers.runs.outcomes import complete_run, end_run
 from workers.runs.state import (
     Correct,
@@ -49,34 +51,79 @@ from workers.runs.usage import estimate_turn_tokens, provider_counted_tokens
 log = logging.getLogger("runq.runs")
 
 
-def start_run(ctx: StepContext, run_id: str) -> Next:
-    """Create the run's first turn at the provider. Idempotent: only a pending run starts."""
+def start_run(ctx: StepContext, run_id: str, step_seq: int | None = None) -> Next:
+    """Create the run's first turn at the provider.
+
+    A pending run is claimed (in_progress, started) just before the create, so a run in its
+    first turn says so even while a synchronous turn runs. `step_seq` names a claimed run
+    whose create is still owed (a retry, or the sweep after a lost worker); a start without
+    it only starts a pending run. Duplicates and stale messages do nothing."""
     with ctx.sessions() as session:
         run = store.get_run(session, run_id=run_id)
-        if run.status != RunStatus.PENDING:
-            return Nothing(f"run is {run.status}, not pending")
+        if not _start_owed(run, step_seq):
+            return Nothing(f"run is {run.status} at step {run.step_seq}: no start owed")
         agent = get_agent(run.agent)
-        waiting = prepare_thread(ctx, session, run, agent)
-        if waiting is not None:
-            return waiting
+        pending = run.status == RunStatus.PENDING
+        if pending:
+            waiting = prepare_thread(ctx, session, run, agent)
+            if waiting is not None:
+                return waiting
         request = build_turn_request(ctx, session, run, agent)
-        if complete_from_cache(ctx, session, run, request):
+        if pending and complete_from_cache(ctx, session, run, request):
             return Nothing("answered from the cache")
         tokens = estimate_turn_tokens(request, request.input_text)
-        retry = Later(StepName.START, (run_id,))
-        outcome = _call(ctx, session, run, agent, lambda p: p.create(request), retry, tokens)
+
+        def claim() -> Later:
+            if run.status == RunStatus.PENDING:
+                store.transition(
+                    session,
+                    run_id=run_id,
+                    from_statuses=[RunStatus.PENDING],
+                    to=RunStatus.IN_PROGRESS,
+                    at_step=run.step_seq,
+                    changes=RunChanges(started_at=ctx.now()),
+                )
+                _moved(run, RunStatus.PENDING, RunStatus.IN_PROGRESS)
+            else:
+                # Another try of a claimed start takes a new step: a copy of this message
+                # (redelivered while the create is slow) finds the step taken.
+                _fenced(
+                    session,
+                    run,
+                    RunStatus.IN_PROGRESS,
+                    RunStatus.IN_PROGRESS,
+                    RunChanges(step_seq=run.step_seq + 1),
+                    None,
+                    first_turn=True,
+                )
+            return Later(StepName.START, (run_id, run.step_seq))
+
+        retry = Later(StepName.START, (run_id,) if pending else (run_id, run.step_seq))
+        outcome = _call(
+            ctx, session, run, agent, lambda p: p.create(request), retry, tokens, claim=claim
+        )
         if not isinstance(outcome, ProviderState):
             return outcome
-        store.transition(
+        # Two creates of one claimed start (a retry raced by the sweep's re-send after a
+        # lost lease): the first answer recorded wins, the other finds the turn taken.
+        _fenced(
             session,
-            run_id=run_id,
-            from_statuses=[RunStatus.PENDING],
-            to=RunStatus.IN_PROGRESS,
-            changes=_new_turn(outcome, tokens) | RunChanges(started_at=ctx.now()),
+            run,
+            RunStatus.IN_PROGRESS,
+            RunStatus.IN_PROGRESS,
+            _new_turn(outcome, tokens),
+            outcome,
+            first_turn=True,
         )
         log.info("run %s created at the provider as %s", run_id, outcome.ref)
-        _moved(run, RunStatus.PENDING, RunStatus.IN_PROGRESS)
         return _advance(ctx, session, run, agent, outcome)
+
+
+def _start_owed(run: Run, step_seq: int | None) -> bool:
+    if step_seq is None:
+        return run.status == RunStatus.PENDING
+    claimed = run.status == RunStatus.IN_PROGRESS and run.provider_ref is None
+    return claimed and run.step_seq == step_seq
 
 
 def poll_run(ctx: StepContext, run_id: str, step_seq: int) -> Next:
@@ -113,25 +160,28 @@ def submit_outputs(ctx: StepContext, run_id: str, turn: int) -> Next:
         request = build_turn_request(ctx, session, run, agent)
         tokens = estimate_turn_tokens(request, json.dumps([asdict(o) for o in outputs]))
         ref = run.provider_ref or ""
-        _move(session, run_id, RunStatus.REQUIRES_TOOLS, RunStatus.SUBMITTING)
-        _moved(run, RunStatus.REQUIRES_TOOLS, RunStatus.SUBMITTING)
         retry = Later(StepName.SUBMIT, (run_id, turn))
+
+        def claim() -> Later:
+            _fenced_move(session, run, RunStatus.REQUIRES_TOOLS, RunStatus.SUBMITTING)
+            return retry
 
         def send_outputs(provider: Provider) -> ProviderState:
             return provider.submit_tool_outputs(ref, outputs, request)
 
-        outcome = _call(ctx, session, run, agent, send_outputs, retry, tokens)
+        outcome = _call(ctx, session, run, agent, send_outputs, retry, tokens, claim=claim)
         if not isinstance(outcome, ProviderState):
-            # The submit will be retried: give the run back to requires_tools.
-            _move(session, run_id, RunStatus.SUBMITTING, RunStatus.REQUIRES_TOOLS)
-            _moved(run, RunStatus.SUBMITTING, RunStatus.REQUIRES_TOOLS)
+            if run.status == RunStatus.SUBMITTING:
+                # The submit will be retried: give the run back to requires_tools.
+                _fenced_move(session, run, RunStatus.SUBMITTING, RunStatus.REQUIRES_TOOLS)
             return outcome
-        store.transition(
+        _fenced(
             session,
-            run_id=run_id,
-            from_statuses=[RunStatus.SUBMITTING],
-            to=RunStatus.IN_PROGRESS,
-            changes=_new_turn(outcome, tokens),
+            run,
+            RunStatus.SUBMITTING,
+            RunStatus.IN_PROGRESS,
+            _new_turn(outcome, tokens),
+            outcome,
         )
         _moved(run, RunStatus.SUBMITTING, RunStatus.IN_PROGRESS)
         return _advance(ctx, session, run, agent, outcome)
@@ -154,8 +204,48 @@ def _new_turn(state: ProviderState, tokens: int) -> RunChanges:
     return RunChanges(provider_ref=state.ref, reserved_tokens=tokens, attempts=0, turn_polls=0)
 
 
-def _move(session: Session, run_id: str, from_status: RunStatus, to: RunStatus) -> None:
-    store.transition(session, run_id=run_id, from_statuses=[from_status], to=to)
+def _fenced_move(session: Session, run: Run, from_status: RunStatus, to: RunStatus) -> None:
+    """Move the run between statuses at the step this worker holds."""
+    _fenced(session, run, from_status, to, NO_CHANGES, None)
+    _moved(run, from_status, to)
+
+
+def _fenced(
+    session: Session,
+    run: Run,
+    from_status: RunStatus,
+    to: RunStatus,
+    changes: RunChanges,
+    outcome: ProviderState | None,
+    *,
+    first_turn: bool = False,
+) -> None:
+    """Compare-and-set from `from_status` at the run's step as this worker last saw it.
+    The late writer of a step that was overtaken (the sweep released it, a later step moved
+    the run on) loses here, says so, and changes nothing."""
+    seq = run.step_seq
+    try:
+        store.transition(
+            session,
+            run_id=run.id,
+            from_statuses=[from_status],
+            to=to,
+            at_step=seq,
+            changes=changes,
+            first_turn=first_turn,
+        )
+    except IllegalTransition as exc:
+        answer = "" if outcome is None else f"; provider answer {outcome.ref} dropped"
+        log.warning(
+            "run %s: lost the race at step %d (%s -> %s), a later step moved the run on%s: %s",
+            run.id,
+            seq,
+            from_status.value,
+            to.value,
+            answer,
+            exc,
+        )
+        raise
 
 
 def _call(
@@ -166,19 +256,33 @@ def _call(
     call: Callable[[Provider], ProviderState],
     retry: Later,
     tokens: int,
+    *,
+    claim: Callable[[], Later] | None = None,
 ) -> ProviderState | Next:
-    """Ask the limiter, make one provider call, and turn a failure into the next step."""
+    """Ask the limiter, claim the step, make one provider call under a lease, and turn a
+    failure into the next step.
+
+    `claim` moves the run into the step (fenced) once the limiter clears it and returns the
+    message that retries the claimed step. While the request is in flight the run's lease
+    keeps the sweep from re-sending a live step; the request may not outlive the deadline."""
     key_id = ctx.api_key_id_for(agent)
     wait_s = ctx.clearance.wait_s(model=run.model, api_key_id=key_id, tokens=tokens)
     if wait_s > 0:
         return replace(retry, after_s=wait_s)
+    if claim is not None:
+        retry = claim()
     # End the read transaction: its pooled connection must not wait on the provider with us
     # (a synchronous turn waits seconds; a worker has more threads than connections).
     session.commit()
     try:
-        return call(
-            MeteredProvider(ctx.provider_for(agent), provider=run.provider, model=run.model)
-        )
+        left_s = (run.deadline_at - ctx.now()).total_seconds()
+        if left_s <= 0:
+            raise ProviderTimedOut("no time left before the run's deadline")
+        provider = ctx.provider_for(agent)
+        if ctx.provider_within is not None:
+            provider = ctx.provider_within(agent, left_s)
+        with leased(ctx, run):
+            return call(MeteredProvider(provider, provider=run.provider, model=run.model))
     except ProviderError as exc:
         step = decide_on_error(view_of(run), exc, ctx.now(), ctx.policy)
         if isinstance(step, Throttle):
@@ -294,10 +398,23 @@ def _ask_to_correct(
     # If this call must be retried, the next poll re-reads the same answer and asks again.
     retry = Later(StepName.POLL, (run.id, run.step_seq))
 
+    def claim() -> Later:
+        # The correction takes a step of its own: a copy of this poll (redelivered while
+        # the request is slow) finds it taken instead of asking a second time.
+        _fenced(
+            session,
+            run,
+            RunStatus.IN_PROGRESS,
+            RunStatus.IN_PROGRESS,
+            RunChanges(step_seq=run.step_seq + 1),
+            None,
+        )
+        return Later(StepName.POLL, (run.id, run.step_seq))
+
     def correct(provider: Provider) -> ProviderState:
         return provider.send_correction(ref, step.text, message, request)
 
-    outcome = _call(ctx, session, run, agent, correct, retry, tokens)
+    outcome = _call(ctx, session, run, agent, correct, retry, tokens, claim=claim)
     if not isinstance(outcome, ProviderState):
         return outcome
     log.info("run %s: answer failed its schema; asked the model to correct it", run.id)

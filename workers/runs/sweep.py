@@ -44,18 +44,26 @@ class SweepPolicy:
     max_recoveries: int = 5
 
 
-def record_next_due(ctx: StepContext, next_step: Next) -> None:
-    """Record when `next_step`'s message should have done its work (before it is sent)."""
+def record_next_due(
+    ctx: StepContext, next_step: Next, max_countdown_s: float | None = None
+) -> bool:
+    """Record when `next_step`'s message should have done its work (before it is sent).
+
+    True when the wait is longer than `max_countdown_s`: the step is parked, no message is
+    to be sent, and the sweep sends it when it is due (a broker countdown that long would
+    outlive the visibility timeout and be redelivered while it waits)."""
     if isinstance(next_step, Later):
         run_id, wait_s = str(next_step.args[0]), next_step.after_s
+        parked = max_countdown_s is not None and wait_s > max_countdown_s
     elif isinstance(next_step, FanOut):
-        run_id = next_step.run_id
+        run_id, parked = next_step.run_id, False
         wait_s = _chord_wait_s(ctx, run_id, next_step.call_ids)
     else:
-        return
+        return False
     with ctx.sessions() as session:
         due_at = ctx.now() + timedelta(seconds=wait_s)
-        recovery_store.set_next_due(session, run_id=run_id, due_at=due_at)
+        recovery_store.set_next_due(session, run_id=run_id, due_at=due_at, parked=parked)
+    return parked
 
 
 def sweep_overdue_runs(ctx: StepContext, policy: SweepPolicy) -> list[Next]:
@@ -63,7 +71,10 @@ def sweep_overdue_runs(ctx: StepContext, policy: SweepPolicy) -> list[Next]:
     now = ctx.now()
     with ctx.sessions() as session:
         overdue = recovery_store.find_overdue_runs(
-            session, due_before=now - timedelta(seconds=policy.grace_s), limit=policy.batch
+            session,
+            due_before=now - timedelta(seconds=policy.grace_s),
+            parked_due_before=now,
+            limit=policy.batch,
         )
     actions = [_recover_one(ctx, run, policy) for run in overdue]
     return [action for action in actions if not isinstance(action, Nothing)]
@@ -83,6 +94,8 @@ def _recover_one(ctx: StepContext, run: Run, policy: SweepPolicy) -> Next:
         deadline_at=run.deadline_at,
         recoveries=run.recoveries,
         unfinished_tools=unfinished,
+        created=run.provider_ref is not None,
+        parked=run.parked,
     )
     decision = recover(view, ctx.now(), policy.max_recoveries)
     if isinstance(decision, GiveUp):
@@ -97,9 +110,14 @@ def _resend(ctx: StepContext, run: Run, step: Resend, policy: SweepPolicy) -> Ne
         step, run.recoveries, policy.grace_s, _chord_wait_s(ctx, run.id, step.call_ids)
     )
     with ctx.sessions() as session:
-        if not recovery_store.mark_resent(
-            session, run=run, due_at=ctx.now() + timedelta(seconds=wait_s)
-        ):
+        if run.parked:
+            sent = recovery_store.unpark(
+                session, run=run, due_at=ctx.now() + timedelta(seconds=policy.grace_s)
+            )
+        else:
+            due_at = ctx.now() + timedelta(seconds=wait_s)
+            sent = recovery_store.mark_resent(session, run=run, due_at=due_at)
+        if not sent:
             return Nothing("moved on while the sweep looked")
         if step.release_submit:
             # The submit was cut off mid-call; the provider may or may not have the outputs.
@@ -108,13 +126,19 @@ def _resend(ctx: StepContext, run: Run, step: Resend, policy: SweepPolicy) -> Ne
                 run_id=run.id,
                 from_statuses=[RunStatus.SUBMITTING],
                 to=RunStatus.REQUIRES_TOOLS,
-                changes=RunChanges(recoveries=run.recoveries + 1),
+                at_step=run.step_seq,
+                # A new step: the submit it released loses its compare-and-set if it
+                # ever answers.
+                changes=RunChanges(recoveries=run.recoveries + 1, step_seq=run.step_seq + 1),
             )
-    log.warning("run %s overdue in %s: re-sending %s", run.id, run.status, step.step)
+    if run.parked:
+        log.info("run %s: parked %s is due: sending it", run.id, step.step)
+    else:
+        log.warning("run %s overdue in %s: re-sending %s", run.id, run.status, step.step)
     if step.step == EXECUTE_TOOLS:
         return FanOut(run.id, run.turn, step.call_ids)
     args: tuple[str | int, ...] = (run.id,)
-    if step.step == "poll":
+    if step.step == "poll" or (step.step == "start" and run.status != RunStatus.PENDING):
         args = (run.id, run.step_seq)
     elif step.step == "submit":
         args = (run.id, run.turn)
@@ -126,5 +150,7 @@ def _chord_wait_s(ctx: StepContext, run_id: str, call_ids: tuple[str, ...]) -> f
         return 0.0
     with ctx.sessions() as session:
         names = recovery_store.call_names(session, run_id=run_id, call_ids=call_ids)
-    timeouts = [ctx.tools.get(name).timeout_s for name in names if name in ctx.tools]
+    timeouts = [
+        ctx.tools.get(name).longest_run_s(ctx.tool_retries) for name in names if name in ctx.tools
+    ]
     return tool_wait_s(timeouts, ctx.tool_grace_s)

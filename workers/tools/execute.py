@@ -1,21 +1,27 @@
 """Executing one tool call: at most once, or at least once for idempotent tools.
 
 A call is claimed (pending -> running) in the database before the tool runs, so a
-redelivered or duplicated message never runs it again: it returns the stored output. A call
-found `running` long past its timeout was interrupted by a lost worker. An idempotent tool
+redelivered or duplicated message never runs it again: it returns the stored output. The
+claim is a lease (see `_Lease`): while it holds, no copy of the task touches the call, and
+since the tool's process is killed at its timeout (`invoke`), a lease that ran out means no
+attempt is still running. A call found `running` past its lease was interrupted by a lost
+worker. An idempotent tool
 (`@tool(idempotent=True)`) is then run again; any other is answered with an error output
 rather than re-run, because running a side-effecting tool twice is worse than telling the
-model it failed. Tools marked `retryable` (idempotent) get a few more
-tries inside the claimed execution; a tool whose circuit breaker is open answers
-"unavailable" at once.
+model it failed. Tools marked `retryable` get a few more tries inside the claimed execution
+only if they are also `idempotent`: a tool that raised or timed out may have done its work
+before it failed, so a non-idempotent one is never run again automatically; its call ends
+with an error output telling the model it may or may not have run. A tool whose circuit
+breaker is open answers "unavailable" at once.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from workers.agents import Agent, get_agent
 from workers.db import recovery_store, store
@@ -29,12 +35,17 @@ from workers.tools.invoke import ToolResult, invoke_tool
 
 log = logging.getLogger("runq.tools")
 
+MAY_HAVE_RUN = (
+    "it may or may not have run (or taken effect); it was not run again because it is not "
+    "declared idempotent"
+)
+"""What the model is told when a non-idempotent call was cut off or failed part-way."""
+
 INTERRUPTED_OUTPUT = json.dumps(
     {
         "error": {
             "type": "ToolInterrupted",
-            "message": "the worker running this tool was lost; it was not re-run to avoid "
-            "running it twice",
+            "message": f"the worker running this tool was lost; {MAY_HAVE_RUN}",
         }
     }
 )
@@ -69,26 +80,50 @@ def execute_tool_call(ctx: StepContext, run_id: str, call_id: str) -> ToolCallOu
             return ToolCallOutcome(call_id, "skipped", ran_now=False)  # cancelled or expired
         # Before the claim: a worker without the agent hands the call back unclaimed.
         agent = get_agent(run.agent)
-        if not store.claim_tool_call(session, run_id=run_id, call_id=call_id, now=ctx.now()):
+        now = ctx.now()
+        if not store.claim_tool_call(session, run_id=run_id, call_id=call_id, now=now):
             return ToolCallOutcome(call_id, ToolCallStatus.RUNNING, ran_now=False)
-        return _run_and_record(ctx, agent, call, prior_attempts=0)
+        return _run_and_record(ctx, agent, call, _Lease(now), prior_attempts=0)
+
+
+@dataclass(slots=True)
+class _Lease:
+    """This worker's hold on a running call: the start time its claim wrote. The call is
+    left alone by everyone else until that time + the tool's timeout + RUNQ_TOOL_GRACE_S;
+    each further attempt renews it first, and every write is fenced by it (compare-and-set),
+    so a worker that lost its lease can neither run the call again nor record an output."""
+
+    started_at: datetime
+    lost: bool = False
 
 
 def _run_and_record(
-    ctx: StepContext, agent: Agent, call: ToolCall, *, prior_attempts: int
+    ctx: StepContext, agent: Agent, call: ToolCall, lease: _Lease, *, prior_attempts: int
 ) -> ToolCallOutcome:
     """Run a call this worker has claimed and store its output; attempts add up."""
-    result, attempts = _run_tool(ctx, agent, call)
-    with ctx.sessions() as session:
-        store.finish_tool_call(
-            session,
-            run_id=call.run_id,
-            call_id=call.call_id,
-            output=result.output,
-            error=result.error,
-            duration_ms=result.duration_ms,
-            attempts=prior_attempts + attempts,
+    result, attempts = _run_tool(ctx, agent, call, lease)
+    recorded = False
+    if not lease.lost:
+        with ctx.sessions() as session:
+            recorded = store.finish_tool_call(
+                session,
+                run_id=call.run_id,
+                call_id=call.call_id,
+                output=result.output,
+                error=result.error,
+                duration_ms=result.duration_ms,
+                attempts=prior_attempts + attempts,
+                lease=lease.started_at,
+            )
+    if not recorded:
+        log.warning(
+            "run %s call %s: %s lost its lease to another worker; this attempt's output "
+            "was not recorded",
+            call.run_id,
+            call.call_id,
+            call.name,
         )
+        return ToolCallOutcome(call.call_id, "lease lost", ran_now=True)
     tool_executed(
         ToolRun(
             run_id=call.run_id,
@@ -105,16 +140,21 @@ def _run_and_record(
     return ToolCallOutcome(call.call_id, _finished_status(result), ran_now=True)
 
 
-def _run_tool(ctx: StepContext, agent: Agent, call: ToolCall) -> tuple[ToolResult, int]:
+def _run_tool(
+    ctx: StepContext, agent: Agent, call: ToolCall, lease: _Lease
+) -> tuple[ToolResult, int]:
     """Invoke the tool, with retries for retryable tools and the breaker's verdict."""
     now_ms = int(ctx.now().timestamp() * 1000)
     known = call.name in ctx.tools and call.name in agent.tools
     if known and ctx.breakers is not None and not ctx.breakers.allow(call.name, now_ms):
         return _unavailable(call.name), 1
-    tries = 1 + (ctx.tool_retries if known and ctx.tools.get(call.name).retryable else 0)
+    spec = ctx.tools.get(call.name) if known else None
+    # Only an idempotent tool is tried again: one that failed part-way may have had its effect.
+    may_retry = spec is not None and spec.retryable and spec.idempotent
+    tries = 1 + (ctx.tool_retries if may_retry else 0)
     for attempt in range(1, tries + 1):
         result = invoke_tool(ctx.tools, call.name, call.arguments, allowed_names=agent.tools)
-        if not result.is_tool_fault or attempt == tries:
+        if not result.is_tool_fault or attempt == tries or not _renewed(ctx, call, lease):
             break
         log.info(
             "run %s call %s: retrying %s (attempt %d)",
@@ -127,7 +167,36 @@ def _run_tool(ctx: StepContext, agent: Agent, call: ToolCall) -> tuple[ToolResul
         # The cool-down starts when the failure is known, not when the call started.
         done_ms = int(ctx.now().timestamp() * 1000)
         ctx.breakers.record(call.name, not result.is_tool_fault, done_ms)
+    if spec is not None and not spec.idempotent and _may_have_run(result, spec.retryable):
+        result = _maybe_ran(result)
     return result, attempt
+
+
+def _renewed(ctx: StepContext, call: ToolCall, lease: _Lease) -> bool:
+    """Extend the lease for one more attempt; False (and the lease marked lost) if another
+    worker took the call over while the last attempt ran."""
+    now = ctx.now()
+    with ctx.sessions() as session:
+        if recovery_store.renew_tool_call(session, call=call, lease=lease.started_at, now=now):
+            lease.started_at = now
+            return True
+    lease.lost = True
+    return False
+
+
+def _may_have_run(result: ToolResult, retryable: bool) -> bool:
+    """A timed-out call was stopped part-way; a raised one of a tool that asked for retries
+    failed in a way its author expected to be transient, and is told why it was not retried."""
+    return result.error_type == "ToolTimedOut" or (retryable and result.is_tool_fault)
+
+
+def _maybe_ran(result: ToolResult) -> ToolResult:
+    """The same failure, with the model told the call may or may not have taken effect."""
+    message = f"{json.loads(result.output)['error']['message']}; {MAY_HAVE_RUN}"
+    output = json.dumps(
+        {"error": {"type": result.error_type, "message": message}}, ensure_ascii=False
+    )
+    return dataclasses.replace(result, output=output, error=f"{result.error_type}: {message}")
 
 
 def _outcome(result: ToolResult) -> str:
@@ -159,15 +228,17 @@ def _settle_interrupted(ctx: StepContext, run_id: str, call_id: str) -> ToolCall
             if call.attempts >= ctx.max_deliveries:
                 return _fail_poison_run(ctx, call)
             return _rerun_interrupted(ctx, call)
-        log.warning("run %s call %s: interrupted by a lost worker; not re-run", run_id, call_id)
-        store.finish_tool_call(
+        if not store.finish_tool_call(
             session,
             run_id=run_id,
             call_id=call_id,
             output=INTERRUPTED_OUTPUT,
             error="interrupted: worker lost while the tool was running",
             duration_ms=0,
-        )
+            lease=call.started_at,
+        ):
+            return ToolCallOutcome(call_id, ToolCallStatus.RUNNING, ran_now=False)
+        log.warning("run %s call %s: interrupted by a lost worker; not re-run", run_id, call_id)
         return ToolCallOutcome(call_id, ToolCallStatus.FAILED, ran_now=False)
 
 
@@ -179,7 +250,8 @@ def _rerun_interrupted(ctx: StepContext, call: ToolCall) -> ToolCallOutcome:
         if is_terminal(RunStatus(run.status)):
             return ToolCallOutcome(call.call_id, "skipped", ran_now=False)
         agent = get_agent(run.agent)
-        if not recovery_store.reclaim_tool_call(session, call=call, now=ctx.now()):
+        now = ctx.now()
+        if not recovery_store.reclaim_tool_call(session, call=call, now=now):
             return ToolCallOutcome(call.call_id, ToolCallStatus.RUNNING, ran_now=False)
     log.warning(
         "run %s call %s: interrupted by a lost worker; %s is idempotent, running it again",
@@ -187,7 +259,7 @@ def _rerun_interrupted(ctx: StepContext, call: ToolCall) -> ToolCallOutcome:
         call.call_id,
         call.name,
     )
-    return _run_and_record(ctx, agent, call, prior_attempts=call.attempts)
+    return _run_and_record(ctx, agent, call, _Lease(now), prior_attempts=call.attempts)
 
 
 def _fail_poison_run(ctx: StepContext, call: ToolCall) -> ToolCallOutcome:
@@ -207,6 +279,7 @@ def _fail_poison_run(ctx: StepContext, call: ToolCall) -> ToolCallOutcome:
             output=output,
             error=f"poison: {reason}",
             duration_ms=0,
+            lease=call.started_at,
         )
     return ToolCallOutcome(call.call_id, ToolCallStatus.FAILED, ran_now=False)
 

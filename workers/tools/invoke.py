@@ -11,12 +11,17 @@ Redis or the database.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import ctypes
 import json
-import threading
+import os
+import select
+import signal
+import sys
 import time
 from collections.abc import Awaitable, Collection
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NoReturn
 
 from pydantic import BaseModel
 
@@ -26,6 +31,9 @@ from workers.tools.registry import ToolRegistry, ToolSpec
 
 TOOL_RAISED = "ToolRaised"
 """The error type reported when the tool's own code raised."""
+
+_PR_SET_PDEATHSIG = 1
+"""prctl(2) option: the signal a child gets when its parent dies."""
 
 MAX_OUTPUT_CHARS = 512_000
 """A tool output longer than this is refused: no model can use megabytes of tool output
@@ -61,7 +69,7 @@ class _AsyncDeadline(Exception):
 
 @dataclass(slots=True)
 class _Outcome:
-    """What the worker thread hands back; at most one field gets set."""
+    """What the tool did in the child; at most one field gets set."""
 
     value: Any = None
     has_returned: bool = False
@@ -138,33 +146,112 @@ def _find_allowed(
 
 
 def _call_with_deadline(spec: ToolSpec, arguments: dict[str, Any], timeout_s: float) -> str:
-    # A Python thread cannot be killed, so a sync tool that hangs leaks its daemon thread
-    # until it returns on its own. What we do guarantee is that the call is answered with a
-    # timeout error on time and the worker slot is released. Async tools run in the thread
-    # too, under asyncio.wait_for, so a well-behaved coroutine is cancelled cleanly and one
-    # that blocks the event loop is still cut off by the join.
-    outcome = _Outcome()
-    worker = threading.Thread(
-        target=_run_into,
-        args=(spec, arguments, timeout_s, outcome),
-        name=f"runq-tool-{spec.name}",
-        daemon=True,
-    )
-    worker.start()
-    worker.join(timeout_s)
-    if worker.is_alive() or outcome.is_timed_out:
+    # A timed-out tool must really stop: a Python thread cannot be killed, so the tool runs in
+    # a forked child process that is SIGKILLed (with anything it started) at the deadline,
+    # and that dies with the worker if the worker dies first. A call cut off at its timeout
+    # therefore never goes on to do its work later, and a retry or a redelivered copy can
+    # never overlap it. The cost: a fork per call (a few ms, copy-on-write), and a tool's
+    # changes to its own process's memory (a module-level cache, a counter) do not outlive the
+    # call; effects outside the process (files, network, databases) are what tools are for.
+    # Async tools run the same way (asyncio.run in the child), so one that blocks its event
+    # loop is stopped too.
+    read_fd, write_fd = os.pipe()
+    parent_pid = os.getpid()
+    pid = os.fork()
+    if pid == 0:  # the child: run the tool, write one JSON answer, exit without cleanup
+        os.close(read_fd)
+        _run_in_child(spec, arguments, timeout_s, write_fd, parent_pid)
+    os.close(write_fd)
+    try:
+        reply = _read_until(read_fd, time.monotonic() + timeout_s)
+    finally:
+        os.close(read_fd)
+        _stop_child(pid)
+    if reply is None:
         raise ToolTimedOut(f"tool {spec.name!r} did not finish within {timeout_s:g} s")
-    if outcome.raised is not None:
-        raise _ToolRaised(f"{type(outcome.raised).__name__}: {outcome.raised}")
-    if not outcome.has_returned:
+    return _answer_of(spec, reply, timeout_s)
+
+
+def _run_in_child(
+    spec: ToolSpec, arguments: dict[str, Any], timeout_s: float, write_fd: int, parent_pid: int
+) -> NoReturn:
+    # Nothing may escape this function: the child must never return into the worker's code.
+    try:
+        _die_with_parent(parent_pid)
+        os.setpgid(0, 0)  # its own process group, so whatever the tool starts is killed too
+        outcome = _Outcome()
+        _run_into(spec, arguments, timeout_s, outcome)
+        if outcome.is_timed_out:
+            answer: dict[str, str] = {"timed_out": ""}
+        elif outcome.raised is not None:
+            answer = {"raised": f"{type(outcome.raised).__name__}: {outcome.raised}"}
+        else:
+            try:
+                answer = {"output": render_output(outcome.value)}
+            except InvalidToolOutput as exc:
+                answer = {"invalid": str(exc)}
+        data = json.dumps(answer).encode()
+        with os.fdopen(write_fd, "wb") as pipe:
+            pipe.write(data)
+    finally:
+        # No atexit handlers, no flushing of buffers copied from the worker, no closing of
+        # its database or Redis connections: only the parent owns those.
+        os._exit(0)
+
+
+def _die_with_parent(parent_pid: int) -> None:
+    """Ask Linux to SIGKILL this child when the worker dies (a SIGKILLed worker cannot stop
+    its children itself); elsewhere the worker's own deadline is the only stop."""
+    if sys.platform.startswith("linux"):
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+    if os.getppid() != parent_pid:  # the worker died before the request took effect
+        os._exit(1)
+
+
+def _read_until(fd: int, deadline_s: float) -> bytes | None:
+    """Everything the child writes before it closes the pipe, or None at the deadline."""
+    chunks: list[bytes] = []
+    while True:
+        left_s = deadline_s - time.monotonic()
+        if left_s <= 0:
+            return None
+        ready, _, _ = select.select([fd], [], [], left_s)
+        if not ready:
+            return None
+        chunk = os.read(fd, 1 << 16)
+        if not chunk:
+            return b"".join(chunks)
+        chunks.append(chunk)
+
+
+def _stop_child(pid: int) -> None:
+    """Kill the child's process group (a no-op once it exited) and reap the child."""
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pid, signal.SIGKILL)
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGKILL)  # before its setpgid, the group does not exist yet
+    with contextlib.suppress(ChildProcessError):
+        os.waitpid(pid, 0)
+
+
+def _answer_of(spec: ToolSpec, reply: bytes, timeout_s: float) -> str:
+    if not reply:  # it exited (sys.exit, a signal, os._exit) without writing an answer
         raise _ToolRaised(f"tool {spec.name!r} stopped without returning a value")
-    return render_output(outcome.value)
+    answer: dict[str, str] = json.loads(reply)
+    if "timed_out" in answer:
+        raise ToolTimedOut(f"tool {spec.name!r} did not finish within {timeout_s:g} s")
+    if "raised" in answer:
+        raise _ToolRaised(answer["raised"])
+    if "invalid" in answer:
+        raise InvalidToolOutput(answer["invalid"])
+    return answer["output"]
 
 
 def _run_into(
     spec: ToolSpec, arguments: dict[str, Any], timeout_s: float, outcome: _Outcome
 ) -> None:
-    """Thread body: call the tool and record its return value, exception or timeout."""
+    """Call the tool and record its return value, exception or timeout."""
     try:
         if spec.is_async:
             value = asyncio.run(_await_within(spec.fn(**arguments), timeout_s))

@@ -12,15 +12,17 @@ function unchanged so it can still be called directly.
 from __future__ import annotations
 
 import copy
+import functools
 import inspect
 import re
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
-from typing import Any, TypeVar, overload
+from dataclasses import dataclass, replace
+from typing import Any, TypeVar, cast, overload
 
 import jsonschema  # type: ignore[import-untyped]  # ships no type information
 
 from workers.errors import UnknownTool
+from workers.observability.log_format import hidden
 from workers.tools.hint_schema import build_parameters_schema, describe_function
 
 # The function-name rule of the OpenAI APIs, which is also the strictest among providers.
@@ -44,9 +46,12 @@ class ToolSpec:
     is_async: bool
     """`fn` returns an awaitable (an `async def`)."""
     timeout_s: float = 10.0
-    """How long one call may run before it is answered with a timeout error."""
+    """How long one call may run: then its process is killed and the model gets a timeout
+    error."""
     retryable: bool = False
-    """A failed call may be run again (the tool is idempotent)."""
+    """A call that raised or timed out gets RUNQ_TOOL_RETRIES more tries, if the tool is also
+    `idempotent`: a tool that failed part-way may have had its effect, so any other is never
+    run again (its error output tells the model it may or may not have run)."""
     idempotent: bool = False
     """Safe to execute again: a call cut off by a lost worker is re-run (at-least-once)
     instead of being answered "interrupted". Leave False for anything with effects that
@@ -54,7 +59,14 @@ class ToolSpec:
     pure: bool = False
     """No side effects; safe to cache answers that used it."""
     secret_args: frozenset[str] = frozenset()
-    """Arguments that carry secrets: shown as `***` on the dashboard; never logged."""
+    """Arguments that carry secrets: shown as `***` wherever a call is shown, and scrubbed
+    from every log line while the tool runs."""
+
+    def longest_run_s(self, retries: int) -> float:
+        """How long one call may hold its worker: every try that it may get, each stopped at
+        the timeout (only an idempotent tool is tried again)."""
+        tries = 1 + (retries if self.retryable and self.idempotent else 0)
+        return tries * self.timeout_s
 
     def __post_init__(self) -> None:
         if not _NAME_PATTERN.fullmatch(self.name):
@@ -89,6 +101,8 @@ class ToolRegistry:
                 f"tool name {spec.name!r} is already taken by {_origin(existing.fn)}; "
                 f"pick another name for {_origin(spec.fn)}"
             )
+        if spec.secret_args:
+            spec = replace(spec, fn=_hiding_secret_arguments(spec.fn, spec.secret_args))
         self._specs[spec.name] = spec
         return spec
 
@@ -207,6 +221,34 @@ def tool(
         return target
 
     return decorate if fn is None else decorate(fn)
+
+
+def _hiding_secret_arguments(fn: Callable[..., Any], secret: frozenset[str]) -> Callable[..., Any]:
+    """`fn`, with the values of its `secret` arguments scrubbed from every log line while it
+    runs (the tool's own lines, a library's, a traceback's). Signature and hints are kept."""
+    if getattr(fn, "_runq_hides", None) == secret:
+        return fn  # registered again (dataclasses.replace of a registered spec)
+
+    def values(kwargs: dict[str, Any]) -> list[str]:
+        return [str(v) for k, v in kwargs.items() if k in secret and v is not None]
+
+    wrapped: Any
+    if inspect.iscoroutinefunction(fn):
+
+        @functools.wraps(fn)
+        async def wrapped(*args: Any, **kwargs: Any) -> Any:
+            with hidden(values(kwargs)):
+                return await fn(*args, **kwargs)
+
+    else:
+
+        @functools.wraps(fn)
+        def wrapped(*args: Any, **kwargs: Any) -> Any:
+            with hidden(values(kwargs)):
+                return fn(*args, **kwargs)
+
+    wrapped._runq_hides = secret
+    return cast(Callable[..., Any], wrapped)
 
 
 def _origin(fn: Callable[..., Any]) -> str:

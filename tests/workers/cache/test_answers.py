@@ -100,3 +100,29 @@ def test_pure_tools_do_not_stop_caching_and_bypass_skips_the_cache():
     bypass = insert_run(engine, input_text="weather in Oslo", use_cache=False)
     start_run(ctx, bypass)
     assert cache.gets == gets and provider.methods()[-1] == "create"
+
+
+def test_an_answer_is_replayed_only_to_the_key_that_paid_for_it():
+    engine, cache = memory_engine(), DictCache()
+    provider = scripted(
+        [
+            ProviderState(S.QUEUED, "resp_1"),
+            ProviderState(S.COMPLETED, "resp_1", output_text="secret plan"),
+            ProviderState(S.QUEUED, "resp_2"),
+        ]
+    )
+    ctx = make_context(engine, provider, Clock(), cache=cache)
+    question = "What did tenant A ask?"
+    first = insert_run(engine, input_text=question, use_cache=True, owner_key_id="key_a")
+    start_run(ctx, first)
+    poll_run(ctx, first, 1)
+
+    # Another key asking the same thing goes to the provider (no hit, no oracle)
+    other = insert_run(engine, input_text=question, use_cache=True, owner_key_id="key_b")
+    assert start_run(ctx, other) != Nothing("answered from the cache")
+    # The owner itself still gets its cached answer
+    again = insert_run(engine, input_text=question, use_cache=True, owner_key_id="key_a")
+    assert start_run(ctx, again) == Nothing("answered from the cache")
+    with Session(engine) as session:
+        assert store.get_run(session, run_id=other).cache_hit is False
+        assert store.get_run(session, run_id=again).result_text == "secret plan"

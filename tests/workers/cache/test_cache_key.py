@@ -37,7 +37,7 @@ def with_(**changes: Any) -> dict[str, Any]:
 
 def test_shape() -> None:
     key = build_cache_key(BASE)
-    assert key.startswith("v1:")
+    assert key.startswith("v2:")
     assert len(key) == 3 + 64
     assert key == build_cache_key(dict(BASE))
 
@@ -67,6 +67,15 @@ def test_same_question_same_key(same: dict[str, Any]) -> None:
     assert build_cache_key(same) == build_cache_key(BASE)
 
 
+def test_each_owner_has_its_own_keys_and_unowned_runs_share_one() -> None:
+    # Given the same question from two API keys and from two unowned producers
+    tenant_a, tenant_b = with_(owner="key_a"), with_(owner="key_b")
+    # Then the tenants never share an entry, and unowned runs (owner absent) share one
+    assert build_cache_key(tenant_a) != build_cache_key(tenant_b)
+    assert build_cache_key(tenant_a) != build_cache_key(BASE)
+    assert build_cache_key(with_(owner=None)) == build_cache_key(BASE)
+
+
 def test_missing_and_none_are_the_same() -> None:
     without_seed = {k: v for k, v in BASE.items() if k != "seed"}
     assert build_cache_key(without_seed) == build_cache_key(with_(seed=None))
@@ -75,6 +84,7 @@ def test_missing_and_none_are_the_same() -> None:
 @pytest.mark.parametrize(
     "changed",
     [
+        pytest.param(with_(owner="key_other"), id="owner"),
         pytest.param(with_(provider="chat"), id="provider"),
         pytest.param(with_(base_url="http://localhost:8000/v1"), id="base_url"),
         pytest.param(with_(model="gpt-4o"), id="model"),

@@ -9,8 +9,8 @@ from sqlmodel import Session
 from tests.workers.steps_fixtures import Clock, insert_run, make_context
 from workers.agents import Agent, register_agent
 from workers.db import store
+from workers.db.statuses import RunStatus
 from workers.errors import (
-    IllegalTransition,
     ProviderRateLimited,
     ProviderRejected,
     ProviderUnavailable,
@@ -171,9 +171,14 @@ def test_transient_errors_retry_then_fail_with_the_reason(engine):
     provider = scripted([ProviderUnavailable("503 overloaded")] * 3)
     ctx = make_context(engine, provider, Clock())
     run_id = insert_run(engine)
-    assert start_run(ctx, run_id) == Later(StepName.START, (run_id,), 1.0)
-    assert start_run(ctx, run_id) == Later(StepName.START, (run_id,), 2.0)
-    assert isinstance(start_run(ctx, run_id), Nothing)
+    # the run is claimed (in its first turn) before the first create: retries name its step
+    assert start_run(ctx, run_id) == Later(StepName.START, (run_id, 0), 1.0)
+    assert load(engine, run_id).status == "in_progress"
+    assert isinstance(start_run(ctx, run_id), Nothing)  # a plain start starts pending runs only
+    # each try of a claimed start takes a new step (a redelivered copy finds it taken)
+    assert start_run(ctx, run_id, 0) == Later(StepName.START, (run_id, 1), 2.0)
+    assert isinstance(start_run(ctx, run_id, 0), Nothing)
+    assert isinstance(start_run(ctx, run_id, 1), Nothing)
     run = load(engine, run_id)
     assert run.status == "failed"
     assert run.error == "provider unavailable after 3 attempts: 503 overloaded"
@@ -183,9 +188,9 @@ def test_rate_limited_calls_wait_without_counting_attempts(engine):
     provider = scripted([ProviderRateLimited("429", retry_after_s=1.5), st(S.QUEUED)])
     ctx = make_context(engine, provider, Clock())
     run_id = insert_run(engine)
-    assert start_run(ctx, run_id) == Later(StepName.START, (run_id,), 1.5)
+    assert start_run(ctx, run_id) == Later(StepName.START, (run_id, 0), 1.5)
     assert load(engine, run_id).attempts == 0
-    assert isinstance(start_run(ctx, run_id), Later)
+    assert isinstance(start_run(ctx, run_id, 0), Later)
     assert load(engine, run_id).status == "in_progress"
 
 
@@ -229,10 +234,10 @@ def test_a_submit_that_keeps_failing_counts_its_attempts_then_fails(engine):
     execute_tool_call(ctx, run_id, "call_a")
     assert submit_outputs(ctx, run_id, 1) == Later(StepName.SUBMIT, (run_id, 1), 1.0)
     assert submit_outputs(ctx, run_id, 1) == Later(StepName.SUBMIT, (run_id, 1), 2.0)
-    # The last attempt fails the run; giving the submit back then finds it ended, which the
-    # task layer drops as a stale transition.
-    with pytest.raises(IllegalTransition):
-        submit_outputs(ctx, run_id, 1)
+    # The last attempt fails the run (nothing to give back)
+    assert submit_outputs(ctx, run_id, 1) == Nothing(
+        "provider unavailable after 3 attempts: 502", ended=RunStatus.FAILED
+    )
     run = load(engine, run_id)
     assert (run.status, run.error) == ("failed", "provider unavailable after 3 attempts: 502")
 
@@ -279,8 +284,9 @@ def test_an_answer_that_fails_its_schema_is_sent_back_once_then_accepted(engine)
     ctx = make_context(engine, provider, Clock())
     run_id = insert_run(engine, agent="strict-once")
     start_run(ctx, run_id)
-    assert poll_run(ctx, run_id, 1) == Later(StepName.POLL, (run_id, 3), 0.5)
-    assert poll_run(ctx, run_id, 3) == Nothing("completed")
+    assert poll_run(ctx, run_id, 1) == Later(StepName.POLL, (run_id, 4), 0.5)
+    assert isinstance(poll_run(ctx, run_id, 2), Nothing)  # the correction's own step: taken
+    assert poll_run(ctx, run_id, 4) == Nothing("completed")
     run = load(engine, run_id)
     assert (run.status, run.result_json, run.output_retries_used) == (
         "completed",

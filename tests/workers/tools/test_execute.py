@@ -2,7 +2,9 @@
 
 import dataclasses
 import json
+from pathlib import Path
 
+import pytest
 from sqlmodel import Session
 
 from tests.workers.steps_fixtures import Clock, insert_run, make_context, memory_engine
@@ -17,16 +19,41 @@ from workers.tools.breaker_store import InMemoryToolBreakers
 from workers.tools.execute import execute_tool_call
 from workers.tools.registry import tool
 
-attempts_seen: list[int] = []
+# Tools run in a child process: they count their executions in a file, not in memory.
+EXECUTIONS: dict[str, Path] = {}
 
 
-@tool(name="flaky_lookup_test", retryable=True)
+@pytest.fixture(autouse=True)
+def executions_file(tmp_path: Path) -> Path:
+    EXECUTIONS["file"] = tmp_path / "executions"
+    EXECUTIONS["file"].touch()
+    return EXECUTIONS["file"]
+
+
+def count_execution() -> int:
+    """Record one execution; how many there have been, this one included."""
+    with EXECUTIONS["file"].open("a") as log:
+        log.write("ran\n")
+    return len(EXECUTIONS["file"].read_text().splitlines())
+
+
+def executions() -> int:
+    return len(EXECUTIONS["file"].read_text().splitlines())
+
+
+@tool(name="flaky_lookup_test", retryable=True, idempotent=True)
 def flaky_lookup() -> str:
     """Fails twice, then answers (idempotent, so retrying is safe)."""
-    attempts_seen.append(1)
-    if len(attempts_seen) % 3:
+    if count_execution() % 3:
         raise ConnectionError("upstream hiccup")
     return "found"
+
+
+@tool(name="flaky_charge_test", retryable=True)
+def flaky_charge() -> str:
+    """Fails like a transient error, but is not idempotent: the charge may have gone through."""
+    count_execution()
+    raise ConnectionError("reset after the charge was sent")
 
 
 @tool(name="broken_test")
@@ -35,7 +62,13 @@ def broken() -> str:
     raise RuntimeError("down")
 
 
-register_agent(Agent(name="tools-test", model="m", tools=("flaky_lookup_test", "broken_test")))
+register_agent(
+    Agent(
+        name="tools-test",
+        model="m",
+        tools=("flaky_lookup_test", "flaky_charge_test", "broken_test"),
+    )
+)
 
 
 def one_call_run(engine, ctx, name, call_id="call_1"):
@@ -60,11 +93,22 @@ def stored_call(engine, run_id):
 def test_a_retryable_tool_is_retried_within_its_one_execution():
     engine = memory_engine()
     ctx = make_context(engine, scripted([]), Clock())
-    attempts_seen.clear()
     run_id = one_call_run(engine, ctx, "flaky_lookup_test")
     assert execute_tool_call(ctx, run_id, "call_1").status == "succeeded"
     call = stored_call(engine, run_id)
-    assert (call.output, call.attempts) == ("found", 3)
+    assert (call.output, call.attempts, executions()) == ("found", 3, 3)
+
+
+def test_a_retryable_tool_not_declared_idempotent_runs_once_and_says_it_may_have_run():
+    engine = memory_engine()
+    ctx = make_context(engine, scripted([]), Clock())
+    run_id = one_call_run(engine, ctx, "flaky_charge_test")
+    assert execute_tool_call(ctx, run_id, "call_1").status == "failed"
+    call = stored_call(engine, run_id)
+    assert (executions(), call.attempts) == (1, 1)
+    message = json.loads(call.output)["error"]["message"]
+    assert "reset after the charge was sent" in message
+    assert "may or may not have run" in message
 
 
 def test_an_open_breaker_answers_unavailable_without_running_the_tool():

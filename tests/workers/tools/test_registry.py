@@ -7,7 +7,7 @@ from typing import Annotated
 import pytest
 
 from workers.errors import UnknownTool
-from workers.tools.registry import ToolRegistry, ToolSpec, default_registry, tool
+from workers.tools.registry import ToolRegistry, ToolSpec, build_tool_spec, default_registry, tool
 
 
 def test_bare_decorator_registers_and_returns_the_function_unchanged() -> None:
@@ -174,3 +174,16 @@ def test_register_refuses_an_invalid_schema() -> None:
 def _echo(text: str) -> str:
     """Echo the text back."""
     return text
+
+
+def test_only_an_idempotent_retryable_tool_may_hold_its_worker_for_every_try() -> None:
+    def work() -> str:
+        """Works."""
+        return "ok"
+
+    def spec(**options: bool) -> ToolSpec:
+        return build_tool_spec(work, timeout_s=2.0, **options)
+
+    assert spec(retryable=True, idempotent=True).longest_run_s(retries=2) == 6.0
+    assert spec(retryable=True).longest_run_s(retries=2) == 2.0
+    assert spec(idempotent=True).longest_run_s(retries=2) == 2.0
