@@ -135,7 +135,9 @@ class Services:
     tmp: Path
 
 
-@pytest.fixture(scope="session")
+# Package scope: the tier's 16 processes stop when tests/entrypoints ends, so they never
+# share the machine (CPU, metrics ports) with the integration tier that follows.
+@pytest.fixture(scope="package")
 def services(
     tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
 ) -> Iterator[Services]:
@@ -167,7 +169,7 @@ def services(
         redis.stop()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def tier(services: Services) -> Iterator[Tier]:
     """Every entry point of the README and docker-compose.yml, started all at once."""
     started: dict[str, Started] = {}
