@@ -21,7 +21,15 @@ __all__ = ["app"]
 def __getattr__(name: str) -> Any:
     # `celery -A config` reads `config.app`; module-level __getattr__ (PEP 562) serves it.
     if name == "app":
-        from config.celery_app import app
+        from workers.errors import ConfigError
 
+        try:
+            from config.celery_app import app
+        except ConfigError as exc:
+            # `celery -A config …` with a broken setting: one line and exit 9, as `runq` does,
+            # not the traceback Celery would print for a failed app import.
+            from gateway.preflight import exit_at_start
+
+            exit_at_start(exc)
         return app
     raise AttributeError(f"module 'config' has no attribute {name!r}")

@@ -116,8 +116,16 @@ def _fresh_clients_after_fork(**_: Any) -> None:
     wiring.reset(after_fork=True)
 
 
+def _check_worker_start(sender: Any, **kwargs: Any) -> None:
+    # A bad -Q or a dead Redis: one line and a non-zero exit, before the worker starts.
+    from gateway.preflight import check_worker_start
+
+    check_worker_start(sender, **kwargs)
+
+
 # Observability (issue 11): runq's log format on Celery's handlers, a metrics port per process.
 after_setup_logger.connect(worker_hooks.format_logs, weak=False)
 after_setup_task_logger.connect(worker_hooks.format_logs, weak=False)
+worker_init.connect(_check_worker_start, weak=False)  # first: nothing starts if it fails
 worker_init.connect(worker_hooks.serve_metrics_unless_prefork, weak=False)
 worker_process_init.connect(worker_hooks.serve_metrics_in_child, weak=False)

@@ -65,7 +65,11 @@ def guarded(command: Callable[P, R]) -> Callable[P, R]:
             if _debug:
                 raise
             failure = explain(exc, time.monotonic() - started_s)
-            _stderr.print(f"[red]error:[/] {failure}", markup=True, highlight=False)
+            if kwargs.get("as_json"):  # `--json`: a script parses the error too
+                error = {"error": str(failure), "exit_code": int(failure.code)}
+                sys.stderr.write(json.dumps(error) + "\n")
+            else:
+                _stderr.print(f"[red]error:[/] {failure}", markup=True, highlight=False)
             raise typer.Exit(failure.code) from None
 
     return run

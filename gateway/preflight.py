@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import importlib
+import sys
 import time
+from collections.abc import Iterable
+from typing import Any, NoReturn
 
 from gateway.entry_errors import CommandFailed, explain
 from gateway.exit_codes import ExitCode
@@ -75,3 +78,49 @@ def require_agent(name: str) -> None:
 
     load_agents()
     get_agent(name)
+
+
+# `celery -A config worker|beat|flower` are started by users too, without `runq`'s wrapper:
+# these give them the same one-line errors (celery would print a traceback wall, or retry a
+# dead broker a hundred times).
+
+
+def exit_at_start(exc: BaseException) -> NoReturn:
+    """One line on stderr and the exit code `runq` would use for `exc`; ends the process."""
+    failure = explain(exc, 0.0)
+    sys.stderr.write(f"error: {failure}\n")
+    sys.stderr.flush()
+    raise SystemExit(int(failure.code))
+
+
+def known_queues(conf: Any) -> set[str]:
+    """Every queue the app routes tasks to (the default, the routes' and declared queues)."""
+    names = {str(conf.task_default_queue)}
+    routes = conf.task_routes if isinstance(conf.task_routes, dict) else {}
+    names |= {str(r["queue"]) for r in routes.values() if isinstance(r, dict) and "queue" in r}
+    names |= {str(queue.name) for queue in conf.task_queues or ()}
+    return names
+
+
+def unknown_queues(requested: Iterable[str], known: set[str]) -> list[str]:
+    """The requested queue names no task is ever sent to (a typo in -Q)."""
+    return sorted(set(requested) - known)
+
+
+def check_worker_start(sender: Any, **_: Any) -> None:
+    """`worker_init`: the queues after -Q exist and Redis answers, else one line and exit."""
+    if sender.app.main != "runq":
+        return  # Celery's signals are global: another app's worker (the benchmarks') is not ours
+    try:
+        selected = sender.app.amqp.queues.consume_from  # None when -Q was not given
+        unknown = unknown_queues(selected or (), known_queues(sender.app.conf))
+        if unknown:
+            known = ", ".join(sorted(known_queues(sender.app.conf)))
+            raise CommandFailed(
+                f"bad usage: no task is ever sent to queue {', '.join(map(repr, unknown))} "
+                f"(-Q/--queues takes a comma-separated list of: {known})",
+                ExitCode.BAD_USAGE,
+            )
+        require_redis()
+    except Exception as exc:  # whatever stops the start: one line, not a traceback
+        exit_at_start(exc)

@@ -37,16 +37,17 @@ REQUIRED_SECRETS = (
     "RUNQ_OPERATOR_PASSWORD",
 )
 
-# Every command a runq container runs, and the test that runs it outside Docker.
+# Every command a runq container runs, and the test that runs it outside Docker (the
+# entrypoints tier reads the compose file and starts each service's command as written).
 RUN_BY_TESTS = {
-    "runq migrate": "tests/integration/test_compose_commands.py",
-    "celery -A config worker -Q runs --pool threads": "devstack/local_stack.py (every fleet)",
-    "celery -A config worker -Q tools --pool threads": "tests/integration/fleet.py",
-    "celery -A config worker -Q callbacks --pool threads": "tests/integration/fleet.py",
-    "celery -A config beat": "tests/integration/test_compose_commands.py",
-    "celery -A config inspect ping -d": "tests/integration/test_compose_commands.py",
-    "runq flower": "tests/integration/test_operate.py (which also runs Flower's healthcheck)",
-    "runq serve": "tests/integration/api_server.py (the app `runq serve` runs, on uvicorn)",
+    "runq migrate": "tests/entrypoints/test_every_entrypoint.py",
+    "celery -A config worker -Q runs --pool threads": "tests/entrypoints/test_every_entrypoint.py",
+    "celery -A config worker -Q tools": "tests/entrypoints/test_every_entrypoint.py",
+    "celery -A config worker -Q callbacks": "tests/entrypoints/test_every_entrypoint.py",
+    "celery -A config beat": "tests/entrypoints/test_every_entrypoint.py",
+    "celery -A config inspect ping -d": "tests/entrypoints/test_every_entrypoint.py",
+    "runq flower": "tests/entrypoints/test_every_entrypoint.py (and test_operate.py)",
+    "runq serve": "tests/entrypoints/test_every_entrypoint.py",
     "python -m simulator": "devstack/local_stack.py (every fleet)",
 }
 
@@ -115,6 +116,14 @@ def test_workers_use_threads_and_are_pinged_by_their_own_node_name(name, queue):
     assert f"-d {name}@$$HOSTNAME" in probe
     grace = worker["stop_grace_period"]
     assert int(grace.rstrip("s")) >= 30  # the default provider timeout
+
+
+def test_every_worker_exposes_its_metrics_port():
+    port = PRODUCTION["x-runq"]["environment"]["RUNQ_METRICS_PORT"]
+    workers = [name for name in RUNQ_SERVICES if name.startswith("worker-")]
+    assert workers
+    for name in workers:
+        assert port in [str(p) for p in SERVICES[name].get("expose", [])], name
 
 
 def test_there_is_exactly_one_beat():

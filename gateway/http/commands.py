@@ -4,6 +4,8 @@ command group in gateway/commands does)."""
 from __future__ import annotations
 
 import json
+import signal
+from types import FrameType
 from typing import Annotated
 
 import typer
@@ -34,10 +36,30 @@ def serve(
     """Serve the HTTP API (/v1/runs, /docs) on the store and broker of this environment."""
     import uvicorn
 
+    from gateway.preflight import require_redis
     from workers.observability.worker_hooks import format_process_logs
 
     format_process_logs()
-    uvicorn.run("gateway.http.app:create_app", factory=True, host=host, port=port, workers=workers)
+    # No default broker in any environment: runs, events and /wait all go through it.
+    require_redis()  # unset: exit 9; not answering: exit 8 (one line each)
+    # uvicorn shuts down gracefully on SIGTERM, then re-raises the signal to the handler it
+    # found: with the default one the process dies by the signal (exit -15), and a supervisor
+    # counts a clean stop as a crash. A handler that exits 0 makes the clean stop say so.
+    signal.signal(signal.SIGTERM, _exit_cleanly)
+    # log_config=None: uvicorn's access and error lines go to the root handler set up above,
+    # in runq's format and through the secret scrubber (its own config bypassed both).
+    uvicorn.run(
+        "gateway.http.app:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_config=None,
+    )
+
+
+def _exit_cleanly(signum: int, _: FrameType | None) -> None:
+    raise SystemExit(0)
 
 
 def create_key(
@@ -53,6 +75,7 @@ def create_key(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Create a key and print it once: only its hash is stored."""
+    from gateway.entry_errors import CommandFailed
     from workers.db import key_store
     from workers.errors import ConfigError
     from workers.wiring import new_session
@@ -62,9 +85,10 @@ def create_key(
             row, key = key_store.create_key(
                 session, name=name, scopes=scope or key_store.DEFAULT_SCOPES
             )
-    except ConfigError as exc:
-        console.print(f"[red]{exc}[/]")
-        raise typer.Exit(ExitCode.BAD_USAGE) from exc
+    except ConfigError as exc:  # the name is taken: one line (JSON with --json), exit 2
+        message = f"{exc}; a key is shown only once: use the one you saved, or `runq keys "
+        message += f"revoke {name}` and create it again"
+        raise CommandFailed(message, ExitCode.BAD_USAGE) from exc
     if as_json:
         typer.echo(json.dumps({"name": row.name, "key": key, "scopes": row.scopes.split(",")}))
         return

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -134,3 +135,27 @@ def test_settings_errors_name_the_variable_of_each_group():
     assert _env_name("ttl_s", "CacheSettings") == "RUNQ_CACHE_TTL_S"
     assert _env_name("max_turns") == "RUNQ_MAX_TURNS"
     assert _env_name("RUNQ_MODEL_PRICES") == "RUNQ_MODEL_PRICES"
+
+
+@pytest.mark.parametrize(
+    ("env", "args", "code", "says"),
+    [
+        ({}, ["cache", "--json"], ExitCode.CONFIG_ERROR, "REDIS_URL is not set"),
+        ({"RUNQ_MAX_TURNS": "many"}, ["tools", "--json"], ExitCode.CONFIG_ERROR, "RUNQ_MAX_TURNS"),
+        (
+            {"REDIS_URL": "redis://:s3cret@127.0.0.1:1/0"},
+            ["cache", "--json"],
+            ExitCode.UNREACHABLE,
+            "cannot reach Redis at redis://127.0.0.1:1/0",
+        ),
+    ],
+)
+def test_with_json_an_error_is_one_json_object_on_stderr(
+    seed_run, monkeypatch, env, args, code, says
+):
+    # A script reads `--json` output with a parser: the error must parse too (stdout stays empty).
+    result = invoke(monkeypatch, env, args)
+    assert result.exit_code == code
+    assert result.stdout == ""
+    error = json.loads(result.stderr)
+    assert error["exit_code"] == code and says in error["error"] and "s3cret" not in result.stderr

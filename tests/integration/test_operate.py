@@ -142,8 +142,15 @@ def test_the_gateway_serves_fleet_gauges_read_at_scrape_time(metrics_batch, gate
     for status in ("pending", "in_progress", "requires_tools", "submitting"):
         scraped = value(gateway, "runq_runs_active", status=status)
         assert scraped in (active_before.get(status, 0), active_after.get(status, 0))
-    assert ("runq_queue_depth", (("queue", "runs"),)) in gateway
-    assert ("runq_queue_depth", (("queue", "tools"),)) in gateway
+    for queue in ("runs", "tools", "callbacks"):
+        assert ("runq_queue_depth", (("queue", queue),)) in gateway
+    # Runs end in the workers, yet the gateway's runq_runs_total is the fleet's, from the
+    # database (it stayed 0 when it was the gateway process's own counter).
+    with wiring.new_session() as session:
+        ended = fleet_store.count_ended_runs(session)
+    for status in ("completed", "failed"):
+        scraped = value(gateway, "runq_runs_total", agent="metrics-agent", status=status)
+        assert scraped == ended[("metrics-agent", status)] > 0
 
 
 def test_one_json_line_per_run_transition_and_tool_execution(fleet, metrics_batch):

@@ -26,6 +26,16 @@ def count_active_runs(session: Session) -> dict[str, int]:
     return dict(session.exec(query).all())
 
 
+def count_ended_runs(session: Session) -> dict[tuple[str, str], int]:
+    """Terminal runs of the whole fleet, by (agent, status): `runq_runs_total` at scrape time."""
+    query = (
+        select(Run.agent, Run.status, func.count())
+        .where(col(Run.status).in_(TERMINAL))
+        .group_by(col(Run.agent), col(Run.status))
+    )
+    return {(agent, status): count for agent, status, count in session.exec(query).all()}
+
+
 def count_runs_since(session: Session, *, since: datetime) -> dict[str, int]:
     """Runs created since `since`, by status."""
     query = (

@@ -1,8 +1,10 @@
-"""The two families read at scrape time: `runq_queue_depth{queue}` from the broker Redis and
-`runq_runs_active{status}` from the database.
+"""The families read at scrape time: `runq_queue_depth{queue}` from the broker Redis, and
+`runq_runs_active{status}` and `runq_runs_total{agent,status}` from the database.
 
 They describe the whole fleet, not one process, so only the gateway's `/metrics` serves
 them (a worker exporting them too would multiply every sum by the number of workers).
+`runq_runs_total` is counted where runs end, in the workers; the gateway's copy of that
+counter stays 0, so its `/metrics` serves the fleet's count from the database instead.
 `runq_runs_active` is the signal to autoscale on: a polling run waits as a countdown
 message held unacked inside a worker, so the queue length under-counts the work.
 """
@@ -13,7 +15,7 @@ import logging
 from collections.abc import Callable, Iterable, Iterator
 
 import redis
-from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session
@@ -23,7 +25,7 @@ from workers.errors import ConfigError
 
 log = logging.getLogger("runq.metrics")
 
-QUEUES = ("runs", "tools")
+QUEUES = ("runs", "tools", "callbacks", "sweeps")
 ACTIVE_STATUSES = ("pending", "in_progress", "requires_tools", "submitting")
 # kombu's Redis transport keeps one list per priority step; all of them are waiting work.
 _PRIORITY_SUFFIXES = ("", "\x06\x163", "\x06\x166", "\x06\x169")
@@ -62,11 +64,19 @@ class FleetCollector(Collector):
         active = GaugeMetricFamily(
             "runq_runs_active", "Runs not yet terminal, by status.", labels=["status"]
         )
+        ended = CounterMetricFamily(
+            "runq_runs",
+            "Runs that reached a terminal status, fleet-wide (from the database).",
+            labels=["agent", "status"],
+        )
         try:
             with self._sessions() as session:
                 counts = fleet_store.count_active_runs(session)
+                for (agent, status), count in sorted(fleet_store.count_ended_runs(session).items()):
+                    ended.add_metric([agent, status], count)
             for status in ACTIVE_STATUSES:
                 active.add_metric([status], counts.get(status, 0))
         except SQLAlchemyError as exc:
-            log.warning("runq_runs_active not read: %s", exc)
+            log.warning("runq_runs_active and runq_runs_total not read: %s", exc)
         yield active
+        yield ended

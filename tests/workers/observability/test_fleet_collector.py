@@ -40,6 +40,10 @@ def test_the_collector_reads_queues_and_active_runs_at_scrape_time():
     assert 'runq_runs_active{status="pending"} 1.0' in text
     assert 'runq_runs_active{status="in_progress"} 1.0' in text
     assert 'runq_runs_active{status="requires_tools"} 0.0' in text
+    assert 'runq_queue_depth{queue="callbacks"} 0.0' in text
+    # Terminal runs of the whole fleet, from the database; runs still moving are not counted.
+    assert 'runq_runs_total{agent="assistant",status="failed"} 1.0' in text
+    assert text.count("runq_runs_total{") == 1
 
 
 def test_without_a_broker_the_queue_family_is_empty_not_an_error():
