@@ -57,9 +57,10 @@ def load_agents(modules: list[str] | None = None) -> None:
     """Import `modules` (default RUNQ_AGENT_MODULES, or the demo agent when that is empty); a
     module that fails to import is a configuration error."""
     from config.settings import get_settings
-    from workers.agents import load_agent_modules
+    from workers.agents import current_folder_importable, load_agent_modules
 
     modules = get_settings().runs.agent_modules if modules is None else modules
+    current_folder_importable()
     for module in modules:
         try:
             importlib.import_module(module)

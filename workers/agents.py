@@ -10,6 +10,8 @@ take the demo tools' names.
 from __future__ import annotations
 
 import importlib
+import os
+import sys
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -129,8 +131,20 @@ def agent_names() -> list[str]:
 DEMO_AGENT_MODULE = "workers.demo_agent"
 
 
+def current_folder_importable() -> None:
+    """Let a project's agent module in the current folder be imported.
+
+    `celery -A config` and uvicorn put the current folder on sys.path; the `runq` console
+    script does not, so `runq serve` run from a project's folder could not import the
+    project's own agent module. Appended, so it never shadows an installed package.
+    """
+    if os.getcwd() not in sys.path and "" not in sys.path:
+        sys.path.append(os.getcwd())
+
+
 def load_agent_modules(modules: Iterable[str]) -> None:
     """Import the modules that declare the user's agents and tools; none configured loads the
     demo agent, so a fresh checkout has something to run."""
+    current_folder_importable()
     for module in list(modules) or [DEMO_AGENT_MODULE]:
         importlib.import_module(module)
