@@ -8,7 +8,12 @@ would. It prints one table: faults injected, runs completed / failed (with reaso
 payments run twice, idempotent re-runs, tool results lost, and run latency against the
 no-fault scenario.
 
-    python -m bench.chaos [--runs 300]
+Besides the faults, two scenarios slow every provider request to 25 s and 60 s (turns sent
+synchronously, so each request really is in flight that long, past the sweep's grace), and
+one enqueues the whole batch at once under SIGKILLs (a backlog): in each, no step that is
+still running may be sent again, so "extra provider creates" must stay 0.
+
+    python -m bench.chaos [--runs 300] [--only-scenarios kill,slow25]
 """
 
 from __future__ import annotations
@@ -39,6 +44,7 @@ from bench.chaos_faults import (
     redis_restart_at,
     rolling_restart_from,
     sigkill_every,
+    slow_provider,
 )
 from bench.fleet import TERMINAL, fleet
 
@@ -107,7 +113,21 @@ def tally(batch_id: str, executions_file: Path, creates: int = 0) -> Tally:
     )
 
 
-def run_scenario(runs: int, inject: Injector, timeout_s: float = 300.0) -> tuple[Faults, Tally]:
+@dataclass(frozen=True)
+class Scenario:
+    """One row of the table: its faults, and how its batch differs from the baseline's."""
+
+    name: str
+    inject: Injector
+    agent: str = "chaos"
+    env: tuple[tuple[str, str], ...] = ()
+    runs_divisor: int = 1
+    """A slow scenario runs a tenth of the batch: each of its runs takes minutes."""
+    arrivals_per_s: float = ARRIVALS_PER_S
+    timeout_s: float = 300.0
+
+
+def run_scenario(runs: int, scenario: Scenario) -> tuple[Faults, Tally]:
     """A fresh fleet, one batch, faults injected on a 0.25 s tick, workers supervised."""
     import bench.chaos_agents  # noqa: F401  (declares the chaos agent in this process too)
     from bench.fleet import enqueue
@@ -115,24 +135,27 @@ def run_scenario(runs: int, inject: Injector, timeout_s: float = 300.0) -> tuple
     executions = Path(tempfile.mkdtemp(prefix="runq-chaos-")) / "executions.log"
     os.environ[EXECUTIONS_FILE_ENV] = str(executions)
     faults = Faults()
-    with fleet(CHAOS_ENV | {EXECUTIONS_FILE_ENV: str(executions)}, runs_workers=2) as stack:
+    runs = max(10, runs // scenario.runs_divisor)
+    env = CHAOS_ENV | dict(scenario.env) | {EXECUTIONS_FILE_ENV: str(executions)}
+    with fleet(env, runs_workers=2) as stack:
         inputs, batch_id, sent = chaos_inputs(runs, "r"), f"chaos-{uuid.uuid4().hex[:8]}", 0
         creates_before = _creates(stack.simulator_url)
         started = time.monotonic()
-        while time.monotonic() - started < timeout_s:
+        while time.monotonic() - started < scenario.timeout_s:
             t_s = time.monotonic() - started
-            # Runs arrive at a steady rate, so latency measures recovery, not a backlog.
-            due = min(runs, int(t_s * ARRIVALS_PER_S) + 1)
+            # Runs arrive at a steady rate, so latency measures recovery, not a backlog
+            # (unless the scenario is the backlog).
+            due = min(runs, int(t_s * scenario.arrivals_per_s) + 1)
             if due > sent:
-                enqueue(inputs[sent:due], agent="chaos", batch_id=batch_id)
+                enqueue(inputs[sent:due], agent=scenario.agent, batch_id=batch_id)
                 sent = due
-            inject(stack, t_s, faults)
+            scenario.inject(stack, t_s, faults)
             stack.revive_workers()
             if sent == runs and _finished(batch_id) >= runs:
                 break
             time.sleep(0.25)
         result = tally(batch_id, executions, _creates(stack.simulator_url) - creates_before)
-    for key in [k for k in faults.counts if k.startswith(("phase", "term"))]:
+    for key in [k for k in faults.counts if k.startswith(("phase", "term", "slow"))]:
         del faults.counts[key]
     return faults, result
 
@@ -180,14 +203,35 @@ def render(rows: list[tuple[str, Faults, Tally]]) -> Table:
     return table
 
 
-def scenarios() -> dict[str, tuple[str, Injector]]:
-    """Every scenario by short name: (what the table calls it, its injector)."""
+def scenarios() -> dict[str, Scenario]:
+    """Every scenario by short name."""
+
+    def slow(seconds: int) -> Scenario:
+        # The request timeout must outlast the provider's answer, or the client gives up
+        # and a retry sends the turn again by design (README: RUNQ_PROVIDER_TIMEOUT_S).
+        return Scenario(
+            f"(e) every provider request takes {seconds} s",
+            slow_provider(seconds * 1000),
+            agent="chaos-sync",
+            env=(("RUNQ_PROVIDER_TIMEOUT_S", str(seconds * 2)),),
+            runs_divisor=10,
+            timeout_s=seconds * 8 + 120,
+        )
+
     return {
-        "none": ("no faults", no_faults),
-        "kill": ("(a) SIGKILL random workers", sigkill_every(3.0, until_s=30.0)),
-        "redis": ("(b) Redis restart, empty", redis_restart_at(6.0)),
-        "provider": ("(c) provider 5xx / timeouts / 429s", provider_storm),
-        "rolling": ("(d) rolling SIGTERM restart", rolling_restart_from(5.0)),
+        "none": Scenario("no faults", no_faults),
+        "kill": Scenario("(a) SIGKILL random workers", sigkill_every(3.0, until_s=30.0)),
+        "redis": Scenario("(b) Redis restart, empty", redis_restart_at(6.0)),
+        "provider": Scenario("(c) provider 5xx / timeouts / 429s", provider_storm),
+        "rolling": Scenario("(d) rolling SIGTERM restart", rolling_restart_from(5.0)),
+        "slow25": slow(25),
+        "slow60": slow(60),
+        "backlog": Scenario(
+            "(f) backlog: the whole batch at once, SIGKILLs",
+            sigkill_every(3.0, until_s=30.0),
+            arrivals_per_s=1e9,
+            timeout_s=600.0,
+        ),
     }
 
 
@@ -195,7 +239,7 @@ def run_isolated(key: str, runs: int) -> tuple[Faults, Tally]:
     """One scenario in a fresh interpreter (each needs its own broker, and Celery's producer
     keeps the first broker it connected to)."""
     command = [sys.executable, "-m", "bench.chaos", "--only", key, "--runs", str(runs)]
-    Console(stderr=True).print(f"scenario {scenarios()[key][0]}…")
+    Console(stderr=True).print(f"scenario {scenarios()[key].name}…")
     result = subprocess.run(command, check=True, stdout=subprocess.PIPE, text=True)
     faults, counts = json.loads(result.stdout.strip().splitlines()[-1])
     counts["failed"] = Counter(counts["failed"])
@@ -205,16 +249,28 @@ def run_isolated(key: str, runs: int) -> tuple[Faults, Tally]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--runs", type=int, default=300, help="Runs per scenario.")
+    parser.add_argument(
+        "--only-scenarios",
+        help="Comma-separated scenarios to run after the no-fault baseline "
+        f"(default: all of {', '.join(scenarios())}).",
+    )
     parser.add_argument("--only", choices=sorted(scenarios()), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.only:
-        faults, result = run_scenario(args.runs, scenarios()[args.only][1])
+        faults, result = run_scenario(args.runs, scenarios()[args.only])
         print(json.dumps([dict(faults.counts), asdict(result)]))
         return
+    chosen = list(scenarios())
+    if args.only_scenarios:
+        wanted = args.only_scenarios.split(",")
+        unknown = sorted(set(wanted) - set(chosen))
+        if unknown:
+            parser.error(f"unknown scenario {', '.join(unknown)}; choose from {', '.join(chosen)}")
+        chosen = ["none"] + [key for key in chosen if key in wanted and key != "none"]
     rows = []
-    for key, (name, _) in scenarios().items():
+    for key in chosen:
         faults, result = run_isolated(key, args.runs)
-        rows.append((name, faults, result))
+        rows.append((scenarios()[key].name, faults, result))
         Console(stderr=True).print(f"  {result.completed}/{result.runs} completed")
     Console(width=220).print(render(rows))
 

@@ -99,3 +99,16 @@ register_agent(
         max_output_tokens=256,
     )
 )
+
+# The same agent with each turn sent synchronously: the request is in flight for the whole
+# turn, the case where a slow but live step must not be sent again.
+register_agent(
+    Agent(
+        name="chaos-sync",
+        model="gpt-chaos",
+        instructions="Use the tools you are asked to use.",
+        tools=("chaos_lookup", "chaos_charge"),
+        max_output_tokens=256,
+        sync_turns=True,
+    )
+)

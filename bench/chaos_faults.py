@@ -83,6 +83,18 @@ def provider_storm(stack: LocalStack, t_s: float, faults: Faults) -> None:
                 faults.counts[what] = int(length_s)
 
 
+def slow_provider(delay_ms: int) -> Injector:
+    """Every provider request answers after `delay_ms`, from the start of the batch."""
+
+    def inject(stack: LocalStack, t_s: float, faults: Faults) -> None:
+        if not faults.counts["slow"]:
+            simulator(stack, "/_sim/config", {"delay_ms": delay_ms})
+            faults.counts["slow"] = 1
+            faults.counts["s per provider request"] = delay_ms // 1000
+
+    return inject
+
+
 def rolling_restart_from(at_s: float) -> Injector:
     """SIGTERM each worker in turn (warm shutdown), restarting it before the next."""
 

@@ -95,7 +95,12 @@ class ProviderSettings(BaseSettings):
         SecretStr(SIMULATOR_API_KEY), validation_alias=_env("OPENAI_API_KEY")
     )
     base_url: str | None = Field(None, validation_alias=_env("OPENAI_BASE_URL"))
-    timeout_s: float = Field(30.0, gt=0)
+    timeout_s: float = Field(
+        120.0,
+        gt=0,
+        description="One provider request, capped by what is left of the run's deadline; above "
+        "the slowest turn, so a slow but live turn is never sent twice.",
+    )
     max_attempts: int = Field(5, ge=1, description="Transient provider errors per step.")
     sdk_retries: int = Field(
         0,
@@ -180,6 +185,11 @@ class RunSettings(BaseSettings):
     agent_modules: list[str] = Field(
         default_factory=list,
         description="Modules to import at start-up that declare agents and tools (JSON list).",
+    )
+    extra_queues: list[str] = Field(
+        default_factory=list,
+        description="Queues that producers send jobs to by name (send_task(..., queue=...)), "
+        "beyond runq's own; a worker may serve them with -Q (JSON list).",
     )
     thread_retention_s: float = Field(30 * 24 * 3600.0, gt=0, description="Idle threads archived.")
 

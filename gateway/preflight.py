@@ -95,8 +95,11 @@ def exit_at_start(exc: BaseException) -> NoReturn:
 
 
 def known_queues(conf: Any) -> set[str]:
-    """Every queue the app routes tasks to (the default, the routes' and declared queues)."""
-    names = {str(conf.task_default_queue)}
+    """Every queue the app routes tasks to (the default, the routes' and declared queues),
+    and those that RUNQ_EXTRA_QUEUES says producers send jobs to by name."""
+    from config.settings import get_settings
+
+    names = {str(conf.task_default_queue)} | set(get_settings().runs.extra_queues)
     routes = conf.task_routes if isinstance(conf.task_routes, dict) else {}
     names |= {str(r["queue"]) for r in routes.values() if isinstance(r, dict) and "queue" in r}
     names |= {str(queue.name) for queue in conf.task_queues or ()}

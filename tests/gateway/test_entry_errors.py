@@ -159,3 +159,20 @@ def test_with_json_an_error_is_one_json_object_on_stderr(
     assert result.stdout == ""
     error = json.loads(result.stderr)
     assert error["exit_code"] == code and says in error["error"] and "s3cret" not in result.stderr
+
+
+def test_a_worker_may_serve_a_queue_that_producers_name_in_runq_extra_queues(monkeypatch):
+    from config.celery_app import app as celery_app
+    from config.settings import get_settings
+    from gateway.preflight import known_queues, unknown_queues
+
+    assert unknown_queues(["runs", "jobs-billing"], known_queues(celery_app.conf)) == [
+        "jobs-billing"
+    ]
+    monkeypatch.setenv("RUNQ_EXTRA_QUEUES", '["jobs-billing"]')
+    get_settings.cache_clear()
+    try:
+        assert unknown_queues(["runs", "jobs-billing"], known_queues(celery_app.conf)) == []
+    finally:
+        monkeypatch.delenv("RUNQ_EXTRA_QUEUES")
+        get_settings.cache_clear()

@@ -4,6 +4,7 @@ waits live in the database). Real Redis, real workers, PostgreSQL."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import time
@@ -35,6 +36,7 @@ def test_a_job_whose_worker_is_killed_before_recording_it_is_recorded_in_30_s(fl
 
     # Given a worker that has taken a job and is stuck before it records the run (the run
     # table is locked), with nobody else serving its queue
+    fleet.env["RUNQ_EXTRA_QUEUES"] = json.dumps([QUEUE])  # a producer's own queue
     fleet.start_worker(QUEUE, concurrency=2, name="doomed")
     doomed = fleet.workers[-1]
     fleet.wait_for_workers(len(fleet.workers))

@@ -131,7 +131,8 @@ def test_thread_continuity_across_a_worker_restart(fleet):
     fleet.start_worker("runs", concurrency=16, name="runs0-after-restart", beat=True)
     fleet.start_worker("runs", concurrency=16, name="runs1-after-restart")
     fleet.start_worker("tools", concurrency=16, name="tools-after-restart")
-    fleet.wait_for_workers(3)
+    fleet.start_worker("callbacks", concurrency=8, name="callbacks-after-restart")
+    fleet.wait_for_workers(4)
     second, _ = run_one("responses-agent", "What is my name?", thread_key="user-ada")
     assert first.status == second.status == "completed"
     assert first.thread_id == second.thread_id is not None
