@@ -96,7 +96,8 @@ def gateway_url(fleet: LocalStack) -> Iterator[str]:
 def flower_url(fleet: LocalStack) -> Iterator[str]:
     """`runq flower` (the compose command) on the fleet's broker."""
     port = free_port()
-    before = events_switched_on(fleet.workdir)
+    logs = worker_logs(fleet)
+    before = events_switched_on(fleet.workdir, logs)
     runq = str(Path(sys.executable).parent / "runq")
     args = [runq, "flower", "--port", str(port)]
     args += ["--address", "127.0.0.1"]
@@ -105,7 +106,7 @@ def flower_url(fleet: LocalStack) -> Iterator[str]:
     url = f"http://127.0.0.1:{port}"
     try:
         wait_http(f"{url}/healthcheck")
-        _wait_for_events(fleet.workdir, before)
+        _wait_for_events(fleet.workdir, logs, before)
         yield url
     finally:
         # A test Flower keeps nothing: no need to wait for its slow warm shutdown.
@@ -114,27 +115,37 @@ def flower_url(fleet: LocalStack) -> Iterator[str]:
 
 
 EVENTS_ON = "Events of group {task} enabled by remote"
-WORKER_LOGS = ("runs0.log", "runs1.log", "tools.log", "callbacks.log")
 
 
-def events_switched_on(workdir: Path) -> int:
+def worker_logs(fleet: LocalStack) -> tuple[str, ...]:
+    """The log file of each live fleet worker (named by its node; an earlier test may have
+    replaced the first workers with others)."""
+    names = []
+    for process in fleet.workers:
+        argv = [str(arg) for arg in process.args]  # type: ignore[union-attr]
+        if process.poll() is None and "--hostname" in argv:
+            names.append(argv[argv.index("--hostname") + 1].split("@")[0] + ".log")
+    return tuple(names)
+
+
+def events_switched_on(workdir: Path, logs: tuple[str, ...]) -> int:
     """How many times Flower's `enable_events` reached a fleet worker (from their logs)."""
-    return sum(
-        (workdir / name).read_text(errors="replace").count(EVENTS_ON) for name in WORKER_LOGS
-    )
+    return sum((workdir / name).read_text(errors="replace").count(EVENTS_ON) for name in logs)
 
 
-def _wait_for_events(workdir: Path, before: int, timeout_s: float = 30.0) -> None:
+def _wait_for_events(
+    workdir: Path, logs: tuple[str, ...], before: int, timeout_s: float = 30.0
+) -> None:
     """Task events are off until Flower switches them on in every worker (every 5 s): wait
     until each worker said so, so Flower sees every task of the runs that follow."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
-        if events_switched_on(workdir) >= before + len(WORKER_LOGS):
+        if events_switched_on(workdir, logs) >= before + len(logs):
             return
         # An earlier module's Flower already switched them on in every worker, and a worker
         # says so only when they were off.
         if before and all(
-            EVENTS_ON in (workdir / name).read_text(errors="replace") for name in WORKER_LOGS
+            EVENTS_ON in (workdir / name).read_text(errors="replace") for name in logs
         ):
             return
         time.sleep(0.25)

@@ -11,6 +11,7 @@ import pytest
 
 from tests.integration.agents import PROVIDERS, WeatherReport
 from tests.integration.fleet import (
+    FLEET_LOGLEVEL,
     configure_simulator,
     enqueue_batch,
     simulator_stats,
@@ -128,10 +129,14 @@ def test_a_run_past_its_deadline_expires(fleet, provider):
 def test_thread_continuity_across_a_worker_restart(fleet):
     first, _ = run_one("responses-agent", "Remember: my name is Ada.", thread_key="user-ada")
     fleet.stop_workers()
-    fleet.start_worker("runs", concurrency=16, name="runs0-after-restart", beat=True)
-    fleet.start_worker("runs", concurrency=16, name="runs1-after-restart")
-    fleet.start_worker("tools", concurrency=16, name="tools-after-restart")
-    fleet.start_worker("callbacks", concurrency=8, name="callbacks-after-restart")
+    # The fleet's own log level: later modules read the new workers' logs (Flower's events).
+    level = FLEET_LOGLEVEL
+    fleet.start_worker(
+        "runs", concurrency=16, name="runs0-after-restart", beat=True, loglevel=level
+    )
+    fleet.start_worker("runs", concurrency=16, name="runs1-after-restart", loglevel=level)
+    fleet.start_worker("tools", concurrency=16, name="tools-after-restart", loglevel=level)
+    fleet.start_worker("callbacks", concurrency=8, name="callbacks-after-restart", loglevel=level)
     fleet.wait_for_workers(4)
     second, _ = run_one("responses-agent", "What is my name?", thread_key="user-ada")
     assert first.status == second.status == "completed"

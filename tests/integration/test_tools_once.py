@@ -101,7 +101,7 @@ def test_a_worker_killed_mid_call_stops_its_tool_and_the_call_is_not_run_again(f
         while f"chaos_slow_charge {key} start" not in executions_file.read_text():
             assert time.monotonic() < deadline, "the tool never started"
             time.sleep(0.05)
-        [tools_worker] = [p for p in fleet.workers if "tools@%h" in " ".join(map(str, p.args))]
+        [tools_worker] = [p for p in fleet.workers if serves(p.args, "tools")]
         tools_worker.send_signal(signal.SIGKILL)
         tools_worker.wait(timeout=10)
         # The tool's process died with its worker: its ticks stop (give it time to write).
@@ -132,3 +132,9 @@ def running_call(batch_id: str):
             return run.id, calls[0].call_id, calls[0].started_at
         time.sleep(0.05)
     pytest.fail("the tool call did not start within 30 s")
+
+
+def serves(args: object, queue: str) -> bool:
+    """Whether a worker started with `args` serves exactly `queue` (its -Q value)."""
+    argv = [str(arg) for arg in args]  # type: ignore[attr-defined]
+    return "-Q" in argv and argv[argv.index("-Q") + 1] == queue
