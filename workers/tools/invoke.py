@@ -14,6 +14,7 @@ import asyncio
 import contextlib
 import ctypes
 import json
+import math
 import os
 import select
 import signal
@@ -212,11 +213,15 @@ def _die_with_parent(parent_pid: int) -> None:
 def _read_until(fd: int, deadline_s: float) -> bytes | None:
     """Everything the child writes before it closes the pipe, or None at the deadline."""
     chunks: list[bytes] = []
+    # poll, not select: select fails on a descriptor numbered 1024 or more, which a busy
+    # worker (many connections) can hand out.
+    poller = select.poll()
+    poller.register(fd, select.POLLIN)
     while True:
         left_s = deadline_s - time.monotonic()
         if left_s <= 0:
             return None
-        ready, _, _ = select.select([fd], [], [], left_s)
+        ready = poller.poll(max(1, math.ceil(left_s * 1000)))
         if not ready:
             return None
         chunk = os.read(fd, 1 << 16)

@@ -344,3 +344,22 @@ def test_an_output_json_cannot_carry_is_a_failed_call_with_a_clear_error(fn, nee
     error = error_of(result)
     assert error["type"] == "InvalidToolOutput"
     assert needle in error["message"]
+
+
+def test_a_tool_runs_when_the_worker_holds_more_than_1024_descriptors() -> None:
+    # select() refuses descriptors numbered 1024 and up; a busy worker can hand those out.
+    import os
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard != resource.RLIM_INFINITY and hard < 1200:
+        pytest.skip(f"the descriptor limit ({hard}) is too low to open 1,100 files")
+    resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, 1200), hard))
+    held = [os.open(os.devnull, os.O_RDONLY) for _ in range(1100)]
+    try:
+        result = invoke_tool(make_registry(greet), "greet", json.dumps({"name": "Ann"}))
+    finally:
+        for fd in held:
+            os.close(fd)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+    assert not result.is_error and result.output == "hello Ann!"
