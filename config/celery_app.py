@@ -9,6 +9,7 @@ from celery import Celery
 from celery.signals import (
     after_setup_logger,
     after_setup_task_logger,
+    beat_init,
     celeryd_after_setup,
     worker_init,
     worker_process_init,
@@ -116,6 +117,13 @@ def _fresh_clients_after_fork(**_: Any) -> None:
     wiring.reset(after_fork=True)
 
 
+def _check_beat_start(sender: Any, **kwargs: Any) -> None:
+    # Outside dev, beat needs the real secrets too: one line and a non-zero exit.
+    from gateway.preflight import check_beat_start
+
+    check_beat_start(sender, **kwargs)
+
+
 def _check_worker_start(sender: Any, **kwargs: Any) -> None:
     # A bad -Q or a dead Redis: one line and a non-zero exit, before the worker starts.
     from gateway.preflight import check_worker_start
@@ -127,5 +135,6 @@ def _check_worker_start(sender: Any, **kwargs: Any) -> None:
 after_setup_logger.connect(worker_hooks.format_logs, weak=False)
 after_setup_task_logger.connect(worker_hooks.format_logs, weak=False)
 worker_init.connect(_check_worker_start, weak=False)  # first: nothing starts if it fails
+beat_init.connect(_check_beat_start, weak=False)
 worker_init.connect(worker_hooks.serve_metrics_unless_prefork, weak=False)
 worker_process_init.connect(worker_hooks.serve_metrics_in_child, weak=False)

@@ -374,8 +374,13 @@ class Settings(BaseSettings):
         """True when no real provider key is configured."""
         return self.provider.api_key.get_secret_value() == SIMULATOR_API_KEY
 
-    @model_validator(mode="after")
-    def _check_across_groups(self) -> Settings:
+    def require_deployable(self) -> None:
+        """Refuse to serve or work with the public placeholders outside an explicit dev.
+
+        Called when a process that serves or works starts (`runq serve`, a worker, beat), not
+        when settings are read: importing a module, or a producer that only enqueues, needs
+        no provider key or signing secret.
+        """
         # The placeholder key only talks to the simulator; anywhere but a developer's machine
         # (test, staging, production) it would send runs nowhere.
         where = (
@@ -397,6 +402,9 @@ class Settings(BaseSettings):
                 "least 24 random bytes, or RUNQ_ENVIRONMENT=dev to sign with the public "
                 "placeholder"
             )
+
+    @model_validator(mode="after")
+    def _check_across_groups(self) -> Settings:
         if max(self.polling.cap_s, self.runs.agent_missing_retry_s) > self.runs.max_countdown_s:
             raise ConfigError(
                 "RUNQ_VISIBILITY_TIMEOUT_S must be at least twice RUNQ_POLL_CAP_S and "

@@ -15,6 +15,14 @@ from gateway.exit_codes import ExitCode
 REDIS_CONNECT_TIMEOUT_S = 2.0
 
 
+def require_deployable() -> None:
+    """Outside an explicit dev, a process that serves or works needs a real provider key and
+    signing secret (ConfigError, exit 9, naming the variable); see Settings.require_deployable."""
+    from config.settings import get_settings
+
+    get_settings().require_deployable()
+
+
 def require_redis_url() -> str:
     """REDIS_URL, or a configuration error that says how to set it."""
     from config.settings import get_settings
@@ -111,11 +119,23 @@ def unknown_queues(requested: Iterable[str], known: set[str]) -> list[str]:
     return sorted(set(requested) - known)
 
 
+def check_beat_start(sender: Any, **_: Any) -> None:
+    """`beat_init`: outside dev, a real provider key and signing secret, else one line."""
+    if sender.app.main != "runq":
+        return
+    try:
+        require_deployable()
+    except Exception as exc:
+        exit_at_start(exc)
+
+
 def check_worker_start(sender: Any, **_: Any) -> None:
-    """`worker_init`: the queues after -Q exist and Redis answers, else one line and exit."""
+    """`worker_init`: a deployable configuration, the queues after -Q exist and Redis
+    answers, else one line and exit."""
     if sender.app.main != "runq":
         return  # Celery's signals are global: another app's worker (the benchmarks') is not ours
     try:
+        require_deployable()
         selected = sender.app.amqp.queues.consume_from  # None when -Q was not given
         unknown = unknown_queues(selected or (), known_queues(sender.app.conf))
         if unknown:

@@ -126,8 +126,9 @@ def worker(
     Same as `celery -A config worker --pool threads`, after checking the settings, the agent
     modules and Redis. Scale out by starting more, on any machine. Options runq does not know go
     to celery as they are, e.g. `runq worker --queues tools --max-tasks-per-child 1000`."""
-    from gateway.preflight import load_agents, require_redis
+    from gateway.preflight import load_agents, require_deployable, require_redis
 
+    require_deployable()
     load_agents()
     require_redis()
     node = hostname or worker_node_name(queues, os.getpid())

@@ -36,10 +36,11 @@ def serve(
     """Serve the HTTP API (/v1/runs, /docs) on the store and broker of this environment."""
     import uvicorn
 
-    from gateway.preflight import require_redis
+    from gateway.preflight import require_deployable, require_redis
     from workers.observability.worker_hooks import format_process_logs
 
     format_process_logs()
+    require_deployable()  # outside dev: a real provider key and signing secret (exit 9)
     # No default broker in any environment: runs, events and /wait all go through it.
     require_redis()  # unset: exit 9; not answering: exit 8 (one line each)
     # uvicorn shuts down gracefully on SIGTERM, then re-raises the signal to the handler it

@@ -69,7 +69,7 @@ def test_the_placeholder_callback_secret_is_refused_outside_dev(monkeypatch):
     monkeypatch.setenv("RUNQ_ENVIRONMENT", "production")
     monkeypatch.setenv("OPENAI_API_KEY", "sk-live-123")
     with pytest.raises(ConfigError, match="RUNQ_CALLBACK_SECRET"):
-        load_settings()
+        load_settings().require_deployable()
     monkeypatch.setenv("RUNQ_CALLBACK_SECRET", "whsec_" + "b" * 40)
     assert load_settings().environment == "production"
 
@@ -80,7 +80,7 @@ def test_an_unset_environment_is_production_and_says_so(monkeypatch):
     monkeypatch.delenv("RUNQ_ENVIRONMENT")
     monkeypatch.setenv("OPENAI_API_KEY", "sk-live-123")
     with pytest.raises(ConfigError, match=r"RUNQ_CALLBACK_SECRET is not set \(RUNQ_ENVIRONMENT is"):
-        load_settings()
+        load_settings().require_deployable()
     monkeypatch.setenv("RUNQ_CALLBACK_SECRET", "whsec_" + "b" * 40)
     assert load_settings().environment == "production"
 

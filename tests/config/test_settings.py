@@ -158,7 +158,7 @@ def test_a_value_out_of_range_names_the_field(monkeypatch):
 def test_the_simulator_key_is_refused_outside_dev(monkeypatch, environment):
     monkeypatch.setenv("RUNQ_ENVIRONMENT", environment)
     with pytest.raises(ConfigError, match="OPENAI_API_KEY is not set"):
-        load_settings()
+        load_settings().require_deployable()
 
 
 def test_a_real_key_passes_outside_dev(monkeypatch):

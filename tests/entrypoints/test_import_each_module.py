@@ -5,6 +5,7 @@ imported first: an import cycle that depends on import order (the one that kille
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -44,11 +45,19 @@ def test_the_module_list_covers_every_package():
     assert len(modules) > 150
 
 
+def bare_environment() -> dict[str, str]:
+    """A fresh shell's environment: none of runq's variables (the test session sets dev), so an
+    import that reads or checks settings fails here as it would for a user."""
+    ours = ("RUNQ_", "OPENAI_", "REDIS_URL", "DATABASE_URL")
+    return {name: value for name, value in os.environ.items() if not name.startswith(ours)}
+
+
 def test_every_module_imports_alone_in_a_fresh_process():
     modules = every_module()
     done = subprocess.run(
         [sys.executable, "-m", "tests.entrypoints.import_alone", *modules],
         cwd=ROOT,
+        env=bare_environment(),
         capture_output=True,
         text=True,
         timeout=170,
