@@ -77,3 +77,9 @@ def run_events_channel(prefix: str) -> str:
     clients wait, and wakes only the waiters of the run named.
     """
     return f"{prefix}:events"
+
+
+def webhook_seen_key(prefix: str, digest: str) -> str:
+    """An OpenAI webhook id already processed (sha256 of the id), kept for its signature's
+    window so a replay is acknowledged and ignored."""
+    return f"{prefix}:webhook-seen:{digest}"

@@ -23,6 +23,7 @@ from config.settings import get_settings
 from tasks.next_step import send
 from workers.db import run_pages
 from workers.db.statuses import RunStatus
+from workers.redis_keys import webhook_seen_key
 from workers.runs.context import Later, StepName
 from workers.wiring import get_openai_client, get_redis, new_session
 
@@ -56,23 +57,32 @@ async def openai_webhook(request: Request) -> dict[str, str | None]:
         event = client.webhooks.unwrap(body, dict(request.headers), secret=secret)
     except (InvalidWebhookSignatureError, ValueError) as exc:
         raise HTTPException(status.HTTP_400_BAD_REQUEST, f"webhook refused: {exc}") from None
+    if event.type not in RESPONSE_ENDED:
+        return {"event": event.type, "woken": None}
     webhook_id = request.headers.get("webhook-id", "")
     # Redis, a query and a publish: off the event loop that serves every /wait and SSE stream.
     if not await run_in_threadpool(first_sight, webhook_id):
         log.info("webhook %s seen before: a replay, ignored", webhook_id[:100])
         return {"event": event.type, "woken": None, "replay": "ignored"}
-    if event.type not in RESPONSE_ENDED:
-        return {"event": event.type, "woken": None}
     response_id = str(getattr(event.data, "id", ""))
-    return {"event": event.type, "woken": await run_in_threadpool(wake_run, response_id)}
+    try:
+        woken = await run_in_threadpool(wake_run, response_id)
+    except Exception:
+        # The provider re-sends a delivery that failed, with the same id: let that copy in.
+        await run_in_threadpool(get_redis().delete, _seen_key(webhook_id))
+        raise
+    return {"event": event.type, "woken": woken}
 
 
 def first_sight(webhook_id: str) -> bool:
     """Record `webhook_id` (verified: a forger cannot burn ids); False if it was seen within
     the signature's window. One SET NX: two copies arriving at once cannot both win."""
+    return bool(get_redis().set(_seen_key(webhook_id), "1", nx=True, ex=SEEN_FOR_S))
+
+
+def _seen_key(webhook_id: str) -> str:
     digest = hashlib.sha256(webhook_id.encode()).hexdigest()  # any header, a fixed-size key
-    key = f"{get_settings().redis.prefix}:webhook-seen:{digest}"
-    return bool(get_redis().set(key, "1", nx=True, ex=SEEN_FOR_S))
+    return webhook_seen_key(get_settings().redis.prefix, digest)
 
 
 def wake_run(response_id: str) -> str | None:

@@ -122,3 +122,39 @@ def test_a_replayed_webhook_id_is_processed_once(api, monkeypatch):
     assert [r.status_code for r in (first, replay, other)] == [200, 200, 200]
     assert woken == ["resp_once", "resp_twice"]
     assert replay.json() == {"event": "response.completed", "woken": None, "replay": "ignored"}
+
+
+def test_a_delivery_that_failed_is_processed_when_the_provider_sends_it_again(api, monkeypatch):
+    # The id is remembered only once the run was woken: a delivery that failed (a database
+    # error, so a 500) comes back with the same id and must not be taken for a replay.
+    from gateway.http import webhooks
+
+    monkeypatch.setattr(get_settings().webhooks, "secret", SecretStr(SECRET))
+    woken: list[str] = []
+
+    def fail_once(response_id: str) -> str:
+        if not woken:
+            woken.append("failed")
+            raise RuntimeError("database unavailable")
+        woken.append(response_id)
+        return "run_x"
+
+    monkeypatch.setattr(webhooks, "wake_run", fail_once)
+    now_s = int(time.time())
+    event_id = f"evt_retry_{time.monotonic_ns()}"
+    event = {
+        "id": event_id,
+        "object": "event",
+        "type": "response.completed",
+        "created_at": now_s,
+        "data": {"id": "resp_retry"},
+    }
+    body = json.dumps(event).encode()
+    headers = signature_headers(SECRET, body, message_id=event_id, timestamp_s=now_s)
+
+    first = post_event(api, body, headers)
+    again = post_event(api, body, headers)
+
+    assert first.status_code == 500
+    assert again.status_code == 200 and again.json()["woken"] == "run_x"
+    assert woken == ["failed", "resp_retry"]
