@@ -80,7 +80,9 @@ def _resolve(host: str, port: int) -> list[str]:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except (socket.gaierror, UnicodeError) as exc:
         raise CallbackRefused(f"callback URL host {host!r} does not resolve: {exc}") from exc
-    addresses = sorted({str(info[4][0]) for info in infos})
+    # The resolver's order, duplicates dropped: it puts first what this host can reach (an
+    # IPv4-only worker gets the IPv4 address first; sorted text would put IPv6 first).
+    addresses = list(dict.fromkeys(str(info[4][0]) for info in infos))
     if not addresses:
         raise CallbackRefused(f"callback URL host {host!r} resolves to no address")
     return addresses

@@ -57,3 +57,21 @@ def test_non_http_urls_are_refused_even_with_the_flag(url):
 def test_a_host_that_does_not_resolve_is_refused():
     with pytest.raises(CallbackRefused, match="does not resolve"):
         check_callback_url("http://no-such-host.invalid/hook", allow_private=False)
+
+
+def test_the_pinned_address_is_the_resolvers_first_not_the_first_in_text_order(monkeypatch):
+    # An IPv4-only worker gets the IPv4 address first from its resolver; sorted as text,
+    # "2001:…" came before "93.…" and every callback to a dual-stack host went to IPv6.
+    import socket
+
+    from workers.callbacks.address_guard import pin_callback_url
+
+    def getaddrinfo(host, port, *args, **kwargs):
+        return [
+            (socket.AF_INET, socket.SOCK_STREAM, 6, "", ("93.184.215.14", port)),
+            (socket.AF_INET6, socket.SOCK_STREAM, 6, "", ("2606:2800:21f:cb07::1", port, 0, 0)),
+        ]
+
+    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
+    target = pin_callback_url("https://hooks.example.com/runq", allow_private=False)
+    assert target.address == "93.184.215.14"
