@@ -15,6 +15,7 @@ tool or a library it calls may.
 from __future__ import annotations
 
 import logging
+import os
 import threading
 from collections import Counter
 from collections.abc import Iterable, Iterator
@@ -47,6 +48,16 @@ SHORTEST_HIDDEN = 4
 # Values hidden while a block runs, counted: two calls may hide the same value at once.
 _hidden: Counter[str] = Counter()
 _hidden_lock = threading.Lock()
+
+
+def _fresh_lock_in_child() -> None:
+    # Tools run in a child forked from a threaded worker: if another thread held the lock at
+    # the fork, the child's copy would stay locked and its first log line would hang.
+    global _hidden_lock
+    _hidden_lock = threading.Lock()
+
+
+os.register_at_fork(after_in_child=_fresh_lock_in_child)
 
 
 @contextmanager
