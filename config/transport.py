@@ -121,13 +121,19 @@ def _check_argument_types(task_name: str, args: list[Any]) -> None:
 _SCALARS: dict[str, type] = {"str": str, "int": int}
 
 
-@functools.cache
 def _positional_types(task_name: str) -> tuple[tuple[str, str], ...]:
     """(name, annotation) of a runq task's positional parameters; () for any other task."""
+    if not task_name.startswith("runq."):
+        return ()  # a producer's own name: never cached, so hostile names cannot grow it
+    return _runq_positional_types(task_name)
+
+
+@functools.lru_cache(maxsize=256)
+def _runq_positional_types(task_name: str) -> tuple[tuple[str, str], ...]:
     from celery import current_app  # the worker's app; imported late, it imports this module
 
     task = current_app.tasks.get(task_name)
-    if task is None or not task_name.startswith("runq."):
+    if task is None:
         return ()
     positional = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
     return tuple(
