@@ -41,6 +41,9 @@ def leased(ctx: StepContext, run: Run) -> Iterator[None]:
         yield
     finally:
         stop.set()
+        # A beat still writing must finish before the step records its own next_due_at, or
+        # it would overwrite it (a Retry or Throttle keeps the run's status and step).
+        beat.join()
 
 
 def _beat(

@@ -278,9 +278,11 @@ def _call(
         left_s = (run.deadline_at - ctx.now()).total_seconds()
         if left_s <= 0:
             raise ProviderTimedOut("no time left before the run's deadline")
-        provider = ctx.provider_for(agent)
-        if ctx.provider_within is not None:
-            provider = ctx.provider_within(agent, left_s)
+        provider = (
+            ctx.provider_for(agent)
+            if ctx.provider_within is None
+            else ctx.provider_within(agent, left_s)
+        )
         with leased(ctx, run):
             return call(MeteredProvider(provider, provider=run.provider, model=run.model))
     except ProviderError as exc:
