@@ -164,7 +164,7 @@ def _call_with_deadline(spec: ToolSpec, arguments: dict[str, Any], timeout_s: fl
         _run_in_child(spec, arguments, timeout_s, write_fd, parent_pid)
     os.close(write_fd)
     try:
-        reply = _read_until(read_fd, time.monotonic() + timeout_s)
+        reply = _read_answer(read_fd, pid, time.monotonic() + timeout_s)
     finally:
         os.close(read_fd)
         _stop_child(pid)
@@ -193,7 +193,7 @@ def _run_in_child(
                 answer = {"invalid": str(exc)}
         data = json.dumps(answer).encode()
         with os.fdopen(write_fd, "wb") as pipe:
-            pipe.write(data)
+            pipe.write(len(data).to_bytes(_LENGTH_BYTES, "big") + data)
     finally:
         # No atexit handlers, no flushing of buffers copied from the worker, no closing of
         # its database or Redis connections: only the parent owns those.
@@ -210,24 +210,40 @@ def _die_with_parent(parent_pid: int) -> None:
         os._exit(1)
 
 
-def _read_until(fd: int, deadline_s: float) -> bytes | None:
-    """Everything the child writes before it closes the pipe, or None at the deadline."""
-    chunks: list[bytes] = []
+_LENGTH_BYTES = 8
+_CHECK_EXIT_MS = 50
+
+
+def _read_answer(fd: int, pid: int, deadline_s: float) -> bytes | None:
+    """The child's length-prefixed answer; b"" if it exited without one; None at the deadline.
+
+    Not "read until EOF": a child forked by another thread at the same moment inherits this
+    pipe's write end, and EOF would wait for that unrelated child too. So the answer says how
+    long it is, and a child that died without answering is noticed by its exit.
+    """
+    data = b""
     # poll, not select: select fails on a descriptor numbered 1024 or more, which a busy
     # worker (many connections) can hand out.
     poller = select.poll()
     poller.register(fd, select.POLLIN)
     while True:
+        if len(data) >= _LENGTH_BYTES:
+            size = int.from_bytes(data[:_LENGTH_BYTES], "big")
+            if len(data) >= _LENGTH_BYTES + size:
+                return data[_LENGTH_BYTES : _LENGTH_BYTES + size]
         left_s = deadline_s - time.monotonic()
         if left_s <= 0:
             return None
-        ready = poller.poll(max(1, math.ceil(left_s * 1000)))
-        if not ready:
-            return None
-        chunk = os.read(fd, 1 << 16)
-        if not chunk:
-            return b"".join(chunks)
-        chunks.append(chunk)
+        if poller.poll(min(_CHECK_EXIT_MS, max(1, math.ceil(left_s * 1000)))):
+            chunk = os.read(fd, 1 << 16)
+            if chunk:
+                data += chunk
+                continue
+            return b""  # every write end closed: it exited without a whole answer
+        # WNOWAIT: look without reaping, so the pid stays reserved until _stop_child.
+        exited = os.waitid(os.P_PID, pid, os.WEXITED | os.WNOHANG | os.WNOWAIT)
+        if exited is not None and not poller.poll(0):
+            return b""  # it exited with nothing more to read
 
 
 def _stop_child(pid: int) -> None:
