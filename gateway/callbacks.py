@@ -20,6 +20,7 @@ from workers.callbacks.delivery import Attempt, Delivery, post_signed, retry_del
 from workers.db import callback_store, store
 from workers.db.models import Run
 from workers.observability import events
+from workers.runs import ledger
 from workers.wiring import new_session
 
 log = logging.getLogger("runq.callbacks")
@@ -47,11 +48,11 @@ def deliver_callback(run_id: str, attempt: int) -> tuple[float | None, str]:
             return None, f"attempt {attempt} was already made (redelivered message)"
         result = _post(session, run, attempt, settings)
         if result.is_delivered:
-            callback_store.settle_callback(session, run_id=run_id, state="delivered")
+            ledger.settle_callback(session, run_id=run_id, state="delivered")
             return None, f"delivered on attempt {attempt}"
         ended_at = run.finished_at or run.updated_at
         if result.is_final or (datetime.now(UTC) - ended_at).total_seconds() > settings.give_up_s:
-            callback_store.settle_callback(session, run_id=run_id, state="gave_up")
+            ledger.settle_callback(session, run_id=run_id, state="gave_up")
             log.warning("run %s: callback given up after %d attempts", run_id, attempt)
             return None, f"gave up: {result.error}"
     delay_s = retry_delay_s(attempt, settings.retry_first_s)

@@ -20,6 +20,7 @@ from workers.callbacks.address_guard import check_callback_url
 from workers.db import store, thread_store
 from workers.db.models import Run, utcnow
 from workers.errors import IdempotencyConflict, ThreadBusy
+from workers.runs import ledger
 from workers.runs.routing import choose_model
 
 log = logging.getLogger("runq.enqueue")
@@ -47,7 +48,7 @@ def record_run(
     if callback_url is not None:
         check_callback_url(callback_url, allow_private=get_settings().callbacks.allow_private)
     thread_id = _thread_for(session, job, agent, owner_key_id)
-    run, created = store.create_run(
+    run, created = ledger.open_run(
         session,
         agent=agent.name,
         input_text=job.input,

@@ -27,10 +27,11 @@ from config.settings import get_settings
 from gateway.enqueue import enqueue_run, replayed_run
 from gateway.schemas import MAX_INPUT_CHARS, JobCreate
 from workers.agents import load_agent_modules
-from workers.db import key_store, store
+from workers.db import key_store
 from workers.db.changes import RunChanges
 from workers.db.statuses import RunStatus
 from workers.errors import CallbackRefused, IdempotencyConflict, ThreadBusy, UnknownAgent
+from workers.runs import ledger
 from workers.wiring import new_session
 
 log = logging.getLogger("runq.jobs")
@@ -96,7 +97,7 @@ def _record_refusal(session: Session, payload: dict[str, Any], owner: str, reaso
     database cannot hold is dropped: the reason says so)."""
     key = payload.get(IDEMPOTENCY_FIELD)
     storable_key = isinstance(key, str) and 0 < len(key) <= 256 and "\x00" not in key
-    run, created = store.create_run(
+    run, created = ledger.open_run(
         session,
         agent=_storable(payload.get("agent", ""))[:128],
         input_text=_storable(payload.get("input", ""))[:MAX_INPUT_CHARS],
@@ -111,11 +112,11 @@ def _record_refusal(session: Session, payload: dict[str, Any], owner: str, reaso
         # The key names a run already: the same refused body again, or another body.
         replayed_run(run, _body_hash(payload))
     if created:
-        store.transition(
+        ledger.end(
             session,
-            run_id=run.id,
+            run,
+            status=RunStatus.FAILED,
             from_statuses=[RunStatus.PENDING],
-            to=RunStatus.FAILED,
             changes=RunChanges(
                 error=f"invalid job: {reason}"[:4000], finished_at=datetime.now(UTC)
             ),

@@ -12,7 +12,7 @@ from celery import Task
 from config.settings import get_settings
 from tasks.next_step import send, task_label
 from workers.errors import IllegalTransition, RunEnded, RunNotFound, RunqError, UnknownAgent
-from workers.runs.context import Next, Nothing
+from workers.runs.context import FanOut, Later, Next, Nothing
 from workers.runs.outcomes import fail_run
 from workers.runs.state import Fail
 from workers.runs.sweep import record_next_due
@@ -64,8 +64,9 @@ class RunStepTask(Task):  # type: ignore[type-arg]
                 raise RunEnded.of(run_id, "failed", reason) from exc
             return f"failed: {exc!r}"
         # Due time first: if this process dies before the send, the sweep re-sends. A wait
-        # longer than a broker countdown may be is parked: the sweep sends it when due.
-        if not record_next_due(get_step_context(), next_step, get_settings().runs.max_countdown_s):
+        # longer than a broker countdown may be is parked: the sweep sends it when due. The
+        # step's own transition usually wrote both already.
+        if not _parked(next_step):
             send(next_step)
         if isinstance(next_step, Nothing) and next_step.ended is not None:
             raise RunEnded.of(run_id, next_step.ended.value, next_step.reason)
@@ -85,6 +86,15 @@ class RunStepTask(Task):  # type: ignore[type-arg]
         if fail_run(get_step_context(), run_id, Fail(reason)):
             raise RunEnded.of(run_id, "failed", reason) from exc
         return f"failed: {reason}"
+
+
+def _parked(next_step: Next) -> bool:
+    """Record when `next_step` is due unless its step did; True if it is parked (not sent)."""
+    if isinstance(next_step, Later) and next_step.due_recorded:
+        return next_step.parked
+    if isinstance(next_step, FanOut) and next_step.due_recorded:
+        return False
+    return record_next_due(get_step_context(), next_step, get_settings().runs.max_countdown_s)
 
 
 def hand_back(task: Task, exc: UnknownAgent) -> None:  # type: ignore[type-arg]

@@ -247,6 +247,8 @@ def get_step_context() -> StepContext:
         webhook_poll_first_s=settings.webhooks.poll_first_s,
         turn_times=_turn_times(settings),
         lease_s=settings.runs.lease_s,
+        sweep_grace_s=settings.runs.recovery_grace_s,
+        max_countdown_s=settings.runs.max_countdown_s,
         provider_within=provider_for,
     )
 

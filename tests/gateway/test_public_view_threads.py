@@ -9,8 +9,9 @@ from sqlmodel import Session
 
 from gateway.public_view import runs_public, thread_public
 from tests.workers.steps_fixtures import memory_engine
-from workers.db import store, thread_store
+from workers.db import thread_store
 from workers.db.models import utcnow
+from workers.runs import ledger
 
 
 @pytest.mark.parametrize(
@@ -22,7 +23,7 @@ def test_a_run_and_its_thread_show_the_callers_name(stored: str, shown: str) -> 
     # built the run's public view with split("/")[1] and died on IndexError.
     with Session(memory_engine()) as session:
         thread = thread_store.get_or_create_thread(session, external_key=stored, agent="a")
-        run, _ = store.create_run(
+        run, _ = ledger.open_run(
             session,
             agent="a",
             input_text="hi",

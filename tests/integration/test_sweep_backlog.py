@@ -17,6 +17,7 @@ import redis
 from workers import wiring
 from workers.db import store
 from workers.db.models import utcnow
+from workers.runs import ledger
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.timeout(150)]
 
@@ -55,7 +56,7 @@ def test_a_sweep_runs_on_time_under_a_ten_thousand_message_backlog(fleet):
 
     # When a run's start message is lost (recorded, never sent)
     with wiring.new_session() as session:
-        run, _ = store.create_run(
+        run, _ = ledger.open_run(
             session,
             agent="responses-agent",
             input_text="hi",

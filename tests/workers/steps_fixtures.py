@@ -12,6 +12,7 @@ from workers.agents import Agent
 from workers.db import store
 from workers.limits.clearance import NoLimits
 from workers.providers.fake import ScriptedProvider
+from workers.runs import ledger
 from workers.runs.backoff import Schedule
 from workers.runs.context import StepContext
 from workers.runs.state import RunPolicy
@@ -75,7 +76,7 @@ def insert_run(
 ) -> str:
     name = agent if isinstance(agent, str) else agent.name
     with Session(engine) as session:
-        run, _ = store.create_run(
+        run, _ = ledger.open_run(
             session,
             agent=name,
             input_text=input_text,
@@ -101,3 +102,25 @@ class DictCache:
 
     def put(self, cache_key, value, ttl_s=None):
         self.entries[cache_key] = dict(value)
+
+
+def record_tool_turn(session, *, run_id: str, turn: int, calls, at_step: int = 0, usage=None):
+    """Move an in_progress run at `at_step` to requires_tools with these pending calls."""
+    from workers.db.statuses import RunStatus
+    from workers.runs.ledger import NO_CHANGES, Due
+
+    run = store.get_run(session, run_id=run_id)
+    if run.step_seq != at_step:
+        from workers.errors import IllegalTransition
+
+        raise IllegalTransition(f"run {run_id} is at step {run.step_seq}, not {at_step}")
+    ledger.run_tools(
+        session,
+        run,
+        from_status=RunStatus.IN_PROGRESS,
+        turn=turn,
+        calls=calls,
+        changes=NO_CHANGES,
+        due=Due(NOW),
+        usage=usage,
+    )

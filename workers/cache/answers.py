@@ -19,9 +19,9 @@ from workers.db.changes import RunChanges
 from workers.db.models import Run
 from workers.db.statuses import RunStatus
 from workers.observability import events
-from workers.providers.interface import TurnRequest, Usage
+from workers.providers.interface import TurnRequest
+from workers.runs import ledger
 from workers.runs.context import StepContext
-from workers.runs.reporting import report_end
 from workers.runs.turn_requests import build_turn_request
 
 log = logging.getLogger("runq.cache")
@@ -68,17 +68,15 @@ def complete_from_cache(ctx: StepContext, session: Session, run: Run, request: T
     if cached is None or not isinstance(cached.get("text"), str):
         return False
     now = ctx.now()
-    store.transition(
+    ledger.settle(
         session,
-        run_id=run.id,
-        from_statuses=[RunStatus.PENDING],
-        to=RunStatus.COMPLETED,
+        run,
+        from_status=RunStatus.PENDING,
         changes=RunChanges(
             result_text=cached["text"], cache_hit=True, started_at=now, finished_at=now
         ),
     )
     log.info("run %s answered from the cache", run.id)
-    report_end(run, RunStatus.COMPLETED, now, Usage(), 0.0, from_status=RunStatus.PENDING)
     return True
 
 

@@ -55,28 +55,6 @@ def list_attempts(session: Session, *, run_id: str) -> list[CallbackAttempt]:
     return list(session.exec(query.order_by(col(CallbackAttempt.id))).all())
 
 
-def settle_callback(session: Session, *, run_id: str, state: str) -> bool:
-    """Move a pending callback to `state` (delivered | gave_up); False if it was not pending."""
-    result = session.execute(
-        update(Run)
-        .where(col(Run.id) == run_id, col(Run.callback_state) == "pending")
-        .values(callback_state=state)
-    )
-    session.commit()
-    return bool(result.rowcount == 1)  # type: ignore[attr-defined]
-
-
-def claim_callback(session: Session, *, run_id: str) -> bool:
-    """In the ending transaction: mark a run with a callback URL as owing one, once."""
-    result = session.execute(
-        update(Run)
-        .where(col(Run.id) == run_id)
-        .where(col(Run.callback_url).is_not(None), col(Run.callback_state).is_(None))
-        .values(callback_state="pending")
-    )
-    return bool(result.rowcount == 1)  # type: ignore[attr-defined]
-
-
 def stalled_callbacks(
     session: Session, *, quiet_since: datetime, limit: int = 500
 ) -> list[tuple[str, int]]:

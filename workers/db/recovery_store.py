@@ -1,7 +1,7 @@
-"""The SQL of recovery: when each run's next step is due, and the sweep's query.
+"""The SQL of recovery: the sweep's query, and the tool calls' leases.
 
-Kept apart from `store.py` (the transitions): these statements never change a run's
-status, only the bookkeeping that lets a lost step be found in seconds.
+The run's own bookkeeping (when its next step is due, leases, re-sends) is written by
+`workers.runs.ledger`, with every other write of a run's state.
 """
 
 from __future__ import annotations
@@ -15,32 +15,6 @@ from workers.db.models import Run, ToolCall
 from workers.db.statuses import TERMINAL_STATUSES, ToolCallStatus
 
 _TERMINAL = [s.value for s in TERMINAL_STATUSES]
-
-
-def set_next_due(session: Session, *, run_id: str, due_at: datetime, parked: bool = False) -> None:
-    """Record when the run's next message should have done its work (runs in flight only);
-    `parked`: no message was sent, the sweep sends the step at `due_at`."""
-    session.execute(
-        update(Run)
-        .where(col(Run.id) == run_id, col(Run.status).not_in(_TERMINAL))
-        .values(next_due_at=due_at, parked=parked)
-    )
-    session.commit()
-
-
-def extend_lease(
-    session: Session, *, run_id: str, status: str, step_seq: int, due_at: datetime
-) -> bool:
-    """Keep a run in flight due at `due_at`, only while it is still at this status and step.
-    False if a step moved it on (the lease holder has nothing left to hold)."""
-    result = session.execute(
-        update(Run)
-        .where(col(Run.id) == run_id, col(Run.status) == status)
-        .where(col(Run.step_seq) == step_seq)
-        .values(next_due_at=due_at)
-    )
-    session.commit()
-    return bool(result.rowcount == 1)  # type: ignore[attr-defined]
 
 
 def find_overdue_runs(
@@ -61,32 +35,6 @@ def find_overdue_runs(
         .execution_options(populate_existing=True)
     )
     return list(session.exec(query).all())
-
-
-def unpark(session: Session, *, run: Run, due_at: datetime) -> bool:
-    """Take a parked run's due step for sending (its message is due by `due_at`), only if
-    it is still where the sweep saw it. False if a step moved it meanwhile."""
-    result = session.execute(
-        update(Run)
-        .where(col(Run.id) == run.id, col(Run.status) == run.status)
-        .where(col(Run.step_seq) == run.step_seq, col(Run.parked))
-        .values(parked=False, next_due_at=due_at)
-    )
-    session.commit()
-    return bool(result.rowcount == 1)  # type: ignore[attr-defined]
-
-
-def mark_resent(session: Session, *, run: Run, due_at: datetime) -> bool:
-    """Count one re-send and set the next due time, only if the run is still where the sweep
-    saw it (same status and step). False if a step moved it meanwhile: nothing to re-send."""
-    result = session.execute(
-        update(Run)
-        .where(col(Run.id) == run.id, col(Run.status) == run.status)
-        .where(col(Run.step_seq) == run.step_seq, col(Run.recoveries) == run.recoveries)
-        .values(recoveries=col(Run.recoveries) + 1, next_due_at=due_at)
-    )
-    session.commit()
-    return bool(result.rowcount == 1)  # type: ignore[attr-defined]
 
 
 def unfinished_calls(session: Session, *, run_id: str, turn: int) -> list[tuple[str, str]]:

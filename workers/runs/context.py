@@ -39,6 +39,10 @@ class Later:
     task: StepName
     args: tuple[str | int, ...]
     after_s: float = 0.0
+    due_recorded: bool = field(default=False, compare=False)
+    """The step's own transition already recorded when this message is due (`parked`:
+    that the sweep sends it), so the task layer need not write it again."""
+    parked: bool = field(default=False, compare=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +52,7 @@ class FanOut:
     run_id: str
     turn: int
     call_ids: tuple[str, ...]
+    due_recorded: bool = field(default=False, compare=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,6 +130,12 @@ class StepContext:
     """While a provider call is in flight its run stays due this far ahead, renewed every
     half of it by a heartbeat (0: set once, no heartbeat). A dead worker stops renewing, so
     the sweep finds its run one lease plus the grace after the last beat."""
+    sweep_grace_s: float = 0.0
+    """How late a run's next step may be before the sweep re-sends it: a poll whose run is
+    due far enough ahead needs no lease write before its request (the first heartbeat
+    comes before the sweep could look)."""
+    max_countdown_s: float | None = None
+    """The longest broker countdown; a longer wait is parked for the sweep to send."""
     provider_within: Callable[[Agent, float], Provider] | None = None
     """The agent's provider with its request timeout capped at the given seconds (what is
     left of the run's deadline); None: `provider_for` as is."""

@@ -13,21 +13,31 @@ import logging
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import timedelta
+from datetime import datetime, timedelta
 
-from workers.db import recovery_store
 from workers.db.models import Run
 from workers.db.statuses import RunStatus
+from workers.runs import ledger
 from workers.runs.context import StepContext
 
 log = logging.getLogger("runq.runs")
 
 
+def lease_until(ctx: StepContext) -> datetime:
+    """The due time a lease taken now holds the run at (a claim writes it with the claim)."""
+    return ctx.now() + timedelta(seconds=ctx.lease_s)
+
+
 @contextmanager
-def leased(ctx: StepContext, run: Run) -> Iterator[None]:
-    """Hold the run's lease (at its current status and step) for the `with` body."""
+def leased(ctx: StepContext, run: Run, *, taken: bool = False) -> Iterator[None]:
+    """Hold the run's lease (at its current status and step) for the `with` body.
+
+    `taken`: the step's claim already wrote the lease. Otherwise it is written first, unless
+    the run is due far enough ahead that the first heartbeat comes before the sweep could
+    find it overdue (a poll that runs on time)."""
     status, step_seq = RunStatus(run.status), run.step_seq
-    _renew(ctx, run.id, status, step_seq)
+    if not taken and _due_too_soon(ctx, run):
+        _renew(ctx, run.id, status, step_seq)
     if ctx.lease_s <= 0:
         yield
         return
@@ -57,12 +67,19 @@ def _beat(
             log.warning("run %s: lease not renewed: %r", run_id, exc)
 
 
+def _due_too_soon(ctx: StepContext, run: Run) -> bool:
+    if run.next_due_at is None or ctx.lease_s <= 0:
+        return True
+    first_beat = ctx.now() + timedelta(seconds=ctx.lease_s / 2 + _BEAT_SLACK_S)
+    return run.next_due_at + timedelta(seconds=ctx.sweep_grace_s) < first_beat
+
+
+_BEAT_SLACK_S = 1.0
+"""Room for a heartbeat that writes late (a busy worker, a slow database)."""
+
+
 def _renew(ctx: StepContext, run_id: str, status: RunStatus, step_seq: int) -> bool:
     with ctx.sessions() as session:
-        return recovery_store.extend_lease(
-            session,
-            run_id=run_id,
-            status=status,
-            step_seq=step_seq,
-            due_at=ctx.now() + timedelta(seconds=ctx.lease_s),
+        return ledger.extend_lease(
+            session, run_id=run_id, status=status, step_seq=step_seq, due_at=lease_until(ctx)
         )

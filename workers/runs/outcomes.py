@@ -13,20 +13,18 @@ from workers.cache.answers import remember_answer
 from workers.db import store
 from workers.db.changes import RunChanges
 from workers.db.models import Run
-from workers.db.statuses import TERMINAL_STATUSES, RunStatus, is_terminal
-from workers.db.store import NO_CHANGES
+from workers.db.statuses import RunStatus, is_terminal
 from workers.errors import ProviderError
 from workers.providers.interface import ProviderState, Usage
 from workers.providers.metered import MeteredProvider
+from workers.runs import ledger
 from workers.runs.context import StepContext
-from workers.runs.reporting import report_end
+from workers.runs.ledger import NO_CHANGES
 from workers.runs.state import Fail, Finish
 from workers.runs.threads import note_thread_turn
 from workers.runs.usage import cost_usd
 
 log = logging.getLogger("runq.runs")
-
-NOT_TERMINAL = [s for s in RunStatus if s not in TERMINAL_STATUSES]
 
 
 def complete_run(
@@ -38,16 +36,18 @@ def complete_run(
     state: ProviderState,
     counted: RunChanges,
     result_json: str | None = None,
+    *,
+    from_status: RunStatus = RunStatus.IN_PROGRESS,
+    first_turn: bool = False,
 ) -> None:
     """Record the answer (and its validated structured form), price it, cache it."""
     total = _total_usage(run, step.usage)
     now, cost = ctx.now(), cost_usd(total, ctx.prices.get(run.model))
-    store.transition(
+    ledger.settle(
         session,
-        run_id=run.id,
-        from_statuses=[RunStatus.IN_PROGRESS],
-        to=RunStatus.COMPLETED,
-        at_step=run.step_seq,
+        run,
+        from_status=from_status,
+        first_turn=first_turn,
         usage=step.usage,
         changes=counted
         | RunChanges(
@@ -59,7 +59,6 @@ def complete_run(
             hosted_items=json.dumps(list(state.hosted_items)) if state.hosted_items else None,
         ),
     )
-    report_end(run, RunStatus.COMPLETED, now, total, cost, from_status=RunStatus.IN_PROGRESS)
     remember_answer(ctx, session, run, agent, step.text)
     note_thread_turn(session, run, agent, state.ref)
     polls = run.poll_count if counted.poll_count is None else counted.poll_count
@@ -79,13 +78,10 @@ def end_run(
     """End the run as failed, cancelled or expired; an expired turn is cancelled upstream."""
     total = _total_usage(run, step.usage)
     now, cost = ctx.now(), cost_usd(total, ctx.prices.get(run.model))
-    # The ORM update below also updates `run` in this session: read the status first.
-    from_status = RunStatus(run.status)
-    store.transition(
+    ledger.end(
         session,
-        run_id=run.id,
-        from_statuses=NOT_TERMINAL,
-        to=step.status,
+        run,
+        status=step.status,
         at_step=at_step,
         usage=step.usage,
         changes=counted
@@ -95,7 +91,6 @@ def end_run(
             cost_usd=cost,
         ),
     )
-    report_end(run, step.status, now, total, cost, from_status=from_status)
     log.warning("run %s ended %s: %s", run.id, step.status.value, step.reason)
     if step.status in (RunStatus.EXPIRED, RunStatus.CANCELLED) and agent and run.provider_ref:
         cancel_upstream(ctx, run, agent)

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable
-from dataclasses import asdict, replace
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, replace
+from datetime import timedelta
 
 from sqlmodel import Session
 
@@ -21,14 +23,16 @@ from workers.db import store
 from workers.db.changes import RunChanges
 from workers.db.models import Run
 from workers.db.statuses import RunStatus, ToolCallStatus
-from workers.db.store import NO_CHANGES
 from workers.errors import IllegalTransition, ProviderError, ProviderRateLimited, ProviderTimedOut
 from workers.observability import events
 from workers.providers.interface import Provider, ProviderState, ProviderStatus, ToolOutput
 from workers.providers.metered import MeteredProvider
+from workers.runs import ledger
 from workers.runs.context import FanOut, Later, Next, Nothing, StepContext, StepName
-from workers.runs.lease import leased
+from workers.runs.lease import lease_until, leased
+from workers.runs.ledger import NO_CHANGES, Due
 from workers.runs.outcomes import complete_run, end_run
+from workers.runs.recovery import tool_wait_s
 from workers.runs.state import (
     Correct,
     Fail,
@@ -74,28 +78,11 @@ def start_run(ctx: StepContext, run_id: str, step_seq: int | None = None) -> Nex
         tokens = estimate_turn_tokens(request, request.input_text)
 
         def claim() -> Later:
-            if run.status == RunStatus.PENDING:
-                store.transition(
-                    session,
-                    run_id=run_id,
-                    from_statuses=[RunStatus.PENDING],
-                    to=RunStatus.IN_PROGRESS,
-                    at_step=run.step_seq,
-                    changes=RunChanges(started_at=ctx.now()),
-                )
-                _moved(run, RunStatus.PENDING, RunStatus.IN_PROGRESS)
-            else:
-                # Another try of a claimed start takes a new step: a copy of this message
-                # (redelivered while the create is slow) finds the step taken.
-                _fenced(
-                    session,
-                    run,
-                    RunStatus.IN_PROGRESS,
-                    RunStatus.IN_PROGRESS,
-                    RunChanges(step_seq=run.step_seq + 1),
-                    None,
-                    first_turn=True,
-                )
+            with _fenced(run):
+                if run.status == RunStatus.PENDING:
+                    ledger.claim_start(session, run, now=ctx.now(), lease_until=lease_until(ctx))
+                else:
+                    ledger.retake_start(session, run, lease_until=lease_until(ctx))
             return Later(StepName.START, (run_id, run.step_seq))
 
         retry = Later(StepName.START, (run_id,) if pending else (run_id, run.step_seq))
@@ -106,17 +93,9 @@ def start_run(ctx: StepContext, run_id: str, step_seq: int | None = None) -> Nex
             return outcome
         # Two creates of one claimed start (a retry raced by the sweep's re-send after a
         # lost lease): the first answer recorded wins, the other finds the turn taken.
-        _fenced(
-            session,
-            run,
-            RunStatus.IN_PROGRESS,
-            RunStatus.IN_PROGRESS,
-            _new_turn(outcome, tokens),
-            outcome,
-            first_turn=True,
-        )
+        turn = _Turn(RunStatus.IN_PROGRESS, _new_turn(outcome, tokens), first_turn=True)
         log.info("run %s created at the provider as %s", run_id, outcome.ref)
-        return _advance(ctx, session, run, agent, outcome)
+        return _advance(ctx, session, run, agent, outcome, turn)
 
 
 def _start_owed(run: Run, step_seq: int | None) -> bool:
@@ -163,7 +142,8 @@ def submit_outputs(ctx: StepContext, run_id: str, turn: int) -> Next:
         retry = Later(StepName.SUBMIT, (run_id, turn))
 
         def claim() -> Later:
-            _fenced_move(session, run, RunStatus.REQUIRES_TOOLS, RunStatus.SUBMITTING)
+            with _fenced(run):
+                ledger.claim_submit(session, run, lease_until=lease_until(ctx))
             return retry
 
         def send_outputs(provider: Provider) -> ProviderState:
@@ -173,18 +153,11 @@ def submit_outputs(ctx: StepContext, run_id: str, turn: int) -> Next:
         if not isinstance(outcome, ProviderState):
             if run.status == RunStatus.SUBMITTING:
                 # The submit will be retried: give the run back to requires_tools.
-                _fenced_move(session, run, RunStatus.SUBMITTING, RunStatus.REQUIRES_TOOLS)
+                with _fenced(run):
+                    ledger.release_submit(session, run)
             return outcome
-        _fenced(
-            session,
-            run,
-            RunStatus.SUBMITTING,
-            RunStatus.IN_PROGRESS,
-            _new_turn(outcome, tokens),
-            outcome,
-        )
-        _moved(run, RunStatus.SUBMITTING, RunStatus.IN_PROGRESS)
-        return _advance(ctx, session, run, agent, outcome)
+        submitted = _Turn(RunStatus.SUBMITTING, _new_turn(outcome, tokens))
+        return _advance(ctx, session, run, agent, outcome, submitted)
 
 
 def view_of(run: Run) -> RunView:
@@ -204,48 +177,48 @@ def _new_turn(state: ProviderState, tokens: int) -> RunChanges:
     return RunChanges(provider_ref=state.ref, reserved_tokens=tokens, attempts=0, turn_polls=0)
 
 
-def _fenced_move(session: Session, run: Run, from_status: RunStatus, to: RunStatus) -> None:
-    """Move the run between statuses at the step this worker holds."""
-    _fenced(session, run, from_status, to, NO_CHANGES, None)
-    _moved(run, from_status, to)
+@dataclass(frozen=True, slots=True)
+class _Turn:
+    """A turn the provider just accepted (a create, a submit, a correction): written by the
+    same UPDATE that records what the step decided about it, one statement per step."""
+
+    from_status: RunStatus
+    changes: RunChanges
+    first_turn: bool = False
+    """Only if the run has no provider turn yet: of two creates of one claimed start, the
+    first answer recorded wins."""
 
 
-def _fenced(
-    session: Session,
-    run: Run,
-    from_status: RunStatus,
-    to: RunStatus,
-    changes: RunChanges,
-    outcome: ProviderState | None,
-    *,
-    first_turn: bool = False,
-) -> None:
-    """Compare-and-set from `from_status` at the run's step as this worker last saw it.
-    The late writer of a step that was overtaken (the sweep released it, a later step moved
-    the run on) loses here, says so, and changes nothing."""
-    seq = run.step_seq
+_POLLED = _Turn(RunStatus.IN_PROGRESS, NO_CHANGES)
+"""A poll found the turn already recorded: nothing new to write about it."""
+
+
+@contextmanager
+def _fenced(run: Run, outcome: ProviderState | None = None) -> Iterator[None]:
+    """A compare-and-set at the run's step as this worker last saw it. The late writer of
+    a step that was overtaken (the sweep released it, a later step moved the run on) loses
+    here, says so, and changes nothing."""
+    seq, status = run.step_seq, run.status
     try:
-        store.transition(
-            session,
-            run_id=run.id,
-            from_statuses=[from_status],
-            to=to,
-            at_step=seq,
-            changes=changes,
-            first_turn=first_turn,
-        )
+        yield
     except IllegalTransition as exc:
         answer = "" if outcome is None else f"; provider answer {outcome.ref} dropped"
         log.warning(
-            "run %s: lost the race at step %d (%s -> %s), a later step moved the run on%s: %s",
+            "run %s: lost the race at step %d (from %s), a later step moved the run on%s: %s",
             run.id,
             seq,
-            from_status.value,
-            to.value,
+            status,
             answer,
             exc,
         )
         raise
+
+
+def _due(ctx: StepContext, after_s: float) -> Due:
+    """When a message sent now with this countdown is due; parked if no countdown may be
+    that long."""
+    parked = ctx.max_countdown_s is not None and after_s > ctx.max_countdown_s
+    return Due(ctx.now() + timedelta(seconds=after_s), parked=parked)
 
 
 def _call(
@@ -270,7 +243,7 @@ def _call(
     if wait_s > 0:
         return replace(retry, after_s=wait_s)
     if claim is not None:
-        retry = claim()
+        retry = claim()  # the claim writes the lease with it
     # End the read transaction: its pooled connection must not wait on the provider with us
     # (a synchronous turn waits seconds; a worker has more threads than connections).
     session.commit()
@@ -283,7 +256,7 @@ def _call(
             if ctx.provider_within is None
             else ctx.provider_within(agent, left_s)
         )
-        with leased(ctx, run):
+        with leased(ctx, run, taken=claim is not None):
             return call(MeteredProvider(provider, provider=run.provider, model=run.model))
     except ProviderError as exc:
         step = decide_on_error(view_of(run), exc, ctx.now(), ctx.policy)
@@ -293,8 +266,9 @@ def _call(
             return replace(retry, after_s=step.after_s)
         if isinstance(step, Retry):
             log.warning("run %s: retry in %.1fs: %s", run.id, step.after_s, step.reason)
-            store.count_attempt(session, run_id=run.id, status=RunStatus(run.status))
-            return replace(retry, after_s=step.after_s)
+            due = _due(ctx, step.after_s)
+            ledger.count_attempt(session, run, due=due)
+            return replace(retry, after_s=step.after_s, due_recorded=True, parked=due.parked)
         assert isinstance(step, Fail)
         end_run(ctx, session, run, agent, step)
         return Nothing(step.reason, ended=step.status)
@@ -306,10 +280,13 @@ def _advance(
     run: Run,
     agent: Agent,
     state: ProviderState,
+    turn: _Turn = _POLLED,
     *,
     polled: bool = False,
 ) -> Next:
-    """Persist what `decide` says about `state`, and name the next message."""
+    """Decide what `state` means and write it, with the turn it came from, in one
+    compare-and-set; name the next message."""
+    ledger.preview(run, turn.changes)
     view = replace(
         view_of(run),
         poll_count=run.turn_polls + int(polled),
@@ -317,45 +294,56 @@ def _advance(
     )
     step = decide(view, state, ctx.now(), _policy_of(ctx, agent))
     seq = run.step_seq
-    counted = RunChanges(attempts=0)
+    counted = turn.changes | RunChanges(attempts=0)
     if polled:
         counted |= RunChanges(poll_count=run.poll_count + 1, turn_polls=run.turn_polls + 1)
     if isinstance(step, Poll):
-        store.transition(
-            session,
-            run_id=run.id,
-            from_statuses=[RunStatus.IN_PROGRESS],
-            to=RunStatus.IN_PROGRESS,
-            at_step=seq,
-            changes=counted | RunChanges(step_seq=seq + 1),
+        due = _due(ctx, step.after_s)
+        with _fenced(run, state if turn is not _POLLED else None):
+            ledger.await_model(
+                session,
+                run,
+                from_status=turn.from_status,
+                changes=counted | RunChanges(step_seq=seq + 1),
+                due=due,
+                first_turn=turn.first_turn,
+            )
+        return Later(
+            StepName.POLL, (run.id, seq + 1), step.after_s, due_recorded=True, parked=due.parked
         )
-        return Later(StepName.POLL, (run.id, seq + 1), step.after_s)
     _settle(ctx, run, agent, state)
     events.turn_ended(view.poll_count)
     if isinstance(step, RunTools):
-        return _fan_out(session, run, step, counted)
+        return _fan_out(ctx, session, run, step, counted, turn)
     if isinstance(step, Finish):
-        return _answer(ctx, session, run, agent, state, step, counted)
+        return _answer(ctx, session, run, agent, state, step, counted, turn)
     assert isinstance(step, Fail)
     end_run(ctx, session, run, agent, step, counted | RunChanges(step_seq=seq + 1), at_step=seq)
     return Nothing(step.reason, ended=step.status)
 
 
-def _fan_out(session: Session, run: Run, step: RunTools, counted: RunChanges) -> Next:
-    """Record the turn's tool calls (pending) and ask for them to run in parallel."""
-    turn = run.turn + 1
-    store.record_tool_turn(
-        session,
-        run_id=run.id,
-        at_step=run.step_seq,
-        turn=turn,
-        calls=step.calls,
-        usage=step.usage,
-        changes=counted,
-    )
-    log.info("run %s: turn %d asks for %d tool calls", run.id, turn, len(step.calls))
-    _moved(run, RunStatus.IN_PROGRESS, RunStatus.REQUIRES_TOOLS, turn=turn)
-    return FanOut(run.id, turn, tuple(c.call_id for c in step.calls))
+def _fan_out(
+    ctx: StepContext, session: Session, run: Run, step: RunTools, counted: RunChanges, turn: _Turn
+) -> Next:
+    """Record the turn's tool calls (pending) and ask for them to run in parallel; the run
+    is due back when its slowest tool's timeouts have passed."""
+    tools = [ctx.tools.get(c.name) for c in step.calls if c.name in ctx.tools]
+    wait_s = tool_wait_s([t.longest_run_s(ctx.tool_retries) for t in tools], ctx.tool_grace_s)
+    with _fenced(run):
+        ledger.run_tools(
+            session,
+            run,
+            from_status=turn.from_status,
+            turn=run.turn + 1,
+            calls=step.calls,
+            usage=step.usage,
+            changes=counted,
+            due=Due(ctx.now() + timedelta(seconds=wait_s)),
+            first_turn=turn.first_turn,
+        )
+    log.info("run %s: turn %d asks for %d tool calls", run.id, run.turn, len(step.calls))
+    calls = tuple(c.call_id for c in step.calls)
+    return FanOut(run.id, run.turn, calls, due_recorded=True)
 
 
 def _answer(
@@ -366,18 +354,31 @@ def _answer(
     state: ProviderState,
     step: Finish,
     counted: RunChanges,
+    turn: _Turn,
 ) -> Next:
     """A final answer: complete the run, or (structured output) correct or fail it."""
     checked = check_structured(agent.output_schema, agent.json_mode, step.text)
     error = None if checked is None else checked.error
     verdict = decide_answer(view_of(run), step, error, agent.output_retries)
     if isinstance(verdict, Correct):
-        return _ask_to_correct(ctx, session, run, agent, verdict, counted)
+        return _ask_to_correct(ctx, session, run, agent, verdict, counted, turn)
     if isinstance(verdict, Fail):
         end_run(ctx, session, run, agent, verdict, counted)
         return Nothing(verdict.reason, ended=verdict.status)
     result_json = None if checked is None else json.dumps(checked.value)
-    complete_run(ctx, session, run, agent, verdict, state, counted, result_json)
+    with _fenced(run, state):
+        complete_run(
+            ctx,
+            session,
+            run,
+            agent,
+            verdict,
+            state,
+            counted,
+            result_json,
+            from_status=turn.from_status,
+            first_turn=turn.first_turn,
+        )
     return Nothing("completed")
 
 
@@ -388,6 +389,7 @@ def _ask_to_correct(
     agent: Agent,
     step: Correct,
     counted: RunChanges,
+    turn: _Turn,
 ) -> Next:
     """Send an answer that failed its schema back to the model once more, as a new turn."""
     message = (
@@ -401,16 +403,19 @@ def _ask_to_correct(
     retry = Later(StepName.POLL, (run.id, run.step_seq))
 
     def claim() -> Later:
-        # The correction takes a step of its own: a copy of this poll (redelivered while
-        # the request is slow) finds it taken instead of asking a second time.
-        _fenced(
-            session,
-            run,
-            RunStatus.IN_PROGRESS,
-            RunStatus.IN_PROGRESS,
-            RunChanges(step_seq=run.step_seq + 1),
-            None,
-        )
+        # The correction takes a step of its own (written with the turn it corrects): a
+        # copy of this poll (redelivered while the request is slow) finds it taken instead
+        # of asking a second time.
+        with _fenced(run):
+            ledger.claim_turn(
+                session,
+                run,
+                from_status=turn.from_status,
+                changes=counted,
+                lease_until=lease_until(ctx),
+                usage=step.usage,
+                first_turn=turn.first_turn,
+            )
         return Later(StepName.POLL, (run.id, run.step_seq))
 
     def correct(provider: Provider) -> ProviderState:
@@ -420,17 +425,10 @@ def _ask_to_correct(
     if not isinstance(outcome, ProviderState):
         return outcome
     log.info("run %s: answer failed its schema; asked the model to correct it", run.id)
-    retried = RunChanges(step_seq=run.step_seq + 1, output_retries_used=run.output_retries_used + 1)
-    store.transition(
-        session,
-        run_id=run.id,
-        from_statuses=[RunStatus.IN_PROGRESS],
-        to=RunStatus.IN_PROGRESS,
-        at_step=run.step_seq,
-        usage=step.usage,
-        changes=counted | _new_turn(outcome, tokens) | retried,
+    corrected = _new_turn(outcome, tokens) | RunChanges(
+        output_retries_used=run.output_retries_used + 1
     )
-    return _advance(ctx, session, run, agent, outcome)
+    return _advance(ctx, session, run, agent, outcome, _Turn(RunStatus.IN_PROGRESS, corrected))
 
 
 def _recent_turn_s(ctx: StepContext, run: Run, state: ProviderState) -> tuple[float, ...]:
@@ -459,15 +457,4 @@ def _settle(ctx: StepContext, run: Run, agent: Agent, state: ProviderState) -> N
         estimated_tokens=run.reserved_tokens,
         counted_tokens=counted,
         headers=state.rate_limit_headers,
-    )
-
-
-def _moved(run: Run, from_status: RunStatus, to: RunStatus, turn: int | None = None) -> None:
-    """Report a committed, non-terminal status change (one metric/log call per transition)."""
-    events.run_moved(
-        run_id=run.id,
-        agent=run.agent,
-        from_status=from_status.value,
-        to_status=to.value,
-        turn=run.turn if turn is None else turn,
     )

@@ -13,10 +13,11 @@ import logging
 from dataclasses import dataclass
 from datetime import timedelta
 
-from workers.db import recovery_store, store
+from workers.db import recovery_store
 from workers.db.changes import RunChanges
 from workers.db.models import Run
 from workers.db.statuses import RunStatus
+from workers.runs import ledger
 from workers.runs.context import FanOut, Later, Next, Nothing, StepContext, StepName
 from workers.runs.outcomes import fail_run
 from workers.runs.recovery import (
@@ -61,8 +62,8 @@ def record_next_due(
     else:
         return False
     with ctx.sessions() as session:
-        due_at = ctx.now() + timedelta(seconds=wait_s)
-        recovery_store.set_next_due(session, run_id=run_id, due_at=due_at, parked=parked)
+        due = ledger.Due(ctx.now() + timedelta(seconds=wait_s), parked=parked)
+        ledger.note_due(session, run_id=run_id, due=due)
     return parked
 
 
@@ -111,26 +112,20 @@ def _resend(ctx: StepContext, run: Run, step: Resend, policy: SweepPolicy) -> Ne
     )
     with ctx.sessions() as session:
         if run.parked:
-            sent = recovery_store.unpark(
+            sent = ledger.unpark(
                 session, run=run, due_at=ctx.now() + timedelta(seconds=policy.grace_s)
             )
         else:
             due_at = ctx.now() + timedelta(seconds=wait_s)
-            sent = recovery_store.mark_resent(session, run=run, due_at=due_at)
+            sent = ledger.mark_resent(session, run=run, due_at=due_at)
         if not sent:
             return Nothing("moved on while the sweep looked")
         if step.release_submit:
             # The submit was cut off mid-call; the provider may or may not have the outputs.
-            store.transition(
-                session,
-                run_id=run.id,
-                from_statuses=[RunStatus.SUBMITTING],
-                to=RunStatus.REQUIRES_TOOLS,
-                at_step=run.step_seq,
-                # A new step: the submit it released loses its compare-and-set if it
-                # ever answers.
-                changes=RunChanges(recoveries=run.recoveries + 1, step_seq=run.step_seq + 1),
-            )
+            # A new step: the submit it released loses its compare-and-set if it ever
+            # answers.
+            changes = RunChanges(recoveries=run.recoveries + 1, step_seq=run.step_seq + 1)
+            ledger.release_submit(session, run, changes=changes)
     if run.parked:
         log.info("run %s: parked %s is due: sending it", run.id, step.step)
     else:

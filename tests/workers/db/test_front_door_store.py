@@ -13,10 +13,11 @@ from workers.db import callback_store, key_store, run_pages, session_hooks, stor
 from workers.db.changes import RunChanges
 from workers.db.statuses import RunStatus
 from workers.errors import ConfigError, RunNotFound
+from workers.runs import ledger
 
 
 def new_run(session: Session, *, owner: str = "", key: str | None = None, **fields):
-    return store.create_run(
+    return ledger.open_run(
         session,
         agent="assistant",
         input_text=fields.pop("input_text", "hi"),
@@ -86,7 +87,7 @@ def test_a_run_with_a_callback_owes_exactly_one_when_it_ends(engine):
         run, _ = new_run(session, callback_url="https://hooks.example.com/runq")
         plain, _ = new_run(session)
         for run_id in (run.id, plain.id):
-            store.transition(
+            ledger.move(
                 session,
                 run_id=run_id,
                 from_statuses=[RunStatus.PENDING],
@@ -102,8 +103,8 @@ def test_a_run_with_a_callback_owes_exactly_one_when_it_ends(engine):
         )
         [made] = callback_store.list_attempts(session, run_id=run.id)
         assert (made.status_code, made.error) == (200, None)
-        assert callback_store.settle_callback(session, run_id=run.id, state="delivered")
-        assert not callback_store.settle_callback(session, run_id=run.id, state="gave_up")
+        assert ledger.settle_callback(session, run_id=run.id, state="delivered")
+        assert not ledger.settle_callback(session, run_id=run.id, state="gave_up")
         assert callback_store.attempts_made(session, run_id=run.id) == 1
 
 
@@ -111,17 +112,17 @@ def test_the_store_announces_what_it_committed(engine):
     sink = RecordingSink()
     with Session(engine, info={session_hooks.EVENT_SINK: sink}) as session:
         run, _ = new_run(session)
-        store.transition(
+        ledger.move(
             session, run_id=run.id, from_statuses=[RunStatus.PENDING], to=RunStatus.IN_PROGRESS
         )
-        store.transition(  # a poll that saw no change is not announced
+        ledger.move(  # a poll that saw no change is not announced
             session,
             run_id=run.id,
             from_statuses=[RunStatus.IN_PROGRESS],
             to=RunStatus.IN_PROGRESS,
             changes=RunChanges(step_seq=1),
         )
-        store.transition(
+        ledger.move(
             session,
             run_id=run.id,
             from_statuses=[RunStatus.IN_PROGRESS],
@@ -139,7 +140,7 @@ def test_owed_callbacks_gone_quiet_are_found_with_their_next_attempt(engine):
         lost, _ = new_run(session, callback_url="https://hooks.example.com/a")
         retrying, _ = new_run(session, callback_url="https://hooks.example.com/b")
         for run in (lost, retrying):
-            store.transition(
+            ledger.move(
                 session, run_id=run.id, from_statuses=[RunStatus.PENDING], to=RunStatus.FAILED
             )
         callback_store.claim_attempt(session, run_id=retrying.id, attempt=1)

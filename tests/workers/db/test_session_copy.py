@@ -7,10 +7,12 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy.pool import StaticPool
 from sqlmodel import Session, SQLModel, create_engine
 
+from tests.workers.steps_fixtures import record_tool_turn
 from workers.db import store
 from workers.db.changes import RunChanges
 from workers.db.statuses import RunStatus, ToolCallStatus
 from workers.providers.interface import ToolCallRequest, Usage
+from workers.runs import ledger
 
 DEADLINE = datetime(2030, 1, 1, tzinfo=UTC)
 
@@ -25,12 +27,12 @@ def memory_session() -> Session:
 
 def test_a_transition_shows_in_the_loaded_run_counters_included() -> None:
     with memory_session() as session:
-        run, _ = store.create_run(
+        run, _ = ledger.open_run(
             session, agent="a", input_text="hi", provider="responses", model="m",
             deadline_at=DEADLINE,
         )  # fmt: skip
         loaded = store.get_run(session, run_id=run.id)
-        store.transition(
+        ledger.move(
             session,
             run_id=run.id,
             from_statuses=[RunStatus.PENDING],
@@ -45,14 +47,14 @@ def test_a_transition_shows_in_the_loaded_run_counters_included() -> None:
 
 def test_claiming_and_finishing_a_call_show_in_the_loaded_call() -> None:
     with memory_session() as session:
-        run, _ = store.create_run(
+        run, _ = ledger.open_run(
             session, agent="a", input_text="hi", provider="responses", model="m",
             deadline_at=DEADLINE,
         )  # fmt: skip
-        store.transition(
+        ledger.move(
             session, run_id=run.id, from_statuses=[RunStatus.PENDING], to=RunStatus.IN_PROGRESS
         )
-        store.record_tool_turn(
+        record_tool_turn(
             session, run_id=run.id, at_step=0, turn=1,
             calls=[ToolCallRequest("call_a", "t", "{}")], usage=None,
         )  # fmt: skip

@@ -1,22 +1,23 @@
 import pytest
 from sqlmodel import Session
 
-from tests.workers.steps_fixtures import NOW, insert_run
+from tests.workers.steps_fixtures import NOW, insert_run, record_tool_turn
 from workers.db import store
 from workers.db.changes import RunChanges
 from workers.db.statuses import RunStatus
 from workers.errors import IllegalTransition, RunNotFound
 from workers.providers.interface import ToolCallRequest, Usage
+from workers.runs import ledger
 
 
 def test_transition_is_compare_and_set_on_status(engine):
     run_id = insert_run(engine)
     with Session(engine) as session:
-        store.transition(
+        ledger.move(
             session, run_id=run_id, from_statuses=[RunStatus.PENDING], to=RunStatus.IN_PROGRESS
         )
         with pytest.raises(IllegalTransition, match="found in_progress"):
-            store.transition(
+            ledger.move(
                 session, run_id=run_id, from_statuses=[RunStatus.PENDING], to=RunStatus.FAILED
             )
         assert store.get_run(session, run_id=run_id).status == "in_progress"
@@ -25,10 +26,10 @@ def test_transition_is_compare_and_set_on_status(engine):
 def test_transition_checks_the_step_sequence_and_adds_usage(engine):
     run_id = insert_run(engine)
     with Session(engine) as session:
-        store.transition(
+        ledger.move(
             session, run_id=run_id, from_statuses=[RunStatus.PENDING], to=RunStatus.IN_PROGRESS
         )
-        store.transition(
+        ledger.move(
             session,
             run_id=run_id,
             from_statuses=[RunStatus.IN_PROGRESS],
@@ -38,7 +39,7 @@ def test_transition_checks_the_step_sequence_and_adds_usage(engine):
             changes=RunChanges(step_seq=1),
         )
         with pytest.raises(IllegalTransition, match="at step 0"):
-            store.transition(
+            ledger.move(
                 session,
                 run_id=run_id,
                 from_statuses=[RunStatus.IN_PROGRESS],
@@ -59,19 +60,17 @@ def test_record_tool_turn_never_resets_a_call_that_ran(engine):
     run_id = insert_run(engine)
     call = ToolCallRequest("call_1", "get_weather", "{}")
     with Session(engine) as session:
-        store.transition(
+        ledger.move(
             session, run_id=run_id, from_statuses=[RunStatus.PENDING], to=RunStatus.IN_PROGRESS
         )
-        store.record_tool_turn(session, run_id=run_id, at_step=0, turn=1, calls=[call], usage=None)
+        record_tool_turn(session, run_id=run_id, at_step=0, turn=1, calls=[call], usage=None)
         assert store.claim_tool_call(session, run_id=run_id, call_id="call_1")
         store.finish_tool_call(
             session, run_id=run_id, call_id="call_1", output="ok", error=None, duration_ms=1
         )
         # A replayed poll of the same step loses the compare-and-set and inserts nothing.
         with pytest.raises(IllegalTransition):
-            store.record_tool_turn(
-                session, run_id=run_id, at_step=0, turn=1, calls=[call], usage=None
-            )
+            record_tool_turn(session, run_id=run_id, at_step=0, turn=1, calls=[call], usage=None)
         [stored] = store.list_tool_calls(session, run_id=run_id)
         assert (stored.status, stored.output, stored.attempts) == ("succeeded", "ok", 1)
 
@@ -79,10 +78,10 @@ def test_record_tool_turn_never_resets_a_call_that_ran(engine):
 def test_a_call_is_claimed_once(engine):
     run_id = insert_run(engine)
     with Session(engine) as session:
-        store.transition(
+        ledger.move(
             session, run_id=run_id, from_statuses=[RunStatus.PENDING], to=RunStatus.IN_PROGRESS
         )
-        store.record_tool_turn(
+        record_tool_turn(
             session,
             run_id=run_id,
             at_step=0,
@@ -96,7 +95,7 @@ def test_a_call_is_claimed_once(engine):
 
 def test_idempotency_key_returns_the_same_run(engine):
     with Session(engine) as session:
-        first, created = store.create_run(
+        first, created = ledger.open_run(
             session,
             agent="assistant",
             input_text="x",
@@ -105,7 +104,7 @@ def test_idempotency_key_returns_the_same_run(engine):
             deadline_at=NOW,
             idempotency_key="job-1",
         )
-        second, created_again = store.create_run(
+        second, created_again = ledger.open_run(
             session,
             agent="assistant",
             input_text="y",
@@ -130,7 +129,7 @@ def test_threads_are_created_once_per_key_and_usage_sums_per_thread(engine):
         again = thread_store.get_or_create_thread(session, external_key="user-1", agent="a")
         assert first.id == again.id
         for tokens in (10, 20):
-            run, _ = store.create_run(
+            run, _ = ledger.open_run(
                 session,
                 agent="a",
                 input_text="x",
@@ -139,7 +138,7 @@ def test_threads_are_created_once_per_key_and_usage_sums_per_thread(engine):
                 deadline_at=NOW,
                 thread_id=first.id,
             )
-            store.transition(
+            ledger.move(
                 session,
                 run_id=run.id,
                 from_statuses=[RunStatus.PENDING],

@@ -5,20 +5,21 @@ from datetime import timedelta
 
 from sqlmodel import Session
 
-from tests.workers.steps_fixtures import NOW, insert_run
+from tests.workers.steps_fixtures import NOW, insert_run, record_tool_turn
 from workers.db import recovery_store, store
 from workers.db.models import ToolCall
 from workers.db.statuses import RunStatus
 from workers.providers.interface import ToolCallRequest
+from workers.runs import ledger
 
 
 def running_call(engine):
     run_id = insert_run(engine)
     with Session(engine) as session:
-        store.transition(
+        ledger.move(
             session, run_id=run_id, from_statuses=[RunStatus.PENDING], to=RunStatus.IN_PROGRESS
         )
-        store.record_tool_turn(
+        record_tool_turn(
             session,
             run_id=run_id,
             at_step=0,

@@ -5,10 +5,10 @@ from prometheus_client import CollectorRegistry, generate_latest
 from sqlmodel import Session
 
 from tests.workers.steps_fixtures import insert_run, memory_engine
-from workers.db import store
 from workers.db.statuses import RunStatus
 from workers.errors import ConfigError
 from workers.observability.fleet_collector import FleetCollector, queue_depth
+from workers.runs import ledger
 
 
 def test_queue_depth_counts_every_priority_list():
@@ -26,12 +26,10 @@ def test_the_collector_reads_queues_and_active_runs_at_scrape_time():
     insert_run(engine)
     moving, done = insert_run(engine), insert_run(engine)
     with Session(engine) as session:
-        store.transition(
+        ledger.move(
             session, run_id=moving, from_statuses=[RunStatus.PENDING], to=RunStatus.IN_PROGRESS
         )
-        store.transition(
-            session, run_id=done, from_statuses=[RunStatus.PENDING], to=RunStatus.FAILED
-        )
+        ledger.move(session, run_id=done, from_statuses=[RunStatus.PENDING], to=RunStatus.FAILED)
     registry = CollectorRegistry(auto_describe=False)
     registry.register(FleetCollector(lambda: client, lambda: Session(engine)))
     text = generate_latest(registry).decode()

@@ -15,13 +15,15 @@ import pytest
 from sqlmodel import Session
 
 from tests.workers.steps_fixtures import NOW, Clock, insert_run, make_context
-from workers.db import recovery_store, store
+from workers.db import store
 from workers.db.changes import RunChanges
 from workers.db.statuses import RunStatus
 from workers.errors import IllegalTransition, ProviderTimedOut, ProviderUnavailable
 from workers.providers.fake import RecordedCall, ScriptedProvider, scripted
 from workers.providers.interface import ProviderState, ProviderStatus, ToolCallRequest
+from workers.runs import ledger
 from workers.runs.context import Later, StepName
+from workers.runs.ledger import Due
 from workers.runs.steps import poll_run, start_run, submit_outputs
 from workers.runs.sweep import SweepPolicy, sweep_overdue_runs
 from workers.tools.execute import execute_tool_call
@@ -70,7 +72,7 @@ def test_a_stale_submit_released_by_the_sweep_cannot_overwrite_a_later_turn(engi
         # the sweep finds the run overdue in submitting and releases it; submit B wins the
         # turn, the model asks for another tool, it runs, and turn 2's submit is in flight
         with Session(engine) as session:
-            recovery_store.set_next_due(session, run_id=run_id, due_at=clock.now)
+            ledger.note_due(session, run_id=run_id, due=Due(clock.now))
         clock.advance(10)
         assert len(sweep_overdue_runs(ctx, POLICY)) == 1
         provider.queue(
@@ -81,7 +83,7 @@ def test_a_stale_submit_released_by_the_sweep_cannot_overwrite_a_later_turn(engi
         execute_tool_call(ctx, run_id, "c2")
         turn2 = load(engine, run_id)
         with Session(engine) as session:
-            store.transition(
+            ledger.move(
                 session,
                 run_id=run_id,
                 from_statuses=[RunStatus.REQUIRES_TOOLS],

@@ -284,9 +284,11 @@ def test_an_answer_that_fails_its_schema_is_sent_back_once_then_accepted(engine)
     ctx = make_context(engine, provider, Clock())
     run_id = insert_run(engine, agent="strict-once")
     start_run(ctx, run_id)
-    assert poll_run(ctx, run_id, 1) == Later(StepName.POLL, (run_id, 4), 0.5)
+    # The correction takes step 2 before its request; the corrected turn's poll is step 3.
+    assert poll_run(ctx, run_id, 1) == Later(StepName.POLL, (run_id, 3), 0.5)
+    assert isinstance(poll_run(ctx, run_id, 1), Nothing)  # a copy of the poll that asked
     assert isinstance(poll_run(ctx, run_id, 2), Nothing)  # the correction's own step: taken
-    assert poll_run(ctx, run_id, 4) == Nothing("completed")
+    assert poll_run(ctx, run_id, 3) == Nothing("completed")
     run = load(engine, run_id)
     assert (run.status, run.result_json, run.output_retries_used) == (
         "completed",

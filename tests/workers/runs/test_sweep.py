@@ -8,9 +8,11 @@ from datetime import timedelta
 from sqlmodel import Session
 
 from tests.workers.steps_fixtures import NOW, Clock, insert_run, make_context, memory_engine
-from workers.db import recovery_store, store
+from workers.db import store
 from workers.providers.fake import scripted
+from workers.runs import ledger
 from workers.runs.context import FanOut, Later, StepName
+from workers.runs.ledger import Due
 from workers.runs.outcomes import cancel_run
 from workers.runs.state import RunStatus as S
 from workers.runs.sweep import SweepPolicy, record_next_due, sweep_overdue_runs
@@ -25,7 +27,7 @@ def setup(count=1):
     run_ids = [insert_run(engine) for _ in range(count)]
     with Session(engine) as session:
         for run_id in run_ids:
-            recovery_store.set_next_due(session, run_id=run_id, due_at=NOW)
+            ledger.note_due(session, run_id=run_id, due=Due(NOW))
     return engine, clock, ctx, run_ids
 
 
@@ -68,14 +70,14 @@ def test_ended_runs_leave_the_sweep_and_a_transition_resets_the_count():
     assert load(engine, ended).next_due_at is None
     assert load(engine, moving).recoveries == 1
     with Session(engine) as session:
-        store.transition(session, run_id=moving, from_statuses=[S.PENDING], to=S.PENDING)
+        ledger.move(session, run_id=moving, from_statuses=[S.PENDING], to=S.PENDING)
     assert load(engine, moving).recoveries == 0
 
 
 def test_each_sweep_takes_at_most_a_batch_most_overdue_first():
     engine, clock, ctx, run_ids = setup(5)
     with Session(engine) as session:
-        recovery_store.set_next_due(session, run_id=run_ids[3], due_at=NOW - timedelta(hours=1))
+        ledger.note_due(session, run_id=run_ids[3], due=Due(NOW - timedelta(hours=1)))
     clock.advance(10)
     actions = sweep_overdue_runs(ctx, SweepPolicy(grace_s=5.0, batch=2, max_recoveries=3))
     assert len(actions) == 2 and actions[0] == Later(StepName.START, (run_ids[3],))

@@ -12,6 +12,7 @@ from workers.db.statuses import RunStatus
 from workers.errors import ThreadBusy
 from workers.providers.fake import scripted
 from workers.providers.interface import ProviderState, ProviderStatus
+from workers.runs import ledger
 from workers.runs.context import Later, StepName
 from workers.runs.steps import poll_run, start_run
 from workers.runs.turn_requests import build_turn_request
@@ -57,7 +58,7 @@ def test_chat_threads_replay_earlier_runs_trimmed_to_the_budget():
     run_ids = [enqueue(engine, "thread-chat", f"question {i} " + "x" * 60, "u") for i in range(3)]
     with Session(engine) as session:
         for run_id in run_ids[:2]:
-            store.transition(
+            ledger.move(
                 session,
                 run_id=run_id,
                 from_statuses=[RunStatus.PENDING],

@@ -1,0 +1,547 @@
+"""The ledger: every write of a run's state, and what follows each one.
+
+A run's row is written here and nowhere else. Each verb is one compare-and-set UPDATE of
+the run row, guarded by the status (and, for steps, the step sequence) the caller saw,
+that writes the status, the counters and `next_due_at` together and commits: two workers
+racing on one run cannot both win, and the loser gets `IllegalTransition` instead of a
+double step. The session's own copy of the run shows the change afterwards, so a step
+never reads its run twice.
+
+What follows a committed transition is declared once, in `_follow`, and happens on every
+path that moves a run (a step, the sweep, a cancel over HTTP, a refused job):
+- the run's event (its stream, for `runq watch` and the HTTP event feed);
+- the log line and metrics: `run_moved` for a status change, `run_ended` (the end report:
+  duration, tokens, cost) for a terminal one;
+- the owed callback, claimed in the same UPDATE that ends the run, sent after the commit.
+
+The step lifecycle, as verbs:
+
+    open_run ─► claim_start ─► await_model ◄──────────────┐
+                 (retake_start)   │    │    │             │
+                                  │    │    └► run_tools ─► claim_submit
+                                  │    └► settle (completed)    (release_submit)
+                                  └► end (failed | expired | cancelled)
+
+plus the bookkeeping that never changes a status: `note_due` (when the next message is
+due, or that it is parked), `extend_lease`, `count_attempt`, and the sweep's `unpark` and
+`mark_resent`.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Table, insert, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm.attributes import set_committed_value
+from sqlmodel import Session, col, select
+
+from workers.db.changes import RunChanges
+from workers.db.models import Run, ToolCall, utcnow
+from workers.db.session_hooks import announce, announce_tool_turn, send_callback
+from workers.db.statuses import TERMINAL_STATUSES, RunStatus, is_terminal
+from workers.db.store import find_idempotent_run, get_run
+from workers.errors import IllegalTransition
+from workers.observability import events
+from workers.providers.interface import ToolCallRequest, Usage
+from workers.runs.events import event_type_for_status
+from workers.runs.reporting import report_end
+
+log = logging.getLogger("runq.runs")
+
+NO_CHANGES = RunChanges()
+NOT_TERMINAL = [s for s in RunStatus if s not in TERMINAL_STATUSES]
+
+# UPDATEs go to the tables, not the mapped classes: an ORM UPDATE re-evaluates its WHERE
+# against every object the session holds and compiles through the ORM, a sixth of a run
+# worker's CPU. `_show` does the part of that the steps rely on.
+_RUNS: Table = Run.__table__  # type: ignore[attr-defined]
+_TOOL_CALLS: Table = ToolCall.__table__  # type: ignore[attr-defined]
+
+
+@dataclass(frozen=True, slots=True)
+class Due:
+    """When the run's next message should have done its work; `parked`: no message is sent,
+    the sweep sends the step at `at` (a wait longer than a broker countdown may be)."""
+
+    at: datetime
+    parked: bool = False
+
+
+# ---- a run is born ------------------------------------------------------------------------
+
+
+def open_run(
+    session: Session,
+    *,
+    agent: str,
+    input_text: str,
+    provider: str,
+    model: str,
+    deadline_at: datetime,
+    idempotency_key: str | None = None,
+    batch_id: str | None = None,
+    thread_id: str | None = None,
+    use_cache: bool = False,
+    model_hint: str | None = None,
+    owner_key_id: str = "",
+    request_hash: str | None = None,
+    metadata_json: str | None = None,
+    callback_url: str | None = None,
+) -> tuple[Run, bool]:
+    """Insert a pending run; with an idempotency key this owner used before, return that
+    run instead. Returns (run, created)."""
+    if idempotency_key is not None:
+        existing = find_idempotent_run(
+            session, owner_key_id=owner_key_id, idempotency_key=idempotency_key
+        )
+        if existing is not None:
+            return existing, False
+    run = Run(
+        agent=agent,
+        input=input_text,
+        provider=provider,
+        model=model,
+        deadline_at=deadline_at,
+        idempotency_key=idempotency_key,
+        batch_id=batch_id,
+        thread_id=thread_id,
+        use_cache=use_cache,
+        model_hint=model_hint,
+        next_due_at=utcnow(),  # if the start message is never sent, the sweep sends it
+        owner_key_id=owner_key_id,
+        request_hash=request_hash,
+        metadata_json=metadata_json,
+        callback_url=callback_url,
+    )
+    session.add(run)
+    try:
+        session.commit()
+    except IntegrityError:
+        # Another enqueuer won the race for the same idempotency key.
+        session.rollback()
+        winner = find_idempotent_run(
+            session, owner_key_id=owner_key_id, idempotency_key=idempotency_key or ""
+        )
+        if winner is None:
+            raise
+        return winner, False
+    session.refresh(run)
+    return run, True
+
+
+# ---- steps: each one compare-and-set UPDATE at the step the caller holds -------------------
+
+
+def claim_start(session: Session, run: Run, *, now: datetime, lease_until: datetime) -> None:
+    """A pending run's first create is about to be sent: in_progress, started, leased."""
+    _move(
+        session,
+        run,
+        [RunStatus.PENDING],
+        RunStatus.IN_PROGRESS,
+        changes=RunChanges(started_at=now),
+        due=Due(lease_until),
+        at_step=run.step_seq,
+    )
+
+
+def retake_start(session: Session, run: Run, *, lease_until: datetime) -> None:
+    """Another try of a claimed start whose create is still owed takes a new step: a copy
+    of its message (redelivered while the create is slow) finds the step taken."""
+    _move(
+        session,
+        run,
+        [RunStatus.IN_PROGRESS],
+        RunStatus.IN_PROGRESS,
+        changes=RunChanges(step_seq=run.step_seq + 1),
+        due=Due(lease_until),
+        first_turn=True,
+        at_step=run.step_seq,
+    )
+
+
+def claim_turn(
+    session: Session,
+    run: Run,
+    *,
+    from_status: RunStatus,
+    changes: RunChanges,
+    lease_until: datetime,
+    usage: Usage | None = None,
+    first_turn: bool = False,
+) -> None:
+    """A request that starts a new turn on the current answer (a correction) takes a step of
+    its own, so a redelivered copy of the poll that asked for it finds the step taken."""
+    _move(
+        session,
+        run,
+        [from_status],
+        RunStatus.IN_PROGRESS,
+        changes=changes | RunChanges(step_seq=run.step_seq + 1),
+        usage=usage,
+        due=Due(lease_until),
+        first_turn=first_turn,
+        at_step=run.step_seq,
+    )
+
+
+def claim_submit(session: Session, run: Run, *, lease_until: datetime) -> None:
+    """The turn's tool outputs are about to be sent: submitting, leased."""
+    _move(
+        session,
+        run,
+        [RunStatus.REQUIRES_TOOLS],
+        RunStatus.SUBMITTING,
+        due=Due(lease_until),
+        at_step=run.step_seq,
+    )
+
+
+def release_submit(
+    session: Session, run: Run, *, changes: RunChanges = NO_CHANGES, due: Due | None = None
+) -> None:
+    """A submit that will be sent again gives the run back to requires_tools."""
+    _move(
+        session,
+        run,
+        [RunStatus.SUBMITTING],
+        RunStatus.REQUIRES_TOOLS,
+        changes=changes,
+        due=due,
+        at_step=run.step_seq,
+    )
+
+
+def await_model(
+    session: Session,
+    run: Run,
+    *,
+    from_status: RunStatus,
+    changes: RunChanges,
+    due: Due,
+    usage: Usage | None = None,
+    first_turn: bool = False,
+) -> None:
+    """The model is working on the run's turn (a create, a submit or a poll that found it
+    still running): in_progress, its next poll due at `due`."""
+    _move(
+        session,
+        run,
+        [from_status],
+        RunStatus.IN_PROGRESS,
+        changes=changes,
+        usage=usage,
+        due=due,
+        first_turn=first_turn,
+        at_step=run.step_seq,
+    )
+
+
+def run_tools(
+    session: Session,
+    run: Run,
+    *,
+    from_status: RunStatus,
+    turn: int,
+    calls: Sequence[ToolCallRequest],
+    changes: RunChanges,
+    due: Due,
+    usage: Usage | None = None,
+    first_turn: bool = False,
+) -> None:
+    """The model asked for tools: requires_tools and the pending calls, in one transaction.
+    Calls already present (same run id + call id) are kept as they are."""
+    _compare_and_set(
+        session,
+        run,
+        [from_status],
+        RunStatus.REQUIRES_TOOLS,
+        changes=changes | RunChanges(turn=turn, step_seq=run.step_seq + 1),
+        usage=usage,
+        due=due,
+        first_turn=first_turn,
+        at_step=run.step_seq,
+    )
+    known = set(session.exec(select(ToolCall.call_id).where(ToolCall.run_id == run.id)).all())
+    rows = [
+        {
+            "run_id": run.id,
+            "call_id": c.call_id,
+            "turn": turn,
+            "name": c.name,
+            "arguments": c.arguments,
+            "status": "pending",
+            "attempts": 0,
+            "created_at": utcnow(),
+        }
+        for c in calls
+        if c.call_id not in known
+    ]
+    if rows:
+        session.execute(insert(_TOOL_CALLS), rows)
+    session.commit()
+    _follow(session, run, from_status, turn_calls=calls)
+
+
+def settle(
+    session: Session,
+    run: Run,
+    *,
+    from_status: RunStatus,
+    changes: RunChanges,
+    usage: Usage | None = None,
+    first_turn: bool = False,
+) -> None:
+    """The run completed (its answer, price and finish time are in `changes`)."""
+    _move(
+        session,
+        run,
+        [from_status],
+        RunStatus.COMPLETED,
+        changes=changes,
+        usage=usage,
+        first_turn=first_turn,
+        at_step=run.step_seq,
+    )
+
+
+def end(
+    session: Session,
+    run: Run,
+    *,
+    status: RunStatus,
+    changes: RunChanges,
+    usage: Usage | None = None,
+    at_step: int | None = None,
+    from_statuses: Collection[RunStatus] = NOT_TERMINAL,
+) -> None:
+    """The run failed, expired or was cancelled (`changes` says why and when). Without
+    `at_step` it ends from wherever it is, short of an end: a cancel, a crash, the sweep."""
+    _move(session, run, from_statuses, status, changes=changes, usage=usage, at_step=at_step)
+
+
+def move(
+    session: Session,
+    *,
+    run_id: str,
+    from_statuses: Collection[RunStatus],
+    to: RunStatus,
+    at_step: int | None = None,
+    usage: Usage | None = None,
+    changes: RunChanges = NO_CHANGES,
+) -> Run:
+    """The general form of the verbs above, by run id: for a state no step reaches by
+    itself (a test's setup, an operator's repair). Same compare-and-set, same followers."""
+    run = get_run(session, run_id=run_id)
+    _move(session, run, from_statuses, to, changes=changes, usage=usage, at_step=at_step)
+    return run
+
+
+# ---- bookkeeping: never a status change ----------------------------------------------------
+
+
+def note_due(session: Session, *, run_id: str, due: Due) -> None:
+    """When the run's next message should have done its work (runs in flight only)."""
+    session.execute(
+        update(_RUNS)
+        .where(col(Run.id) == run_id, col(Run.status).not_in(_TERMINAL))
+        .values(next_due_at=due.at, parked=due.parked)
+    )
+    session.commit()
+
+
+def count_attempt(session: Session, run: Run, *, due: Due) -> None:
+    """Count one failed attempt at the run's current step and when it is tried again."""
+    values = {"attempts": col(Run.attempts) + 1, "next_due_at": due.at, "parked": due.parked}
+    session.execute(
+        update(_RUNS)
+        .where(col(Run.id) == run.id, col(Run.status) == run.status)
+        .where(col(Run.step_seq) == run.step_seq)
+        .values(updated_at=utcnow(), **values)
+    )
+    session.commit()
+
+
+def extend_lease(
+    session: Session, *, run_id: str, status: str, step_seq: int, due_at: datetime
+) -> bool:
+    """Keep a run in flight due at `due_at`, only while it is still at this status and step.
+    False if a step moved it on (the lease holder has nothing left to hold)."""
+    result = session.execute(
+        update(_RUNS)
+        .where(col(Run.id) == run_id, col(Run.status) == status)
+        .where(col(Run.step_seq) == step_seq)
+        .values(next_due_at=due_at)
+    )
+    session.commit()
+    return bool(result.rowcount == 1)  # type: ignore[attr-defined]
+
+
+def unpark(session: Session, *, run: Run, due_at: datetime) -> bool:
+    """Take a parked run's due step for sending (its message is due by `due_at`), only if
+    it is still where the sweep saw it. False if a step moved it meanwhile."""
+    result = session.execute(
+        update(_RUNS)
+        .where(col(Run.id) == run.id, col(Run.status) == run.status)
+        .where(col(Run.step_seq) == run.step_seq, col(Run.parked))
+        .values(parked=False, next_due_at=due_at)
+    )
+    session.commit()
+    return bool(result.rowcount == 1)  # type: ignore[attr-defined]
+
+
+def mark_resent(session: Session, *, run: Run, due_at: datetime) -> bool:
+    """Count one re-send and set the next due time, only if the run is still where the sweep
+    saw it (same status and step). False if a step moved it meanwhile: nothing to re-send."""
+    result = session.execute(
+        update(_RUNS)
+        .where(col(Run.id) == run.id, col(Run.status) == run.status)
+        .where(col(Run.step_seq) == run.step_seq, col(Run.recoveries) == run.recoveries)
+        .values(recoveries=col(Run.recoveries) + 1, next_due_at=due_at)
+    )
+    session.commit()
+    return bool(result.rowcount == 1)  # type: ignore[attr-defined]
+
+
+def settle_callback(session: Session, *, run_id: str, state: str) -> bool:
+    """Move a pending callback to `state` (delivered | gave_up); False if it was not pending."""
+    result = session.execute(
+        update(_RUNS)
+        .where(col(Run.id) == run_id, col(Run.callback_state) == "pending")
+        .values(callback_state=state)
+    )
+    session.commit()
+    return bool(result.rowcount == 1)  # type: ignore[attr-defined]
+
+
+# ---- the one compare-and-set, and what follows it ------------------------------------------
+
+_TERMINAL = [s.value for s in TERMINAL_STATUSES]
+
+
+def _move(
+    session: Session,
+    run: Run,
+    from_statuses: Collection[RunStatus],
+    to: RunStatus,
+    *,
+    changes: RunChanges = NO_CHANGES,
+    usage: Usage | None = None,
+    due: Due | None = None,
+    first_turn: bool = False,
+    at_step: int | None,
+) -> None:
+    from_status = RunStatus(run.status)
+    _compare_and_set(
+        session,
+        run,
+        from_statuses,
+        to,
+        changes=changes,
+        usage=usage,
+        due=due,
+        first_turn=first_turn,
+        at_step=at_step,
+    )
+    session.commit()
+    _follow(session, run, from_status)
+
+
+def _compare_and_set(
+    session: Session,
+    run: Run,
+    from_statuses: Collection[RunStatus],
+    to: RunStatus,
+    *,
+    changes: RunChanges,
+    usage: Usage | None,
+    due: Due | None,
+    at_step: int | None,
+    first_turn: bool = False,
+) -> None:
+    """One UPDATE of the run row, if it is where the caller saw it (its status, and its
+    step unless `at_step` is None); the caller commits."""
+    step = at_step
+    statement = (
+        update(_RUNS)
+        .where(col(Run.id) == run.id)
+        .where(col(Run.status).in_([s.value for s in from_statuses]))
+    )
+    if step is not None:
+        statement = statement.where(col(Run.step_seq) == step)
+    if first_turn:
+        statement = statement.where(col(Run.provider_ref).is_(None))
+    # Any transition is progress: the sweep's re-send count starts over, and a run that
+    # ended leaves the sweep's index.
+    values: dict[str, Any] = {"status": to.value, "updated_at": utcnow(), "recoveries": 0}
+    if to in TERMINAL_STATUSES:
+        values |= {"next_due_at": None, "parked": False}
+        if run.callback_url is not None:
+            # Only one transition ends a run (the status guard), so it alone owes the callback.
+            values["callback_state"] = "pending"
+    elif due is not None:
+        values |= {"next_due_at": due.at, "parked": due.parked}
+    values |= changes.columns()
+    shown = dict(values)
+    if usage is not None:
+        for name in ("input_tokens", "output_tokens", "cached_tokens"):
+            values[name] = getattr(Run, name) + getattr(usage, name)
+            shown[name] = getattr(run, name) + getattr(usage, name)
+    result = session.execute(statement.values(**values))
+    if result.rowcount != 1:  # type: ignore[attr-defined]
+        session.rollback()
+        current = session.get(Run, run.id, populate_existing=True)
+        found = current.status if current else "missing"
+        raise IllegalTransition(
+            f"run {run.id}: expected {sorted(s.value for s in from_statuses)}"
+            f"{'' if step is None else f' at step {step}'}, found {found}"
+        )
+    _show(run, shown)
+
+
+def _show(held: Run, values: dict[str, Any]) -> None:
+    """Make the caller's copy show the UPDATE it committed, without reading it again."""
+    for name, value in values.items():
+        set_committed_value(held, name, value)
+
+
+def preview(run: Run, changes: RunChanges) -> None:
+    """Show `changes` on the step's copy of the run before its one UPDATE writes them (a
+    turn the provider just accepted, decided on before it is recorded). If that UPDATE
+    loses its race, the copy is read again from the database."""
+    for name, value in changes.columns().items():
+        set_committed_value(run, name, value)
+
+
+def _follow(
+    session: Session,
+    run: Run,
+    from_status: RunStatus,
+    *,
+    turn_calls: Sequence[ToolCallRequest] | None = None,
+) -> None:
+    """What follows every committed transition; never raises into the step."""
+    to = RunStatus(run.status)
+    if turn_calls is not None:
+        announce_tool_turn(session, run.id, run.turn, turn_calls)
+    elif from_status != to:  # a poll that saw no change is not news
+        announce(session, run.id, event_type_for_status(to.value), {"status": to.value})
+    if is_terminal(to):
+        total = Usage(run.input_tokens, run.output_tokens, run.cached_tokens)
+        finished_at = run.finished_at or utcnow()
+        report_end(run, to, finished_at, total, run.cost_usd or 0.0, from_status=from_status)
+        if run.callback_state == "pending" and run.callback_url is not None:
+            send_callback(session, run.id)
+    elif from_status != to:
+        events.run_moved(
+            run_id=run.id,
+            agent=run.agent,
+            from_status=from_status.value,
+            to_status=to.value,
+            turn=run.turn,
+        )
