@@ -9,10 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from celery import chord, group
-
 from config.celery_app import app
-from workers.runs.context import FanOut, Later, Next, Nothing, StepName
+from workers.runs.context import FanOut, Later, Next, Nothing
 
 EXECUTE_TOOL = "runq.tools.execute"
 
@@ -31,24 +29,12 @@ def send(next_step: Next) -> None:
             countdown=next_step.after_s, shadow=task_label(name, next_step.args)
         )
     elif isinstance(next_step, FanOut):
-        calls = group(
-            [
-                app.signature(
-                    EXECUTE_TOOL,
-                    args=(next_step.run_id, call_id),
-                    immutable=True,
-                    shadow=f"{EXECUTE_TOOL} {next_step.run_id} {call_id}",
+        # One message per call, through one producer; no chord: the call that finishes the
+        # turn sends the submit (tasks.tools).
+        with app.producer_or_acquire() as producer:
+            for call_id in next_step.call_ids:
+                app.signature(EXECUTE_TOOL, args=(next_step.run_id, call_id)).apply_async(
+                    producer=producer, shadow=f"{EXECUTE_TOOL} {next_step.run_id} {call_id}"
                 )
-                for call_id in next_step.call_ids
-            ],
-            app=app,
-        )
-        submit = app.signature(
-            StepName.SUBMIT.value,
-            args=(next_step.run_id, next_step.turn),
-            immutable=True,
-            shadow=task_label(StepName.SUBMIT.value, (next_step.run_id,)),
-        )
-        chord(calls, app=app)(submit)
     else:
         assert isinstance(next_step, Nothing)

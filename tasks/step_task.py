@@ -34,7 +34,7 @@ class RunStepTask(Task):  # type: ignore[type-arg]
     # An ended run is an expected outcome: FAILURE in Flower, no traceback in the log.
     throws = (RunEnded,)
     # Nobody reads a step's return value (the database holds the run): storing it cost a
-    # Redis write per task. Tool tasks keep theirs, which the chord counts.
+    # Redis write per task.
     ignore_result = True
 
     def carry_out(self, run_id: str, step: Callable[[], Next]) -> str:

@@ -7,20 +7,31 @@ import logging
 from celery import Task
 
 from config.celery_app import app
+from tasks.next_step import send
 from tasks.step_task import hand_back
 from workers.errors import UnknownAgent
+from workers.runs.context import Later, StepName
 from workers.tools.execute import execute_tool_call, refuse_tool_call
 from workers.wiring import get_step_context
 
 log = logging.getLogger("runq.tools")
 
 
-@app.task(name="runq.tools.execute", bind=True, acks_late=True, reject_on_worker_lost=True)
+# No result is stored: the execution that records the last output of its turn sends the
+# submit itself (a chord cost a result write, a counter and a join per call in Redis).
+@app.task(
+    name="runq.tools.execute",
+    bind=True,
+    acks_late=True,
+    reject_on_worker_lost=True,
+    ignore_result=True,
+)
 def execute(self: Task, run_id: str, call_id: str) -> dict[str, str | bool]:  # type: ignore[type-arg]
     """Run the call (or return its stored outcome); tool failures are outputs, not errors.
+    The call that finishes its turn sends the turn's submit.
 
     A worker without the run's agent hands the call back for another worker, a bounded
-    number of times, then answers it with an error output so the chord still completes."""
+    number of times, then answers it with an error output so the turn still completes."""
     if not (isinstance(run_id, str) and isinstance(call_id, str)):
         # Only a foreign producer sends these; the database would answer with a traceback.
         log.error(
@@ -31,7 +42,12 @@ def execute(self: Task, run_id: str, call_id: str) -> dict[str, str | bool]:  # 
         )
         return {"call_id": str(call_id)[:100], "status": "refused", "ran_now": False}
     try:
-        return execute_tool_call(get_step_context(), run_id, call_id).as_json()
+        outcome = execute_tool_call(get_step_context(), run_id, call_id)
     except UnknownAgent as exc:
         hand_back(self, exc)
-        return refuse_tool_call(get_step_context(), run_id, call_id, str(exc)).as_json()
+        outcome = refuse_tool_call(get_step_context(), run_id, call_id, str(exc))
+    if outcome.finished_turn is not None:
+        # If this process dies before the send, the run is overdue when its tools' time is
+        # up and the sweep sends the submit.
+        send(Later(StepName.SUBMIT, (run_id, outcome.finished_turn)))
+    return outcome.as_json()

@@ -33,8 +33,9 @@ def run_one(fleet, tool: str, meanwhile=None) -> tuple[str, list[str], object]:
     wait_for_batch(batch_id, 1, timeout_s=60)
     with wiring.new_session() as session:
         [run] = store.list_runs(session, batch_id=batch_id)
-        [call] = store.list_tool_calls(session, run_id=run.id)
-    assert run.status == "completed", run.error
+        calls = store.list_tool_calls(session, run_id=run.id)
+    assert run.status == "completed", f"{run.status}: {run.error}"
+    [call] = calls
     lines = Path(fleet.env[EXECUTIONS_FILE_ENV]).read_text().splitlines()
     return key, [line for line in lines if line.split()[:2] == [tool, key]], call
 

@@ -6,6 +6,7 @@ compare-and-sets on its own row: a redelivered or duplicated message never runs 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -67,6 +68,15 @@ def get_tool_call(session: Session, *, run_id: str, call_id: str) -> ToolCall | 
     ).first()
 
 
+@dataclass(frozen=True, slots=True)
+class Recorded:
+    """A tool call's output was recorded by this caller."""
+
+    left_in_turn: int
+    """Calls of the same turn still without an output: 0 means this one finished the turn,
+    and its caller sends the submit."""
+
+
 def finish_tool_call(
     session: Session,
     *,
@@ -77,13 +87,18 @@ def finish_tool_call(
     duration_ms: int,
     attempts: int | None = None,
     lease: datetime | None = None,
-) -> bool:
+) -> Recorded | None:
     """Record a running call's output (or error output); a finished call is left untouched.
-    True if this caller recorded it.
+    None if this caller did not record it.
 
     `attempts` counts executions inside this claim (retryable tools may run more than once).
     `lease` is the start time the caller's claim set: if another worker has taken the call
-    over since (its lease ran out), the late writer loses."""
+    over since (its lease ran out), the late writer loses.
+
+    The calls of the turn still running are counted in the same transaction, after a lock
+    on the run's row: of two calls finishing at once, the second to commit sees the first's
+    output, so exactly one of them finds the turn finished (SQLite has one writer at a time
+    anyway; PostgreSQL needs the lock, or both could count the other as running)."""
     changes: dict[str, Any] = {
         "status": ToolCallStatus.FAILED if error else ToolCallStatus.SUCCEEDED,
         "output": output,
@@ -100,14 +115,26 @@ def finish_tool_call(
     )
     if lease is not None:
         statement = statement.where(col(ToolCall.started_at) == lease)
-    result = session.execute(statement.values(**changes))
+    result = session.execute(statement.values(**changes).returning(_TOOL_CALLS.c.turn))
+    turn = result.scalar_one_or_none()
+    if turn is None:
+        session.rollback()
+        return None
+    session.execute(select(Run.id).where(col(Run.id) == run_id).with_for_update())
+    left = session.exec(
+        select(func.count())
+        .select_from(ToolCall)
+        .where(ToolCall.run_id == run_id, ToolCall.turn == turn)
+        .where(col(ToolCall.status).in_(_UNFINISHED))
+    ).one()
     session.commit()
-    if result.rowcount != 1:  # type: ignore[attr-defined]
-        return False
     _show_in_session(session, _held_call(session, run_id, call_id), changes)
     outcome = {"call_id": call_id, "status": "failed" if error else "succeeded"}
     announce(session, run_id, "tool_call.finished", {**outcome, "duration_ms": duration_ms})
-    return True
+    return Recorded(left_in_turn=int(left))
+
+
+_UNFINISHED = [ToolCallStatus.PENDING.value, ToolCallStatus.RUNNING.value]
 
 
 def list_tool_calls(session: Session, *, run_id: str, turn: int | None = None) -> list[ToolCall]:

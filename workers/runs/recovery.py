@@ -2,10 +2,10 @@
 due. Pure: the sweep (`sweep.py`) loads the runs, calls `recover`, and acts on the answer.
 
 A run is overdue when the message that should have moved it on did not do its work in time:
-its worker died mid-step, Redis lost the message, or a chord never called back. Every step
-is a compare-and-set, so re-sending one that is merely late costs a dropped duplicate,
-never a double transition. Re-sending the same step over and over is bounded: a step that
-kills its worker every time (a poison run) ends the run with that reason.
+its worker died mid-step, Redis lost the message, or a turn's last tool call never sent its
+submit. Every step is a compare-and-set, so re-sending one that is merely late costs a
+dropped duplicate, never a double transition. Re-sending the same step over and over is
+bounded: a step that kills its worker every time (a poison run) ends the run with that reason.
 """
 
 from __future__ import annotations
@@ -72,8 +72,8 @@ def recover(run: OverdueRun, now: datetime, max_recoveries: int) -> Recovery:
 
 def next_due_in_s(step: Resend, recoveries: int, grace_s: float, tool_wait_s: float) -> float:
     """How long after a re-send the run is overdue again: the grace doubles with each
-    re-send, so a fleet slowed by a backlog is not mistaken for a poison run; a chord
-    also gets the time its tools may take."""
+    re-send, so a fleet slowed by a backlog is not mistaken for a poison run; re-sent tool
+    calls also get the time they may take."""
     wait_s = grace_s * float(2**recoveries)
     if step.step == EXECUTE_TOOLS:
         wait_s += tool_wait_s
@@ -81,7 +81,7 @@ def next_due_in_s(step: Resend, recoveries: int, grace_s: float, tool_wait_s: fl
 
 
 def tool_wait_s(timeouts_s: Sequence[float], tool_grace_s: float) -> float:
-    """How long a chord of tools with these timeouts may take before it is overdue."""
+    """How long a turn's tool calls with these timeouts may take before the run is overdue."""
     return max(timeouts_s, default=0.0) + tool_grace_s
 
 

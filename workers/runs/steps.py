@@ -131,7 +131,7 @@ def submit_outputs(ctx: StepContext, run_id: str, turn: int) -> Next:
         if pending:
             return FanOut(run_id, turn, pending)
         if any(c.status == ToolCallStatus.RUNNING for c in calls):
-            # The chord whose execute is still running calls submit when it ends; if its
+            # The call still running sends the submit when it finishes the turn; if its
             # worker died, the run is overdue and the sweep resumes the tools.
             return Nothing(f"turn {turn} still has tool calls running")
         agent = get_agent(run.agent)

@@ -3,7 +3,7 @@
 Every step that sends a message records when that message should have done its work
 (`record_next_due`); beat runs `sweep_overdue_runs` every few seconds. A run overdue by
 more than the grace lost its message (a killed worker's reserved message, a Redis restart,
-a chord that never called back) and gets its step again within seconds. The decision is
+a submit its last tool call never sent) and gets its step again within seconds. The decision is
 `recovery.recover` (pure); this module loads, persists and names the message.
 """
 

@@ -23,6 +23,8 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from sqlmodel import select
+
 from workers.agents import Agent, get_agent
 from workers.db import recovery_store, store
 from workers.db.models import ToolCall
@@ -58,9 +60,11 @@ class ToolCallOutcome:
     call_id: str
     status: str
     ran_now: bool
+    finished_turn: int | None = None
+    """Set when this execution recorded the last output of its turn: the turn to submit."""
 
     def as_json(self) -> dict[str, str | bool]:
-        """Small JSON-able summary (the chord's result; the output itself stays in the DB)."""
+        """Small JSON-able summary for Flower (the output itself stays in the DB)."""
         return {"call_id": self.call_id, "status": self.status, "ran_now": self.ran_now}
 
 
@@ -102,7 +106,7 @@ def _run_and_record(
 ) -> ToolCallOutcome:
     """Run a call this worker has claimed and store its output; attempts add up."""
     result, attempts = _run_tool(ctx, agent, call, lease)
-    recorded = False
+    recorded = None
     if not lease.lost:
         with ctx.sessions() as session:
             recorded = store.finish_tool_call(
@@ -137,7 +141,12 @@ def _run_and_record(
             error_type=result.error_type,
         )
     )
-    return ToolCallOutcome(call.call_id, _finished_status(result), ran_now=True)
+    status = _finished_status(result)
+    return ToolCallOutcome(call.call_id, status, True, _turn_if_done(recorded, call.turn))
+
+
+def _turn_if_done(recorded: store.Recorded | None, turn: int) -> int | None:
+    return turn if recorded is not None and recorded.left_in_turn == 0 else None
 
 
 def _run_tool(
@@ -228,7 +237,7 @@ def _settle_interrupted(ctx: StepContext, run_id: str, call_id: str) -> ToolCall
             if call.attempts >= ctx.max_deliveries:
                 return _fail_poison_run(ctx, call)
             return _rerun_interrupted(ctx, call)
-        if not store.finish_tool_call(
+        recorded = store.finish_tool_call(
             session,
             run_id=run_id,
             call_id=call_id,
@@ -236,10 +245,12 @@ def _settle_interrupted(ctx: StepContext, run_id: str, call_id: str) -> ToolCall
             error="interrupted: worker lost while the tool was running",
             duration_ms=0,
             lease=call.started_at,
-        ):
+        )
+        if recorded is None:
             return ToolCallOutcome(call_id, ToolCallStatus.RUNNING, ran_now=False)
         log.warning("run %s call %s: interrupted by a lost worker; not re-run", run_id, call_id)
-        return ToolCallOutcome(call_id, ToolCallStatus.FAILED, ran_now=False)
+        done = _turn_if_done(recorded, call.turn)
+        return ToolCallOutcome(call_id, ToolCallStatus.FAILED, False, done)
 
 
 def _rerun_interrupted(ctx: StepContext, call: ToolCall) -> ToolCallOutcome:
@@ -291,7 +302,7 @@ def refuse_tool_call(ctx: StepContext, run_id: str, call_id: str, reason: str) -
     with ctx.sessions() as session:
         if not store.claim_tool_call(session, run_id=run_id, call_id=call_id, now=ctx.now()):
             return ToolCallOutcome(call_id, ToolCallStatus.RUNNING, ran_now=False)
-        store.finish_tool_call(
+        recorded = store.finish_tool_call(
             session,
             run_id=run_id,
             call_id=call_id,
@@ -299,5 +310,9 @@ def refuse_tool_call(ctx: StepContext, run_id: str, call_id: str, reason: str) -
             error=f"UnknownAgent: {reason}",
             duration_ms=0,
         )
+        turn = session.exec(
+            select(ToolCall.turn).where(ToolCall.run_id == run_id, ToolCall.call_id == call_id)
+        ).first()
     log.warning("run %s call %s: refused: %s", run_id, call_id, reason)
-    return ToolCallOutcome(call_id, ToolCallStatus.FAILED, ran_now=False)
+    done = None if turn is None else _turn_if_done(recorded, turn)
+    return ToolCallOutcome(call_id, ToolCallStatus.FAILED, False, done)

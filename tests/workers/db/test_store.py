@@ -1,3 +1,6 @@
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
 import pytest
 from sqlmodel import Session
 
@@ -154,3 +157,51 @@ def test_threads_are_created_once_per_key_and_usage_sums_per_thread(engine):
         "cached_tokens": 0,
         "cost_usd": 1.0,
     }
+
+
+def _turn_of_calls(engine, call_ids):
+    run_id = insert_run(engine)
+    calls = [ToolCallRequest(call_id, "get_weather", "{}") for call_id in call_ids]
+    with Session(engine) as session:
+        ledger.move(
+            session, run_id=run_id, from_statuses=[RunStatus.PENDING], to=RunStatus.IN_PROGRESS
+        )
+        record_tool_turn(session, run_id=run_id, at_step=0, turn=1, calls=calls, usage=None)
+        for call_id in call_ids:
+            assert store.claim_tool_call(session, run_id=run_id, call_id=call_id)
+    return run_id
+
+
+def _finish(engine, run_id, call_id):
+    with Session(engine) as session:
+        return store.finish_tool_call(
+            session, run_id=run_id, call_id=call_id, output="ok", error=None, duration_ms=1
+        )
+
+
+def test_the_call_that_records_the_last_output_of_its_turn_is_told_so(engine):
+    # Given a turn of two running calls
+    run_id = _turn_of_calls(engine, ["call_1", "call_2"])
+    # When they finish one after the other, and a copy of the first records again
+    first, second, again = (_finish(engine, run_id, c) for c in ("call_1", "call_2", "call_1"))
+    # Then only the second finished the turn, and the copy recorded nothing
+    assert (first.left_in_turn, second.left_in_turn, again) == (1, 0, None)
+
+
+@pytest.mark.integration
+def test_of_calls_finishing_at_once_exactly_one_finishes_the_turn(engine):
+    # PostgreSQL reads committed data: without the lock on the run's row, two calls that
+    # finish together could each count the other as running, and no submit would be sent.
+    if engine.dialect.name != "postgresql":
+        pytest.skip("SQLite has one writer at a time; the race needs concurrent writers")
+    for _ in range(10):
+        run_id = _turn_of_calls(engine, ["call_1", "call_2", "call_3"])
+        start = threading.Barrier(3)
+
+        def finish(call_id, run_id=run_id, start=start):
+            start.wait()
+            return _finish(engine, run_id, call_id)
+
+        with ThreadPoolExecutor(3) as pool:
+            results = list(pool.map(finish, ["call_1", "call_2", "call_3"]))
+        assert sorted(r.left_in_turn for r in results) == [0, 1, 2]

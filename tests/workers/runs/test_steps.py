@@ -53,8 +53,10 @@ def test_a_run_with_parallel_tool_calls_goes_start_poll_tools_submit_finish(engi
     assert start_run(ctx, run_id) == Later(StepName.POLL, (run_id, 1), 0.5)
     fan_out = poll_run(ctx, run_id, 1)
     assert fan_out == FanOut(run_id, 1, ("call_a", "call_b"))
-    for call_id in fan_out.call_ids:
-        assert execute_tool_call(ctx, run_id, call_id).ran_now
+    outcomes = [execute_tool_call(ctx, run_id, call_id) for call_id in fan_out.call_ids]
+    assert all(o.ran_now for o in outcomes)
+    # the call that records the turn's last output is the one that sends the submit
+    assert [o.finished_turn for o in outcomes] == [None, 1]
     assert submit_outputs(ctx, run_id, 1) == Later(StepName.POLL, (run_id, 3), 0.5)
     assert poll_run(ctx, run_id, 3) == Nothing("completed")
 
