@@ -20,7 +20,7 @@ from workers.callbacks.address_guard import check_callback_url
 from workers.db import store, thread_store
 from workers.db.models import Run, utcnow
 from workers.errors import IdempotencyConflict, ThreadBusy
-from workers.runs.routing import choose_model
+from workers.model_routing import choose_model
 
 log = logging.getLogger("runq.enqueue")
 

@@ -22,7 +22,7 @@ from pydantic import (
 )
 
 from gateway.thread_names import THREAD_NAME_RULE, check_thread_name
-from workers.runs.routing import ModelHint
+from workers.model_routing import ModelHint
 
 MAX_INPUT_CHARS = 100_000
 MAX_METADATA_ITEMS = 16

@@ -13,8 +13,8 @@ from prometheus_client.core import Metric
 from prometheus_client.registry import Collector
 
 from gateway.dashboard.auth import Operator
+from gateway.dashboard.fleet_collector import FleetCollector
 from workers import wiring
-from workers.observability.fleet_collector import FleetCollector
 
 
 def build_metrics_router() -> APIRouter:

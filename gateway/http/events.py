@@ -23,8 +23,7 @@ from gateway.http.run_watch import RunWatch
 from gateway.public_view import runs_public
 from gateway.schemas import RunPublic
 from workers.db import run_pages
-from workers.db.statuses import TERMINAL_STATUSES
-from workers.runs.events import TERMINAL_EVENT_TYPES
+from workers.db.statuses import TERMINAL_EVENT_TYPES, TERMINAL_STATUSES
 from workers.wiring import new_session
 
 router = APIRouter(prefix="/v1/runs", tags=["runs"])

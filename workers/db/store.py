@@ -20,10 +20,15 @@ from workers.db.callback_store import claim_callback
 from workers.db.changes import RunChanges
 from workers.db.models import Run, ToolCall, utcnow
 from workers.db.session_hooks import announce, announce_tool_turn, send_callback
-from workers.db.statuses import TERMINAL_STATUSES, RunStatus, ToolCallStatus, is_terminal
+from workers.db.statuses import (
+    TERMINAL_STATUSES,
+    RunStatus,
+    ToolCallStatus,
+    event_type_for_status,
+    is_terminal,
+)
 from workers.errors import IllegalTransition, RunNotFound
 from workers.providers.interface import ToolCallRequest, Usage
-from workers.runs.events import event_type_for_status
 
 NO_CHANGES = RunChanges()
 

@@ -16,7 +16,6 @@ from dataclasses import asdict, replace
 from sqlmodel import Session
 
 from workers.agents import Agent, get_agent
-from workers.cache.answers import complete_from_cache
 from workers.db import store
 from workers.db.changes import RunChanges
 from workers.db.models import Run
@@ -26,6 +25,7 @@ from workers.errors import IllegalTransition, ProviderError, ProviderRateLimited
 from workers.observability import events
 from workers.providers.interface import Provider, ProviderState, ProviderStatus, ToolOutput
 from workers.providers.metered import MeteredProvider
+from workers.runs.answers import complete_from_cache
 from workers.runs.context import FanOut, Later, Next, Nothing, StepContext, StepName
 from workers.runs.lease import leased
 from workers.runs.outcomes import complete_run, end_run
