@@ -8,8 +8,8 @@ import time
 from collections.abc import Iterable
 from typing import Any, NoReturn
 
+from config.exit_codes import ExitCode
 from gateway.entry_errors import CommandFailed, explain
-from gateway.exit_codes import ExitCode
 
 # A CLI call should fail in seconds, not wait out the OS's TCP timeout.
 REDIS_CONNECT_TIMEOUT_S = 2.0

@@ -7,8 +7,8 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
+from config.exit_codes import ExitCode
 from gateway.entry_errors import CommandFailed
-from gateway.exit_codes import ExitCode
 from gateway.thread_names import split_thread_key
 from workers.db import key_store, store, thread_store
 from workers.db.models import Run, Thread

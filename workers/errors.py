@@ -25,15 +25,10 @@
 
 from __future__ import annotations
 
-
-class RunqError(Exception):
-    """Root of every runq error."""
-
-    retryable = False
-
-
-class ConfigError(RunqError):
-    """Settings are missing or contradictory."""
+# The root and ConfigError are defined in config (the settings raise it, and config imports
+# nothing of the engine); re-exported here with the rest of the tree.
+from config.errors import ConfigError as ConfigError
+from config.errors import RunqError as RunqError
 
 
 class ProviderError(RunqError):

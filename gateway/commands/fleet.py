@@ -12,8 +12,8 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from config.exit_codes import ExitCode
 from gateway.entry_errors import guarded
-from gateway.exit_codes import ExitCode
 from gateway.output import console, print_json, print_table, print_transcript
 
 if TYPE_CHECKING:

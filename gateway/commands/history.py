@@ -7,8 +7,8 @@ from typing import Annotated
 import typer
 from rich.text import Text
 
+from config.exit_codes import ExitCode
 from gateway.entry_errors import CommandFailed, guarded
-from gateway.exit_codes import ExitCode
 from gateway.output import FIELD_CHARS, console, print_json, print_table, print_tool_call, shorten
 
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON (every field, in full).")]

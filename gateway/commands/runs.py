@@ -14,8 +14,8 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from rich.console import Console
 
+from config.exit_codes import ExitCode, exit_code_for_run
 from gateway.entry_errors import CommandFailed, guarded
-from gateway.exit_codes import ExitCode, exit_code_for_run
 from gateway.output import print_json, print_run, print_table
 
 if TYPE_CHECKING:

@@ -12,8 +12,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from config.exit_codes import ExitCode
 from gateway.entry_errors import guarded
-from gateway.exit_codes import ExitCode
 
 console = Console()
 keys_app = typer.Typer(help="API keys for the HTTP API (stored hashed).", no_args_is_help=True)

@@ -141,8 +141,8 @@ def test_a_bad_thread_name_is_422_stating_the_rule_at_every_http_door(api: Api, 
 def test_a_thread_created_over_http_is_found_by_the_cli_by_the_callers_name(api: Api):
     from typer.testing import CliRunner
 
+    from config.exit_codes import ExitCode
     from gateway.cli import app
-    from gateway.exit_codes import ExitCode
 
     name = f"user-{uuid.uuid4().hex[:8]}"
     created = create(api, thread_key=name).json()
