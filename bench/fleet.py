@@ -77,9 +77,9 @@ def enqueue(
     """Enqueue one run of `agent` (the demo agent by default) per input, into `batch_id` (a
     new batch by default); returns the batch id."""
     from config.settings import get_settings
-    from gateway.enqueue import RunCreate, enqueue_run
     from workers import wiring
     from workers.agents import DEMO_AGENT_MODULE, load_agent_modules
+    from workers.public.enqueue import RunCreate, enqueue_run
 
     # The producer checks the agent exists, so it loads what the workers load (and the demo
     # agent, which the benchmarks use by default).

@@ -199,8 +199,8 @@ def _queued(client: redis.Redis) -> int:
 
 def _enqueue(agent: str, runs: int, first: int = 0) -> str:
     import bench.peer_tools  # noqa: F401  (registers the agents this process enqueues for)
-    from gateway.enqueue import RunCreate, enqueue_run
     from workers import wiring
+    from workers.public.enqueue import RunCreate, enqueue_run
 
     batch_id = f"peers-{uuid.uuid4().hex[:8]}"
     with wiring.new_session() as session:

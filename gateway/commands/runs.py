@@ -19,7 +19,7 @@ from gateway.entry_errors import CommandFailed, guarded
 from gateway.output import print_json, print_run, print_table
 
 if TYPE_CHECKING:
-    from gateway.enqueue import RunCreate
+    from workers.public.enqueue import RunCreate
 
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON (every field, in full).")]
 FullOption = Annotated[bool, typer.Option("--full", help="Do not shorten long fields.")]
@@ -83,9 +83,9 @@ def enqueue(
 ) -> None:
     """Enqueue one run and print it (with --wait: its result, exit code by outcome)."""
     from config.settings import get_settings
-    from gateway.enqueue import enqueue_run
     from gateway.preflight import require_agent, require_redis
-    from workers.wiring import new_session
+    from workers.public.enqueue import enqueue_run
+    from workers.public.runtime import new_session
 
     fields: dict[str, Any] = {"idempotency_key": idempotency_key, "thread_key": thread_key}
     fields |= {"cache": cache}
@@ -116,7 +116,7 @@ def _build_job(agent: str, text: str, fields: dict[str, Any]) -> RunCreate:
     """The job, or BAD_USAGE naming the flag that is wrong."""
     from pydantic import ValidationError
 
-    from gateway.enqueue import RunCreate
+    from workers.public.enqueue import RunCreate
 
     try:
         return RunCreate(agent=agent, input=text, **fields)
@@ -154,11 +154,10 @@ def cancel(
     """Cancel a run (recorded at once, and at the provider). Exit 10 if it had already ended."""
     from gateway.preflight import load_agents
     from gateway.run_view import describe_run
-    from workers.runs.outcomes import cancel_run
-    from workers.wiring import get_step_context
+    from workers.public.cancel import cancel_run
 
     load_agents()
-    cancelled = cancel_run(get_step_context(), run_id)
+    cancelled = cancel_run(run_id)
     final = describe_run(run_id)["status"]
     if as_json:
         print_json({"id": run_id, "cancelled": cancelled, "status": final})

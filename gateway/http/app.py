@@ -27,8 +27,6 @@ from gateway.http.event_log import EventLog
 from gateway.http.key_rate import KeyRateLimit
 from gateway.http.key_watch import KeyWatch
 from gateway.http.run_watch import RunWatch
-from workers.agents import load_agent_modules
-from workers.db import key_store
 from workers.errors import (
     CallbackRefused,
     IdempotencyConflict,
@@ -37,9 +35,10 @@ from workers.errors import (
     ThreadBusy,
     UnknownAgent,
 )
-from workers.limits.limiter import RedisRateLimiter
-from workers.redis_keys import run_events_channel
-from workers.wiring import new_session
+from workers.public.budgets import RedisRateLimiter
+from workers.public.catalog import load_agent_modules
+from workers.public.records import key_store
+from workers.public.runtime import new_session, run_events_channel
 
 log = logging.getLogger("runq.http")
 

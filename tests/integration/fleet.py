@@ -148,8 +148,8 @@ def enqueue_batch(
 ) -> str:
     """Enqueue one run per input, all in a new batch; returns the batch id."""
     import tests.integration.agents  # noqa: F401  (declares the test agents here too)
-    from gateway.enqueue import RunCreate, enqueue_run
     from workers import wiring
+    from workers.public.enqueue import RunCreate, enqueue_run
 
     batch_id = f"it-{uuid.uuid4().hex[:8]}"
     with wiring.new_session() as session:

@@ -25,7 +25,7 @@ PURE_MODULES = (
     "workers/tools/breaker.py",
     "simulator/script.py",
     "simulator/tool_directives.py",
-    "gateway/thread_names.py",
+    "workers/public/thread_names.py",
 )
 REQUIRED = PURE_MODULES
 FORBIDDEN = frozenset(

@@ -3,7 +3,6 @@
 import pytest
 from sqlmodel import Session
 
-from gateway.enqueue import RunCreate, record_run
 from tests.workers.steps_fixtures import Clock, make_context, memory_engine
 from workers.agents import Agent, BusyThreadPolicy, register_agent
 from workers.db import store, thread_store
@@ -12,6 +11,7 @@ from workers.db.statuses import RunStatus
 from workers.errors import ThreadBusy
 from workers.providers.fake import scripted
 from workers.providers.interface import ProviderState, ProviderStatus
+from workers.public.enqueue import RunCreate, record_run
 from workers.runs.context import Later, StepName
 from workers.runs.steps import poll_run, start_run
 from workers.runs.turn_requests import build_turn_request
