@@ -23,7 +23,6 @@ def __getattr__(name: str) -> Any:
     # `celery -A config` reads `config.app`; module-level __getattr__ (PEP 562) serves it.
     if name == "app":
         from config.errors import ConfigError
-        from config.exit_codes import ExitCode
 
         try:
             from config.celery_app import app
@@ -35,6 +34,6 @@ def __getattr__(name: str) -> Any:
             message = explain_setting_error(exc) or configuration_error(str(exc))
             sys.stderr.write(f"error: {message}\n")
             sys.stderr.flush()
-            raise SystemExit(int(ExitCode.CONFIG_ERROR)) from None
+            raise SystemExit(int(ConfigError.exit_code)) from None
         return app
     raise AttributeError(f"module 'config' has no attribute {name!r}")

@@ -145,20 +145,14 @@ def _redis_problem(exc: BaseException, elapsed_s: float) -> CommandFailed | None
 
 
 def _runq_problem(exc: BaseException, elapsed_s: float) -> CommandFailed | None:
-    from workers.errors import (
-        ConfigError,
-        IdempotencyConflict,
-        RunNotFound,
-        ThreadBusy,
-        UnknownAgent,
-    )
-
-    if isinstance(exc, RunNotFound | UnknownAgent):
-        return CommandFailed(str(exc), ExitCode.NOT_FOUND)
-    if isinstance(exc, ThreadBusy | IdempotencyConflict):
-        return CommandFailed(f"refused: {exc}", ExitCode.BAD_USAGE)
-    if isinstance(exc, ConfigError):
-        return _config(str(exc))
+    # Each runq error class carries its exit code (workers/errors.py); INTERNAL_ERROR is left
+    # to `explain`, which reports a bug.
+    if isinstance(exc, RunqError) and exc.exit_code is not ExitCode.INTERNAL_ERROR:
+        if exc.exit_code is ExitCode.CONFIG_ERROR:
+            return _config(str(exc))
+        if exc.exit_code is ExitCode.BAD_USAGE:
+            return CommandFailed(f"refused: {exc}", exc.exit_code)
+        return CommandFailed(str(exc), exc.exit_code)
     if isinstance(exc, ValidationError):
         first = exc.errors()[0]
         where = ".".join(str(part) for part in first["loc"]) or exc.title

@@ -19,9 +19,9 @@ from workers.db import store, thread_store
 from workers.db.models import Run, utcnow
 from workers.errors import IdempotencyConflict, ThreadBusy
 from workers.model_routing import choose_model
-from workers.runs.context import StepName
 from workers.public.schemas import JobCreate
 from workers.public.thread_names import scoped_thread_key
+from workers.runs.context import StepName
 
 log = logging.getLogger("runq.enqueue")
 
