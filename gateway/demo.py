@@ -100,8 +100,9 @@ def _run_batch(
     agent: str, prompts: tuple[str, ...], runs: int, timeout_s: float, console: Console
 ) -> DemoSummary:
     from workers.public import runtime
-    from workers.public.enqueue import RunCreate, enqueue_run
+    from workers.public.enqueue import enqueue_run
     from workers.public.records import store
+    from workers.public.schemas import JobCreate
 
     runtime.reset()
     batch_id = f"demo-{uuid.uuid4().hex[:8]}"
@@ -111,7 +112,7 @@ def _run_batch(
         queued = progress.add_task("enqueue", total=runs)
         with runtime.new_session() as session:
             for index in range(runs):
-                job = RunCreate(agent=agent, input=prompts[index % len(prompts)], batch_id=batch_id)
+                job = JobCreate(agent=agent, input=prompts[index % len(prompts)], batch_id=batch_id)
                 enqueue_run(session, job, default_deadline_s=timeout_s)
                 progress.advance(queued)
         done = progress.add_task("runs finished", total=runs)

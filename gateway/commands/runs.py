@@ -19,7 +19,7 @@ from gateway.entry_errors import CommandFailed, guarded
 from gateway.output import print_json, print_run, print_table
 
 if TYPE_CHECKING:
-    from workers.public.enqueue import RunCreate
+    from workers.public.schemas import JobCreate
 
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON (every field, in full).")]
 FullOption = Annotated[bool, typer.Option("--full", help="Do not shorten long fields.")]
@@ -112,14 +112,14 @@ def _parse_labels(pairs: list[str]) -> dict[str, str]:
     return labels
 
 
-def _build_job(agent: str, text: str, fields: dict[str, Any]) -> RunCreate:
+def _build_job(agent: str, text: str, fields: dict[str, Any]) -> JobCreate:
     """The job, or BAD_USAGE naming the flag that is wrong."""
     from pydantic import ValidationError
 
-    from workers.public.enqueue import RunCreate
+    from workers.public.schemas import JobCreate
 
     try:
-        return RunCreate(agent=agent, input=text, **fields)
+        return JobCreate(agent=agent, input=text, **fields)
     except ValidationError as exc:
         first = exc.errors()[0]
         flag = "--" + ".".join(str(part) for part in first["loc"]).replace("_", "-")

@@ -25,9 +25,6 @@ from workers.runs.context import StepName
 
 log = logging.getLogger("runq.enqueue")
 
-# The name callers used before the schemas moved to workers/public/schemas.py (issue 8).
-RunCreate = JobCreate
-
 
 def record_run(
     session: Session, job: JobCreate, *, default_deadline_s: float, owner_key_id: str = ""
