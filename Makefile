@@ -70,4 +70,4 @@ bench-peers: $(STAMP)
 all: test
 
 clean:
-	rm -rf $(VENV) .runq .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) .runq .mypy_cache .ruff_cache .pytest_cache .import_linter_cache .grimp_cache
