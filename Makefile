@@ -38,6 +38,7 @@ test-integration: $(STAMP) browser
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/lint-imports
 
 format: $(STAMP)
 	$(VENV)/bin/ruff format .
@@ -69,4 +70,4 @@ bench-peers: $(STAMP)
 all: test
 
 clean:
-	rm -rf $(VENV) .runq .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) .runq .mypy_cache .ruff_cache .pytest_cache .import_linter_cache .grimp_cache

@@ -77,9 +77,10 @@ def enqueue(
     """Enqueue one run of `agent` (the demo agent by default) per input, into `batch_id` (a
     new batch by default); returns the batch id."""
     from config.settings import get_settings
-    from gateway.enqueue import RunCreate, enqueue_run
     from workers import wiring
     from workers.agents import DEMO_AGENT_MODULE, load_agent_modules
+    from workers.public.enqueue import enqueue_run
+    from workers.public.schemas import JobCreate
 
     # The producer checks the agent exists, so it loads what the workers load (and the demo
     # agent, which the benchmarks use by default).
@@ -87,7 +88,7 @@ def enqueue(
     batch_id = batch_id or f"bench-{uuid.uuid4().hex[:8]}"
     with wiring.new_session() as session:
         for text in inputs:
-            job = RunCreate(agent=agent, input=text, batch_id=batch_id, cache=cache)
+            job = JobCreate(agent=agent, input=text, batch_id=batch_id, cache=cache)
             enqueue_run(session, job, default_deadline_s=900)
     return batch_id
 

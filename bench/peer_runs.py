@@ -199,13 +199,14 @@ def _queued(client: redis.Redis) -> int:
 
 def _enqueue(agent: str, runs: int, first: int = 0) -> str:
     import bench.peer_tools  # noqa: F401  (registers the agents this process enqueues for)
-    from gateway.enqueue import RunCreate, enqueue_run
     from workers import wiring
+    from workers.public.enqueue import enqueue_run
+    from workers.public.schemas import JobCreate
 
     batch_id = f"peers-{uuid.uuid4().hex[:8]}"
     with wiring.new_session() as session:
         for index in range(first, first + runs):
-            job = RunCreate(agent=agent, input=prompt(index), batch_id=batch_id)
+            job = JobCreate(agent=agent, input=prompt(index), batch_id=batch_id)
             enqueue_run(session, job, default_deadline_s=900)
     return batch_id
 

@@ -6,17 +6,9 @@ from __future__ import annotations
 from typing import Any
 
 from celery import Celery
-from celery.signals import (
-    after_setup_logger,
-    after_setup_task_logger,
-    beat_init,
-    celeryd_after_setup,
-    worker_init,
-    worker_process_init,
-)
+from celery.signals import celeryd_after_setup
 
 from config.settings import get_settings
-from workers.observability import worker_hooks
 
 settings = get_settings()
 # Without REDIS_URL a worker would have nothing to share with other workers; the default
@@ -28,6 +20,12 @@ SWEEPS_QUEUE = "sweeps"
 # How often each worker looks for a dead worker's unacked messages (kombu's default, 10 s
 # with a throttle of 10, looks every 100 s).
 _RESTORE_EVERY_S = 5
+
+# Imported by a worker and by beat as they start, before any of Celery's start-up signals:
+# the modules that connect runq's handlers to those signals (start checks first, so nothing
+# starts if they fail). Named here, not imported, so this package imports nothing of the
+# engine or the front door; a process that only sends tasks never loads them.
+SIGNAL_MODULES = ["gateway.start_checks", "tasks.process_hooks"]
 
 app = Celery(
     "runq",
@@ -75,6 +73,7 @@ app.conf.update(
     task_send_sent_event=False,
     worker_send_task_events=False,
     broker_connection_retry_on_startup=True,
+    imports=SIGNAL_MODULES,
     beat_schedule={
         # Frequent and cheap (one indexed query): a lost step is re-sent within seconds.
         "sweep-overdue-runs": {
@@ -107,34 +106,3 @@ def _serve_sweeps(sender: str, instance: Any, **_: Any) -> None:
     queues = instance.app.amqp.queues
     if "runs" in queues.consume_from:
         queues.select_add(SWEEPS_QUEUE)
-
-
-@worker_process_init.connect
-def _fresh_clients_after_fork(**_: Any) -> None:
-    # Sockets and DB connections inherited from the parent must not be shared.
-    from workers import wiring
-
-    wiring.reset(after_fork=True)
-
-
-def _check_beat_start(sender: Any, **kwargs: Any) -> None:
-    # Outside dev, beat needs the real secrets too: one line and a non-zero exit.
-    from gateway.preflight import check_beat_start
-
-    check_beat_start(sender, **kwargs)
-
-
-def _check_worker_start(sender: Any, **kwargs: Any) -> None:
-    # A bad -Q or a dead Redis: one line and a non-zero exit, before the worker starts.
-    from gateway.preflight import check_worker_start
-
-    check_worker_start(sender, **kwargs)
-
-
-# Observability (issue 11): runq's log format on Celery's handlers, a metrics port per process.
-after_setup_logger.connect(worker_hooks.format_logs, weak=False)
-after_setup_task_logger.connect(worker_hooks.format_logs, weak=False)
-worker_init.connect(_check_worker_start, weak=False)  # first: nothing starts if it fails
-beat_init.connect(_check_beat_start, weak=False)
-worker_init.connect(worker_hooks.serve_metrics_unless_prefork, weak=False)
-worker_process_init.connect(worker_hooks.serve_metrics_in_child, weak=False)

@@ -24,8 +24,8 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, SettingsConfigDict, SettingsError
 
-from workers.callbacks.signing import is_valid_secret
-from workers.errors import ConfigError
+from config.errors import ConfigError
+from config.signing_secret import is_valid_secret
 
 # The simulator accepts any key; this one marks "no real key configured".
 SIMULATOR_API_KEY = "sk-runq-simulator"

@@ -2,7 +2,7 @@
 
 Commands live in `gateway/commands/`, one module per group, each with `register(app)`. Every
 command is wrapped in `entry_errors.guarded`, so a mistake prints one line (`runq --debug …`
-shows the traceback) and exits with a code from `gateway/exit_codes.py`.
+shows the traceback) and exits with a code from `config/exit_codes.py`.
 """
 
 from __future__ import annotations

@@ -19,8 +19,13 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from gateway.run_view import describe_run
-from workers.db.models import Run, ToolCall
-from workers.db.statuses import FINISHED_TOOL_STATUSES, TERMINAL_STATUSES, RunStatus
+from workers.public.records import (
+    FINISHED_TOOL_STATUSES,
+    TERMINAL_STATUSES,
+    Run,
+    RunStatus,
+    ToolCall,
+)
 
 DEMO_PROMPTS = (
     "What's the weather in Paris and London?",
@@ -94,24 +99,25 @@ def run_demo(
 def _run_batch(
     agent: str, prompts: tuple[str, ...], runs: int, timeout_s: float, console: Console
 ) -> DemoSummary:
-    from gateway.enqueue import RunCreate, enqueue_run
-    from workers import wiring
-    from workers.db import store
+    from workers.public import runtime
+    from workers.public.enqueue import enqueue_run
+    from workers.public.records import store
+    from workers.public.schemas import JobCreate
 
-    wiring.reset()
+    runtime.reset()
     batch_id = f"demo-{uuid.uuid4().hex[:8]}"
     started_s = time.monotonic()
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn())
     with Progress(*columns, TimeElapsedColumn(), console=console) as progress:
         queued = progress.add_task("enqueue", total=runs)
-        with wiring.new_session() as session:
+        with runtime.new_session() as session:
             for index in range(runs):
-                job = RunCreate(agent=agent, input=prompts[index % len(prompts)], batch_id=batch_id)
+                job = JobCreate(agent=agent, input=prompts[index % len(prompts)], batch_id=batch_id)
                 enqueue_run(session, job, default_deadline_s=timeout_s)
                 progress.advance(queued)
         done = progress.add_task("runs finished", total=runs)
         while time.monotonic() - started_s < timeout_s:
-            with wiring.new_session() as session:
+            with runtime.new_session() as session:
                 counts = store.count_runs_by_status(session, batch_id=batch_id)
             finished = sum(n for s, n in counts.items() if s in TERMINAL_STATUSES)
             progress.update(done, completed=finished)
@@ -125,12 +131,12 @@ def _run_batch_over_http(
     agent: str, prompts: tuple[str, ...], runs: int, timeout_s: float, console: Console
 ) -> DemoSummary:
     from gateway.demo_http import run_batch_over_http
-    from workers import wiring
-    from workers.db import run_pages, store
+    from workers.public import runtime
+    from workers.public.records import run_pages, store
 
     batch_prompts = [prompts[index % len(prompts)] for index in range(runs)]
     run_ids, wall_s = run_batch_over_http(agent, batch_prompts, timeout_s, console)
-    with wiring.new_session() as session:
+    with runtime.new_session() as session:
         batch = [store.get_run(session, run_id=run_id) for run_id in run_ids]
         calls_by_run = run_pages.tool_calls_of(session, run_ids=run_ids)
     calls = [call for run_calls in calls_by_run.values() for call in run_calls]
@@ -138,10 +144,10 @@ def _run_batch_over_http(
 
 
 def _summarise(batch_id: str, runs: int, wall_s: float) -> DemoSummary:
-    from workers import wiring
-    from workers.db import store
+    from workers.public import runtime
+    from workers.public.records import store
 
-    with wiring.new_session() as session:
+    with runtime.new_session() as session:
         batch = sorted(store.list_runs(session, batch_id=batch_id), key=lambda r: r.created_at)
         calls = store.batch_tool_calls(session, batch_id=batch_id)
     return _summary_of(batch, calls, runs, wall_s)

@@ -18,11 +18,11 @@ def run_batch_over_http(
     run ids and the wall time."""
     from gateway.http.app import create_app
     from gateway.http.local_server import serving
-    from workers import wiring
-    from workers.db import key_store
+    from workers.public import runtime
+    from workers.public.records import key_store
 
-    wiring.reset()
-    with wiring.new_session() as session:
+    runtime.reset()
+    with runtime.new_session() as session:
         _, key = key_store.create_key(session, name=f"demo-{uuid.uuid4().hex[:8]}")
     with serving(create_app()) as url:
         console.print(f"HTTP API on {url} (OpenAPI at {url}/docs)")

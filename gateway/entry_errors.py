@@ -1,7 +1,7 @@
 """One-line errors at every entry point (`runq …`, `runq worker`, `runq serve`).
 
 A command either succeeds or raises; `guarded` turns what it raised into one line on stderr
-and an exit code (`gateway.exit_codes`). A configuration mistake names the variable and the
+and an exit code (`config.exit_codes`). A configuration mistake names the variable and the
 fix; a service that did not answer names its URL (credentials removed) and how long runq
 tried. `runq --debug …` re-raises instead, so the traceback shows.
 
@@ -14,11 +14,10 @@ from __future__ import annotations
 
 import functools
 import json
-import re
 import sys
 import time
 from collections.abc import Callable
-from typing import Any, ParamSpec, TypeVar
+from typing import ParamSpec, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
 import click
@@ -26,7 +25,8 @@ import typer
 from pydantic import ValidationError
 from rich.console import Console
 
-from gateway.exit_codes import ExitCode
+from config.exit_codes import ExitCode
+from config.setting_errors import configuration_error, explain_setting_error
 from workers.errors import RunqError
 
 P = ParamSpec("P")
@@ -34,7 +34,6 @@ R = TypeVar("R")
 
 _stderr = Console(stderr=True, highlight=False, soft_wrap=True)
 _debug = False
-_SETTINGS_FIELD = re.compile(r'field "([^"]+)"')
 
 
 class CommandFailed(Exception):
@@ -105,68 +104,12 @@ def redact_url(url: str) -> str:
 
 
 def _settings_problem(exc: BaseException, elapsed_s: float) -> CommandFailed | None:
-    from pydantic_settings import SettingsError
-
-    from workers.errors import ConfigError
-
-    # config.settings wraps what pydantic raised in a ConfigError; the cause has the details.
-    cause = exc.__cause__ if isinstance(exc, ConfigError) else exc
-    if isinstance(cause, SettingsError):
-        match = _SETTINGS_FIELD.search(str(cause))
-        variable = _env_name(match.group(1)) if match else "a RUNQ_* variable"
-        reason = cause.__cause__
-        problem = (
-            f"is not valid JSON ({reason})"
-            if isinstance(reason, json.JSONDecodeError)
-            else f"cannot be read ({reason or cause})"
-        )
-        return _config(f"{variable} {problem}; fix it or unset it")
-    if isinstance(cause, ValidationError) and cause.title in _settings_classes():
-        error = cause.errors()[0]
-        message = str(error["msg"]).removeprefix("Value error, ")
-        if not error["loc"]:
-            return _config(message)
-        first, *rest = (str(part) for part in error["loc"])
-        where = f" (at {'.'.join(rest)})" if rest else ""
-        return _config(f"{_env_name(first, cause.title)}{where}: {message}; fix it or unset it")
-    return None
+    message = explain_setting_error(exc)
+    return None if message is None else CommandFailed(message, ExitCode.CONFIG_ERROR)
 
 
 def _config(message: str) -> CommandFailed:
-    return CommandFailed(
-        f"configuration error: {message} (every setting: config/settings.py)",
-        ExitCode.CONFIG_ERROR,
-    )
-
-
-def _settings_classes() -> dict[str, Any]:
-    """The settings classes by name: `Settings` and its groups."""
-    from pydantic_settings import BaseSettings
-
-    # Read from sys.modules: importing `config` again would re-raise the settings error.
-    module = sys.modules.get("config.settings")
-    members = vars(module).values() if module else ()
-    return {
-        cls.__name__: cls
-        for cls in members
-        if isinstance(cls, type) and issubclass(cls, BaseSettings) and cls is not BaseSettings
-    }
-
-
-def _env_name(field: str, group: str | None = None) -> str:
-    """The environment variable that sets `field` (of settings class `group`, if known)."""
-    if field.isupper():
-        return field  # a field read by its variable name is reported under that name
-    for name, cls in _settings_classes().items():
-        info = cls.model_fields.get(field)
-        if info is None or group not in (None, name):
-            continue
-        choices = getattr(info.validation_alias, "choices", [])
-        standard = [choice for choice in choices if isinstance(choice, str) and choice.isupper()]
-        if standard:
-            return str(standard[0])
-        return str(cls.model_config.get("env_prefix", "RUNQ_")).upper() + field.upper()
-    return "RUNQ_" + field.upper()
+    return CommandFailed(configuration_error(message), ExitCode.CONFIG_ERROR)
 
 
 def _database_problem(exc: BaseException, elapsed_s: float) -> CommandFailed | None:
@@ -202,20 +145,14 @@ def _redis_problem(exc: BaseException, elapsed_s: float) -> CommandFailed | None
 
 
 def _runq_problem(exc: BaseException, elapsed_s: float) -> CommandFailed | None:
-    from workers.errors import (
-        ConfigError,
-        IdempotencyConflict,
-        RunNotFound,
-        ThreadBusy,
-        UnknownAgent,
-    )
-
-    if isinstance(exc, RunNotFound | UnknownAgent):
-        return CommandFailed(str(exc), ExitCode.NOT_FOUND)
-    if isinstance(exc, ThreadBusy | IdempotencyConflict):
-        return CommandFailed(f"refused: {exc}", ExitCode.BAD_USAGE)
-    if isinstance(exc, ConfigError):
-        return _config(str(exc))
+    # Each runq error class carries its exit code (workers/errors.py); INTERNAL_ERROR is left
+    # to `explain`, which reports a bug.
+    if isinstance(exc, RunqError) and exc.exit_code is not ExitCode.INTERNAL_ERROR:
+        if exc.exit_code is ExitCode.CONFIG_ERROR:
+            return _config(str(exc))
+        if exc.exit_code is ExitCode.BAD_USAGE:
+            return CommandFailed(f"refused: {exc}", exc.exit_code)
+        return CommandFailed(str(exc), exc.exit_code)
     if isinstance(exc, ValidationError):
         first = exc.errors()[0]
         where = ".".join(str(part) for part in first["loc"]) or exc.title

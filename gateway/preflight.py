@@ -8,8 +8,8 @@ import time
 from collections.abc import Iterable
 from typing import Any, NoReturn
 
+from config.exit_codes import ExitCode
 from gateway.entry_errors import CommandFailed, explain
-from gateway.exit_codes import ExitCode
 
 # A CLI call should fail in seconds, not wait out the OS's TCP timeout.
 REDIS_CONNECT_TIMEOUT_S = 2.0
@@ -65,7 +65,7 @@ def load_agents(modules: list[str] | None = None) -> None:
     """Import `modules` (default RUNQ_AGENT_MODULES, or the demo agent when that is empty); a
     module that fails to import is a configuration error."""
     from config.settings import get_settings
-    from workers.agents import current_folder_importable, load_agent_modules
+    from workers.public.catalog import current_folder_importable, load_agent_modules
 
     modules = get_settings().runs.agent_modules if modules is None else modules
     current_folder_importable()
@@ -83,7 +83,7 @@ def load_agents(modules: list[str] | None = None) -> None:
 
 def require_agent(name: str) -> None:
     """Load the agents, then UnknownAgent (exit 7) unless `name` is one of them."""
-    from workers.agents import get_agent
+    from workers.public.catalog import get_agent
 
     load_agents()
     get_agent(name)

@@ -7,14 +7,13 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
+from config.exit_codes import ExitCode
 from gateway.entry_errors import CommandFailed
-from gateway.exit_codes import ExitCode
-from gateway.thread_names import split_thread_key
-from workers.db import key_store, store, thread_store
-from workers.db.models import Run, Thread
 from workers.errors import RunNotFound
-from workers.tools.masking import masked_arguments, scrubbed_text
-from workers.wiring import new_session
+from workers.public.catalog import masked_arguments, scrubbed_text
+from workers.public.records import Run, Thread, key_store, store, thread_store
+from workers.public.runtime import new_session
+from workers.public.thread_names import split_thread_key
 
 
 def describe_run(run_id: str) -> dict[str, Any]:

@@ -6,7 +6,7 @@ import time
 
 from config.celery_app import app
 from config.settings import get_settings
-from gateway.callbacks import deliver_callback
+from workers.public.callbacks import deliver_callback
 
 DELIVER = "runq.callbacks.deliver"
 

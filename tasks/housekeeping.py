@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from config.celery_app import app
 from config.settings import get_settings
-from gateway.callbacks import CALLBACK_QUIET_S, find_stalled_callbacks
 from tasks.next_step import send
+from workers.public.callbacks import CALLBACK_QUIET_S, find_stalled_callbacks
 from workers.redis_keys import sweep_lock_key
 from workers.runs.sweep import SweepPolicy, sweep_overdue_runs
 from workers.runs.threads import archive_idle_threads

@@ -7,8 +7,8 @@ from typing import Any
 from celery import Task
 
 from config.celery_app import app
-from gateway.jobs import accept_job
 from workers.errors import IdempotencyConflict
+from workers.public.jobs import accept_job
 
 
 # A conflict is the producer's answer (FAILURE with the reason, like HTTP's 409), not a bug:

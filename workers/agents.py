@@ -20,7 +20,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from workers.errors import ConfigError, UnknownAgent
-from workers.runs.routing import ModelRouting
+from workers.model_routing import ModelRouting
 
 
 class ThreadMode(StrEnum):

@@ -20,20 +20,18 @@
     ├── RunEnded                     this step ended the run failed/expired (Flower: FAILURE)
     └── IllegalTransition            a compare-and-set on run status found another status
 
-`retryable` tells the task layer whether the same step may be tried again.
+`retryable` tells the task layer whether the same step may be tried again. `http_status` and
+`exit_code` are how the HTTP API and `runq` report an error: each class sets its own, and one
+that sets neither is a runq bug there (500, exit 1; see `RunqError`).
 """
 
 from __future__ import annotations
 
-
-class RunqError(Exception):
-    """Root of every runq error."""
-
-    retryable = False
-
-
-class ConfigError(RunqError):
-    """Settings are missing or contradictory."""
+# The root and ConfigError are defined in config (the settings raise it, and config imports
+# nothing of the engine); re-exported here with the rest of the tree.
+from config.errors import ConfigError as ConfigError
+from config.errors import RunqError as RunqError
+from config.exit_codes import ExitCode
 
 
 class ProviderError(RunqError):
@@ -91,21 +89,35 @@ class InvalidToolOutput(ToolError):
 class UnknownAgent(RunqError):
     """A job names an agent that nobody declared."""
 
+    http_status = 422
+    exit_code = ExitCode.NOT_FOUND
+
 
 class ThreadBusy(RunqError):
     """The thread already has an active run and its agent's policy is to reject new ones."""
+
+    http_status = 409
+    exit_code = ExitCode.BAD_USAGE
 
 
 class IdempotencyConflict(RunqError):
     """An idempotency key was reused with a different job body."""
 
+    http_status = 409
+    exit_code = ExitCode.BAD_USAGE
+
 
 class CallbackRefused(RunqError):
     """A callback URL is malformed or resolves to a loopback, private or reserved address."""
 
+    http_status = 422
+
 
 class RunNotFound(RunqError):
     """No run has that id."""
+
+    http_status = 404
+    exit_code = ExitCode.NOT_FOUND
 
 
 class IllegalTransition(RunqError):

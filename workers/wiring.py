@@ -22,6 +22,7 @@ from sqlmodel import Session, create_engine
 
 from config.settings import Settings, get_settings
 from workers.agents import Agent, load_agent_modules
+from workers.backoff import Schedule
 from workers.cache.response_cache import ResponseCache
 from workers.db import session_hooks
 from workers.db.migrate import migrates_itself, upgrade_to_head
@@ -34,7 +35,6 @@ from workers.providers.chat import ChatProvider
 from workers.providers.interface import Provider
 from workers.providers.responses import ResponsesProvider
 from workers.redis_keys import fingerprint_api_key
-from workers.runs.backoff import Schedule
 from workers.runs.context import NoTurnTimes, StepContext, TurnTimes
 from workers.runs.events import RedisRunEvents
 from workers.runs.state import RunPolicy

@@ -22,7 +22,7 @@ def register(app: typer.Typer) -> None:
 def agents(as_json: JsonOption = False) -> None:
     """The declared agents: model, provider, tools."""
     from gateway.preflight import load_agents
-    from workers.agents import agent_names, get_agent
+    from workers.public.catalog import agent_names, get_agent
 
     load_agents()
     declared = [get_agent(name) for name in agent_names()]
@@ -50,7 +50,7 @@ def tools(
 ) -> None:
     """The registered tools: description, options and the JSON schema the model sees."""
     from gateway.preflight import load_agents
-    from workers.tools.registry import default_registry
+    from workers.public.catalog import default_registry
 
     load_agents()
     specs = [default_registry.get(name) for name in default_registry.names()]

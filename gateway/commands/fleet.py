@@ -12,8 +12,8 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from config.exit_codes import ExitCode
 from gateway.entry_errors import guarded
-from gateway.exit_codes import ExitCode
 from gateway.output import console, print_json, print_table, print_transcript
 
 if TYPE_CHECKING:
@@ -64,7 +64,7 @@ def demo(
     from config.settings import DEV_ENVIRONMENT, get_settings
     from gateway.demo import run_demo
     from gateway.preflight import load_agents
-    from workers.agents import DEMO_AGENT_MODULE, get_agent
+    from workers.public.catalog import DEMO_AGENT_MODULE, get_agent
 
     # The demo is a developer's embedded fleet (simulator key, placeholder callback secret),
     # so it asks for dev itself: the quickstart needs no configuration.
@@ -166,7 +166,7 @@ def migrate() -> None:
     """Migrate DATABASE_URL to the current schema (Alembic); run once per deploy."""
     from config.settings import get_settings
     from gateway.entry_errors import redact_url
-    from workers.db.migrate import upgrade_to_head
+    from workers.public.runtime import upgrade_to_head
 
     url = get_settings().database.url
     upgrade_to_head(url)
@@ -176,7 +176,7 @@ def migrate() -> None:
 def cache(as_json: JsonOption = False) -> None:
     """Response-cache hits and misses, shared by every worker (needs REDIS_URL)."""
     from gateway.preflight import require_redis
-    from workers.wiring import get_response_cache
+    from workers.public.runtime import get_response_cache
 
     require_redis()
     stats = get_response_cache().stats()

@@ -7,8 +7,8 @@ from typing import Annotated
 import typer
 from rich.text import Text
 
+from config.exit_codes import ExitCode
 from gateway.entry_errors import CommandFailed, guarded
-from gateway.exit_codes import ExitCode
 from gateway.output import FIELD_CHARS, console, print_json, print_table, print_tool_call, shorten
 
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON (every field, in full).")]
@@ -65,9 +65,9 @@ def usage(
     Exit 7 if the agent or thread is unknown."""
     from gateway import run_view
     from gateway.preflight import load_agents
-    from workers.agents import agent_names
-    from workers.db import thread_store
-    from workers.wiring import new_session
+    from workers.public.catalog import agent_names
+    from workers.public.records import thread_store
+    from workers.public.runtime import new_session
 
     thread_id = run_view.find_thread_id(thread_key, key_name) if thread_key is not None else None
     if agent is not None:

@@ -14,12 +14,12 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from rich.console import Console
 
+from config.exit_codes import ExitCode, exit_code_for_run
 from gateway.entry_errors import CommandFailed, guarded
-from gateway.exit_codes import ExitCode, exit_code_for_run
 from gateway.output import print_json, print_run, print_table
 
 if TYPE_CHECKING:
-    from gateway.enqueue import RunCreate
+    from workers.public.schemas import JobCreate
 
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON (every field, in full).")]
 FullOption = Annotated[bool, typer.Option("--full", help="Do not shorten long fields.")]
@@ -83,9 +83,9 @@ def enqueue(
 ) -> None:
     """Enqueue one run and print it (with --wait: its result, exit code by outcome)."""
     from config.settings import get_settings
-    from gateway.enqueue import enqueue_run
     from gateway.preflight import require_agent, require_redis
-    from workers.wiring import new_session
+    from workers.public.enqueue import enqueue_run
+    from workers.public.runtime import new_session
 
     fields: dict[str, Any] = {"idempotency_key": idempotency_key, "thread_key": thread_key}
     fields |= {"cache": cache}
@@ -112,14 +112,14 @@ def _parse_labels(pairs: list[str]) -> dict[str, str]:
     return labels
 
 
-def _build_job(agent: str, text: str, fields: dict[str, Any]) -> RunCreate:
+def _build_job(agent: str, text: str, fields: dict[str, Any]) -> JobCreate:
     """The job, or BAD_USAGE naming the flag that is wrong."""
     from pydantic import ValidationError
 
-    from gateway.enqueue import RunCreate
+    from workers.public.schemas import JobCreate
 
     try:
-        return RunCreate(agent=agent, input=text, **fields)
+        return JobCreate(agent=agent, input=text, **fields)
     except ValidationError as exc:
         first = exc.errors()[0]
         flag = "--" + ".".join(str(part) for part in first["loc"]).replace("_", "-")
@@ -154,11 +154,10 @@ def cancel(
     """Cancel a run (recorded at once, and at the provider). Exit 10 if it had already ended."""
     from gateway.preflight import load_agents
     from gateway.run_view import describe_run
-    from workers.runs.outcomes import cancel_run
-    from workers.wiring import get_step_context
+    from workers.public.cancel import cancel_run
 
     load_agents()
-    cancelled = cancel_run(get_step_context(), run_id)
+    cancelled = cancel_run(run_id)
     final = describe_run(run_id)["status"]
     if as_json:
         print_json({"id": run_id, "cancelled": cancelled, "status": final})

@@ -13,15 +13,15 @@ from prometheus_client.core import Metric
 from prometheus_client.registry import Collector
 
 from gateway.dashboard.auth import Operator
-from workers import wiring
-from workers.observability.fleet_collector import FleetCollector
+from gateway.dashboard.fleet_collector import FleetCollector
+from workers.public import runtime
 
 
 def build_metrics_router() -> APIRouter:
     """A router with `/metrics`; include it in the gateway app."""
     served = CollectorRegistry(auto_describe=False)
     served.register(_ProcessFamiliesExcept(FLEET_FAMILIES))
-    served.register(FleetCollector(wiring.get_redis, wiring.new_session))
+    served.register(FleetCollector(runtime.get_redis, runtime.new_session))
     router = APIRouter()
 
     @router.get("/metrics", include_in_schema=False)

@@ -7,8 +7,8 @@ from collections.abc import Iterable
 from html import escape
 
 from gateway.dashboard.snapshot import BudgetRow, Overview, RunRow, shown_arguments
-from workers.db.models import Run, ToolCall
-from workers.tools.masking import scrubbed_text
+from workers.public.catalog import scrubbed_text
+from workers.public.records import Run, ToolCall
 
 STATUSES = ("pending", "in_progress", "requires_tools", "submitting")
 TERMINAL = ("completed", "failed", "cancelled", "expired")

@@ -11,8 +11,8 @@ from fastapi.responses import HTMLResponse
 from gateway.dashboard.auth import Operator
 from gateway.dashboard.pages import render_overview, render_run
 from gateway.dashboard.snapshot import read_overview, read_run
-from workers import wiring
 from workers.errors import RunNotFound
+from workers.public import runtime
 
 
 def build_dashboard_router() -> APIRouter:
@@ -21,12 +21,12 @@ def build_dashboard_router() -> APIRouter:
 
     @router.get("/", response_class=HTMLResponse)
     def overview(_: Operator) -> str:
-        with wiring.new_session() as session:
+        with runtime.new_session() as session:
             return render_overview(read_overview(session, datetime.now(UTC)))
 
     @router.get("/runs/{run_id}", response_class=HTMLResponse)
     def run_detail(run_id: str, _: Operator) -> str:
-        with wiring.new_session() as session:
+        with runtime.new_session() as session:
             try:
                 run, calls = read_run(session, run_id)
             except RunNotFound:

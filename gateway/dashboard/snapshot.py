@@ -11,14 +11,10 @@ import redis
 from sqlmodel import Session
 
 from config.settings import get_settings
-from workers import wiring
-from workers.db import fleet_store, store
-from workers.db.models import Run, ToolCall
-from workers.limits.limiter import LimitKey, RedisRateLimiter
-from workers.redis_keys import fingerprint_api_key
-from workers.tools.breaker import is_open
-from workers.tools.masking import masked_arguments
-from workers.tools.registry import default_registry
+from workers.public import runtime
+from workers.public.budgets import LimitKey, RedisRateLimiter, fingerprint_api_key
+from workers.public.catalog import default_registry, is_open, masked_arguments
+from workers.public.records import Run, ToolCall, fleet_store, store
 
 LATEST_RUNS = 50
 
@@ -95,7 +91,7 @@ def _read_budgets() -> list[BudgetRow]:
     settings = get_settings()
     if not settings.redis.url:
         return []
-    limiter = RedisRateLimiter(wiring.get_redis(), prefix=settings.redis.prefix)
+    limiter = RedisRateLimiter(runtime.get_redis(), prefix=settings.redis.prefix)
     fingerprint = fingerprint_api_key(settings.provider.api_key.get_secret_value())
     rows = []
     now_ms = int(time.time() * 1000)
@@ -121,14 +117,14 @@ def _read_cache() -> dict[str, int] | None:
     if not get_settings().redis.url:
         return None
     try:
-        stats = wiring.get_response_cache().stats()
+        stats = runtime.get_response_cache().stats()
     except redis.RedisError:
         return None
     return {"hits": stats.hits, "misses": stats.misses}
 
 
 def _read_open_breakers() -> list[str]:
-    breakers = wiring.get_step_context().breakers
+    breakers = runtime.get_step_context().breakers
     if breakers is None:
         return []
     now_ms = int(datetime.now(UTC).timestamp() * 1000)

@@ -27,29 +27,13 @@ from gateway.http.event_log import EventLog
 from gateway.http.key_rate import KeyRateLimit
 from gateway.http.key_watch import KeyWatch
 from gateway.http.run_watch import RunWatch
-from workers.agents import load_agent_modules
-from workers.db import key_store
-from workers.errors import (
-    CallbackRefused,
-    IdempotencyConflict,
-    RunNotFound,
-    RunqError,
-    ThreadBusy,
-    UnknownAgent,
-)
-from workers.limits.limiter import RedisRateLimiter
-from workers.redis_keys import run_events_channel
-from workers.wiring import new_session
+from workers.errors import RunqError
+from workers.public.budgets import RedisRateLimiter
+from workers.public.catalog import load_agent_modules
+from workers.public.records import key_store
+from workers.public.runtime import new_session, run_events_channel
 
 log = logging.getLogger("runq.http")
-
-STATUS_OF: dict[type[RunqError], int] = {
-    RunNotFound: 404,
-    IdempotencyConflict: 409,
-    ThreadBusy: 409,
-    UnknownAgent: 422,
-    CallbackRefused: 422,
-}
 
 
 def create_app() -> FastAPI:
@@ -129,11 +113,12 @@ async def _http_error(_: Request, exc: Exception) -> JSONResponse:
 
 
 async def _runq_error(_: Request, exc: Exception) -> JSONResponse:
-    for kind, code in STATUS_OF.items():
-        if isinstance(exc, kind):
-            return _error(code, str(exc))
-    log.error("unexpected runq error: %r", exc)
-    return _error(500, "internal error")
+    # Each error class carries its own status (workers/errors.py); 500 is a runq bug.
+    assert isinstance(exc, RunqError)
+    if exc.http_status >= 500:
+        log.error("unexpected runq error: %r", exc)
+        return _error(500, "internal error")
+    return _error(exc.http_status, str(exc))
 
 
 async def _unstorable_value(_: Request, exc: Exception) -> JSONResponse:

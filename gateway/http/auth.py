@@ -13,8 +13,8 @@ from fastapi import Depends, Header, HTTPException, Request, status
 from sqlmodel import Session
 
 from gateway.http.key_rate import KeyRateLimit
-from workers.db import key_store
-from workers.wiring import new_session
+from workers.public.records import key_store
+from workers.public.runtime import new_session
 
 _CHALLENGE = {"WWW-Authenticate": "Bearer"}
 

@@ -12,8 +12,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from config.exit_codes import ExitCode
 from gateway.entry_errors import guarded
-from gateway.exit_codes import ExitCode
 
 console = Console()
 keys_app = typer.Typer(help="API keys for the HTTP API (stored hashed).", no_args_is_help=True)
@@ -37,7 +37,7 @@ def serve(
     import uvicorn
 
     from gateway.preflight import require_deployable, require_redis
-    from workers.observability.worker_hooks import format_process_logs
+    from workers.public.runtime import format_process_logs
 
     format_process_logs()
     require_deployable()  # outside dev: a real provider key and signing secret (exit 9)
@@ -77,9 +77,9 @@ def create_key(
 ) -> None:
     """Create a key and print it once: only its hash is stored."""
     from gateway.entry_errors import CommandFailed
-    from workers.db import key_store
     from workers.errors import ConfigError
-    from workers.wiring import new_session
+    from workers.public.records import key_store
+    from workers.public.runtime import new_session
 
     try:
         with new_session() as session:
@@ -99,8 +99,8 @@ def create_key(
 
 def list_keys(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False) -> None:
     """Every key: name, shown prefix, scopes, created, revoked."""
-    from workers.db import key_store
-    from workers.wiring import new_session
+    from workers.public.records import key_store
+    from workers.public.runtime import new_session
 
     with new_session() as session:
         rows = key_store.list_keys(session)
@@ -125,8 +125,8 @@ def list_keys(as_json: Annotated[bool, typer.Option("--json", help="Print JSON."
 
 def revoke_key(name: Annotated[str, typer.Argument(help="The key's name.")]) -> None:
     """Revoke a key: its next request answers 401."""
-    from workers.db import key_store
-    from workers.wiring import new_session
+    from workers.public.records import key_store
+    from workers.public.runtime import new_session
 
     with new_session() as session:
         revoked = key_store.revoke_key(session, name=name)

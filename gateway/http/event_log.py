@@ -10,7 +10,7 @@ from typing import Any
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
-from workers.redis_keys import run_events_key
+from workers.public.runtime import run_events_key
 
 log = logging.getLogger("runq.http.events")
 

@@ -20,12 +20,10 @@ from gateway.http import event_log
 from gateway.http.auth import Caller, ReaderDep
 from gateway.http.key_watch import KeyWatch
 from gateway.http.run_watch import RunWatch
-from gateway.public_view import runs_public
-from gateway.schemas import RunPublic
-from workers.db import run_pages
-from workers.db.statuses import TERMINAL_STATUSES
-from workers.runs.events import TERMINAL_EVENT_TYPES
-from workers.wiring import new_session
+from workers.public.records import TERMINAL_EVENT_TYPES, TERMINAL_STATUSES, run_pages
+from workers.public.runtime import new_session
+from workers.public.schemas import RunPublic
+from workers.public.views import runs_public
 
 router = APIRouter(prefix="/v1/runs", tags=["runs"])
 

@@ -17,8 +17,8 @@ from sqlalchemy import text
 
 from config.settings import get_settings
 from gateway.entry_errors import redact_url
-from workers.db import key_store
-from workers.wiring import get_redis, new_session
+from workers.public.records import key_store
+from workers.public.runtime import get_redis, new_session
 
 router = APIRouter(tags=["health"])
 

@@ -12,8 +12,7 @@ import logging
 
 import redis
 
-from workers.limits.limiter import LimitKey, RedisRateLimiter
-from workers.limits.token_bucket import Limits
+from workers.public.budgets import LimitKey, Limits, RedisRateLimiter
 
 log = logging.getLogger("runq.http.rate")
 

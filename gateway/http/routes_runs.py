@@ -10,15 +10,13 @@ from typing import Annotated
 from fastapi import APIRouter, Header, HTTPException, Query, Response, status
 
 from config.settings import get_settings
-from gateway.enqueue import enqueue_job
 from gateway.http.auth import ReaderDep, SessionDep, SubmitterDep
-from gateway.public_view import runs_public
-from gateway.schemas import ApiError, JobCreate, RunCreate, RunList, RunPublic
-from gateway.thread_names import scoped_thread_key, thread_name_problem
-from workers.db import run_pages
-from workers.db.statuses import RunStatus
-from workers.runs.outcomes import cancel_run
-from workers.wiring import get_step_context
+from workers.public.cancel import cancel_run
+from workers.public.enqueue import enqueue_job
+from workers.public.records import RunStatus, run_pages
+from workers.public.schemas import ApiError, JobCreate, RunCreate, RunList, RunPublic
+from workers.public.thread_names import scoped_thread_key, thread_name_problem
+from workers.public.views import runs_public
 
 router = APIRouter(prefix="/v1/runs", tags=["runs"])
 
@@ -103,7 +101,7 @@ def list_runs(
 def cancel(run_id: str, caller: SubmitterDep, session: SessionDep) -> RunPublic:
     """Cancel a run (202); a run that already ended answers 409."""
     run = run_pages.get_owned_run(session, owner_key_id=caller.key_id, run_id=run_id)
-    if not cancel_run(get_step_context(), run.id):
+    if not cancel_run(run.id):
         raise HTTPException(
             status.HTTP_409_CONFLICT, f"run {run_id} already ended; nothing to cancel"
         )

@@ -6,10 +6,10 @@ from fastapi import APIRouter, HTTPException, status
 
 from gateway.http.auth import ReaderDep, SessionDep
 from gateway.http.routes_runs import ERRORS, require_thread_name
-from gateway.public_view import thread_public
-from gateway.schemas import ThreadPublic
-from gateway.thread_names import scoped_thread_key
-from workers.db import run_pages
+from workers.public.records import run_pages
+from workers.public.schemas import ThreadPublic
+from workers.public.thread_names import scoped_thread_key
+from workers.public.views import thread_public
 
 router = APIRouter(prefix="/v1/threads", tags=["threads"])
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
-from workers.runs.events import TERMINAL_EVENT_TYPES
+from workers.public.records import TERMINAL_EVENT_TYPES
 
 log = logging.getLogger("runq.http.watch")
 

@@ -21,11 +21,15 @@ from starlette.concurrency import run_in_threadpool
 
 from config.settings import get_settings
 from tasks.next_step import send
-from workers.db import run_pages
-from workers.db.statuses import RunStatus
-from workers.redis_keys import webhook_seen_key
-from workers.runs.context import Later, StepName
-from workers.wiring import get_openai_client, get_redis, new_session
+from workers.public.records import RunStatus, run_pages
+from workers.public.runtime import (
+    Later,
+    StepName,
+    get_openai_client,
+    get_redis,
+    new_session,
+    webhook_seen_key,
+)
 
 log = logging.getLogger("runq.http.webhooks")
 

@@ -10,10 +10,10 @@ import sys
 import pytest
 from typer.testing import CliRunner
 
+from config.exit_codes import ExitCode
 from gateway.cli import app
 from gateway.commands.fleet import worker_node_name
 from gateway.entry_errors import redact_url
-from gateway.exit_codes import ExitCode
 
 runner = CliRunner()
 
@@ -128,7 +128,7 @@ def test_worker_passes_unknown_options_to_celery(seed_run, monkeypatch, redis_se
 
 
 def test_settings_errors_name_the_variable_of_each_group():
-    from gateway.entry_errors import _env_name
+    from config.setting_errors import _env_name
 
     assert _env_name("url", "RedisSettings") == "REDIS_URL"
     assert _env_name("url", "DatabaseSettings") == "DATABASE_URL"

@@ -7,8 +7,8 @@ import json
 import pytest
 from typer.testing import CliRunner
 
+from config.exit_codes import ExitCode, exit_code_for_run
 from gateway.cli import app
-from gateway.exit_codes import ExitCode, exit_code_for_run
 
 runner = CliRunner()
 
@@ -32,10 +32,10 @@ def test_status_exits_with_the_runs_code(seed_run, status, code):
 
 
 def test_the_codes_are_distinct_and_documented():
-    import gateway.exit_codes
+    import config.exit_codes
 
     assert len({int(code) for code in ExitCode}) == len(ExitCode)
-    doc = gateway.exit_codes.__doc__ or ""
+    doc = config.exit_codes.__doc__ or ""
     for code in ExitCode:
         assert f"\n{int(code)} " in doc
 

@@ -13,8 +13,8 @@ import sys
 
 import pytest
 
+from config.exit_codes import ExitCode
 from config.settings import PLACEHOLDER_CALLBACK_SECRET
-from gateway.exit_codes import ExitCode
 
 GOOD_SECRET = "whsec_" + "Z" * 40
 MALFORMED = ["whsec_abc", "whsec_!!!!" + "A" * 40]  # tests/config has the whole table

@@ -6,8 +6,8 @@ import json
 
 from typer.testing import CliRunner
 
+from config.exit_codes import ExitCode
 from gateway.cli import app
-from gateway.exit_codes import ExitCode
 
 runner = CliRunner()
 

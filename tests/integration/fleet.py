@@ -148,15 +148,16 @@ def enqueue_batch(
 ) -> str:
     """Enqueue one run per input, all in a new batch; returns the batch id."""
     import tests.integration.agents  # noqa: F401  (declares the test agents here too)
-    from gateway.enqueue import RunCreate, enqueue_run
     from workers import wiring
+    from workers.public.enqueue import enqueue_run
+    from workers.public.schemas import JobCreate
 
     batch_id = f"it-{uuid.uuid4().hex[:8]}"
     with wiring.new_session() as session:
         for text in inputs:
             enqueue_run(
                 session,
-                RunCreate(agent=agent, input=text, batch_id=batch_id, cache=cache, **job),
+                JobCreate(agent=agent, input=text, batch_id=batch_id, cache=cache, **job),
                 default_deadline_s=300,
             )
     return batch_id

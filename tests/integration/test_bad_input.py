@@ -7,7 +7,7 @@ costs about as long as its slowest case. Each case names the clear error it must
 - a message dropped with a log line, the worker still running (queue door);
 - a failed run with the reason, or an error output the model reads (model and tool doors);
 - one line and its exit code (configuration and operator doors; `runq` run in this process,
-  with the environment changed for the one command; codes in `gateway.exit_codes`).
+  with the environment changed for the one command; codes in `config.exit_codes`).
 """
 
 from __future__ import annotations

@@ -11,8 +11,8 @@ import uuid
 import httpx2
 import pytest
 
-from gateway.thread_names import THREAD_NAME_RULE
 from tests.integration.api_server import Api
+from workers.public.thread_names import THREAD_NAME_RULE
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
 

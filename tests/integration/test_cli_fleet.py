@@ -8,8 +8,8 @@ import pytest
 from typer.testing import CliRunner
 
 import tests.integration.agents  # noqa: F401  (registered once at import, as the workers do)
+from config.exit_codes import ExitCode
 from gateway.cli import app
-from gateway.exit_codes import ExitCode
 from tests.integration.fleet import enqueue_batch, wait_for_batch
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.timeout(120)]

@@ -126,7 +126,7 @@ def test_a_thread_name_with_a_slash_is_reachable(api: Api):
 
 @pytest.mark.parametrize("name", ["key_abc/user-1", "thr_123", "user 42", "a//b", "x" * 129])
 def test_a_bad_thread_name_is_422_stating_the_rule_at_every_http_door(api: Api, name: str):
-    from gateway.thread_names import THREAD_NAME_RULE
+    from workers.public.thread_names import THREAD_NAME_RULE
 
     body = create(api, thread_key=name)
     query = httpx2.get(
@@ -141,8 +141,8 @@ def test_a_bad_thread_name_is_422_stating_the_rule_at_every_http_door(api: Api, 
 def test_a_thread_created_over_http_is_found_by_the_cli_by_the_callers_name(api: Api):
     from typer.testing import CliRunner
 
+    from config.exit_codes import ExitCode
     from gateway.cli import app
-    from gateway.exit_codes import ExitCode
 
     name = f"user-{uuid.uuid4().hex[:8]}"
     created = create(api, thread_key=name).json()

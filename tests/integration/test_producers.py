@@ -76,8 +76,9 @@ def test_an_invalid_payload_becomes_a_failed_run_that_says_why(api, payload, rea
 
 
 def test_enqueue_from_a_plain_thread_reaches_the_configured_broker(api):
-    from gateway.enqueue import JobCreate, enqueue_run
     from workers import wiring
+    from workers.public.enqueue import enqueue_run
+    from workers.public.schemas import JobCreate
 
     created: list[str] = []
     errors: list[BaseException] = []

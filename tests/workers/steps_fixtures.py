@@ -9,11 +9,11 @@ from sqlmodel import Session, SQLModel, create_engine
 
 import workers.demo_agent  # noqa: F401  (the demo agent and tools, registered once at import)
 from workers.agents import Agent
+from workers.backoff import Schedule
 from workers.db import store
 from workers.limits.clearance import NoLimits
 from workers.providers.fake import ScriptedProvider
 from workers.runs import ledger
-from workers.runs.backoff import Schedule
 from workers.runs.context import StepContext
 from workers.runs.state import RunPolicy
 from workers.tools.registry import default_registry

@@ -14,7 +14,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 PURE_MODULES = (
     "workers/runs/state.py",
-    "workers/runs/backoff.py",
+    "workers/backoff.py",
     "workers/runs/turn_estimate.py",
     "workers/limits/token_bucket.py",
     "workers/limits/queue_slot.py",
@@ -25,7 +25,7 @@ PURE_MODULES = (
     "workers/tools/breaker.py",
     "simulator/script.py",
     "simulator/tool_directives.py",
-    "gateway/thread_names.py",
+    "workers/public/thread_names.py",
 )
 REQUIRED = PURE_MODULES
 FORBIDDEN = frozenset(

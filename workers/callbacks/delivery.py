@@ -21,10 +21,10 @@ import threading
 import time
 from dataclasses import dataclass
 
+from workers.backoff import Schedule, grow_delay_s
 from workers.callbacks.address_guard import PinnedTarget, pin_callback_url
 from workers.callbacks.signing import signed_headers
 from workers.errors import CallbackRefused
-from workers.runs.backoff import Schedule, grow_delay_s
 
 RETRY_SCHEDULE_CAP_S = 300.0
 MAX_RESPONSE_BYTES = 64 * 1024

@@ -10,7 +10,7 @@ import base64
 import hashlib
 import hmac
 
-SECRET_PREFIX = "whsec_"
+from config.signing_secret import SECRET_PREFIX
 
 
 def secret_bytes(secret: str) -> bytes:
@@ -37,15 +37,3 @@ def signed_headers(
             secret, message_id=message_id, timestamp_s=timestamp_s, body=body
         ),
     }
-
-
-def is_valid_secret(secret: str) -> bool:
-    """A `whsec_` secret whose key decodes to at least 24 bytes."""
-    if not secret.startswith(SECRET_PREFIX):
-        return False
-    try:
-        # validate=True: a stray character is a typo, not something to skip silently.
-        key = base64.b64decode(secret.removeprefix(SECRET_PREFIX), validate=True)
-    except ValueError:
-        return False
-    return len(key) >= 24

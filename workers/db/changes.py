@@ -1,6 +1,6 @@
 """What a run transition writes besides its status, as one typed value.
 
-`store.transition` used to take column names as free keywords; a `RunChanges` lets mypy
+Transitions used to take column names as free keywords; a `RunChanges` lets mypy
 check every column a step writes, and steps combine them with `|`.
 """
 

@@ -38,3 +38,12 @@ class ToolCallStatus(StrEnum):
 
 
 FINISHED_TOOL_STATUSES = frozenset({ToolCallStatus.SUCCEEDED, ToolCallStatus.FAILED})
+
+# The run events a status change is told as (the store announces them after its commit).
+TERMINAL_EVENT_TYPES = frozenset({"run.completed", "run.failed", "run.cancelled", "run.expired"})
+
+
+def event_type_for_status(status: str) -> str:
+    """`run.completed` for a terminal status, `run.status` for the others."""
+    name = f"run.{status}"
+    return name if name in TERMINAL_EVENT_TYPES else "run.status"

@@ -12,11 +12,11 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Protocol
 
+from workers.backoff import stretch_s
 from workers.limits.limiter import LimitKey, RateLimiter
 from workers.limits.queue_slot import spacing_ms
 from workers.limits.token_bucket import Limits
 from workers.observability import events
-from workers.runs.backoff import stretch_s
 
 
 class Clearance(Protocol):

@@ -3,7 +3,7 @@
 Dashboards and alerts rely on these names and labels; change them only with a note in the
 README. Counters and histograms live in each process's default registry and are updated by
 `workers.observability.events`; the two families read at scrape time (`runq_runs_active`,
-`runq_queue_depth`) are produced by `workers.observability.fleet_collector`.
+`runq_queue_depth`) are produced by `gateway.dashboard.fleet_collector`.
 """
 
 from __future__ import annotations

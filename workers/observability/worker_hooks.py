@@ -1,7 +1,7 @@
 """What every Celery process does for observability at start-up: runq's log format (with the
 secret scrubber) on Celery's handlers, and its own metrics port.
 
-`config/celery_app.py` connects these to Celery's signals.
+`tasks/process_hooks.py` connects these to Celery's signals.
 """
 
 from __future__ import annotations

@@ -19,8 +19,6 @@ from workers.redis_keys import run_events_channel, run_events_key
 
 log = logging.getLogger("runq.events")
 
-TERMINAL_EVENT_TYPES = frozenset({"run.completed", "run.failed", "run.cancelled", "run.expired"})
-
 
 class RunEventSink(Protocol):
     """Where the store tells what it committed (the seam: Redis, or nothing in unit tests)."""
@@ -28,12 +26,6 @@ class RunEventSink(Protocol):
     def append(self, run_id: str, event_type: str, data: Mapping[str, Any]) -> None:
         """Record one event; never raises."""
         ...
-
-
-def event_type_for_status(status: str) -> str:
-    """`run.completed` for a terminal status, `run.status` for the others."""
-    name = f"run.{status}"
-    return name if name in TERMINAL_EVENT_TYPES else "run.status"
 
 
 class RedisRunEvents:

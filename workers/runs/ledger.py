@@ -43,12 +43,11 @@ from sqlmodel import Session, col, select
 from workers.db.changes import RunChanges
 from workers.db.models import Run, ToolCall, utcnow
 from workers.db.session_hooks import announce, announce_tool_turn, send_callback
-from workers.db.statuses import TERMINAL_STATUSES, RunStatus, is_terminal
+from workers.db.statuses import TERMINAL_STATUSES, RunStatus, event_type_for_status, is_terminal
 from workers.db.store import find_idempotent_run, get_run
 from workers.errors import IllegalTransition
 from workers.observability import events
 from workers.providers.interface import ToolCallRequest, Usage
-from workers.runs.events import event_type_for_status
 from workers.runs.reporting import report_end
 
 log = logging.getLogger("runq.runs")

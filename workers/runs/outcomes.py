@@ -9,7 +9,6 @@ import logging
 from sqlmodel import Session
 
 from workers.agents import Agent, agent_names, get_agent
-from workers.cache.answers import remember_answer
 from workers.db import store
 from workers.db.changes import RunChanges
 from workers.db.models import Run
@@ -18,6 +17,7 @@ from workers.errors import ProviderError
 from workers.providers.interface import ProviderState, Usage
 from workers.providers.metered import MeteredProvider
 from workers.runs import ledger
+from workers.runs.answers import remember_answer
 from workers.runs.context import StepContext
 from workers.runs.ledger import NO_CHANGES
 from workers.runs.state import Fail, Finish

@@ -10,10 +10,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from workers.backoff import Schedule, grow_delay_s
 from workers.db.statuses import RunStatus
 from workers.errors import ProviderError, ProviderRateLimited
 from workers.providers.interface import ProviderState, ProviderStatus, ToolCallRequest, Usage
-from workers.runs.backoff import Schedule, grow_delay_s
 from workers.runs.turn_estimate import poll_delay_s
 
 

@@ -18,7 +18,6 @@ from datetime import timedelta
 from sqlmodel import Session
 
 from workers.agents import Agent, get_agent
-from workers.cache.answers import complete_from_cache
 from workers.db import store
 from workers.db.changes import RunChanges
 from workers.db.models import Run
@@ -28,6 +27,7 @@ from workers.observability import events
 from workers.providers.interface import Provider, ProviderState, ProviderStatus, ToolOutput
 from workers.providers.metered import MeteredProvider
 from workers.runs import ledger
+from workers.runs.answers import complete_from_cache
 from workers.runs.context import FanOut, Later, Next, Nothing, StepContext, StepName
 from workers.runs.lease import lease_until, leased
 from workers.runs.ledger import NO_CHANGES, Due

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from workers.runs.backoff import Schedule, grow_delay_s
+from workers.backoff import Schedule, grow_delay_s
 
 MIN_SAMPLES = 5
 """Fewer recent turns than this say too little; the ladder is used."""

@@ -9,7 +9,8 @@ import pytest
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
 from config.settings import PLACEHOLDER_CALLBACK_SECRET
-from workers.callbacks.signing import is_valid_secret, signed_headers
+from config.signing_secret import is_valid_secret
+from workers.callbacks.signing import signed_headers
 
 SECRET = "whsec_" + base64.b64encode(b"k" * 32).decode()
 BODY = b'{"type": "run.completed", "data": {"id": "run_1"}}'

@@ -8,8 +8,9 @@ import json
 import redis
 
 from devstack.embedded_redis import free_port
+from workers.db.statuses import event_type_for_status
 from workers.redis_keys import run_events_channel, run_events_key
-from workers.runs.events import RedisRunEvents, event_type_for_status
+from workers.runs.events import RedisRunEvents
 
 
 def test_events_are_appended_capped_expiring_and_announced(real_redis):

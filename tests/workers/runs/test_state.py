@@ -3,10 +3,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from workers.backoff import Schedule
 from workers.db.statuses import RunStatus, is_terminal
 from workers.errors import ProviderRateLimited, ProviderRejected, ProviderUnavailable
 from workers.providers.interface import ProviderState, ProviderStatus, ToolCallRequest, Usage
-from workers.runs.backoff import Schedule
 from workers.runs.state import (
     Correct,
     Fail,

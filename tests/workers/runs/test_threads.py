@@ -3,7 +3,6 @@
 import pytest
 from sqlmodel import Session
 
-from gateway.enqueue import RunCreate, record_run
 from tests.workers.steps_fixtures import Clock, make_context, memory_engine
 from workers.agents import Agent, BusyThreadPolicy, register_agent
 from workers.db import store, thread_store
@@ -12,6 +11,8 @@ from workers.db.statuses import RunStatus
 from workers.errors import ThreadBusy
 from workers.providers.fake import scripted
 from workers.providers.interface import ProviderState, ProviderStatus
+from workers.public.enqueue import record_run
+from workers.public.schemas import JobCreate
 from workers.runs import ledger
 from workers.runs.context import Later, StepName
 from workers.runs.steps import poll_run, start_run
@@ -26,7 +27,7 @@ register_agent(Agent(name="thread-strict", model="m", busy_thread_policy=BusyThr
 def enqueue(engine, agent, text, key):
     with Session(engine) as session:
         run, _ = record_run(
-            session, RunCreate(agent=agent, input=text, thread_key=key), default_deadline_s=600
+            session, JobCreate(agent=agent, input=text, thread_key=key), default_deadline_s=600
         )
         return run.id
 

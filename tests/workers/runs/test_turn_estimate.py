@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from workers.runs.backoff import Schedule
+from workers.backoff import Schedule
 from workers.runs.turn_estimate import planned_polls_s, poll_delay_s, quantile
 
 LADDER = Schedule(first_s=0.5, factor=1.5, cap_s=5.0)

@@ -7,15 +7,15 @@ from __future__ import annotations
 import pytest
 
 import workers.demo_agent  # noqa: F401  (registered once at import)
-from gateway.jobs import accept_job
 from workers.db import store
+from workers.public.jobs import accept_job
 
 OK = {"agent": "assistant", "input": "Weather in Oslo?"}
 
 
 @pytest.fixture
 def sent(tmp_path, monkeypatch):
-    import tasks.next_step
+    import workers.public.enqueue
     from workers import wiring
 
     monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'runq.db'}")
@@ -23,7 +23,7 @@ def sent(tmp_path, monkeypatch):
     monkeypatch.delenv("RUNQ_AGENT_MODULES", raising=False)
     wiring.reset()
     messages: list = []
-    monkeypatch.setattr(tasks.next_step, "send", messages.append)
+    monkeypatch.setattr(workers.public.enqueue, "send_start", messages.append)
     yield messages
     wiring.reset()
 

@@ -8,10 +8,10 @@ import pytest
 from sqlmodel import Session
 
 from config.settings import get_settings
-from gateway.enqueue import record_run
-from gateway.schemas import JobCreate, RunCreate
 from tests.workers.steps_fixtures import memory_engine
 from workers.errors import CallbackRefused, IdempotencyConflict
+from workers.public.enqueue import record_run
+from workers.public.schemas import JobCreate, RunCreate
 
 
 @pytest.fixture

@@ -13,20 +13,18 @@ from datetime import timedelta
 from sqlmodel import Session
 
 from config.settings import get_settings
-from gateway.schemas import JobCreate
-from gateway.thread_names import scoped_thread_key
 from workers.agents import Agent, BusyThreadPolicy, get_agent
 from workers.callbacks.address_guard import check_callback_url
 from workers.db import store, thread_store
 from workers.db.models import Run, utcnow
 from workers.errors import IdempotencyConflict, ThreadBusy
+from workers.model_routing import choose_model
+from workers.public.schemas import JobCreate
+from workers.public.thread_names import scoped_thread_key
 from workers.runs import ledger
-from workers.runs.routing import choose_model
+from workers.runs.context import StepName
 
 log = logging.getLogger("runq.enqueue")
-
-# The name callers used before the schemas moved to gateway/schemas.py (issue 8).
-RunCreate = JobCreate
 
 
 def record_run(
@@ -107,20 +105,26 @@ def enqueue_job(
     pending and the recovery sweep starts it, so the caller still gets its run."""
     from kombu.exceptions import OperationalError
 
-    from tasks.next_step import send  # late: the producer side loads Celery only when sending
-    from workers.runs.context import Later, StepName
-
     run, created = record_run(
         session, job, default_deadline_s=default_deadline_s, owner_key_id=owner_key_id
     )
     if created:
         try:
-            send(Later(StepName.START, (run.id,)))
+            send_start(run.id)
         except (OperationalError, OSError) as exc:
             log.warning("run %s: start not sent (%r); the sweep will start it", run.id, exc)
             return run, created
         log.info("run %s enqueued for agent %s", run.id, run.agent)
     return run, created
+
+
+def send_start(run_id: str) -> None:
+    """Send a new run's first step, `runq.runs.start`, by task name (the engine never
+    imports tasks), as `tasks.next_step.send(Later(StepName.START, (run_id,)))` would."""
+    from config.celery_app import app  # late: the producer side loads Celery only when sending
+
+    name = StepName.START.value
+    app.signature(name, args=(run_id,)).apply_async(countdown=0.0, shadow=f"{name} {run_id}")
 
 
 def _apply_busy_policy(session: Session, agent: Agent, thread_id: str) -> None:

@@ -7,12 +7,12 @@ from __future__ import annotations
 import pytest
 
 import workers.demo_agent  # noqa: F401  (registered once at import)
-from gateway.enqueue import record_run
-from gateway.jobs import accept_job, message_key
-from gateway.schemas import JobCreate
 from workers.db import store
 from workers.db.models import Run
 from workers.errors import IdempotencyConflict
+from workers.public.enqueue import record_run
+from workers.public.jobs import accept_job, message_key
+from workers.public.schemas import JobCreate
 
 JOB = {"agent": "assistant", "input": "Weather in Oslo?"}
 
@@ -20,7 +20,7 @@ JOB = {"agent": "assistant", "input": "Weather in Oslo?"}
 @pytest.fixture
 def sent(tmp_path, monkeypatch):
     """A fresh SQLite store; the start messages the door would send, in a list."""
-    import tasks.next_step
+    import workers.public.enqueue
     from workers import wiring
 
     monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'runq.db'}")
@@ -28,7 +28,7 @@ def sent(tmp_path, monkeypatch):
     monkeypatch.delenv("RUNQ_AGENT_MODULES", raising=False)
     wiring.reset()
     messages: list = []
-    monkeypatch.setattr(tasks.next_step, "send", messages.append)
+    monkeypatch.setattr(workers.public.enqueue, "send_start", messages.append)
     yield messages
     wiring.reset()
 

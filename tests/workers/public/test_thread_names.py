@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from gateway.thread_names import (
+from workers.public.thread_names import (
     THREAD_NAME_RULE,
     check_thread_name,
     scoped_thread_key,

@@ -4,10 +4,10 @@ import fakeredis
 from prometheus_client import CollectorRegistry, generate_latest
 from sqlmodel import Session
 
+from gateway.dashboard.fleet_collector import FleetCollector, queue_depth
 from tests.workers.steps_fixtures import insert_run, memory_engine
 from workers.db.statuses import RunStatus
 from workers.errors import ConfigError
-from workers.observability.fleet_collector import FleetCollector, queue_depth
 from workers.runs import ledger
 
 

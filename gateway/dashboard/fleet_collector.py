@@ -20,8 +20,8 @@ from prometheus_client.registry import Collector
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session
 
-from workers.db import fleet_store
 from workers.errors import ConfigError
+from workers.public.records import fleet_store
 
 log = logging.getLogger("runq.metrics")
 

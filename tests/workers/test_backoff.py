@@ -1,6 +1,6 @@
 import pytest
 
-from workers.runs.backoff import Schedule, grow_delay_s, stretch_s
+from workers.backoff import Schedule, grow_delay_s, stretch_s
 
 POLL = Schedule(first_s=0.5, factor=2.0, cap_s=5.0)
 

@@ -21,8 +21,8 @@ from pydantic import (
     model_validator,
 )
 
-from gateway.thread_names import THREAD_NAME_RULE, check_thread_name
-from workers.runs.routing import ModelHint
+from workers.model_routing import ModelHint
+from workers.public.thread_names import THREAD_NAME_RULE, check_thread_name
 
 MAX_INPUT_CHARS = 100_000
 MAX_METADATA_ITEMS = 16

@@ -12,10 +12,10 @@ from collections.abc import Sequence
 
 from sqlmodel import Session, col, select
 
-from gateway.schemas import RunPublic, ThreadPublic, ToolCallPublic, UsagePublic
-from gateway.thread_names import split_thread_key
 from workers.db import run_pages
 from workers.db.models import Run, Thread, ToolCall
+from workers.public.schemas import RunPublic, ThreadPublic, ToolCallPublic, UsagePublic
+from workers.public.thread_names import split_thread_key
 from workers.tools.masking import masked_arguments, scrubbed_text
 
 

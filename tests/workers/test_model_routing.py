@@ -1,6 +1,6 @@
 import pytest
 
-from workers.runs.routing import ModelHint, ModelRouting, choose_model
+from workers.model_routing import ModelHint, ModelRouting, choose_model
 
 ROUTING = ModelRouting(cheap_model="mini", strong_model="large", strong_above_chars=10)
 

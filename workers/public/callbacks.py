@@ -15,11 +15,11 @@ from datetime import UTC, datetime, timedelta
 from sqlmodel import Session
 
 from config.settings import CallbackSettings, get_settings
-from gateway.public_view import runs_public
 from workers.callbacks.delivery import Attempt, Delivery, post_signed, retry_delay_s
 from workers.db import callback_store, store
 from workers.db.models import Run
 from workers.observability import events
+from workers.public.views import runs_public
 from workers.runs import ledger
 from workers.wiring import new_session
 

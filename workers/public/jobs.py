@@ -24,13 +24,13 @@ from pydantic import ValidationError
 from sqlmodel import Session
 
 from config.settings import get_settings
-from gateway.enqueue import enqueue_run, replayed_run
-from gateway.schemas import MAX_INPUT_CHARS, JobCreate
 from workers.agents import load_agent_modules
 from workers.db import key_store
 from workers.db.changes import RunChanges
 from workers.db.statuses import RunStatus
 from workers.errors import CallbackRefused, IdempotencyConflict, ThreadBusy, UnknownAgent
+from workers.public.enqueue import enqueue_run, replayed_run
+from workers.public.schemas import MAX_INPUT_CHARS, JobCreate
 from workers.runs import ledger
 from workers.wiring import new_session
 

@@ -7,10 +7,10 @@ from datetime import timedelta
 import pytest
 from sqlmodel import Session
 
-from gateway.public_view import runs_public, thread_public
 from tests.workers.steps_fixtures import memory_engine
 from workers.db import thread_store
 from workers.db.models import utcnow
+from workers.public.views import runs_public, thread_public
 from workers.runs import ledger
 
 
