@@ -11,7 +11,7 @@ from tasks.next_step import send
 from tasks.step_task import hand_back
 from workers.errors import UnknownAgent
 from workers.runs.context import Later, StepName
-from workers.tools.execute import execute_tool_call, refuse_tool_call
+from workers.runs.tool_calls import execute_tool_call, refuse_tool_call
 from workers.wiring import get_step_context
 
 log = logging.getLogger("runq.tools")

@@ -8,7 +8,7 @@ from workers.providers.fake import scripted
 from workers.providers.interface import ProviderState, ProviderStatus, ToolCallRequest
 from workers.runs.context import Nothing
 from workers.runs.steps import poll_run, start_run, submit_outputs
-from workers.tools.execute import execute_tool_call
+from workers.runs.tool_calls import execute_tool_call
 from workers.tools.registry import tool
 
 S = ProviderStatus

@@ -26,7 +26,7 @@ from workers.runs.context import Later, StepName
 from workers.runs.ledger import Due
 from workers.runs.steps import poll_run, start_run, submit_outputs
 from workers.runs.sweep import SweepPolicy, sweep_overdue_runs
-from workers.tools.execute import execute_tool_call
+from workers.runs.tool_calls import execute_tool_call
 
 S = ProviderStatus
 POLICY = SweepPolicy(grace_s=5.0, batch=100, max_recoveries=3)

@@ -17,7 +17,7 @@ from workers.providers.fake import scripted
 from workers.providers.interface import ProviderState, ProviderStatus, ToolCallRequest, Usage
 from workers.runs.context import FanOut, Later, Nothing
 from workers.runs.steps import poll_run, start_run, submit_outputs
-from workers.tools.execute import execute_tool_call
+from workers.runs.tool_calls import execute_tool_call
 
 S = ProviderStatus
 WEATHER = ToolCallRequest("call_a", "get_weather", '{"location": "Paris"}')

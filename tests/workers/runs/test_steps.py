@@ -19,7 +19,7 @@ from workers.providers.fake import scripted
 from workers.providers.interface import ProviderState, ProviderStatus, ToolCallRequest, Usage
 from workers.runs.context import FanOut, Later, Nothing, StepName
 from workers.runs.steps import poll_run, start_run, submit_outputs
-from workers.tools.execute import execute_tool_call
+from workers.runs.tool_calls import execute_tool_call
 from workers.tools.registry import tool
 
 S = ProviderStatus

@@ -14,9 +14,9 @@ from workers.providers.fake import scripted
 from workers.providers.interface import ProviderState, ProviderStatus, ToolCallRequest
 from workers.runs.outcomes import cancel_run
 from workers.runs.steps import start_run
+from workers.runs.tool_calls import execute_tool_call
 from workers.tools.breaker import BreakerPolicy
 from workers.tools.breaker_store import InMemoryToolBreakers
-from workers.tools.execute import execute_tool_call
 from workers.tools.registry import tool
 
 # Tools run in a child process: they count their executions in a file, not in memory.
