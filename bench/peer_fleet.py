@@ -170,3 +170,20 @@ def stop_profilers(profilers: list[subprocess.Popen[bytes]]) -> None:
         profiler.send_signal(signal.SIGINT)
     for profiler in profilers:
         profiler.wait(timeout=60)
+
+
+def redis_command_counts(stack: LocalStack) -> dict[str, int]:
+    """Calls so far of each command the broker Redis has processed."""
+    import redis
+
+    stats = redis.Redis.from_url(stack.env["REDIS_URL"]).info("commandstats")
+    return {name.removeprefix("cmdstat_"): int(row["calls"]) for name, row in stats.items()}
+
+
+def command_mix_per_run(
+    before: dict[str, int], after: dict[str, int], runs: int, top: int = 10
+) -> dict[str, float]:
+    """The commands a run cost, per run, the most frequent first."""
+    per_run = {name: (calls - before.get(name, 0)) / runs for name, calls in after.items()}
+    ranked = sorted(per_run.items(), key=lambda item: -item[1])[:top]
+    return {name: round(count, 1) for name, count in ranked if count > 0}

@@ -12,7 +12,9 @@ import redis
 from bench.peer_fleet import (
     Outcome,
     Watch,
+    command_mix_per_run,
     provider_counts,
+    redis_command_counts,
     redis_commands,
     redis_peak_mb,
     spawn_celery,
@@ -148,6 +150,7 @@ def runq(
     before = provider_counts(stack)
     watch = Watch([p.pid for p in stack.workers])
     cpu_before, commands_before = watch.cpu_by_process_s(), redis_commands(stack)
+    mix_before = redis_command_counts(stack)
     profilers = start_profilers(stack)
     started = time.time()
     batch_id = _enqueue(agent, runs)
@@ -160,6 +163,9 @@ def runq(
     outcome.notes = {
         "cpu_ms_per_run_runs_tools": [round(ms, 1) for ms in cpu_ms],
         "redis_commands_per_run": round((redis_commands(stack) - commands_before) / runs, 1),
+        "redis_command_mix_per_run": command_mix_per_run(
+            mix_before, redis_command_counts(stack), runs
+        ),
         "redis_peak_mb": round(redis_peak_mb(stack), 1),
         "rss_mb_per_worker": watch.peak_rss_by_process_mb,
     }
