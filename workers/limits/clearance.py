@@ -42,6 +42,11 @@ class Clearance(Protocol):
         """The provider said 429: hold this key and model for everyone for `delay_s`."""
         ...
 
+    def requests_scarce(self, *, model: str, api_key_id: str) -> bool:
+        """The request budget made a call of this process wait within the last minute (no
+        Redis read: what this process saw)."""
+        ...
+
 
 class NoLimits:
     """Clearance that always says go (no limits configured)."""
@@ -62,6 +67,9 @@ class NoLimits:
 
     def pause(self, *, model: str, api_key_id: str, delay_s: float) -> None:
         return None
+
+    def requests_scarce(self, *, model: str, api_key_id: str) -> bool:
+        return False
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,6 +95,10 @@ def binding_dimension(limits: Limits, tokens: int) -> str:
     return "requests_or_tokens"
 
 
+_SCARCE_FOR_MS = 60_000
+"""How long one wait on the request budget keeps turns synchronous: a bucket's refill."""
+
+
 class SharedBudget:
     """Clearance backed by a shared rate limiter (Redis in production)."""
 
@@ -101,6 +113,7 @@ class SharedBudget:
         self._limits = limits
         self._now_ms = now_ms
         self._jitter = jitter
+        self._request_wait_at_ms: dict[LimitKey, int] = {}
 
     def wait_s(self, *, model: str, api_key_id: str, tokens: int) -> float:
         """0 and the budget is taken, or seconds to wait before asking again: the caller's
@@ -112,10 +125,17 @@ class SharedBudget:
             return 0.0
         wait_ms = self._limiter.queue(key, now_ms, wait_ms, spacing_ms(limits, tokens))
         wait_s = stretch_s(wait_ms / 1000.0, self._jitter())
-        events.limiter_waited(
-            model=model, dimension=binding_dimension(limits, tokens), wait_s=wait_s
-        )
+        dimension = binding_dimension(limits, tokens)
+        if "requests" in dimension:
+            self._request_wait_at_ms[key] = now_ms
+        events.limiter_waited(model=model, dimension=dimension, wait_s=wait_s)
         return wait_s
+
+    def requests_scarce(self, *, model: str, api_key_id: str) -> bool:
+        """A call waited on the request budget (as far as the limits tell) in the last
+        minute, the bucket's refill window."""
+        waited_at_ms = self._request_wait_at_ms.get(LimitKey(api_key_id, model))
+        return waited_at_ms is not None and self._now_ms() - waited_at_ms < _SCARCE_FOR_MS
 
     def settle(
         self,

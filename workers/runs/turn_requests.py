@@ -44,15 +44,30 @@ def build_turn_request(ctx: StepContext, session: Session, run: Run, agent: Agen
         temperature=agent.temperature,
         conversation_ref=conversation_ref,
         previous_ref=previous_ref,
-        # Before its first tool turn a run has no calls to read.
-        history=tool_turns(store.list_tool_calls(session, run_id=run.id)) if run.turn else (),
+        # Only Chat replays the run's tool round trips (the others hold them upstream), and
+        # before its first tool turn a run has none.
+        history=_history(session, run) if agent.provider == "chat" and run.turn else (),
         prior_messages=prior,
         output_schema=agent.output_schema,
         output_schema_name=agent.output_schema_name,
         json_mode=agent.json_mode,
         hosted_tools=agent.hosted_tools,
-        background=not agent.sync_turns,
+        background=not (agent.sync_turns or _requests_scarce(ctx, agent, run)),
     )
+
+
+def _history(session: Session, run: Run) -> tuple[ToolTurn, ...]:
+    return tool_turns(store.list_tool_calls(session, run_id=run.id))
+
+
+def _requests_scarce(ctx: StepContext, agent: Agent, run: Run) -> bool:
+    """While the request budget binds, a background turn's polls spend requests that creates
+    need: the turn is one synchronous request instead (Responses only; an agent that waits
+    for webhooks keeps background turns)."""
+    if agent.provider != "responses" or agent.provider_webhooks:
+        return False
+    model = run.model or agent.model
+    return ctx.clearance.requests_scarce(model=model, api_key_id=ctx.api_key_id_for(agent))
 
 
 def tool_turns(calls: list[ToolCall]) -> tuple[ToolTurn, ...]:

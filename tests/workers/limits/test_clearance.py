@@ -94,3 +94,26 @@ def test_no_limits_always_says_go():
     assert clearance.wait_s(model="m", api_key_id="k", tokens=10**9) == 0
     clearance.pause(model="m", api_key_id="k", delay_s=5)
     assert clearance.wait_s(model="m", api_key_id="k", tokens=1) == 0
+
+
+def test_requests_are_scarce_for_a_minute_after_a_wait_on_them():
+    # Given one request a minute for key k
+    shared, _, clock = budget(Limits(requests_per_min=1, tokens_per_min=0))
+    assert shared.wait_s(model="m", api_key_id="k", tokens=0) == 0
+    assert not shared.requests_scarce(model="m", api_key_id="k")
+    # When a poll has to wait on the request budget
+    assert shared.wait_s(model="m", api_key_id="k", tokens=0) > 0
+    # Then requests are scarce for that key and model, for the next minute only
+    assert shared.requests_scarce(model="m", api_key_id="k")
+    assert not shared.requests_scarce(model="m", api_key_id="other")
+    clock.now_ms += 59_000
+    assert shared.requests_scarce(model="m", api_key_id="k")
+    clock.now_ms += 2_000
+    assert not shared.requests_scarce(model="m", api_key_id="k")
+
+
+def test_a_wait_on_tokens_alone_does_not_make_requests_scarce():
+    shared, _, _ = budget(Limits(requests_per_min=0, tokens_per_min=100))
+    assert shared.wait_s(model="m", api_key_id="k", tokens=100) == 0
+    assert shared.wait_s(model="m", api_key_id="k", tokens=100) > 0
+    assert not shared.requests_scarce(model="m", api_key_id="k")

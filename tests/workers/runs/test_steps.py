@@ -15,6 +15,7 @@ from workers.errors import (
     ProviderRejected,
     ProviderUnavailable,
 )
+from workers.limits.clearance import NoLimits
 from workers.providers.fake import scripted
 from workers.providers.interface import ProviderState, ProviderStatus, ToolCallRequest, Usage
 from workers.runs.context import FanOut, Later, Nothing, StepName
@@ -350,3 +351,27 @@ def test_polls_follow_recent_turns_and_finished_turns_are_remembered(engine):
     # Then the finished turn's own duration joins the history; it was read only while running
     assert times.samples[0] == 2.2
     assert times.reads == 2
+
+
+class ScarceRequests(NoLimits):
+    """A budget whose requests ran short: every call may go, but requests are scarce."""
+
+    def requests_scarce(self, *, model: str, api_key_id: str) -> bool:
+        return True
+
+
+def test_while_requests_are_scarce_a_turn_is_one_synchronous_request(engine):
+    # Given a request budget that binds (polls would spend requests that creates need)
+    provider = scripted([st(S.COMPLETED, output_text="Hi.")])
+    ctx = make_context(engine, provider, Clock(), clearance=ScarceRequests())
+    run_id = insert_run(engine)
+    # When the run starts, its turn is created synchronously and answered with no poll
+    assert start_run(ctx, run_id) == Nothing("completed")
+    assert provider.calls[0].request.background is False
+
+
+def test_with_requests_to_spare_a_turn_runs_in_the_background(engine):
+    provider = scripted([st(S.QUEUED)])
+    ctx = make_context(engine, provider, Clock())
+    start_run(ctx, insert_run(engine))
+    assert provider.calls[0].request.background is True
