@@ -4,6 +4,7 @@ its worker processes, send the batch, wait, and read what the table needs from t
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -70,6 +71,19 @@ class Watch:
     def cpu_by_process_s(self) -> list[float]:
         """CPU seconds each process used since the start (only meaningful before exit)."""
         return [round(sum(p.cpu_times()[:2]), 2) for p in self.processes]
+
+    def children_cpu_by_process_s(self) -> list[float]:
+        """CPU seconds of each process's child processes: the reaped ones (a one-shot tool
+        child) plus the live ones (a tool host), so work moved into children is not hidden."""
+        totals = []
+        for process in self.processes:
+            reaped = process.cpu_times()
+            live_s = 0.0
+            for child in process.children(recursive=True):
+                with contextlib.suppress(psutil.NoSuchProcess):
+                    live_s += sum(child.cpu_times()[:2])
+            totals.append(round(reaped.children_user + reaped.children_system + live_s, 2))
+        return totals
 
 
 def spawn_celery(stack: LocalStack, module: str, queue: str, name: str, concurrency: int) -> int:

@@ -148,6 +148,7 @@ def runq(
     before = provider_counts(stack)
     watch = Watch([p.pid for p in stack.workers])
     cpu_before, commands_before = watch.cpu_by_process_s(), redis_commands(stack)
+    children_before = watch.children_cpu_by_process_s()
     profilers = start_profilers(stack)
     started = time.time()
     batch_id = _enqueue(agent, runs)
@@ -157,8 +158,13 @@ def runq(
     outcome = _outcome(stack, name, runs, started, finished, watch, before, "none")
     cpu_after = watch.cpu_by_process_s()
     cpu_ms = [1000 * (b - a) / runs for a, b in zip(cpu_before, cpu_after, strict=True)]
+    children_after = watch.children_cpu_by_process_s()
+    children_ms = [
+        1000 * (b - a) / runs for a, b in zip(children_before, children_after, strict=True)
+    ]
     outcome.notes = {
         "cpu_ms_per_run_runs_tools": [round(ms, 1) for ms in cpu_ms],
+        "children_cpu_ms_per_run_runs_tools": [round(ms, 1) for ms in children_ms],
         "redis_commands_per_run": round((redis_commands(stack) - commands_before) / runs, 1),
         "redis_peak_mb": round(redis_peak_mb(stack), 1),
         "rss_mb_per_worker": watch.peak_rss_by_process_mb,
