@@ -34,6 +34,10 @@ _PR_SET_CHILD_SUBREAPER = 36
 _LENGTH_BYTES = 8
 _CHECK_EXIT_MS = 50
 
+# Looked up in the worker, not in the host: dlopen and dlsym take the dynamic loader's lock,
+# which another thread of the worker may have held at the fork.
+_PRCTL = ctypes.CDLL(None, use_errno=True).prctl if sys.platform.startswith("linux") else None
+
 
 @dataclass(frozen=True, slots=True)
 class Call:
@@ -214,5 +218,5 @@ def _die_with_parent(parent_pid: int) -> None:
 
 
 def _prctl(option: int, value: int) -> None:
-    if sys.platform.startswith("linux"):
-        ctypes.CDLL(None, use_errno=True).prctl(option, value)
+    if _PRCTL is not None:
+        _PRCTL(option, value)

@@ -233,6 +233,36 @@ def test_a_forked_worker_starts_with_no_hosts_and_leaves_the_parents_alone() -> 
     assert pid_of(invoke_tool(registry, "host_pid", "{}")) == parents_host
 
 
+def test_a_host_dies_with_its_worker_even_a_sigkilled_one(tmp_path) -> None:
+    started, marker = tmp_path / "host_pid", tmp_path / "late"
+
+    def wait_then_write() -> str:
+        """Says where it runs, then does its work a while later."""
+        started.write_text(str(os.getpid()))
+        time.sleep(HANG_TIMEOUT_S * 3)
+        marker.write_text("late")
+        return "done"
+
+    registry = make_registry(wait_then_write)
+    worker = os.fork()
+    if worker == 0:  # the worker: call the tool, never return into pytest
+        try:
+            invoke_tool(registry, "wait_then_write", "{}")
+        finally:
+            os._exit(0)
+    deadline_s = time.monotonic() + 5.0
+    while not started.exists() or not started.read_text():
+        assert time.monotonic() < deadline_s, "the tool never started"
+        time.sleep(0.01)
+
+    os.kill(worker, signal.SIGKILL)
+    os.waitpid(worker, 0)
+
+    assert has_died(int(started.read_text()))
+    time.sleep(HANG_TIMEOUT_S * 4)
+    assert not marker.exists()
+
+
 @pytest.mark.parametrize("timeout_s", [HANG_TIMEOUT_S])
 def test_an_async_tool_cut_off_at_its_timeout_does_not_keep_its_host(timeout_s) -> None:
     import asyncio
