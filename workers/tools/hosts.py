@@ -8,13 +8,15 @@ its timeout therefore never goes on to do its work later, and a retry or a redel
 can never overlap it. Async tools run the same way (`asyncio.run` in the child), so one that
 blocks its event loop is stopped too.
 
-Forking a 150 MB worker for each call cost about 6 ms of CPU, the largest cost of the tools
-worker, so a child that answered is kept as a host: it waits for the next call (the tool's
-name by token, its arguments pickled, the timeout) on its own socket and runs it the same
-way. A host that timed out, died, or left a thread or a process running after its call is
-killed with its group and dropped; the next call forks a fresh one. There is at most one
-host per thread calling at once (idle ones wait on a stack), and each is replaced after
-HOST_LIFETIME_S, so the memory copy it keeps of the worker stays young.
+Forking a 150 MB worker for each call was the largest CPU cost of the tools worker (in
+`bench.peers`, about 15 ms a call in the worker, the fork and the copy-on-write faults while
+the child lived, and 10 ms in the child), so a child that answered is kept as a host: it
+waits for the next call (the tool by token, its arguments pickled, the timeout) on its own
+socket and runs it the same way. A host that timed out, died, or left a thread or a process
+running after its call is killed with its group and dropped; the next call forks a fresh
+one. There is at most one host per thread calling at once (idle ones wait on a stack), and
+each is replaced after HOST_LIFETIME_S, so the copy of the worker's memory it keeps stays
+young.
 
 The trade-off: a tool's changes to its own process's memory (a module-level cache, a
 counter, a patched global) can now outlive its call and be seen by later calls in the same
