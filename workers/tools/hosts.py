@@ -14,9 +14,8 @@ the child lived, and 10 ms in the child), so a child that answered is kept as a 
 waits for the next call (the tool by token, its arguments pickled, the timeout) on its own
 socket and runs it the same way. A host that timed out, died, or left a thread or a process
 running after its call is killed with its group and dropped; the next call forks a fresh
-one. There is at most one host per thread calling at once (idle ones wait on a stack), and
-each is replaced after HOST_LIFETIME_S, so the copy of the worker's memory it keeps stays
-young.
+one. There is at most one host per thread calling at once (idle ones wait on a stack); one
+left idle for HOST_IDLE_S is stopped, and each is replaced after HOST_LIFETIME_S.
 
 The trade-off: a tool's changes to its own process's memory (a module-level cache, a
 counter, a patched global) can now outlive its call and be seen by later calls in the same
@@ -56,6 +55,14 @@ HOST_LIFETIME_S = 60.0
 goes on changing, and each page the worker writes becomes a private copy (the host keeps
 the old one), so a host kept forever would slowly cost as much memory as the worker."""
 
+HOST_IDLE_S = 10.0
+"""A host unused for this long is stopped. Each costs 10-20 MB that it does not share with
+the worker (measured in `bench.peers`), so the hosts kept follow the recent number of
+concurrent calls rather than the peak."""
+
+_SWEEP_S = 1.0
+"""How often the forking thread, when it has nothing to fork, stops unwanted idle hosts."""
+
 _MAX_KNOWN_SPECS = 1024
 """Specs kept in the token table; past this it starts again (specs built per call would
 otherwise pile up). Hosts keep their own copy, so none of them is affected."""
@@ -71,6 +78,7 @@ class _Host:
     known: dict[int, ToolSpec]
     """The token table as it was at the fork: the tokens this host can resolve."""
     born_s: float
+    idle_since_s: float
 
 
 def call_in_host(
@@ -158,37 +166,48 @@ class _HostPool:
         return token
 
     def _take(self, token: int | None) -> _Host | None:
-        """An idle host that knows `token` (None: no host will do). Stops the expired ones,
+        """An idle host that knows `token` (None: no host will do). Stops the unwanted ones,
         and the least recently used one if a host is to be forked instead."""
+        self._retire_idle()
+        evicted = None
         with self._lock:
-            retired = [h for h in self._idle if not self._may_reuse(h)]
-            self._idle = [h for h in self._idle if self._may_reuse(h)]
             found = next((h for h in reversed(self._idle) if token in h.known), None)
             if found is not None:
                 self._idle.remove(found)
             elif self._idle:  # no more hosts than threads calling at once
-                retired.append(self._idle.pop(0))
-        for host in retired:
-            self._stop(host)
+                evicted = self._idle.pop(0)
+        if evicted is not None:
+            self._stop(evicted)
         return found
 
     def _give_back(self, host: _Host) -> None:
+        host.idle_since_s = time.monotonic()
         with self._lock:
-            if self._may_reuse(host):
+            if self._may_reuse(host, host.idle_since_s):
                 self._idle.append(host)
                 return
         self._stop(host)
 
-    def _may_reuse(self, host: _Host) -> bool:
-        born_s = host.born_s
-        return born_s >= self._reuse_from_s and time.monotonic() - born_s <= HOST_LIFETIME_S
+    def _retire_idle(self) -> None:
+        """Stop the idle hosts that are too old, idle too long, or from before `stop_all`."""
+        now_s = time.monotonic()
+        with self._lock:
+            retired = [h for h in self._idle if not self._may_reuse(h, now_s)]
+            self._idle = [h for h in self._idle if self._may_reuse(h, now_s)]
+        for host in retired:
+            self._stop(host)
+
+    def _may_reuse(self, host: _Host, now_s: float) -> bool:
+        return (
+            host.born_s > self._reuse_from_s
+            and now_s - host.born_s <= HOST_LIFETIME_S
+            and now_s - host.idle_since_s <= HOST_IDLE_S
+        )
 
     def stop_all(self) -> None:
         with self._lock:
-            idle, self._idle = self._idle, []
             self._reuse_from_s = time.monotonic()
-        for host in idle:
-            self._stop(host)
+        self._retire_idle()
 
     def _stop(self, host: _Host) -> None:
         with self._lock:
@@ -213,7 +232,11 @@ class _HostPool:
 
     def _fork_on_order(self) -> None:
         while True:
-            call, done = self._orders.get()
+            try:
+                call, done = self._orders.get(timeout=_SWEEP_S)
+            except queue.Empty:
+                self._retire_idle()  # so that hosts do not wait for the next call to go
+                continue
             try:
                 done.set_result(self._fork_host(call))
             except Exception as exc:  # a failed fork (EAGAIN, ENOMEM) is the caller's error
@@ -223,7 +246,8 @@ class _HostPool:
         with self._lock:
             known = dict(self._specs)
         pid, sock = start_host(call, known)
-        host = _Host(pid=pid, sock=sock, known=known, born_s=time.monotonic())
+        now_s = time.monotonic()
+        host = _Host(pid=pid, sock=sock, known=known, born_s=now_s, idle_since_s=now_s)
         with self._lock:
             self._live[pid] = host
         return host

@@ -210,6 +210,15 @@ def test_an_old_host_is_replaced(monkeypatch) -> None:
     assert has_died(first)
 
 
+def test_a_host_left_idle_is_stopped_without_waiting_for_a_call(monkeypatch) -> None:
+    monkeypatch.setattr(hosts, "HOST_IDLE_S", 0.1)
+    registry = make_registry(host_pid)
+
+    first = pid_of(invoke_tool(registry, "host_pid", "{}"))
+
+    assert has_died(first)  # the forking thread sweeps every second
+
+
 def test_a_forked_worker_starts_with_no_hosts_and_leaves_the_parents_alone() -> None:
     registry = make_registry(host_pid)
     parents_host = pid_of(invoke_tool(registry, "host_pid", "{}"))
