@@ -4,6 +4,7 @@ its worker processes, send the batch, wait, and read what the table needs from t
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -54,7 +55,9 @@ class Watch:
         self.peak_rss_by_process_mb = [0.0 for _ in self.processes]
 
     def cpu_s(self) -> float:
-        return sum(sum(p.cpu_times()[:2]) for p in self.processes)
+        """The workers' CPU, their child processes' included (tool children and hosts)."""
+        own = sum(sum(p.cpu_times()[:2]) for p in self.processes)
+        return own + sum(self.children_cpu_by_process_s())
 
     def sample(self) -> None:
         each_mb = [p.memory_info().rss / 2**20 for p in self.processes]
@@ -70,6 +73,19 @@ class Watch:
     def cpu_by_process_s(self) -> list[float]:
         """CPU seconds each process used since the start (only meaningful before exit)."""
         return [round(sum(p.cpu_times()[:2]), 2) for p in self.processes]
+
+    def children_cpu_by_process_s(self) -> list[float]:
+        """CPU seconds of each process's child processes: the reaped ones (a one-shot tool
+        child) plus the live ones (a tool host), so work moved into children is not hidden."""
+        totals = []
+        for process in self.processes:
+            reaped = process.cpu_times()
+            live_s = 0.0
+            for child in process.children(recursive=True):
+                with contextlib.suppress(psutil.NoSuchProcess):
+                    live_s += sum(child.cpu_times()[:2])
+            totals.append(round(reaped.children_user + reaped.children_system + live_s, 2))
+        return totals
 
 
 def spawn_celery(stack: LocalStack, module: str, queue: str, name: str, concurrency: int) -> int:

@@ -139,9 +139,13 @@ def runq(
     with `both_queues`, two workers that each take both queues (one process per core)."""
     if both_queues:
         for index in range(2):
-            stack.start_worker("runs,tools", concurrency=threads, name=f"both{index}")
+            stack.start_worker(
+                "runs,tools", concurrency=threads, name=f"both{index}", beat=index == 0
+            )
     else:
-        stack.start_worker("runs", concurrency=threads, name="runs0")
+        # With beat, as the README starts it: a step throttled for longer than a broker
+        # countdown may be is parked, and only the sweep sends it.
+        stack.start_worker("runs", concurrency=threads, name="runs0", beat=True)
         stack.start_worker("tools", concurrency=16, name="tools0")
     stack.wait_for_workers(2)
     warm_up = _enqueue(agent, WARM_UP_RUNS, first=WARM_UP_FROM)
@@ -151,6 +155,7 @@ def runq(
     watch = Watch([p.pid for p in stack.workers])
     cpu_before, commands_before = watch.cpu_by_process_s(), redis_commands(stack)
     mix_before = redis_command_counts(stack)
+    children_before = watch.children_cpu_by_process_s()
     profilers = start_profilers(stack)
     started = time.time()
     batch_id = _enqueue(agent, runs)
@@ -160,8 +165,13 @@ def runq(
     outcome = _outcome(stack, name, runs, started, finished, watch, before, "none")
     cpu_after = watch.cpu_by_process_s()
     cpu_ms = [1000 * (b - a) / runs for a, b in zip(cpu_before, cpu_after, strict=True)]
+    children_after = watch.children_cpu_by_process_s()
+    children_ms = [
+        1000 * (b - a) / runs for a, b in zip(children_before, children_after, strict=True)
+    ]
     outcome.notes = {
         "cpu_ms_per_run_runs_tools": [round(ms, 1) for ms in cpu_ms],
+        "children_cpu_ms_per_run_runs_tools": [round(ms, 1) for ms in children_ms],
         "redis_commands_per_run": round((redis_commands(stack) - commands_before) / runs, 1),
         "redis_command_mix_per_run": command_mix_per_run(
             mix_before, redis_command_counts(stack), runs

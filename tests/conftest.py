@@ -73,6 +73,16 @@ def isolated_agent_registry() -> Iterator[None]:
 
 
 @pytest.fixture(autouse=True)
+def fresh_tool_hosts() -> Iterator[None]:
+    """No tool host carries one test's memory into the next: a host is a fork of this
+    process, and tests change module state (a tmp_path in a global) that tools read."""
+    yield
+    from workers.tools import hosts
+
+    hosts.stop_hosts()
+
+
+@pytest.fixture(autouse=True)
 def no_real_provider(monkeypatch: pytest.MonkeyPatch) -> None:
     """Fail any test that builds an SDK client aimed at the real OpenAI API."""
     original = openai.OpenAI.__init__
