@@ -38,13 +38,16 @@ class RedisRunEvents:
         self._max_len = max_len
 
     def append(self, run_id: str, event_type: str, data: Mapping[str, Any]) -> None:
-        """XADD to the run's stream, refresh its TTL, and publish `<run_id> <type>`."""
+        """XADD to the run's stream, refresh its TTL (run events), and publish `<run_id> <type>`."""
         key = run_events_key(self._prefix, run_id)
         fields = {"type": event_type, "data": json.dumps(dict(data), default=str)}
         try:
             pipe = self._client.pipeline(transaction=False)
             pipe.xadd(key, fields, maxlen=self._max_len, approximate=True)  # type: ignore[arg-type]
-            pipe.expire(key, self._ttl_s)
+            if event_type.startswith("run."):
+                # The run's own events keep its stream alive; a tool call's event always
+                # follows one of them within the run's life, so it need not refresh the TTL.
+                pipe.expire(key, self._ttl_s)
             pipe.publish(run_events_channel(self._prefix), f"{run_id} {event_type}")
             pipe.execute()
         except (redis.RedisError, OSError) as exc:

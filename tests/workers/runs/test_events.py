@@ -31,6 +31,17 @@ def test_events_are_appended_capped_expiring_and_announced(real_redis):
     pubsub.close()
 
 
+def test_tool_call_events_leave_the_streams_ttl_to_the_runs_own_events(real_redis):
+    events = RedisRunEvents(real_redis, prefix="t", ttl_s=60, max_len=5)
+    key = run_events_key("t", "run_2")
+    events.append("run_2", "run.status", {})
+    real_redis.expire(key, 30)
+    events.append("run_2", "tool_call.finished", {})
+    assert 0 < real_redis.ttl(key) <= 30
+    events.append("run_2", "run.completed", {})
+    assert real_redis.ttl(key) > 30
+
+
 def test_a_redis_that_is_down_costs_the_event_not_the_step():
     dead = redis.Redis(port=free_port(), socket_connect_timeout=0.2)
     RedisRunEvents(dead, prefix="t", ttl_s=60, max_len=5).append("run_1", "run.status", {})
