@@ -5,6 +5,7 @@ kills its worker every time. Counts only, never times."""
 from __future__ import annotations
 
 import random
+import re
 import signal
 import time
 import uuid
@@ -59,9 +60,11 @@ def test_sigkills_lose_nothing_and_a_poison_run_fails_with_the_reason(fleet):
     with wiring.new_session() as session:
         [poison] = store.list_runs(session, batch_id=poison_batch)
     assert poison.status == "failed"
-    assert "step runq.tools.execute (crash_worker) killed its worker 2 times" in (
-        poison.error or ""
-    )
+    # Whichever guard sees it first: the call's deliveries, or the sweep's re-sends.
+    assert re.search(
+        r"\(crash_worker\) (killed its worker 3 times|was re-sent 5 times .* kills its worker)",
+        poison.error or "",
+    ), poison.error
     fleet.wait_for_workers(len(fleet.workers))
 
 
