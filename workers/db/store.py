@@ -36,6 +36,19 @@ def get_run(session: Session, *, run_id: str) -> Run:
     return run
 
 
+def status_and_agent(session: Session, *, run_id: str) -> tuple[str, str]:
+    """The run's status and agent name: all a tool call needs to know of its run (one row
+    read without building the whole run), or RunNotFound."""
+    row = (
+        session.connection()
+        .execute(select(_RUN.c.status, _RUN.c.agent).where(_RUN.c.id == run_id))
+        .first()
+    )
+    if row is None:
+        raise RunNotFound(f"no run with id {run_id!r}")
+    return str(row.status), str(row.agent)
+
+
 def claim_tool_call(
     session: Session, *, run_id: str, call_id: str, now: datetime | None = None
 ) -> bool:
@@ -161,7 +174,8 @@ def list_runs(session: Session, *, batch_id: str) -> list[Run]:
 _TOOL_CALLS: Table = ToolCall.__table__  # type: ignore[attr-defined]
 # Table columns, sent on the session's connection: no ORM statement handling at all.
 _TC = _TOOL_CALLS.c
-_RUN_ID = Run.__table__.c.id  # type: ignore[attr-defined]
+_RUN: Table = Run.__table__  # type: ignore[attr-defined]
+_RUN_ID = _RUN.c.id
 
 
 def _held_call(session: Session, run_id: str, call_id: str) -> ToolCall | None:

@@ -79,11 +79,11 @@ def execute_tool_call(ctx: StepContext, run_id: str, call_id: str) -> ToolCallOu
             return ToolCallOutcome(call_id, call.status, ran_now=False)
         if call.status == ToolCallStatus.RUNNING:
             return _settle_interrupted(ctx, run_id, call_id)
-        run = store.get_run(session, run_id=run_id)
-        if is_terminal(RunStatus(run.status)):
+        status, agent_name = store.status_and_agent(session, run_id=run_id)
+        if is_terminal(RunStatus(status)):
             return ToolCallOutcome(call_id, "skipped", ran_now=False)  # cancelled or expired
         # Before the claim: a worker without the agent hands the call back unclaimed.
-        agent = get_agent(run.agent)
+        agent = get_agent(agent_name)
         now = ctx.now()
         if not store.claim_tool_call(session, run_id=run_id, call_id=call_id, now=now):
             return ToolCallOutcome(call_id, ToolCallStatus.RUNNING, ran_now=False)
@@ -257,10 +257,10 @@ def _rerun_interrupted(ctx: StepContext, call: ToolCall) -> ToolCallOutcome:
     """An idempotent call cut off by a lost worker runs again (at-least-once); the re-claim
     is a compare-and-set on the start time, so two redeliveries cannot both re-run it."""
     with ctx.sessions() as session:
-        run = store.get_run(session, run_id=call.run_id)
-        if is_terminal(RunStatus(run.status)):
+        status, agent_name = store.status_and_agent(session, run_id=call.run_id)
+        if is_terminal(RunStatus(status)):
             return ToolCallOutcome(call.call_id, "skipped", ran_now=False)
-        agent = get_agent(run.agent)
+        agent = get_agent(agent_name)
         now = ctx.now()
         if not recovery_store.reclaim_tool_call(session, call=call, now=now):
             return ToolCallOutcome(call.call_id, ToolCallStatus.RUNNING, ran_now=False)
