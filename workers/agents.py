@@ -30,6 +30,13 @@ class ThreadMode(StrEnum):
     CHAIN = "chain"  # each run chains onto the thread's last response id
 
 
+class ActionTimeout(StrEnum):
+    """What a run does when its tool calls waited for a person or the caller too long."""
+
+    REJECT = "reject"  # the model gets an error output for each call not decided in time
+    FAIL = "fail"  # the run ends failed
+
+
 class BusyThreadPolicy(StrEnum):
     """What a new run on a thread does while another run of that thread is active."""
 
@@ -80,6 +87,13 @@ class Agent:
     thread (half the requests, no polls) instead of background + poll. The thread is held for
     the turn, so keep turns well under RUNQ_PROVIDER_TIMEOUT_S; background stays the default."""
     metadata: Mapping[str, str] = field(default_factory=dict)
+    approve_tools: tuple[str, ...] = ()
+    """Tools whose every call a person approves first, for this agent (a tool may also ask
+    for approval itself: `@tool(needs_approval=...)`)."""
+    action_timeout_s: float | None = None
+    """How long a turn may wait for approvals or caller outputs; None: until the run's
+    deadline. Then `on_action_timeout` applies."""
+    on_action_timeout: ActionTimeout = ActionTimeout.REJECT
 
 
 def schema_of(model: type[BaseModel]) -> dict[str, Any]:
@@ -107,6 +121,13 @@ def register_agent(agent: Agent) -> Agent:
     """Make `agent` known by name; registering a name twice replaces it (latest wins)."""
     if agent.provider not in ("responses", "chat", "assistants"):
         raise ConfigError(f"agent {agent.name!r}: unknown provider {agent.provider!r}")
+    if agent.action_timeout_s is not None and not agent.action_timeout_s > 0:
+        raise ConfigError(
+            f"agent {agent.name!r}: action_timeout_s must be positive, not {agent.action_timeout_s}"
+        )
+    if not set(agent.approve_tools) <= set(agent.tools):
+        extra = ", ".join(sorted(set(agent.approve_tools) - set(agent.tools)))
+        raise ConfigError(f"agent {agent.name!r}: approve_tools names tools it lacks: {extra}")
     _agents[agent.name] = agent
     return agent
 

@@ -120,6 +120,35 @@ class RunNotFound(RunqError):
     exit_code = ExitCode.NOT_FOUND
 
 
+class ToolCallNotFound(RunqError):
+    """The run has no tool call with that id."""
+
+    http_status = 404
+    exit_code = ExitCode.NOT_FOUND
+
+
+class ToolNameTaken(RunqError):
+    """A run's caller-executed tool has the name of one of its agent's own tools."""
+
+    http_status = 422
+    exit_code = ExitCode.BAD_USAGE
+
+
+class ActionConflict(RunqError):
+    """An approval, rejection or tool output that the run no longer waits for: given twice,
+    for a call that does not wait for it, or after the run moved on or ended."""
+
+    http_status = 409
+    exit_code = ExitCode.ALREADY_ENDED
+
+
+class BadToolOutputs(RunqError):
+    """Submitted tool outputs that do not answer exactly the calls the run waits for."""
+
+    http_status = 422
+    exit_code = ExitCode.BAD_USAGE
+
+
 class IllegalTransition(RunqError):
     """A compare-and-set on a run's status found a different status than expected."""
 

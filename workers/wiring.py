@@ -47,6 +47,7 @@ from workers.tools.registry import default_registry
 log = logging.getLogger("runq.wiring")
 
 CALLBACK_TASK = "runq.callbacks.deliver"
+ACTION_CALLBACK_TASK = "runq.callbacks.action"
 
 
 @cache
@@ -85,6 +86,7 @@ def new_session() -> Session:
     if get_settings().redis.url:
         info[session_hooks.EVENT_SINK] = get_run_events()
         info[session_hooks.CALLBACK_SENDER] = send_callback
+        info[session_hooks.ACTION_CALLBACK_SENDER] = send_action_callback
     return Session(get_engine(), expire_on_commit=False, info=info)
 
 
@@ -104,6 +106,19 @@ def get_run_events() -> RedisRunEvents:
         ttl_s=settings.api.events_ttl_s,
         max_len=settings.api.events_max_len,
     )
+
+
+def send_action_callback(run_id: str, step_seq: int) -> None:
+    """Enqueue the `run.requires_action` callback of a run that waits at `step_seq`; a
+    broker failure is logged, never raised (the run's view and events still say it waits)."""
+    from kombu.exceptions import OperationalError
+
+    from config.celery_app import app
+
+    try:
+        app.send_task(ACTION_CALLBACK_TASK, args=(run_id, step_seq))
+    except (OperationalError, OSError) as exc:
+        log.warning("run %s: requires_action callback not enqueued: %r", run_id, exc)
 
 
 def send_callback(run_id: str) -> None:

@@ -124,6 +124,9 @@ class Run(SQLModel, table=True):
     # The next step waits longer than a broker countdown may (the visibility timeout stays
     # short): no message was sent, the sweep sends it at `next_due_at`, not as a recovery.
     parked: bool = Field(default=False, sa_column_kwargs={"server_default": sa_false()})
+    # Function tools the caller declared for this run (a JSON list of {name, description,
+    # parameters}): the model may call them, and the caller runs them (requires_action).
+    caller_tools: str | None = None
 
 
 class ToolCall(SQLModel, table=True):
@@ -142,6 +145,12 @@ class ToolCall(SQLModel, table=True):
     error: str | None = None
     duration_ms: int | None = None
     attempts: int = 0
+    # approved | rejected, by whom (an API key id, "" for the operator) and why: the audit of
+    # a call that waited for a person.
+    decision: str | None = None
+    decided_by: str | None = None
+    decision_reason: str | None = None
+    decided_at: datetime | None = Field(default=None, sa_column=_utc_column())
     created_at: datetime = Field(default_factory=utcnow, sa_column=_utc_column(False))
     started_at: datetime | None = Field(default=None, sa_column=_utc_column())
     finished_at: datetime | None = Field(default=None, sa_column=_utc_column())

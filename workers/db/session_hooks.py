@@ -6,7 +6,7 @@ sessions carry none, and the store then tells nobody. The hooks never raise into
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from sqlmodel import Session
@@ -17,6 +17,8 @@ EVENT_SINK = "run_events"
 """`session.info` key of the RunEventSink (`workers.runs.events`) told every committed change."""
 CALLBACK_SENDER = "send_callback"
 """`session.info` key of the function that enqueues a run's callback delivery."""
+ACTION_CALLBACK_SENDER = "send_action_callback"
+"""`session.info` key of the function that enqueues a `run.requires_action` callback."""
 
 
 def announce(session: Session, run_id: str, event_type: str, data: dict[str, Any]) -> None:
@@ -27,12 +29,31 @@ def announce(session: Session, run_id: str, event_type: str, data: dict[str, Any
 
 
 def announce_tool_turn(
-    session: Session, run_id: str, turn: int, calls: Sequence[ToolCallRequest]
+    session: Session,
+    run_id: str,
+    turn: int,
+    calls: Sequence[ToolCallRequest],
+    waiting: Mapping[str, str],
 ) -> None:
-    """A turn asked for tools: the status change, then the calls it asked for."""
-    announce(session, run_id, "run.status", {"status": "requires_tools", "turn": turn})
-    requested = [{"call_id": c.call_id, "name": c.name} for c in calls]
+    """A turn asked for tools: the status change, then the calls it asked for; a turn that
+    waits also says for whom (`run.requires_approval` if a person must approve a call,
+    else `run.requires_action`: the caller's outputs)."""
+    status = "requires_action" if waiting else "requires_tools"
+    announce(session, run_id, "run.status", {"status": status, "turn": turn})
+    requested = [_requested(c, waiting) for c in calls]
     announce(session, run_id, "tool_calls.requested", {"turn": turn, "calls": requested})
+    if waiting:
+        kind = "run.requires_approval" if "awaiting_approval" in waiting.values() else None
+        waits = [r for r in requested if "waits_for" in r]
+        announce(session, run_id, kind or "run.requires_action", {"turn": turn, "calls": waits})
+
+
+def _requested(call: ToolCallRequest, waiting: Mapping[str, str]) -> dict[str, str]:
+    shown = {"call_id": call.call_id, "name": call.name}
+    status = waiting.get(call.call_id)
+    if status is not None:
+        shown["waits_for"] = "approval" if status == "awaiting_approval" else "output"
+    return shown
 
 
 def send_callback(session: Session, run_id: str) -> None:
@@ -40,3 +61,10 @@ def send_callback(session: Session, run_id: str) -> None:
     send = session.info.get(CALLBACK_SENDER)
     if send is not None:
         send(run_id)
+
+
+def send_action_callback(session: Session, run_id: str, step_seq: int) -> None:
+    """Enqueue the callback telling the run's producer that it waits (at step `step_seq`)."""
+    send = session.info.get(ACTION_CALLBACK_SENDER)
+    if send is not None:
+        send(run_id, step_seq)

@@ -16,7 +16,7 @@ from sqlmodel import Session, col, func, select
 
 from workers.db.models import Run, ToolCall, utcnow
 from workers.db.session_hooks import announce
-from workers.db.statuses import ToolCallStatus
+from workers.db.statuses import WAITING_TOOL_STATUSES, ToolCallStatus
 from workers.errors import RunNotFound
 
 
@@ -150,7 +150,109 @@ def finish_tool_call(
     return Recorded(left_in_turn=int(left))
 
 
-_UNFINISHED = [ToolCallStatus.PENDING.value, ToolCallStatus.RUNNING.value]
+_UNFINISHED = [
+    ToolCallStatus.PENDING.value,
+    ToolCallStatus.RUNNING.value,
+    ToolCallStatus.AWAITING_APPROVAL.value,
+    ToolCallStatus.AWAITING_OUTPUT.value,
+]
+
+
+# ---- calls that wait for a person or the caller --------------------------------------------
+# These write without committing: the caller counts what still waits (`waiting_left`) and,
+# if nothing does, moves the run on, all in one transaction.
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """A person's verdict on a call that waits for approval."""
+
+    approve: bool
+    by: str
+    """The API key id that decided ("" for the operator's CLI)."""
+    reason: str | None
+    output: str | None = None
+    """The error output the model gets for a rejected call."""
+
+
+def decide_waiting_call(
+    session: Session, *, run_id: str, call_id: str, decision: Decision, now: datetime
+) -> bool:
+    """Approve (pending: it runs) or reject (failed, with its error output) a call that
+    waits for approval. False if it no longer waits (decided meanwhile)."""
+    changes: dict[str, Any] = {
+        "decision": "approved" if decision.approve else "rejected",
+        "decided_by": decision.by,
+        "decision_reason": decision.reason,
+        "decided_at": now,
+    }
+    if decision.approve:
+        changes["status"] = ToolCallStatus.PENDING
+    else:
+        error = f"rejected: {decision.reason}" if decision.reason else "rejected"
+        changes |= {
+            "status": ToolCallStatus.FAILED,
+            "output": decision.output,
+            "error": error,
+            "finished_at": now,
+            "duration_ms": 0,
+        }
+    return _update_waiting(session, run_id, call_id, ToolCallStatus.AWAITING_APPROVAL, changes)
+
+
+def answer_waiting_call(
+    session: Session, *, run_id: str, call_id: str, output: str, by: str, now: datetime
+) -> bool:
+    """Record the caller's output of a call that waits for it. False if it no longer waits."""
+    changes: dict[str, Any] = {
+        "status": ToolCallStatus.SUCCEEDED,
+        "output": output,
+        "decided_by": by,
+        "decided_at": now,
+        "finished_at": now,
+    }
+    return _update_waiting(session, run_id, call_id, ToolCallStatus.AWAITING_OUTPUT, changes)
+
+
+def give_up_waiting_call(
+    session: Session, *, run_id: str, call_id: str, waited_for: ToolCallStatus, output: str
+) -> bool:
+    """A waiting call nobody decided or answered in time: failed, with `output` for the model."""
+    now = utcnow()
+    changes: dict[str, Any] = {
+        "status": ToolCallStatus.FAILED,
+        "output": output,
+        "error": "timed out waiting for "
+        + ("approval" if waited_for == "awaiting_approval" else "the caller's output"),
+        "finished_at": now,
+        "duration_ms": 0,
+    }
+    return _update_waiting(session, run_id, call_id, waited_for, changes)
+
+
+def _update_waiting(
+    session: Session, run_id: str, call_id: str, waits: ToolCallStatus, changes: dict[str, Any]
+) -> bool:
+    result = session.connection().execute(
+        update(_TOOL_CALLS)
+        .where(_TC.run_id == run_id, _TC.call_id == call_id, _TC.status == waits)
+        .values(**changes)
+    )
+    return bool(result.rowcount == 1)
+
+
+def waiting_left(session: Session, *, run_id: str, turn: int) -> list[tuple[str, str]]:
+    """(call id, status) of the turn's calls that still wait, counted after a lock on the
+    run's row: of two decisions committing at once, exactly one finds none left (as in
+    `finish_tool_call`)."""
+    session.connection().execute(select(_RUN_ID).where(run_id == _RUN_ID).with_for_update())
+    rows = session.connection().execute(
+        select(_TC.call_id, _TC.status)
+        .where(_TC.run_id == run_id, _TC.turn == turn)
+        .where(_TC.status.in_([s.value for s in WAITING_TOOL_STATUSES]))
+        .order_by(_TC.id)
+    )
+    return [(str(row.call_id), str(row.status)) for row in rows]
 
 
 def list_tool_calls(session: Session, *, run_id: str, turn: int | None = None) -> list[ToolCall]:

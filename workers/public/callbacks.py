@@ -87,3 +87,42 @@ def _post(session: Session, run: Run, attempt: int, settings: CallbackSettings) 
         error=result.error,
     )
     return result
+
+
+ACTION_CALLBACK_ATTEMPTS = 6
+"""Tries at telling a producer its run waits (about 5 minutes of backoff in all); the run's
+view and event stream say it too, so a receiver that is down longer still finds out."""
+
+
+def deliver_action_callback(run_id: str, step_seq: int, attempt: int) -> tuple[float | None, str]:
+    """One try at POSTing `run.requires_action` (or `run.requires_approval`) for a run that
+    waits at `step_seq`. Nothing is owed once the run moved on. The `webhook-id` is the same
+    on every try of one wait, so a receiver can drop a duplicate."""
+    settings = get_settings().callbacks
+    with new_session() as session:
+        run = store.get_run(session, run_id=run_id)
+        if run.status != "requires_action" or run.step_seq != step_seq:
+            return None, f"nothing owed (the run is {run.status}, step {run.step_seq})"
+        if run.callback_url is None:
+            return None, "nothing owed (no callback URL)"
+        public = runs_public(session, [run])[0]
+        session.commit()
+    waits_for_approval = any(c.status == "awaiting_approval" for c in public.tool_calls)
+    kind = "run.requires_approval" if waits_for_approval else "run.requires_action"
+    delivery = Delivery(
+        url=run.callback_url,
+        body=json.dumps({"type": kind, "data": public.model_dump(mode="json")}).encode(),
+        message_id=f"msg_{run.id}_wait_{step_seq}",
+        secret=settings.secret.get_secret_value(),
+        timeout_s=settings.timeout_s,
+        allow_private=settings.allow_private,
+    )
+    result = post_signed(delivery, now_s=int(time.time()))
+    events.callback_sent(
+        "ok" if result.is_delivered else "refused" if result.is_final else "failed"
+    )
+    if result.is_final or attempt >= ACTION_CALLBACK_ATTEMPTS:
+        outcome = "delivered" if result.is_delivered else f"gave up: {result.error}"
+        return None, f"{kind} {outcome} on attempt {attempt}"
+    delay_s = retry_delay_s(attempt, settings.retry_first_s)
+    return delay_s, f"{kind} attempt {attempt} failed: {result.error}; next in {delay_s:.1f}s"

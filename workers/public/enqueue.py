@@ -17,7 +17,7 @@ from workers.agents import Agent, BusyThreadPolicy, get_agent
 from workers.callbacks.address_guard import check_callback_url
 from workers.db import store, thread_store
 from workers.db.models import Run, utcnow
-from workers.errors import IdempotencyConflict, ThreadBusy
+from workers.errors import IdempotencyConflict, ThreadBusy, ToolNameTaken
 from workers.model_routing import choose_model
 from workers.public.schemas import JobCreate
 from workers.public.thread_names import scoped_thread_key
@@ -45,6 +45,12 @@ def record_run(
     callback_url = None if job.callback_url is None else str(job.callback_url)
     if callback_url is not None:
         check_callback_url(callback_url, allow_private=get_settings().callbacks.allow_private)
+    taken = sorted({tool.name for tool in job.tools} & set(agent.tools))
+    if taken:
+        raise ToolNameTaken(
+            f"tools {', '.join(taken)} are already agent {agent.name!r}'s own tools; give your "
+            "caller-executed tools other names"
+        )
     thread_id = _thread_for(session, job, agent, owner_key_id)
     run, created = ledger.open_run(
         session,
@@ -62,8 +68,18 @@ def record_run(
         request_hash=body_hash,
         metadata_json=json.dumps(job.metadata) if job.metadata else None,
         callback_url=callback_url,
+        caller_tools=_caller_tools_json(job),
     )
     return (run if created else replayed_run(run, body_hash)), created
+
+
+def _caller_tools_json(job: JobCreate) -> str | None:
+    if not job.tools:
+        return None
+    declared = [
+        tool.model_dump(include={"name", "description", "parameters"}) for tool in job.tools
+    ]
+    return json.dumps(declared)
 
 
 def _thread_for(session: Session, job: JobCreate, agent: Agent, owner_key_id: str) -> str | None:

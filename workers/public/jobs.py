@@ -27,18 +27,29 @@ from config.settings import get_settings
 from workers.agents import load_agent_modules
 from workers.db import key_store
 from workers.db.changes import RunChanges
+from workers.db.models import Run
 from workers.db.statuses import RunStatus
-from workers.errors import CallbackRefused, IdempotencyConflict, ThreadBusy, UnknownAgent
+from workers.errors import (
+    CallbackRefused,
+    IdempotencyConflict,
+    RunNotFound,
+    RunqError,
+    ThreadBusy,
+    ToolNameTaken,
+    UnknownAgent,
+)
+from workers.public.actions import submit_tool_outputs
 from workers.public.enqueue import enqueue_run, replayed_run
-from workers.public.schemas import MAX_INPUT_CHARS, JobCreate
+from workers.public.schemas import MAX_INPUT_CHARS, JobCreate, ToolOutputs
 from workers.runs import ledger
+from workers.runs.context import Next, Nothing
 from workers.wiring import new_session
 
 log = logging.getLogger("runq.jobs")
 
 KEY_NAME_FIELD = "api_key_name"
 IDEMPOTENCY_FIELD = "idempotency_key"
-REJECTED = (ValidationError, UnknownAgent, ThreadBusy, CallbackRefused)
+REJECTED = (ValidationError, UnknownAgent, ThreadBusy, CallbackRefused, ToolNameTaken)
 
 
 def message_key(message_id: str) -> str:
@@ -146,3 +157,32 @@ def _body_hash(payload: dict[str, Any]) -> str:
 def _storable(value: Any) -> str:
     """`value` as text PostgreSQL can hold (no NUL characters)."""
     return str(value).replace("\x00", "")
+
+
+def accept_tool_outputs(payload: dict[str, Any]) -> tuple[Next, str]:
+    """`send_task("runq.runs.submit_tool_outputs", kwargs={"run_id", "tool_outputs":
+    [{"tool_call_id", "output"}], "api_key_name"?})`: the caller's outputs for a run that
+    waits for them. Returns (what to send next, what happened); a refusal is the second
+    element, one line, never an exception (the message is acked either way)."""
+    payload = dict(payload)
+    key_name = payload.pop(KEY_NAME_FIELD, None)
+    run_id = payload.pop("run_id", None)
+    if not isinstance(run_id, str) or not run_id or "\x00" in run_id:
+        return Nothing("refused"), "refused: run_id must be a run's id (a string)"
+    try:
+        body = ToolOutputs.model_validate(payload)
+    except ValidationError as exc:
+        return Nothing("refused"), f"refused: {_one_line(exc)}"
+    with new_session() as session:
+        owner, owner_error = _owner_of(session, key_name)
+        if owner_error is not None:
+            return Nothing("refused"), f"refused: {owner_error}"
+        run = session.get(Run, run_id)
+        if run is None or run.owner_key_id != owner:
+            return Nothing("refused"), f"refused: {RunNotFound(f'no run with id {run_id!r}')}"
+    outputs = [(item.tool_call_id, item.output) for item in body.tool_outputs]
+    try:
+        next_step = submit_tool_outputs(run_id, outputs, by=owner)
+    except RunqError as exc:
+        return Nothing("refused"), f"refused: {exc}"
+    return next_step, f"run {run_id}: {len(outputs)} tool outputs recorded"

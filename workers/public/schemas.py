@@ -9,8 +9,9 @@ from __future__ import annotations
 import hashlib
 import json
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
+import jsonschema  # type: ignore[import-untyped]  # ships no type information
 from pydantic import (
     BaseModel,
     ConfigDict,
@@ -29,6 +30,37 @@ MAX_METADATA_ITEMS = 16
 
 MetadataKey = Annotated[str, StringConstraints(min_length=1, max_length=64)]
 MetadataValue = Annotated[str, StringConstraints(max_length=512)]
+
+
+MAX_CALLER_TOOLS = 64
+MAX_TOOL_OUTPUT_CHARS = 1_000_000
+_TOOL_NAME = r"^[A-Za-z0-9_-]{1,64}$"
+
+
+class FunctionTool(BaseModel):
+    """A function tool the caller declares for one run and runs itself: the model may call
+    it, the run then waits in `requires_action` for its output."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    type: Literal["function"] = "function"
+    name: str = Field(pattern=_TOOL_NAME, description="Letters, digits, _ and -; 1-64 chars.")
+    description: str = Field(default="", max_length=4096)
+    parameters: dict[str, Any] = Field(
+        default_factory=lambda: {"type": "object", "properties": {}},
+        description="JSON schema of the arguments object.",
+    )
+
+    @field_validator("parameters")
+    @classmethod
+    def _a_json_schema(cls, value: dict[str, Any]) -> dict[str, Any]:
+        try:
+            jsonschema.validators.validator_for(value).check_schema(value)
+        except jsonschema.SchemaError as exc:
+            raise ValueError(f"parameters is not a valid JSON schema: {exc.message}") from None
+        if value.get("type") != "object":
+            raise ValueError('parameters must be a JSON schema with "type": "object"')
+        return value
 
 
 class RunCreate(BaseModel):
@@ -60,6 +92,21 @@ class RunCreate(BaseModel):
     model_hint: ModelHint | None = Field(
         default=None, description="cheap or strong, for agents with model routing."
     )
+    tools: list[FunctionTool] = Field(
+        default_factory=list,
+        max_length=MAX_CALLER_TOOLS,
+        description="Function tools you run yourself: a call to one pauses the run in "
+        "requires_action until you POST its output to /v1/runs/{id}/submit_tool_outputs.",
+    )
+
+    @field_validator("tools")
+    @classmethod
+    def _tool_names_unique(cls, value: list[FunctionTool]) -> list[FunctionTool]:
+        names = [tool.name for tool in value]
+        twice = sorted({name for name in names if names.count(name) > 1})
+        if twice:
+            raise ValueError(f"tool names must be unique; given twice: {', '.join(twice)}")
+        return value
 
     @field_validator("thread_key")
     @classmethod
@@ -78,6 +125,8 @@ class RunCreate(BaseModel):
     def request_hash(self) -> str:
         """SHA-256 of the canonical body: what an idempotency key promises not to change."""
         body = self.model_dump(mode="json", include=set(RunCreate.model_fields))
+        if not body["tools"]:
+            del body["tools"]  # the hash of a run without caller tools stays as it was
         canonical = json.dumps(body, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(canonical.encode()).hexdigest()
 
@@ -117,6 +166,49 @@ class ToolCallPublic(BaseModel):
     error: str | None
     duration_ms: int | None
     attempts: int
+    decision: str | None = None
+    """approved | rejected, for a call that waited for a person."""
+    decision_reason: str | None = None
+
+
+class ToolDecision(BaseModel):
+    """Approve or reject a tool call that waits for a person."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    reason: str | None = Field(
+        default=None, max_length=2000, description="Why; a rejection's reason is told to the model."
+    )
+
+    @field_validator("reason")
+    @classmethod
+    def _no_nul(cls, value: str | None) -> str | None:
+        if value is not None and "\x00" in value:
+            raise ValueError("reason must not contain NUL (\\u0000) characters")
+        return value
+
+
+class ToolOutputIn(BaseModel):
+    """The output of one caller-executed tool call."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    tool_call_id: str = Field(min_length=1, max_length=256)
+    output: str = Field(max_length=MAX_TOOL_OUTPUT_CHARS)
+
+    @model_validator(mode="after")
+    def _no_nul(self) -> ToolOutputIn:
+        if "\x00" in self.tool_call_id or "\x00" in self.output:
+            raise ValueError("tool outputs must not contain NUL (\\u0000) characters")
+        return self
+
+
+class ToolOutputs(BaseModel):
+    """Every waiting call's output, in one request."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    tool_outputs: list[ToolOutputIn] = Field(min_length=1, max_length=MAX_CALLER_TOOLS * 4)
 
 
 class RunPublic(BaseModel):

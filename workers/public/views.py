@@ -51,6 +51,8 @@ def run_public(run: Run, calls: Sequence[ToolCall], thread_key: str | None) -> R
                 error=scrubbed_text(c.error, c.name, c.arguments),
                 duration_ms=c.duration_ms,
                 attempts=c.attempts,
+                decision=c.decision,
+                decision_reason=c.decision_reason,
             )
             for c in calls
         ],

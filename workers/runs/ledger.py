@@ -19,7 +19,10 @@ The step lifecycle, as verbs:
     open_run ─► claim_start ─► await_model ◄──────────────┐
                  (retake_start)   │    │    │             │
                                   │    │    └► run_tools ─► claim_submit
-                                  │    └► settle (completed)    (release_submit)
+                                  │    │         │    ▲       (release_submit)
+                                  │    │         ▼    │
+                                  │    │  (requires_action) ─► resume_tools
+                                  │    └► settle (completed)
                                   └► end (failed | expired | cancelled)
 
 plus the bookkeeping that never changes a status: `note_due` (when the next message is
@@ -30,7 +33,7 @@ due, or that it is parked), `extend_lease`, `count_attempt`, and the sweep's `un
 from __future__ import annotations
 
 import logging
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -42,8 +45,19 @@ from sqlmodel import Session, select
 
 from workers.db.changes import RunChanges
 from workers.db.models import Run, ToolCall, utcnow
-from workers.db.session_hooks import announce, announce_tool_turn, send_callback
-from workers.db.statuses import TERMINAL_STATUSES, RunStatus, event_type_for_status, is_terminal
+from workers.db.session_hooks import (
+    announce,
+    announce_tool_turn,
+    send_action_callback,
+    send_callback,
+)
+from workers.db.statuses import (
+    TERMINAL_STATUSES,
+    RunStatus,
+    ToolCallStatus,
+    event_type_for_status,
+    is_terminal,
+)
 from workers.db.store import find_idempotent_run, get_run
 from workers.errors import IllegalTransition
 from workers.observability import events
@@ -99,6 +113,7 @@ def open_run(
     request_hash: str | None = None,
     metadata_json: str | None = None,
     callback_url: str | None = None,
+    caller_tools: str | None = None,
 ) -> tuple[Run, bool]:
     """Insert a pending run; with an idempotency key this owner used before, return that
     run instead. Returns (run, created)."""
@@ -124,6 +139,7 @@ def open_run(
         request_hash=request_hash,
         metadata_json=metadata_json,
         callback_url=callback_url,
+        caller_tools=caller_tools,
     )
     session.add(run)
     try:
@@ -260,14 +276,18 @@ def run_tools(
     due: Due,
     usage: Usage | None = None,
     first_turn: bool = False,
+    waiting: Mapping[str, ToolCallStatus] | None = None,
 ) -> None:
     """The model asked for tools: requires_tools and the pending calls, in one transaction.
+    With `waiting` calls (by id: awaiting approval or the caller's output) the run goes to
+    requires_action instead, due when the wait ends (parked: no message waits with it).
     Calls already present (same run id + call id) are kept as they are."""
+    waiting = waiting or {}
     _compare_and_set(
         session,
         run,
         [from_status],
-        RunStatus.REQUIRES_TOOLS,
+        RunStatus.REQUIRES_ACTION if waiting else RunStatus.REQUIRES_TOOLS,
         changes=changes | RunChanges(turn=turn, step_seq=run.step_seq + 1),
         usage=usage,
         due=due,
@@ -282,7 +302,7 @@ def run_tools(
             "turn": turn,
             "name": c.name,
             "arguments": c.arguments,
-            "status": "pending",
+            "status": waiting.get(c.call_id, ToolCallStatus.PENDING).value,
             "attempts": 0,
             "created_at": utcnow(),
         }
@@ -292,7 +312,21 @@ def run_tools(
     if rows:
         _execute(session, insert(_TOOL_CALLS), rows)
     session.commit()
-    _follow(session, run, from_status, turn_calls=calls)
+    _follow(session, run, from_status, turn_calls=calls, waiting=waiting)
+
+
+def resume_tools(session: Session, run: Run, *, due: Due) -> None:
+    """Nothing of the turn waits any more (every call decided or answered): requires_tools,
+    as a new step, in the transaction that recorded the last decision or output."""
+    _move(
+        session,
+        run,
+        [RunStatus.REQUIRES_ACTION],
+        RunStatus.REQUIRES_TOOLS,
+        changes=RunChanges(step_seq=run.step_seq + 1),
+        due=due,
+        at_step=run.step_seq,
+    )
 
 
 def settle(
@@ -535,11 +569,15 @@ def _follow(
     from_status: RunStatus,
     *,
     turn_calls: Sequence[ToolCallRequest] | None = None,
+    waiting: Mapping[str, ToolCallStatus] | None = None,
 ) -> None:
     """What follows every committed transition; never raises into the step."""
     to = RunStatus(run.status)
     if turn_calls is not None:
-        announce_tool_turn(session, run.id, run.turn, turn_calls)
+        announce_tool_turn(session, run.id, run.turn, turn_calls, waiting or {})
+        if waiting and run.callback_url is not None:
+            # Producers that cannot watch the event stream learn here that the run waits.
+            send_action_callback(session, run.id, run.step_seq)
     elif from_status != to:  # a poll that saw no change is not news
         announce(session, run.id, event_type_for_status(to.value), {"status": to.value})
     if is_terminal(to):

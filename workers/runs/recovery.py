@@ -17,6 +17,8 @@ from datetime import datetime
 from workers.db.statuses import RunStatus
 
 START, POLL, SUBMIT, EXECUTE_TOOLS = "start", "poll", "submit", "execute_tools"
+WAIT_OVER = "wait_over"
+"""A turn that waits for approvals or caller outputs reached the end of its wait."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,7 +43,7 @@ class Resend:
     """Send `step` again; a `submitting` run is first handed back to `requires_tools`."""
 
     step: str
-    """start | poll | submit | execute_tools"""
+    """start | poll | submit | execute_tools | wait_over"""
     call_ids: tuple[str, ...] = ()
     release_submit: bool = False
 
@@ -86,6 +88,8 @@ def tool_wait_s(timeouts_s: Sequence[float], tool_grace_s: float) -> float:
 
 
 def _step_of(run: OverdueRun) -> Resend:
+    if run.status is RunStatus.REQUIRES_ACTION:
+        return Resend(WAIT_OVER)
     if run.status is RunStatus.PENDING or (run.status is RunStatus.IN_PROGRESS and not run.created):
         return Resend(START)
     if run.status is RunStatus.IN_PROGRESS:

@@ -26,7 +26,7 @@ from workers.errors import IllegalTransition, ProviderError, ProviderRateLimited
 from workers.observability import events
 from workers.providers.interface import Provider, ProviderState, ProviderStatus, ToolOutput
 from workers.providers.metered import MeteredProvider
-from workers.runs import ledger
+from workers.runs import gates, ledger
 from workers.runs.answers import complete_from_cache
 from workers.runs.context import FanOut, Later, Next, Nothing, StepContext, StepName
 from workers.runs.lease import lease_until, leased
@@ -49,7 +49,7 @@ from workers.runs.state import (
 )
 from workers.runs.structured_output import check_structured
 from workers.runs.threads import prepare_thread
-from workers.runs.turn_requests import build_turn_request
+from workers.runs.turn_requests import build_turn_request, caller_tool_names
 from workers.runs.usage import estimate_turn_tokens, provider_counted_tokens
 
 log = logging.getLogger("runq.runs")
@@ -314,7 +314,7 @@ def _advance(
     _settle(ctx, run, agent, state)
     events.turn_ended(view.poll_count)
     if isinstance(step, RunTools):
-        return _fan_out(ctx, session, run, step, counted, turn)
+        return _fan_out(ctx, session, run, agent, step, counted, turn)
     if isinstance(step, Finish):
         return _answer(ctx, session, run, agent, state, step, counted, turn)
     assert isinstance(step, Fail)
@@ -323,12 +323,26 @@ def _advance(
 
 
 def _fan_out(
-    ctx: StepContext, session: Session, run: Run, step: RunTools, counted: RunChanges, turn: _Turn
+    ctx: StepContext,
+    session: Session,
+    run: Run,
+    agent: Agent,
+    step: RunTools,
+    counted: RunChanges,
+    turn: _Turn,
 ) -> Next:
     """Record the turn's tool calls (pending) and ask for them to run in parallel; the run
-    is due back when its slowest tool's timeouts have passed."""
-    tools = [ctx.tools.get(c.name) for c in step.calls if c.name in ctx.tools]
-    wait_s = tool_wait_s([t.longest_run_s(ctx.tool_retries) for t in tools], ctx.tool_grace_s)
+    is due back when its slowest tool's timeouts have passed. A turn with calls that wait
+    for a person or the caller is recorded waiting instead, due when its wait ends, and
+    nothing is sent: the approval or the outputs move it on."""
+    waiting = gates.waiting_calls(step.calls, agent, ctx.tools, caller_tool_names(run))
+    if waiting:
+        ends_at = gates.wait_ends_at(ctx.now(), run.deadline_at, agent.action_timeout_s)
+        due = Due(ends_at, parked=True)
+    else:
+        tools = [ctx.tools.get(c.name) for c in step.calls if c.name in ctx.tools]
+        wait_s = tool_wait_s([t.longest_run_s(ctx.tool_retries) for t in tools], ctx.tool_grace_s)
+        due = Due(ctx.now() + timedelta(seconds=wait_s))
     with _fenced(run):
         ledger.run_tools(
             session,
@@ -338,9 +352,20 @@ def _fan_out(
             calls=step.calls,
             usage=step.usage,
             changes=counted,
-            due=Due(ctx.now() + timedelta(seconds=wait_s)),
+            due=due,
             first_turn=turn.first_turn,
+            waiting=waiting,
         )
+    if waiting:
+        log.info(
+            "run %s: turn %d waits for %s (%d of %d calls)",
+            run.id,
+            run.turn,
+            " and ".join(gates.needs_of(waiting)),
+            len(waiting),
+            len(step.calls),
+        )
+        return Nothing("waiting for approval or the caller's tool outputs")
     log.info("run %s: turn %d asks for %d tool calls", run.id, run.turn, len(step.calls))
     calls = tuple(c.call_id for c in step.calls)
     return FanOut(run.id, run.turn, calls, due_recorded=True)

@@ -17,11 +17,12 @@ from workers.db import recovery_store
 from workers.db.changes import RunChanges
 from workers.db.models import Run
 from workers.db.statuses import RunStatus
-from workers.runs import ledger
+from workers.runs import actions, ledger
 from workers.runs.context import FanOut, Later, Next, Nothing, StepContext, StepName
 from workers.runs.outcomes import fail_run
 from workers.runs.recovery import (
     EXECUTE_TOOLS,
+    WAIT_OVER,
     GiveUp,
     OverdueRun,
     Resend,
@@ -103,6 +104,8 @@ def _recover_one(ctx: StepContext, run: Run, policy: SweepPolicy) -> Next:
         log.error("run %s: %s", run.id, decision.reason)
         fail_run(ctx, run.id, Fail(decision.reason, status=decision.status))
         return Nothing(decision.reason)
+    if decision.step == WAIT_OVER:
+        return actions.time_out_wait(ctx, run)
     return _resend(ctx, run, decision, policy)
 
 

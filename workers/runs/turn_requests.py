@@ -7,6 +7,7 @@ provider reference instead.
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from typing import Any
 
@@ -39,7 +40,7 @@ def build_turn_request(ctx: StepContext, session: Session, run: Run, agent: Agen
         model=run.model or agent.model,
         instructions=agent.instructions,
         input_text=run.input,
-        tools=tuple(ctx.tools.function_schemas(agent.tools)),
+        tools=(*ctx.tools.function_schemas(agent.tools), *caller_tools(run)),
         max_output_tokens=agent.max_output_tokens or ctx.default_max_output_tokens,
         temperature=agent.temperature,
         conversation_ref=conversation_ref,
@@ -54,6 +55,19 @@ def build_turn_request(ctx: StepContext, session: Session, run: Run, agent: Agen
         hosted_tools=agent.hosted_tools,
         background=not (agent.sync_turns or _requests_scarce(ctx, agent, run)),
     )
+
+
+def caller_tools(run: Run) -> tuple[dict[str, Any], ...]:
+    """The function tools the run's creator declared for it (the caller runs them)."""
+    if not run.caller_tools:
+        return ()
+    declared: list[dict[str, Any]] = json.loads(run.caller_tools)
+    return tuple({**tool, "strict": False} for tool in declared)
+
+
+def caller_tool_names(run: Run) -> frozenset[str]:
+    """Names of the run's own caller-executed tools."""
+    return frozenset(tool["name"] for tool in caller_tools(run))
 
 
 def _history(session: Session, run: Run) -> tuple[ToolTurn, ...]:

@@ -14,6 +14,8 @@ from __future__ import annotations
 import copy
 import functools
 import inspect
+import json
+import logging
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
@@ -24,6 +26,8 @@ import jsonschema  # type: ignore[import-untyped]  # ships no type information
 from workers.errors import UnknownTool
 from workers.observability.log_format import hidden
 from workers.tools.hint_schema import build_parameters_schema, describe_function
+
+log = logging.getLogger("runq.tools")
 
 # The function-name rule of the OpenAI APIs, which is also the strictest among providers.
 _NAME_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
@@ -61,6 +65,24 @@ class ToolSpec:
     secret_args: frozenset[str] = frozenset()
     """Arguments that carry secrets: shown as `***` wherever a call is shown, and scrubbed
     from every log line while the tool runs."""
+    needs_approval: bool | Callable[[dict[str, Any]], bool] = False
+    """A person approves each call before it runs (True), or the calls whose arguments the
+    predicate returns True for: the run waits in `requires_action`, holding no worker."""
+    caller_executed: bool = False
+    """runq never runs it: the caller does, and submits the output (the run waits in
+    `requires_action`). Declared with `caller_tool(...)`; `fn` is never called."""
+
+    def approval_needed(self, arguments: str) -> bool:
+        """Whether a call with these (JSON) arguments waits for a person. A predicate that
+        raises, or arguments that are not a JSON object, need approval: when in doubt, ask."""
+        if not callable(self.needs_approval):
+            return self.needs_approval
+        try:
+            parsed = json.loads(arguments or "{}")
+            return not isinstance(parsed, dict) or bool(self.needs_approval(parsed))
+        except Exception:  # a user's predicate: any failure is "ask a person"
+            log.warning("tool %s: approval predicate failed; asking for approval", self.name)
+            return True
 
     def longest_run_s(self, retries: int) -> float:
         """How long one call may hold its worker: every try that it may get, each stopped at
@@ -153,6 +175,7 @@ def build_tool_spec(
     pure: bool = False,
     idempotent: bool = False,
     secret_args: Iterable[str] = (),
+    needs_approval: bool | Callable[[dict[str, Any]], bool] = False,
 ) -> ToolSpec:
     """A spec for `fn` with its schema read from its type hints; raises TypeError if it can't."""
     return ToolSpec(
@@ -166,6 +189,7 @@ def build_tool_spec(
         pure=pure,
         idempotent=idempotent,
         secret_args=frozenset(secret_args),
+        needs_approval=needs_approval,
     )
 
 
@@ -184,6 +208,7 @@ def tool(
     pure: bool = False,
     idempotent: bool = False,
     secret_args: Iterable[str] = (),
+    needs_approval: bool | Callable[[dict[str, Any]], bool] = False,
     registry: ToolRegistry = default_registry,
 ) -> Callable[[F], F]: ...
 
@@ -198,11 +223,14 @@ def tool(
     pure: bool = False,
     idempotent: bool = False,
     secret_args: Iterable[str] = (),
+    needs_approval: bool | Callable[[dict[str, Any]], bool] = False,
     registry: ToolRegistry = default_registry,
 ) -> F | Callable[[F], F]:
     """Register a function as a tool; use bare (`@tool`) or with options (`@tool(pure=True)`).
 
-    The function is returned unchanged. Its schema errors are raised here, at import time.
+    `needs_approval=True` (or a predicate on the arguments dict) makes each call wait for a
+    person's approval before it runs. The function is returned unchanged. Its schema errors
+    are raised here, at import time.
     """
 
     def decorate(target: F) -> F:
@@ -216,11 +244,40 @@ def tool(
                 pure=pure,
                 idempotent=idempotent,
                 secret_args=secret_args,
+                needs_approval=needs_approval,
             )
         )
         return target
 
     return decorate if fn is None else decorate(fn)
+
+
+def caller_tool(
+    name: str,
+    description: str,
+    parameters: dict[str, Any] | None = None,
+    *,
+    registry: ToolRegistry = default_registry,
+) -> ToolSpec:
+    """Declare a tool that the caller runs, not runq: a name, what it does, and its
+    arguments' JSON schema. A call to it pauses the run in `requires_action` until the
+    caller submits its output (`POST /v1/runs/{id}/submit_tool_outputs`)."""
+
+    def never_run(**_: Any) -> Any:
+        raise RuntimeError(f"tool {name!r} is executed by the caller, never by a worker")
+
+    never_run.__module__ = f"caller_tool:{name}"
+    never_run.__qualname__ = name
+    schema = parameters if parameters is not None else {"type": "object", "properties": {}}
+    spec = ToolSpec(
+        name=name,
+        description=description,
+        parameters=schema,
+        fn=never_run,
+        is_async=False,
+        caller_executed=True,
+    )
+    return registry.register(spec)
 
 
 def _hiding_secret_arguments(fn: Callable[..., Any], secret: frozenset[str]) -> Callable[..., Any]:
