@@ -11,8 +11,9 @@ from pydantic import BaseModel
 
 import tests.integration.user_agents  # noqa: F401  (a user's own agent and tool)
 import workers.demo_agent  # noqa: F401  (the demo agent and its tools, used by most tests)
+from bench.chaos_agents import EXECUTIONS_FILE_ENV
 from workers.agents import Agent, ThreadMode, register_agent, schema_of
-from workers.tools.registry import default_registry, tool
+from workers.tools.registry import caller_tool, default_registry, tool
 
 PROVIDERS = ("responses", "chat", "assistants")
 TOOLS = ("get_weather", "search_documents", "delete_everything")
@@ -163,4 +164,33 @@ register_agent(
 )
 default_registry.register(
     replace(default_registry.get("get_weather"), secret_args=frozenset({"location"}))
+)
+
+
+# -- runs that wait (test_waiting_runs): a payment a person approves, a caller's own tool --
+@tool(needs_approval=True, description="Wire money to someone. Irreversible.")
+def wire_money(amount: int, to: str) -> dict[str, object]:
+    # Logged once per execution: the test counts that an approved call ran exactly once.
+    path = os.environ.get(EXECUTIONS_FILE_ENV)
+    if path:
+        with open(path, "a", encoding="utf-8") as log:
+            log.write(f"wire_money {to}\n")
+    return {"sent": amount, "to": to}
+
+
+caller_tool(
+    "crm_lookup",
+    "Look a customer up in the caller's CRM.",
+    {"type": "object", "properties": {"customer": {"type": "string"}}, "required": ["customer"]},
+)
+register_agent(
+    Agent(
+        name="approval-agent",
+        model="gpt-test",
+        tools=("wire_money", "get_weather"),
+        max_output_tokens=256,
+    )
+)
+register_agent(
+    Agent(name="caller-agent", model="gpt-test", tools=("crm_lookup",), max_output_tokens=256)
 )

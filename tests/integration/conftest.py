@@ -15,6 +15,7 @@ from tests.integration.fleet import fresh_postgres_database, running_fleet
 
 # test_operate's fixtures: the gateway routers, `runq flower`, headless Chromium.
 from tests.integration.operate_fixtures import chromium, flower_url, gateway_url  # noqa: F401
+from tests.integration.webhook_receiver import receiver  # noqa: F401
 
 
 @pytest.fixture(scope="session")
