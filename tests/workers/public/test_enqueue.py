@@ -3,13 +3,15 @@ checked at submit; the body hash ignores what is not the job."""
 
 from __future__ import annotations
 
+import json
+
 import pydantic
 import pytest
 from sqlmodel import Session
 
 from config.settings import get_settings
 from tests.workers.steps_fixtures import memory_engine
-from workers.errors import CallbackRefused, IdempotencyConflict
+from workers.errors import CallbackRefused, IdempotencyConflict, ToolNameTaken
 from workers.public.enqueue import record_run
 from workers.public.schemas import JobCreate, RunCreate
 
@@ -70,3 +72,38 @@ def test_the_body_hash_ignores_the_key_and_batch_and_key_order():
 def test_the_public_body_is_bounded(body):
     with pytest.raises(pydantic.ValidationError):
         RunCreate.model_validate(body)
+
+
+def test_a_run_may_bring_its_own_caller_tools_and_each_bad_one_is_refused_in_one_line(session):
+    lookup = {"name": "crm_lookup", "description": "CRM.", "parameters": {"type": "object"}}
+    run, _ = record(session, tools=[lookup])
+    assert json.loads(run.caller_tools) == [lookup]
+
+    refusals = {
+        "String should match pattern": {"name": "bad name!"},
+        "not a valid JSON schema": {"name": "t", "parameters": {"type": "objekt"}},
+        '"type": "object"': {"name": "t", "parameters": {"type": "string"}},
+        "Extra inputs are not permitted": {"name": "t", "code": "import os"},
+    }
+    for message, tool in refusals.items():
+        with pytest.raises(pydantic.ValidationError, match=message):
+            JobCreate(agent="assistant", input="x", tools=[tool])
+    with pytest.raises(pydantic.ValidationError, match="given twice: t"):
+        JobCreate(agent="assistant", input="x", tools=[{"name": "t"}, {"name": "t"}])
+    with pytest.raises(ToolNameTaken, match="get_weather are already agent 'assistant'"):
+        record(session, tools=[{"name": "get_weather"}])
+
+
+def test_a_run_without_caller_tools_keeps_the_body_hash_it_had():
+    # Idempotency keys recorded before caller tools existed still match their replays.
+    job = JobCreate(agent="assistant", input="Weather in Oslo?")
+    assert (
+        job.request_hash()
+        == JobCreate(agent="assistant", input="Weather in Oslo?", tools=[]).request_hash()
+    )
+    assert (
+        job.request_hash()
+        != JobCreate(
+            agent="assistant", input="Weather in Oslo?", tools=[{"name": "t"}]
+        ).request_hash()
+    )
