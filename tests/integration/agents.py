@@ -168,7 +168,7 @@ default_registry.register(
 
 
 # -- runs that wait (test_waiting_runs): a payment a person approves, a caller's own tool --
-@tool(needs_approval=True, description="Wire money to someone. Irreversible.")
+@tool(needs_approval=True, timeout_s=3.0, description="Wire money to someone. Irreversible.")
 def wire_money(amount: int, to: str) -> dict[str, object]:
     # Logged once per execution: the test counts that an approved call ran exactly once.
     path = os.environ.get(EXECUTIONS_FILE_ENV)

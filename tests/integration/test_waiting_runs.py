@@ -98,6 +98,23 @@ def test_an_approved_payment_runs_exactly_once_after_the_person_says_yes(api):
     assert post(api, f"{path}/reject", {"reason": "too late"}).status_code == 409
 
 
+def test_an_approval_whose_message_is_lost_still_runs_the_call_once(api):
+    # The API process commits the approval and dies before sending the tools' message: the
+    # run is overdue in requires_tools when its tools' time is up, and the sweep sends them.
+    from workers.public.actions import decide_tool_call
+
+    to = f"lost-{uuid.uuid4().hex[:6]}"
+    run_id = create(api, agent="approval-agent", input=wire(to)).json()["id"]
+    call_id = until_waiting(api, run_id)["tool_calls"][0]["call_id"]
+
+    never_sent = decide_tool_call(run_id, call_id, approve=True, by="")
+
+    assert never_sent.call_ids == (call_id,)  # type: ignore[union-attr]
+    done = wait(api, run_id, timeout_s=60)
+    assert done["status"] == "completed", done
+    assert executions(to) == 1
+
+
 def test_a_rejected_payment_never_runs_and_the_model_hears_why(api):
     to = f"eve-{uuid.uuid4().hex[:6]}"
     run_id = create(api, agent="approval-agent", input=wire(to, 10_000)).json()["id"]
