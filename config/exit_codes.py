@@ -10,7 +10,8 @@
 7   not found: no such run, thread or agent
 8   unreachable: Redis or the database did not answer
 9   configuration error: a setting is missing or malformed
-10  already ended: `cancel` of a run that had already completed, failed or expired
+10  already ended: `cancel` of a run that had already completed, failed or expired; an
+    approval, rejection or tool output for a call that no longer waits for one
 """
 
 from __future__ import annotations

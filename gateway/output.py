@@ -72,8 +72,21 @@ def print_run(described: Mapping[str, Any], *, full: bool = False) -> None:
     cut = print_fields(fields, full=full)
     for call in described["tool_calls"]:
         cut = print_tool_call(call, full=full) or cut
+    if described["status"] == "requires_action":
+        print_waiting_hint(described["id"], described["tool_calls"])
     if cut:
         console.print(Text(FULL_HINT, style="dim"))
+
+
+def print_waiting_hint(run_id: str, calls: Iterable[Mapping[str, Any]]) -> None:
+    """What a run in requires_action waits for, and the command that moves it on."""
+    for call in calls:
+        if call["status"] == "awaiting_approval":
+            command = f"runq runs approve {run_id} {call['call_id']}  (or: runs reject … --reason)"
+            console.print(Text(f"waits for approval of {call['name']}: {command}"))
+        elif call["status"] == "awaiting_output":
+            command = f"runq runs submit-outputs {run_id} --output {call['call_id']}=TEXT"
+            console.print(Text(f"waits for the output of {call['name']}: {command}"))
 
 
 def print_tool_call(call: Mapping[str, Any], *, indent: str = "  ", full: bool = False) -> bool:
@@ -81,6 +94,9 @@ def print_tool_call(call: Mapping[str, Any], *, indent: str = "  ", full: bool =
     limit = 10**9 if full else CELL_CHARS
     arguments, output = str(call["arguments"]), str(call.get("output") or "")
     line = Text(f"{indent}tool {call['name']}({shorten(arguments, limit)}) -> {call['status']}")
+    if call.get("decision"):
+        reason = call.get("decision_reason")
+        line.append(f" ({call['decision']}{': ' + shorten(reason, limit) if reason else ''})")
     if output:
         line.append(f": {shorten(output, limit)}")
     console.print(line)

@@ -1,8 +1,9 @@
-"""A run as the outside world sees it (CLI and, later, HTTP): plain JSON-able data."""
+"""A run as the outside world sees it (the CLI and the dashboard): plain JSON-able data."""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from sqlmodel import Session, col, select
@@ -11,7 +12,16 @@ from config.exit_codes import ExitCode
 from gateway.entry_errors import CommandFailed
 from workers.errors import RunNotFound
 from workers.public.catalog import masked_arguments, scrubbed_text
-from workers.public.records import Run, Thread, key_store, store, thread_store
+from workers.public.records import (
+    Run,
+    RunStatus,
+    Thread,
+    ToolCall,
+    key_store,
+    run_pages,
+    store,
+    thread_store,
+)
 from workers.public.runtime import new_session
 from workers.public.thread_names import split_thread_key
 
@@ -43,19 +53,70 @@ def describe_run(run_id: str) -> dict[str, Any]:
         },
         "created_at": run.created_at,
         "finished_at": run.finished_at,
-        "tool_calls": [
-            {
-                "call_id": c.call_id,
-                "name": c.name,
-                "arguments": masked_arguments(c.name, c.arguments),
-                "status": c.status,
-                "output": scrubbed_text(c.output, c.name, c.arguments),
-                "duration_ms": c.duration_ms,
-                "attempts": c.attempts,
-            }
-            for c in calls
-        ],
+        "tool_calls": [described_call(c) for c in calls],
     }
+
+
+def described_call(call: ToolCall) -> dict[str, Any]:
+    """One tool call, secret arguments masked and scrubbed from its output."""
+    return {
+        "call_id": call.call_id,
+        "name": call.name,
+        "arguments": masked_arguments(call.name, call.arguments),
+        "status": call.status,
+        "output": scrubbed_text(call.output, call.name, call.arguments),
+        "duration_ms": call.duration_ms,
+        "attempts": call.attempts,
+        "decision": call.decision,
+        "decision_reason": call.decision_reason,
+    }
+
+
+# What a call in requires_action waits for, by its status: a person, or the caller's output.
+WAITS_FOR = {"awaiting_approval": "approval", "awaiting_output": "output"}
+
+
+def waiting_calls_of(described: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """Of described calls (`described_call`), those that wait, with what each waits for."""
+    return [
+        {
+            "call_id": c["call_id"],
+            "name": c["name"],
+            "arguments": c["arguments"],
+            "waits_for": WAITS_FOR[c["status"]],
+        }
+        for c in described
+        if c["status"] in WAITS_FOR
+    ]
+
+
+def read_waiting_runs(
+    session: Session, *, agent: str | None = None, limit: int = 50
+) -> list[dict[str, Any]]:
+    """Runs in requires_action, the wait that runs out first first, each with its waiting
+    calls. `due_at` is when the wait runs out (the agent's action timeout or the deadline)."""
+    query = select(Run).where(Run.status == RunStatus.REQUIRES_ACTION)
+    if agent is not None:
+        query = query.where(Run.agent == agent)
+    query = query.order_by(col(Run.next_due_at), col(Run.created_at)).limit(limit)
+    runs = list(session.exec(query.execution_options(populate_existing=True)).all())
+    calls = run_pages.tool_calls_of(session, run_ids=[r.id for r in runs])
+    return [
+        {
+            "id": run.id,
+            "agent": run.agent,
+            "created_at": run.created_at,
+            "due_at": run.next_due_at,
+            "waiting": waiting_calls_of(described_call(c) for c in calls[run.id]),
+        }
+        for run in runs
+    ]
+
+
+def waiting_runs(*, agent: str | None, limit: int) -> list[dict[str, Any]]:
+    """`read_waiting_runs` on a session of its own."""
+    with new_session() as session:
+        return read_waiting_runs(session, agent=agent, limit=limit)
 
 
 def thread_history(key_or_id: str, key_name: str | None = None) -> dict[str, Any]:

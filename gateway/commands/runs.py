@@ -1,4 +1,5 @@
-"""`runq enqueue`, `status`, `cancel`, `runs list`, `runs watch`: one run's life from outside.
+"""`runq enqueue`, `status`, `cancel`, `runs list`, `runs watch`: one run's life from outside
+(a run that waits for a person: `gateway/commands/actions.py`).
 
 Every command that reports a run exits with `exit_code_for_run(status)`: 0 only when the run
 completed, so `runq enqueue … --wait && next-step` does what it reads like.
@@ -26,7 +27,11 @@ FullOption = Annotated[bool, typer.Option("--full", help="Do not shorten long fi
 WaitTimeout = Annotated[float, typer.Option(help="How long to wait before giving up (exit 6).")]
 _POLL_S = 0.5
 
-runs_app = typer.Typer(help="List runs and follow one to its end.", no_args_is_help=True)
+runs_app = typer.Typer(
+    help="List runs, follow one to its end, and move on runs that wait for a person or for "
+    "your tool outputs.",
+    no_args_is_help=True,
+)
 
 
 def register(app: typer.Typer) -> None:
@@ -235,8 +240,17 @@ def _follow(run_id: str, described: dict[str, object], timeout_s: float) -> dict
     from gateway.run_view import describe_run
 
     deadline = time.monotonic() + timeout_s
-    with Console(stderr=True).status(f"waiting for {run_id}…"):
+    stderr = Console(stderr=True, highlight=False)
+    told_waiting = False
+    with stderr.status(f"waiting for {run_id}…"):
         while exit_code_for_run(str(described["status"])) is ExitCode.TIMED_OUT:
+            # A run that waits for a person or the caller goes on only when one of them acts:
+            # say so once, or `--wait` would look stuck.
+            if described["status"] == "requires_action" and not told_waiting:
+                stderr.print(
+                    f"{run_id} waits for approval or tool outputs: see `runq runs waiting`"
+                )
+            told_waiting = described["status"] == "requires_action"
             if time.monotonic() >= deadline:
                 break
             time.sleep(min(_POLL_S, max(0.0, deadline - time.monotonic())))

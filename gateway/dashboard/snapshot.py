@@ -4,13 +4,14 @@ budget, the cache and the tool breakers from Redis. Rendering is in `pages`."""
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 import redis
 from sqlmodel import Session
 
 from config.settings import get_settings
+from gateway.run_view import read_waiting_runs
 from workers.public import runtime
 from workers.public.budgets import LimitKey, RedisRateLimiter, fingerprint_api_key
 from workers.public.catalog import default_registry, is_open, masked_arguments
@@ -46,6 +47,19 @@ class BudgetRow:
 
 
 @dataclass(frozen=True, slots=True)
+class WaitingRow:
+    """One tool call of a run in requires_action (arguments masked)."""
+
+    run_id: str
+    agent: str
+    call_id: str
+    tool: str
+    waits_for: str  # approval (a person) | output (the caller)
+    arguments: str
+    due_at: datetime | None  # when the wait runs out
+
+
+@dataclass(frozen=True, slots=True)
 class Overview:
     """The front page."""
 
@@ -54,6 +68,7 @@ class Overview:
     budgets: list[BudgetRow]
     cache: dict[str, int] | None
     open_breakers: list[str]
+    waiting: list[WaitingRow] = field(default_factory=list)
 
 
 def row_of(run: Run, tool_calls: int, now: datetime) -> RunRow:
@@ -74,7 +89,26 @@ def read_overview(session: Session, now: datetime) -> Overview:
         budgets=_read_budgets(),
         cache=_read_cache(),
         open_breakers=_read_open_breakers(),
+        waiting=read_waiting(session),
     )
+
+
+def read_waiting(session: Session) -> list[WaitingRow]:
+    """Every waiting call of the runs in requires_action, the wait that runs out first
+    first."""
+    return [
+        WaitingRow(
+            run["id"],
+            run["agent"],
+            call["call_id"],
+            call["name"],
+            call["waits_for"],
+            call["arguments"],
+            run["due_at"],
+        )
+        for run in read_waiting_runs(session, limit=LATEST_RUNS)
+        for call in run["waiting"]
+    ]
 
 
 def read_run(session: Session, run_id: str) -> tuple[Run, list[ToolCall]]:

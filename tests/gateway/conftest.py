@@ -1,14 +1,17 @@
-"""A throwaway SQLite store for CLI tests, and a helper that records runs in any status."""
+"""A throwaway SQLite store for CLI tests, a helper that records runs in any status, and runs
+stepped to where they wait for a person or the caller."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
 import workers.demo_agent  # noqa: F401  (registered once at import, before the registry snapshot)
 from gateway.entry_errors import set_debug
+from workers.providers.interface import ToolCallRequest
+from workers.tools.registry import caller_tool, tool
 
 
 @pytest.fixture
@@ -46,3 +49,89 @@ def seed_run(tmp_path, monkeypatch) -> Iterator[Callable[..., str]]:
     yield seed
     set_debug(False)
     wiring.reset()
+
+
+# Tools of runs that wait (issue 18): one a person approves, with a secret argument the
+# doors must mask, and one the caller runs itself.
+@tool(needs_approval=True, secret_args=("card",))
+def ui18_refund(order_id: str, amount: int, card: str = "") -> dict[str, object]:
+    """Refund an order to a card."""
+    return {"refunded": amount, "order_id": order_id}
+
+
+caller_tool(
+    "ui18_lookup",
+    "Look an order up in the caller's own system.",
+    {"type": "object", "properties": {"order_id": {"type": "string"}}, "required": ["order_id"]},
+)
+
+REFUND = ToolCallRequest(
+    "call_refund", "ui18_refund", '{"order_id": "o1", "amount": 50, "card": "4111-SECRET"}'
+)
+WEATHER = ToolCallRequest("call_weather", "get_weather", '{"location": "Oslo"}')
+LOOKUP = ToolCallRequest("call_lookup", "ui18_lookup", '{"order_id": "o7"}')
+
+
+@pytest.fixture
+def waiting_run(seed_run) -> Callable[..., str]:
+    """`waiting_run(calls)`: a run of an agent with those tools, stepped (scripted provider,
+    the CLI's database) to where its first turn asked for `calls` and waits."""
+    from sqlmodel import Session
+
+    from tests.workers.steps_fixtures import Clock, make_context
+    from workers import wiring
+    from workers.agents import Agent, register_agent
+    from workers.providers.fake import scripted
+    from workers.providers.interface import ProviderState, ProviderStatus
+    from workers.runs import ledger
+    from workers.runs.steps import poll_run, start_run
+
+    agent = register_agent(
+        Agent(
+            name="ui18-gated",
+            model="gpt-test",
+            tools=("get_weather", "ui18_refund", "ui18_lookup"),
+            action_timeout_s=600,
+        )
+    )
+    engine = wiring.get_engine()
+
+    def step_to_wait(calls: list[ToolCallRequest]) -> str:
+        clock = Clock()
+        clock.now = datetime.now(UTC)
+        provider = scripted(
+            [
+                ProviderState(status=ProviderStatus.QUEUED, ref="resp_1"),
+                ProviderState(
+                    status=ProviderStatus.REQUIRES_TOOLS, ref="resp_1", tool_calls=tuple(calls)
+                ),
+            ]
+        )
+        ctx = make_context(engine, provider, clock)
+        with Session(engine) as session:
+            run, _ = ledger.open_run(
+                session,
+                agent=agent.name,
+                input_text="Refund order o1",
+                provider="responses",
+                model="gpt-test",
+                deadline_at=clock.now + timedelta(hours=1),
+            )
+        start_run(ctx, run.id)
+        poll_run(ctx, run.id, 1)
+        return run.id
+
+    return step_to_wait
+
+
+@pytest.fixture
+def sent(monkeypatch) -> list[object]:
+    """What the doors send to the broker after a decision (recorded here, not sent), with
+    Redis taken as reachable."""
+    import gateway.preflight
+    import tasks.next_step
+
+    recorded: list[object] = []
+    monkeypatch.setattr(tasks.next_step, "send", recorded.append)
+    monkeypatch.setattr(gateway.preflight, "require_redis", lambda: "redis://test")
+    return recorded

@@ -13,6 +13,7 @@ from workers.redis_keys import run_events_channel as run_events_channel
 from workers.redis_keys import run_events_key as run_events_key
 from workers.redis_keys import webhook_seen_key as webhook_seen_key
 from workers.runs.context import Later as Later
+from workers.runs.context import Next as Next
 from workers.runs.context import StepName as StepName
 from workers.wiring import get_openai_client as get_openai_client
 from workers.wiring import get_redis as get_redis

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
 import httpx2
@@ -54,7 +54,10 @@ class AsyncClient:
         return Run.model_validate(protocol.checked(await self._http.get(f"/v1/runs/{run_id}")))
 
     async def wait(self, run_id: str, timeout_s: float = 300.0) -> Run:
-        """Long-poll until the run ends or `timeout_s` passes."""
+        """Long-poll until the run ends, waits for you (`requires_action`: see
+        `run.waiting_calls`) or `timeout_s` passes; returns the run either way. The server
+        answers a long poll early only when the run ends, so a run that starts to wait is
+        seen at the next poll (within 30 s)."""
         deadline = time.monotonic() + timeout_s
         while True:
             step_s = max(0.0, min(protocol.LONG_POLL_S, deadline - time.monotonic()))
@@ -62,7 +65,7 @@ class AsyncClient:
                 f"/v1/runs/{run_id}/wait", params={"timeout_s": step_s}, timeout=step_s + 30
             )
             run = Run.model_validate(protocol.checked(reply))
-            if run.is_terminal or time.monotonic() >= deadline:
+            if run.is_terminal or run.is_waiting or time.monotonic() >= deadline:
                 return run
 
     async def list(
@@ -90,6 +93,26 @@ class AsyncClient:
     async def cancel(self, run_id: str) -> Run:
         """Cancel the run (ApiError 409 if it already ended)."""
         reply = await self._http.post(f"/v1/runs/{run_id}/cancel")
+        return Run.model_validate(protocol.checked(reply))
+
+    async def approve_tool_call(self, run_id: str, call_id: str, reason: str | None = None) -> Run:
+        """Approve a call that waits for a person; see `Client.approve_tool_call`."""
+        return await self._decide(run_id, call_id, "approve", reason)
+
+    async def reject_tool_call(self, run_id: str, call_id: str, reason: str | None = None) -> Run:
+        """Reject a call that waits for a person; see `Client.reject_tool_call`."""
+        return await self._decide(run_id, call_id, "reject", reason)
+
+    async def submit_tool_outputs(self, run_id: str, outputs: Mapping[str, str]) -> Run:
+        """The outputs of every call the run waits for you to run; see
+        `Client.submit_tool_outputs`."""
+        body = protocol.outputs_body(outputs)
+        reply = await self._http.post(protocol.outputs_path(run_id), json=body)
+        return Run.model_validate(protocol.checked(reply))
+
+    async def _decide(self, run_id: str, call_id: str, verdict: str, reason: str | None) -> Run:
+        path = protocol.decision_path(run_id, call_id, verdict)
+        reply = await self._http.post(path, json=protocol.decision_body(reason))
         return Run.model_validate(protocol.checked(reply))
 
     async def events(

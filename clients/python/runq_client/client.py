@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 import httpx2
@@ -13,7 +13,9 @@ from runq_client.sse import EventParser
 
 
 class Client:
-    """runq over HTTP: `create`, `get`, `wait`, `list`, `cancel`, `events`."""
+    """runq over HTTP: `create`, `get`, `wait`, `list`, `cancel`, `events`, and for a run
+    that waits (`requires_action`): `approve_tool_call`, `reject_tool_call`,
+    `submit_tool_outputs`."""
 
     def __init__(
         self,
@@ -44,7 +46,11 @@ class Client:
         self, agent: str, input: str, *, idempotency_key: str | None = None, **fields: Any
     ) -> Run:
         """Submit a run (fields: thread_key, metadata, deadline_s, callback_url, cache,
-        model_hint). The same idempotency key and body give back the same run."""
+        model_hint, tools). The same idempotency key and body give back the same run.
+
+        `tools` are function tools you run yourself, each `{"name", "description",
+        "parameters"}` (a JSON schema): a call to one pauses the run in `requires_action`
+        until you `submit_tool_outputs`."""
         body, headers = protocol.create_request(agent, input, idempotency_key, fields)
         return Run.model_validate(
             protocol.checked(self._http.post("/v1/runs", json=body, headers=headers))
@@ -55,7 +61,10 @@ class Client:
         return Run.model_validate(protocol.checked(self._http.get(f"/v1/runs/{run_id}")))
 
     def wait(self, run_id: str, timeout_s: float = 300.0) -> Run:
-        """Long-poll until the run ends or `timeout_s` passes; returns the run either way."""
+        """Long-poll until the run ends, waits for you (`requires_action`: see
+        `run.waiting_calls`) or `timeout_s` passes; returns the run either way. The server
+        answers a long poll early only when the run ends, so a run that starts to wait is
+        seen at the next poll (within 30 s)."""
         deadline = time.monotonic() + timeout_s
         while True:
             step_s = max(0.0, min(protocol.LONG_POLL_S, deadline - time.monotonic()))
@@ -63,7 +72,7 @@ class Client:
                 f"/v1/runs/{run_id}/wait", params={"timeout_s": step_s}, timeout=step_s + 30
             )
             run = Run.model_validate(protocol.checked(reply))
-            if run.is_terminal or time.monotonic() >= deadline:
+            if run.is_terminal or run.is_waiting or time.monotonic() >= deadline:
                 return run
 
     def list(
@@ -90,6 +99,29 @@ class Client:
     def cancel(self, run_id: str) -> Run:
         """Cancel the run (ApiError 409 if it already ended)."""
         return Run.model_validate(protocol.checked(self._http.post(f"/v1/runs/{run_id}/cancel")))
+
+    def approve_tool_call(self, run_id: str, call_id: str, reason: str | None = None) -> Run:
+        """Approve a call that waits for a person (`awaiting_approval`): it runs. ApiError
+        404 for an unknown run or call, 409 if it no longer waits."""
+        return self._decide(run_id, call_id, "approve", reason)
+
+    def reject_tool_call(self, run_id: str, call_id: str, reason: str | None = None) -> Run:
+        """Reject a call that waits for a person: it never runs, and the model is told so
+        (with `reason`). ApiError 404 for an unknown run or call, 409 if it no longer waits."""
+        return self._decide(run_id, call_id, "reject", reason)
+
+    def submit_tool_outputs(self, run_id: str, outputs: Mapping[str, str]) -> Run:
+        """The outputs, {call id: output}, of every call the run waits for you to run
+        (`awaiting_output`), all at once. ApiError 422 if they are not exactly those calls,
+        409 if the run does not wait for outputs."""
+        body = protocol.outputs_body(outputs)
+        reply = self._http.post(protocol.outputs_path(run_id), json=body)
+        return Run.model_validate(protocol.checked(reply))
+
+    def _decide(self, run_id: str, call_id: str, verdict: str, reason: str | None) -> Run:
+        path = protocol.decision_path(run_id, call_id, verdict)
+        reply = self._http.post(path, json=protocol.decision_body(reason))
+        return Run.model_validate(protocol.checked(reply))
 
     def events(self, run_id: str, *, last_event_id: str | None = None) -> Iterator[Event]:
         """The run's events until its terminal one; a dropped stream is resumed from the

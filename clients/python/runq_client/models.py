@@ -9,6 +9,8 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict
 
 TERMINAL = frozenset({"completed", "failed", "cancelled", "expired"})
+# A call in these waits: for a person's approval, or for you to run it and submit its output.
+WAITING = frozenset({"awaiting_approval", "awaiting_output"})
 
 
 class ToolCall(BaseModel):
@@ -23,6 +25,9 @@ class ToolCall(BaseModel):
     output: str | None = None
     error: str | None = None
     duration_ms: int | None = None
+    decision: str | None = None
+    """approved | rejected, for a call that waited for a person."""
+    decision_reason: str | None = None
 
 
 class Run(BaseModel):
@@ -48,6 +53,18 @@ class Run(BaseModel):
     def is_terminal(self) -> bool:
         """The run ended (completed, failed, cancelled or expired)."""
         return self.status in TERMINAL
+
+    @property
+    def is_waiting(self) -> bool:
+        """The run waits for you (`requires_action`): a person's decision or your outputs."""
+        return self.status == "requires_action"
+
+    @property
+    def waiting_calls(self) -> list[ToolCall]:
+        """The calls a run in `requires_action` waits on: `awaiting_approval` ones for
+        `approve_tool_call` / `reject_tool_call`, `awaiting_output` ones for
+        `submit_tool_outputs`."""
+        return [call for call in self.tool_calls if call.status in WAITING]
 
 
 class RunPage(BaseModel):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import httpx2
@@ -18,6 +19,30 @@ def create_request(
     body = {"agent": agent, "input": input, **{k: v for k, v in fields.items() if v is not None}}
     headers = {"idempotency-key": idempotency_key} if idempotency_key else {}
     return body, headers
+
+
+def decision_path(run_id: str, call_id: str, verdict: str) -> str:
+    """POST path that approves or rejects one tool call."""
+    return f"/v1/runs/{run_id}/tool_calls/{call_id}/{verdict}"
+
+
+def decision_body(reason: str | None) -> dict[str, str]:
+    """The body of an approve or reject: the reason, when there is one."""
+    return {} if reason is None else {"reason": reason}
+
+
+def outputs_path(run_id: str) -> str:
+    """POST path that submits the outputs of the calls a run waits for the caller to run."""
+    return f"/v1/runs/{run_id}/submit_tool_outputs"
+
+
+def outputs_body(outputs: Mapping[str, str]) -> dict[str, list[dict[str, str]]]:
+    """The body of POST /v1/runs/{id}/submit_tool_outputs from {call id: output}."""
+    return {
+        "tool_outputs": [
+            {"tool_call_id": call_id, "output": output} for call_id, output in outputs.items()
+        ]
+    }
 
 
 def list_params(**filters: Any) -> dict[str, Any]:
