@@ -17,6 +17,8 @@
     ├── IdempotencyConflict          an idempotency key was reused with a different job body
     ├── CallbackRefused              a callback URL points somewhere runq must not call
     ├── RunNotFound                  no run has that id
+    ├── ScheduleNotFound             no schedule of this caller has that id
+    ├── StartTimeRefused             a run_at in the past or too far ahead
     ├── RunEnded                     this step ended the run failed/expired (Flower: FAILURE)
     └── IllegalTransition            a compare-and-set on run status found another status
 
@@ -118,6 +120,20 @@ class RunNotFound(RunqError):
 
     http_status = 404
     exit_code = ExitCode.NOT_FOUND
+
+
+class ScheduleNotFound(RunqError):
+    """No schedule of this caller has that id (another key's schedule is not found either)."""
+
+    http_status = 404
+    exit_code = ExitCode.NOT_FOUND
+
+
+class StartTimeRefused(RunqError):
+    """A job's `run_at` is in the past or further ahead than RUNQ_MAX_RUN_AT_DAYS."""
+
+    http_status = 422
+    exit_code = ExitCode.BAD_USAGE
 
 
 class IllegalTransition(RunqError):

@@ -28,7 +28,13 @@ from workers.agents import load_agent_modules
 from workers.db import key_store
 from workers.db.changes import RunChanges
 from workers.db.statuses import RunStatus
-from workers.errors import CallbackRefused, IdempotencyConflict, ThreadBusy, UnknownAgent
+from workers.errors import (
+    CallbackRefused,
+    IdempotencyConflict,
+    StartTimeRefused,
+    ThreadBusy,
+    UnknownAgent,
+)
 from workers.public.enqueue import enqueue_run, replayed_run
 from workers.public.schemas import MAX_INPUT_CHARS, JobCreate
 from workers.runs import ledger
@@ -38,7 +44,7 @@ log = logging.getLogger("runq.jobs")
 
 KEY_NAME_FIELD = "api_key_name"
 IDEMPOTENCY_FIELD = "idempotency_key"
-REJECTED = (ValidationError, UnknownAgent, ThreadBusy, CallbackRefused)
+REJECTED = (ValidationError, UnknownAgent, ThreadBusy, CallbackRefused, StartTimeRefused)
 
 
 def message_key(message_id: str) -> str:
