@@ -44,7 +44,8 @@ class Client:
         self, agent: str, input: str, *, idempotency_key: str | None = None, **fields: Any
     ) -> Run:
         """Submit a run (fields: thread_key, metadata, deadline_s, callback_url, cache,
-        model_hint). The same idempotency key and body give back the same run."""
+        model_hint, run_at: an aware datetime to start at). The same idempotency key and
+        body give back the same run."""
         body, headers = protocol.create_request(agent, input, idempotency_key, fields)
         return Run.model_validate(
             protocol.checked(self._http.post("/v1/runs", json=body, headers=headers))
