@@ -26,6 +26,7 @@ PURE_MODULES = (
     "simulator/script.py",
     "simulator/tool_directives.py",
     "workers/public/thread_names.py",
+    "workers/schedule_ticks.py",
 )
 REQUIRED = PURE_MODULES
 FORBIDDEN = frozenset(
