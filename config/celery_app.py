@@ -1,5 +1,5 @@
 """The Celery app: JSON only, three queues (runs, tools, callbacks), late acks, stable task
-names, the recovery sweep."""
+names, the recovery sweep and the schedules' ticks."""
 
 from __future__ import annotations
 
@@ -80,6 +80,13 @@ app.conf.update(
             "task": "runq.housekeeping.sweep",
             "schedule": settings.runs.sweep_every_s,
             "options": {"expires": settings.runs.sweep_every_s},
+        },
+        # Every second by default: a schedule's tick fires within a second or two of its
+        # time, for one indexed range query per interval.
+        "fire-schedules": {
+            "task": "runq.housekeeping.fire_schedules",
+            "schedule": settings.schedules.every_s,
+            "options": {"expires": settings.schedules.every_s},
         },
         "archive-idle-threads": {"task": "runq.housekeeping.archive_threads", "schedule": 3600.0},
         "resend-lost-callbacks": {

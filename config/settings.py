@@ -194,6 +194,29 @@ class RunSettings(BaseSettings):
     thread_retention_s: float = Field(30 * 24 * 3600.0, gt=0, description="Idle threads archived.")
 
 
+class ScheduleSettings(BaseSettings):
+    """Runs that wait for time: `run_at` bounds, and the beat job that fires schedules."""
+
+    model_config = _group("RUNQ_SCHEDULE_")
+
+    max_run_at_days: float = Field(
+        365.0, gt=0, validation_alias=_env("RUNQ_MAX_RUN_AT_DAYS"),
+        description="A run_at further ahead than this is refused (a typo'd year, not a plan).",
+    )  # fmt: skip
+    run_at_slack_s: float = Field(
+        5.0, ge=0, validation_alias=_env("RUNQ_RUN_AT_SLACK_S"),
+        description="A run_at this far in the past is taken as now (the caller's clock skew).",
+    )  # fmt: skip
+    every_s: float = Field(1.0, gt=0, description="How often beat fires the schedules due.")
+    missed_after_s: float = Field(
+        60.0,
+        gt=0,
+        description="A tick not fired this long after its time was missed (the fleet was down): "
+        "the schedule's `missed` policy decides, instead of firing it late.",
+    )
+    batch: int = Field(100, ge=1, description="Ticks one beat job fires at most.")
+
+
 class LimitSettings(BaseSettings):
     """The shared API budget per (API key, model)."""
 
@@ -346,6 +369,7 @@ class Settings(BaseSettings):
     provider: ProviderSettings = Field(default_factory=ProviderSettings)
     polling: PollingSettings = Field(default_factory=PollingSettings)
     runs: RunSettings = Field(default_factory=RunSettings)
+    schedules: ScheduleSettings = Field(default_factory=ScheduleSettings)
     limits: LimitSettings = Field(default_factory=LimitSettings)
     cache: CacheSettings = Field(default_factory=CacheSettings)
     tools: ToolSettings = Field(default_factory=ToolSettings)

@@ -12,7 +12,7 @@ from typing import Annotated
 
 import typer
 
-from gateway.commands import actions, catalog, fleet, history, operate, runs
+from gateway.commands import actions, catalog, fleet, history, operate, runs, schedules
 from gateway.entry_errors import set_debug
 from gateway.http import commands as front_door
 
@@ -55,7 +55,7 @@ def main(
 # Each group adds its commands here. Other groups register the same way, from their own
 # module: `runq serve` and `runq keys …` (the HTTP front door), `runq flower` (operations);
 # wrap each command in `gateway.entry_errors.guarded` for one-line errors.
-for group in (runs, actions, history, catalog, fleet, front_door, operate):
+for group in (runs, actions, schedules, history, catalog, fleet, front_door, operate):
     group.register(app)
 
 

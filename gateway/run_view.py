@@ -52,6 +52,7 @@ def describe_run(run_id: str) -> dict[str, Any]:
             "cost_usd": round(run.cost_usd, 6),
         },
         "created_at": run.created_at,
+        "run_at": run.run_at,
         "finished_at": run.finished_at,
         "tool_calls": [described_call(c) for c in calls],
     }

@@ -1,5 +1,5 @@
-"""Beat jobs: put overdue runs (and lost callback messages) back in motion, archive idle
-threads."""
+"""Beat jobs: put overdue runs (and lost callback messages) back in motion, fire the
+schedules' ticks, archive idle threads."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from config.celery_app import app
 from config.settings import get_settings
 from tasks.next_step import send
 from workers.public.callbacks import CALLBACK_QUIET_S, find_stalled_callbacks
+from workers.public.schedule_door import FiringPolicy, fire_due_schedules
 from workers.redis_keys import sweep_lock_key
 from workers.runs.sweep import SweepPolicy, sweep_overdue_runs
 from workers.runs.threads import archive_idle_threads
@@ -33,6 +34,22 @@ def sweep() -> int:
     for action in actions:
         send(action)
     return len(actions)
+
+
+@app.task(name="runq.housekeeping.fire_schedules", ignore_result=True)
+def fire_schedules() -> int:
+    """Create the run of every schedule tick that has come; returns how many.
+
+    No lock, unlike the sweep: each tick is claimed by a compare-and-set in the transaction
+    that records its run, so two beats (or a redelivered message) fire it once."""
+    settings = get_settings()
+    policy = FiringPolicy(
+        missed_after_s=settings.schedules.missed_after_s,
+        batch=settings.schedules.batch,
+        default_deadline_s=settings.runs.deadline_s,
+        agent_modules=tuple(settings.runs.agent_modules),
+    )
+    return fire_due_schedules(get_step_context(), policy)
 
 
 @app.task(name="runq.housekeeping.reap", ignore_result=True)

@@ -17,6 +17,8 @@
     ├── IdempotencyConflict          an idempotency key was reused with a different job body
     ├── CallbackRefused              a callback URL points somewhere runq must not call
     ├── RunNotFound                  no run has that id
+    ├── ScheduleNotFound             no schedule of this caller has that id
+    ├── StartTimeRefused             a run_at in the past or too far ahead
     ├── RunEnded                     this step ended the run failed/expired (Flower: FAILURE)
     └── IllegalTransition            a compare-and-set on run status found another status
 
@@ -127,6 +129,13 @@ class ToolCallNotFound(RunqError):
     exit_code = ExitCode.NOT_FOUND
 
 
+class ScheduleNotFound(RunqError):
+    """No schedule of this caller has that id (another key's schedule is not found either)."""
+
+    http_status = 404
+    exit_code = ExitCode.NOT_FOUND
+
+
 class ToolNameTaken(RunqError):
     """A run's caller-executed tool has the name of one of its agent's own tools."""
 
@@ -144,6 +153,13 @@ class ActionConflict(RunqError):
 
 class BadToolOutputs(RunqError):
     """Submitted tool outputs that do not answer exactly the calls the run waits for."""
+
+    http_status = 422
+    exit_code = ExitCode.BAD_USAGE
+
+
+class StartTimeRefused(RunqError):
+    """A job's `run_at` is in the past or further ahead than RUNQ_MAX_RUN_AT_DAYS."""
 
     http_status = 422
     exit_code = ExitCode.BAD_USAGE

@@ -64,6 +64,14 @@ HintOption = Annotated[
     str | None, typer.Option(help="cheap or strong, for agents with model routing.")
 ]
 WaitOption = Annotated[bool, typer.Option(help="Wait for the run to end; exit with its code.")]
+RunAtOption = Annotated[
+    str | None,
+    typer.Option(
+        "--run-at",
+        help="Start the run at this time, ISO 8601 with a zone (2026-12-24T09:00:00Z); "
+        "it waits pending until then.",
+    ),
+]
 MetadataOption = Annotated[
     list[str] | None,
     typer.Option("--metadata", help="Your own label KEY=VALUE, stored on the run (repeatable)."),
@@ -81,6 +89,7 @@ def enqueue(
     cache: CacheOption = None,
     model_hint: HintOption = None,
     metadata: MetadataOption = None,
+    run_at: RunAtOption = None,
     wait: WaitOption = False,
     timeout_s: WaitTimeout = 300.0,
     as_json: JsonOption = False,
@@ -95,8 +104,8 @@ def enqueue(
     fields: dict[str, Any] = {"idempotency_key": idempotency_key, "thread_key": thread_key}
     fields |= {"cache": cache}
     fields |= {"batch_id": batch_id, "deadline_s": deadline_s, "model_hint": model_hint}
-    fields |= {"metadata": _parse_labels(metadata or [])}
-    job = _build_job(agent, _read_input(input, input_file), fields)
+    fields |= {"metadata": parse_labels(metadata or []), "run_at": run_at}
+    job = _build_job(agent, read_input(input, input_file), fields)
     require_agent(agent)
     require_redis()
     with new_session() as session:
@@ -106,7 +115,7 @@ def enqueue(
     raise typer.Exit(code if wait else ExitCode.OK)
 
 
-def _parse_labels(pairs: list[str]) -> dict[str, str]:
+def parse_labels(pairs: list[str]) -> dict[str, str]:
     """`--metadata KEY=VALUE` flags as a dict, or BAD_USAGE naming the one without `=`."""
     labels: dict[str, str] = {}
     for pair in pairs:
@@ -196,7 +205,7 @@ def list_runs(
     print_table(columns, rows, title=f"{len(runs)} runs (newest first)")
 
 
-def _read_input(text: str | None, path: Path | None) -> str:
+def read_input(text: str | None, path: Path | None) -> str:
     if (text is None) == (path is None):
         raise CommandFailed(
             "give the input with exactly one of --input or --input-file", ExitCode.BAD_USAGE

@@ -21,7 +21,15 @@ from starlette.exceptions import HTTPException
 from config.settings import Settings, get_settings
 from gateway.dashboard.metrics_router import build_metrics_router
 from gateway.dashboard.router import build_dashboard_router
-from gateway.http import events, health, routes_actions, routes_runs, routes_threads, webhooks
+from gateway.http import (
+    events,
+    health,
+    routes_actions,
+    routes_runs,
+    routes_schedules,
+    routes_threads,
+    webhooks,
+)
 from gateway.http.body_limit import BodyLimit
 from gateway.http.event_log import EventLog
 from gateway.http.key_rate import KeyRateLimit
@@ -54,7 +62,15 @@ def create_app() -> FastAPI:
     app.state.broker_url = settings.redis.url
     app.state.key_rate = KeyRateLimit(_rate_limiter(settings), settings.api.requests_per_min)
     app.state.key_watch = KeyWatch(_live_keys, settings.api.key_check_s)
-    routers = (routes_runs, routes_actions, events, routes_threads, webhooks, health)
+    routers = (
+        routes_runs,
+        routes_actions,
+        events,
+        routes_schedules,
+        routes_threads,
+        webhooks,
+        health,
+    )
     for router in (module.router for module in routers):
         app.include_router(router)
     # Operators (issue 11): /metrics and the dashboard at /, behind operators' basic auth.

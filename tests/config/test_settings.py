@@ -47,6 +47,11 @@ ALL_VARIABLES = [
     "RUNQ_BREAKER_FAILURES",
     "RUNQ_BREAKER_COOLDOWN_S",
     "RUNQ_ENVIRONMENT",
+    "RUNQ_MAX_RUN_AT_DAYS",
+    "RUNQ_RUN_AT_SLACK_S",
+    "RUNQ_SCHEDULE_EVERY_S",
+    "RUNQ_SCHEDULE_MISSED_AFTER_S",
+    "RUNQ_SCHEDULE_BATCH",
 ]
 
 
@@ -131,6 +136,11 @@ JSON_VALUES = {
         ("RUNQ_TOOL_GRACE_S", "5", lambda s: s.tools.grace_s),
         ("RUNQ_BREAKER_FAILURES", "3", lambda s: s.tools.breaker_failures),
         ("RUNQ_BREAKER_COOLDOWN_S", "10", lambda s: s.tools.breaker_cooldown_s),
+        ("RUNQ_MAX_RUN_AT_DAYS", "30", lambda s: s.schedules.max_run_at_days),
+        ("RUNQ_RUN_AT_SLACK_S", "2", lambda s: s.schedules.run_at_slack_s),
+        ("RUNQ_SCHEDULE_EVERY_S", "5", lambda s: s.schedules.every_s),
+        ("RUNQ_SCHEDULE_MISSED_AFTER_S", "120", lambda s: s.schedules.missed_after_s),
+        ("RUNQ_SCHEDULE_BATCH", "10", lambda s: s.schedules.batch),
     ],
 )
 def test_each_documented_variable_reaches_its_group(monkeypatch, variable, value, read):

@@ -74,8 +74,9 @@ def test_usage_by_thread_key_and_unknown_names(seed_run):
 
 def test_agents_and_tools_list_what_is_declared(seed_run):
     agents = json.loads(runner.invoke(app, ["agents", "--json"]).output)
+    [assistant] = [agent for agent in agents if agent["name"] == "assistant"]
     assert {"name": "assistant", "tools": ["get_weather", "search_documents"]}.items() <= (
-        agents[0].items()
+        assistant.items()
     )
     tools = {
         tool["name"]: tool for tool in json.loads(runner.invoke(app, ["tools", "--json"]).output)

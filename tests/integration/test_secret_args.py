@@ -16,7 +16,7 @@ import pytest
 import tests.integration.agents  # noqa: F401  (get_weather's location is secret_args)
 from tests.integration.fleet import SECRETS
 from tests.integration.operate_fixtures import http_text
-from tests.integration.test_callbacks import receiver, wait_for_callback_state  # noqa: F401
+from tests.integration.test_callbacks import wait_for_callback_state
 from tests.integration.test_operate import worker_log_lines
 from workers import wiring
 from workers.db import store
@@ -57,7 +57,7 @@ def without_prose(text: str) -> str:
     return "\n".join(lines)
 
 
-def test_secret_arguments_are_masked_at_every_door(fleet, api, receiver, flower_url):  # noqa: F811
+def test_secret_arguments_are_masked_at_every_door(fleet, api, receiver, flower_url):
     state, callback_url = receiver
     body = {
         "agent": "keyed-agent",

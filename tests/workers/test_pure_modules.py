@@ -27,6 +27,7 @@ PURE_MODULES = (
     "simulator/tool_directives.py",
     "workers/public/thread_names.py",
     "workers/runs/gates.py",
+    "workers/schedule_ticks.py",
 )
 REQUIRED = PURE_MODULES
 FORBIDDEN = frozenset(

@@ -127,6 +127,9 @@ class Run(SQLModel, table=True):
     # Function tools the caller declared for this run (a JSON list of {name, description,
     # parameters}): the model may call them, and the caller runs them (requires_action).
     caller_tools: str | None = None
+    # When the caller asked the run to start (None: at once). Until then it is pending and
+    # parked at this time, holding no worker slot and no broker message.
+    run_at: datetime | None = Field(default=None, sa_column=_utc_column())
 
 
 class ToolCall(SQLModel, table=True):
@@ -182,3 +185,29 @@ class CallbackAttempt(SQLModel, table=True):
     duration_ms: int = 0
     error: str | None = None
     created_at: datetime = Field(default_factory=utcnow, sa_column=_utc_column(False))
+
+
+class Schedule(SQLModel, table=True):
+    """A job fired on a cron schedule, owned by one API key ("" for the operator's CLI)."""
+
+    id: str = Field(default_factory=lambda: new_id("sch"), primary_key=True)
+    owner_key_id: str = Field(default="", index=True)
+    agent: str
+    # The run body each tick creates (the fields of POST /v1/runs), as JSON.
+    job_json: str
+    cron: str
+    timezone: str = "UTC"
+    missed: str = "skip"  # a MissedPolicy
+    overlap: str = "skip"  # an OverlapPolicy
+    enabled: bool = True
+    # The tick the schedule owes next; NULL while paused, so the index beat reads holds only
+    # schedules that may fire. Each tick is claimed by a compare-and-set on this column.
+    next_fire_at: datetime | None = Field(
+        default=None, sa_column=Column(UTCDateTime(), nullable=True, index=True)
+    )
+    last_fired_at: datetime | None = Field(default=None, sa_column=_utc_column())
+    last_run_id: str | None = None
+    # What the last tick did when it fired nothing (overlap skip, missed ticks, a refusal).
+    last_skip_reason: str | None = None
+    created_at: datetime = Field(default_factory=utcnow, sa_column=_utc_column(False))
+    updated_at: datetime = Field(default_factory=utcnow, sa_column=_utc_column(False))

@@ -50,18 +50,21 @@ def get_thread(session: Session, *, thread_id: str) -> Thread:
 
 
 def active_runs_on_thread(
-    session: Session, *, thread_id: str, created_before: datetime | None = None
+    session: Session, *, thread_id: str, queued_before: datetime | None = None
 ) -> list[Run]:
-    """Non-terminal runs of a thread (optionally only those enqueued before a moment)."""
+    """Non-terminal runs of a thread in the order they queue for it (optionally only those
+    queued before a moment). A run queues when it may start: at its `run_at`, if it has one,
+    so a run waiting for a time holds no place in its thread until then."""
+    queued_at = func.coalesce(col(Run.run_at), col(Run.created_at))
     query = (
         select(Run)
         .where(Run.thread_id == thread_id)
         .where(col(Run.status).not_in([s.value for s in TERMINAL_STATUSES]))
-        .order_by(col(Run.created_at))
+        .order_by(queued_at)
         .execution_options(populate_existing=True)
     )
-    if created_before is not None:
-        query = query.where(col(Run.created_at) < created_before)
+    if queued_before is not None:
+        query = query.where(queued_at < queued_before)
     return list(session.exec(query).all())
 
 

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import json
 import logging
-from datetime import timedelta
+from collections.abc import Callable
+from datetime import datetime, timedelta
 
 from sqlmodel import Session
 
@@ -17,23 +18,30 @@ from workers.agents import Agent, BusyThreadPolicy, get_agent
 from workers.callbacks.address_guard import check_callback_url
 from workers.db import store, thread_store
 from workers.db.models import Run, utcnow
-from workers.errors import IdempotencyConflict, ThreadBusy, ToolNameTaken
+from workers.errors import IdempotencyConflict, StartTimeRefused, ThreadBusy, ToolNameTaken
 from workers.model_routing import choose_model
 from workers.public.schemas import JobCreate
 from workers.public.thread_names import scoped_thread_key
 from workers.runs import ledger
 from workers.runs.context import StepName
+from workers.schedule_ticks import run_at_problem
 
 log = logging.getLogger("runq.enqueue")
 
 
 def record_run(
-    session: Session, job: JobCreate, *, default_deadline_s: float, owner_key_id: str = ""
+    session: Session,
+    job: JobCreate,
+    *,
+    default_deadline_s: float,
+    owner_key_id: str = "",
+    guard: Callable[[Session, Run], bool] | None = None,
 ) -> tuple[Run, bool]:
-    """Validate the agent and thread policy and insert the pending run; (run, created).
+    """Validate the agent, start time and thread policy and insert the pending run;
+    (run, created).
 
     An idempotency key already used by this owner returns that run when the body is the
-    same, and raises IdempotencyConflict when it differs."""
+    same, and raises IdempotencyConflict when it differs. `guard`: see `ledger.open_run`."""
     body_hash = job.request_hash()
     if job.idempotency_key is not None:
         existing = store.find_idempotent_run(
@@ -41,6 +49,8 @@ def record_run(
         )
         if existing is not None:
             return replayed_run(existing, body_hash), False
+    now = utcnow()
+    starts_at = _start_time(job, now)
     agent = get_agent(job.agent)
     callback_url = None if job.callback_url is None else str(job.callback_url)
     if callback_url is not None:
@@ -51,14 +61,14 @@ def record_run(
             f"tools {', '.join(taken)} are already agent {agent.name!r}'s own tools; give your "
             "caller-executed tools other names"
         )
-    thread_id = _thread_for(session, job, agent, owner_key_id)
+    thread_id = _thread_for(session, job, agent, owner_key_id, now)
     run, created = ledger.open_run(
         session,
         agent=agent.name,
         input_text=job.input,
         provider=agent.provider,
         model=choose_model(agent.model, agent.routing, job.input, job.model_hint),
-        deadline_at=utcnow() + timedelta(seconds=job.deadline_s or default_deadline_s),
+        deadline_at=starts_at + timedelta(seconds=job.deadline_s or default_deadline_s),
         idempotency_key=job.idempotency_key,
         batch_id=job.batch_id,
         thread_id=thread_id,
@@ -69,6 +79,8 @@ def record_run(
         metadata_json=json.dumps(job.metadata) if job.metadata else None,
         callback_url=callback_url,
         caller_tools=_caller_tools_json(job),
+        run_at=job.run_at,
+        guard=guard,
     )
     return (run if created else replayed_run(run, body_hash)), created
 
@@ -82,14 +94,34 @@ def _caller_tools_json(job: JobCreate) -> str | None:
     return json.dumps(declared)
 
 
-def _thread_for(session: Session, job: JobCreate, agent: Agent, owner_key_id: str) -> str | None:
-    """The id of the job's thread (created on first use), after its busy policy acted."""
+def _start_time(job: JobCreate, now: datetime) -> datetime:
+    """When the run starts (its deadline counts from then), or StartTimeRefused."""
+    if job.run_at is None:
+        return now
+    schedules = get_settings().schedules
+    problem = run_at_problem(
+        job.run_at,
+        now,
+        slack_s=schedules.run_at_slack_s,
+        max_ahead_days=schedules.max_run_at_days,
+    )
+    if problem is not None:
+        raise StartTimeRefused(problem)
+    return max(job.run_at, now)
+
+
+def _thread_for(
+    session: Session, job: JobCreate, agent: Agent, owner_key_id: str, now: datetime
+) -> str | None:
+    """The id of the job's thread (created on first use), after its busy policy acted: a run
+    that starts later meets the thread as it is then, so it waits its turn when it starts."""
     if job.thread_key is None:
         return None
     thread = thread_store.get_or_create_thread(
         session, external_key=scoped_thread_key(owner_key_id, job.thread_key), agent=agent.name
     )
-    _apply_busy_policy(session, agent, thread.id)
+    if job.run_at is None or job.run_at <= now:
+        _apply_busy_policy(session, agent, thread.id)
     return thread.id
 
 
@@ -113,24 +145,32 @@ def enqueue_run(
 
 
 def enqueue_job(
-    session: Session, job: JobCreate, *, default_deadline_s: float, owner_key_id: str = ""
+    session: Session,
+    job: JobCreate,
+    *,
+    default_deadline_s: float,
+    owner_key_id: str = "",
+    guard: Callable[[Session, Run], bool] | None = None,
 ) -> tuple[Run, bool]:
     """`enqueue_run`, also saying whether the run is new (HTTP answers 201 or 200).
 
     The run is recorded either way: if the broker cannot take the start message, it stays
-    pending and the recovery sweep starts it, so the caller still gets its run."""
+    pending and the recovery sweep starts it, so the caller still gets its run. A run that
+    waits for its `run_at` gets no message: the sweep starts it then."""
     from kombu.exceptions import OperationalError
 
     run, created = record_run(
-        session, job, default_deadline_s=default_deadline_s, owner_key_id=owner_key_id
+        session, job, default_deadline_s=default_deadline_s, owner_key_id=owner_key_id, guard=guard
     )
-    if created:
+    if created and not run.parked:
         try:
             send_start(run.id)
         except (OperationalError, OSError) as exc:
             log.warning("run %s: start not sent (%r); the sweep will start it", run.id, exc)
             return run, created
         log.info("run %s enqueued for agent %s", run.id, run.agent)
+    elif created:
+        log.info("run %s for agent %s waits until %s", run.id, run.agent, run.run_at)
     return run, created
 
 
@@ -144,8 +184,11 @@ def send_start(run_id: str) -> None:
 
 
 def _apply_busy_policy(session: Session, agent: Agent, thread_id: str) -> None:
-    """`enqueue` lets the new run wait its turn (the worker checks); the others act now."""
-    active = thread_store.active_runs_on_thread(session, thread_id=thread_id)
+    """`enqueue` lets the new run wait its turn (the worker checks); the others act now, on
+    the runs that have queued for the thread (not those waiting for a later `run_at`)."""
+    active = thread_store.active_runs_on_thread(
+        session, thread_id=thread_id, queued_before=utcnow()
+    )
     if not active or agent.busy_thread_policy is BusyThreadPolicy.ENQUEUE:
         return
     if agent.busy_thread_policy is BusyThreadPolicy.REJECT:

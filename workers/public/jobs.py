@@ -34,6 +34,7 @@ from workers.errors import (
     IdempotencyConflict,
     RunNotFound,
     RunqError,
+    StartTimeRefused,
     ThreadBusy,
     ToolNameTaken,
     UnknownAgent,
@@ -49,7 +50,14 @@ log = logging.getLogger("runq.jobs")
 
 KEY_NAME_FIELD = "api_key_name"
 IDEMPOTENCY_FIELD = "idempotency_key"
-REJECTED = (ValidationError, UnknownAgent, ThreadBusy, CallbackRefused, ToolNameTaken)
+REJECTED = (
+    ValidationError,
+    UnknownAgent,
+    ThreadBusy,
+    CallbackRefused,
+    StartTimeRefused,
+    ToolNameTaken,
+)
 
 
 def message_key(message_id: str) -> str:

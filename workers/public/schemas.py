@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 import jsonschema  # type: ignore[import-untyped]  # ships no type information
@@ -107,6 +107,24 @@ class RunCreate(BaseModel):
         if twice:
             raise ValueError(f"tool names must be unique; given twice: {', '.join(twice)}")
         return value
+
+    run_at: datetime | None = Field(
+        default=None,
+        description="Start the run at this time (ISO 8601 with a time zone, e.g. "
+        "2026-12-24T09:00:00Z), not at once: it waits pending, holding no worker, and its "
+        "deadline counts from then. Not in the past, at most RUNQ_MAX_RUN_AT_DAYS ahead.",
+    )
+
+    @field_validator("run_at")
+    @classmethod
+    def _run_at_is_aware(cls, value: datetime | None) -> datetime | None:
+        # A time without a zone means a different instant on every machine that reads it.
+        if value is not None and value.tzinfo is None:
+            raise ValueError(
+                "run_at needs a time zone (e.g. 2026-12-24T09:00:00Z or +01:00); "
+                "a time without one is ambiguous"
+            )
+        return None if value is None else value.astimezone(UTC)
 
     @field_validator("thread_key")
     @classmethod
@@ -232,6 +250,7 @@ class RunPublic(BaseModel):
     started_at: datetime | None
     finished_at: datetime | None
     deadline_at: datetime
+    run_at: datetime | None = None
 
 
 class RunList(BaseModel):

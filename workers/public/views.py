@@ -64,6 +64,7 @@ def run_public(run: Run, calls: Sequence[ToolCall], thread_key: str | None) -> R
         started_at=run.started_at,
         finished_at=run.finished_at,
         deadline_at=run.deadline_at,
+        run_at=run.run_at,
     )
 
 

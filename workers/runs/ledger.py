@@ -33,7 +33,7 @@ due, or that it is parked), `extend_lease`, `count_attempt`, and the sweep's `un
 from __future__ import annotations
 
 import logging
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -114,15 +114,24 @@ def open_run(
     metadata_json: str | None = None,
     callback_url: str | None = None,
     caller_tools: str | None = None,
+    run_at: datetime | None = None,
+    guard: Callable[[Session, Run], bool] | None = None,
 ) -> tuple[Run, bool]:
     """Insert a pending run; with an idempotency key this owner used before, return that
-    run instead. Returns (run, created)."""
+    run instead. Returns (run, created).
+
+    A run with a `run_at` still ahead is parked until then: no message is sent for it, the
+    sweep sends its start when it is due. `guard` is a write that must succeed in the same
+    transaction as the insert (a schedule claiming its tick); when it returns False nothing
+    is written and IllegalTransition is raised."""
     if idempotency_key is not None:
         existing = find_idempotent_run(
             session, owner_key_id=owner_key_id, idempotency_key=idempotency_key
         )
         if existing is not None:
             return existing, False
+    now = utcnow()
+    parked = run_at is not None and run_at > now
     run = Run(
         agent=agent,
         input=input_text,
@@ -134,7 +143,10 @@ def open_run(
         thread_id=thread_id,
         use_cache=use_cache,
         model_hint=model_hint,
-        next_due_at=utcnow(),  # if the start message is never sent, the sweep sends it
+        # If the start message is never sent, the sweep sends it; a later run_at is parked.
+        next_due_at=run_at if parked and run_at is not None else now,
+        parked=parked,
+        run_at=run_at,
         owner_key_id=owner_key_id,
         request_hash=request_hash,
         metadata_json=metadata_json,
@@ -143,6 +155,10 @@ def open_run(
     )
     session.add(run)
     try:
+        session.flush()
+        if guard is not None and not guard(session, run):
+            session.rollback()
+            raise IllegalTransition(f"run for {idempotency_key!r} not recorded: its guard lost")
         session.commit()
     except IntegrityError:
         # Another enqueuer won the race for the same idempotency key.

@@ -100,7 +100,9 @@ def start_run(ctx: StepContext, run_id: str, step_seq: int | None = None) -> Nex
 
 def _start_owed(run: Run, step_seq: int | None) -> bool:
     if step_seq is None:
-        return run.status == RunStatus.PENDING
+        # A parked run's start belongs to the sweep, which unparks it when due: a stray
+        # message must not start a run_at run early.
+        return run.status == RunStatus.PENDING and not run.parked
     claimed = run.status == RunStatus.IN_PROGRESS and run.provider_ref is None
     return claimed and run.step_seq == step_seq
 

@@ -34,7 +34,7 @@ def prepare_thread(ctx: StepContext, session: Session, run: Run, agent: Agent) -
     if run.thread_id is None:
         return None
     earlier = thread_store.active_runs_on_thread(
-        session, thread_id=run.thread_id, created_before=run.created_at
+        session, thread_id=run.thread_id, queued_before=run.run_at or run.created_at
     )
     if earlier:
         log.info("run %s waits for %s on its thread", run.id, earlier[0].id)

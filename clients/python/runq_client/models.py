@@ -48,6 +48,7 @@ class Run(BaseModel):
     metadata: dict[str, str] = {}
     created_at: datetime
     finished_at: datetime | None = None
+    run_at: datetime | None = None
 
     @property
     def is_terminal(self) -> bool:

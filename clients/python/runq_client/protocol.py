@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import datetime
 from typing import Any
 
 import httpx2
@@ -15,8 +16,10 @@ LONG_POLL_S = 30.0
 def create_request(
     agent: str, input: str, idempotency_key: str | None, fields: dict[str, Any]
 ) -> tuple[dict[str, Any], dict[str, str]]:
-    """The body and headers of POST /v1/runs."""
+    """The body and headers of POST /v1/runs (a `run_at` datetime goes as ISO 8601)."""
     body = {"agent": agent, "input": input, **{k: v for k, v in fields.items() if v is not None}}
+    if isinstance(body.get("run_at"), datetime):
+        body["run_at"] = body["run_at"].isoformat()
     headers = {"idempotency-key": idempotency_key} if idempotency_key else {}
     return body, headers
 

@@ -83,3 +83,25 @@ def test_a_refusal_of_a_valid_body_is_the_same_job_over_http(sent):
     assert (run.id, created) == (refused, False)
     with wiring.new_session() as session:
         assert store.get_run(session, run_id=refused).status == "failed"
+
+
+def test_a_job_with_a_run_at_in_the_past_is_a_failed_run_that_says_why(sent):
+    refused = accept_job({**JOB, "run_at": "2020-01-01T00:00:00Z", "idempotency_key": "late-1"})
+    [run] = all_runs()
+    assert (run.id, run.status) == (refused, "failed") and sent == []
+    assert run.error is not None and "run_at 2020-01-01 00:00:00Z is in the past" in run.error
+
+
+def test_a_job_with_a_run_at_years_away_is_refused_the_same_way(sent):
+    accept_job({**JOB, "run_at": "2099-01-01T00:00:00Z"}, message_id="far")
+    [run] = all_runs()
+    assert run.status == "failed" and run.error is not None and "RUNQ_MAX_RUN_AT_DAYS" in run.error
+
+
+def test_a_job_with_a_run_at_ahead_waits_parked_without_a_start_message(sent):
+    from datetime import UTC, datetime, timedelta
+
+    run_at = datetime.now(UTC) + timedelta(hours=2)
+    accept_job({**JOB, "run_at": run_at.isoformat()}, message_id="later")
+    [run] = all_runs()
+    assert (run.status, run.parked, run.run_at, sent) == ("pending", True, run_at, [])
