@@ -17,6 +17,9 @@
     ├── IdempotencyConflict          an idempotency key was reused with a different job body
     ├── CallbackRefused              a callback URL points somewhere runq must not call
     ├── RunNotFound                  no run has that id
+    ├── ObjectNotFound               no assistant, thread or message has that id (for this key)
+    ├── UnsupportedFeature           an Assistants API feature runq does not have
+    ├── NothingToRun                 a run was asked for a thread with no new message
     ├── RunEnded                     this step ended the run failed/expired (Flower: FAILURE)
     └── IllegalTransition            a compare-and-set on run status found another status
 
@@ -118,6 +121,33 @@ class RunNotFound(RunqError):
 
     http_status = 404
     exit_code = ExitCode.NOT_FOUND
+
+
+class ObjectNotFound(RunqError):
+    """No assistant, thread or message of the Assistants-compatible API has that id (for
+    this API key)."""
+
+    http_status = 404
+    exit_code = ExitCode.NOT_FOUND
+
+
+class UnsupportedFeature(RunqError):
+    """A request asks for an Assistants API feature that runq does not have (files, code
+    interpreter, streaming, ...); `param` names the request field."""
+
+    http_status = 400
+    exit_code = ExitCode.BAD_USAGE
+
+    def __init__(self, message: str, *, param: str | None = None) -> None:
+        super().__init__(message)
+        self.param = param
+
+
+class NothingToRun(RunqError):
+    """A run was asked for a thread that has no message since its last run."""
+
+    http_status = 400
+    exit_code = ExitCode.BAD_USAGE
 
 
 class ToolCallNotFound(RunqError):

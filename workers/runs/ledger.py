@@ -114,9 +114,11 @@ def open_run(
     metadata_json: str | None = None,
     callback_url: str | None = None,
     caller_tools: str | None = None,
+    run_id: str | None = None,
 ) -> tuple[Run, bool]:
     """Insert a pending run; with an idempotency key this owner used before, return that
-    run instead. Returns (run, created)."""
+    run instead. Returns (run, created). `run_id` is for a caller that wrote rows naming the
+    run in the same transaction (uncommitted: this commit takes them along)."""
     if idempotency_key is not None:
         existing = find_idempotent_run(
             session, owner_key_id=owner_key_id, idempotency_key=idempotency_key
@@ -141,6 +143,8 @@ def open_run(
         callback_url=callback_url,
         caller_tools=caller_tools,
     )
+    if run_id is not None:
+        run.id = run_id
     session.add(run)
     try:
         session.commit()
