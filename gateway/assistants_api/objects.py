@@ -104,8 +104,7 @@ def api_status(run: Run, calls: Sequence[ToolCall]) -> str:
     if status in _WORKING:
         return "in_progress"
     if status is RunStatus.REQUIRES_ACTION:
-        waiting = any(call.status == AWAITING_OUTPUT for call in calls)
-        return "requires_action" if waiting else "in_progress"
+        return "requires_action" if _awaiting(run, calls) else "in_progress"
     return status.value
 
 
@@ -122,7 +121,7 @@ def run_object(
         "thread_id": run.thread_id,
         "assistant_id": assistant_id_of(run) or run.agent,
         "status": status,
-        "required_action": _required_action(calls) if status == "requires_action" else None,
+        "required_action": _required_action(run, calls) if status == "requires_action" else None,
         "last_error": _last_error(run),
         "expires_at": unix_s(run.deadline_at) if status in ("expired", *_OPEN) else None,
         "started_at": unix_s(run.started_at),
@@ -222,7 +221,12 @@ def _step(
     }
 
 
-def _required_action(calls: Sequence[ToolCall]) -> dict[str, Any]:
+def _awaiting(run: Run, calls: Sequence[ToolCall]) -> list[ToolCall]:
+    """The calls of the run's current turn that wait for the caller's output."""
+    return [call for call in calls if call.turn == run.turn and call.status == AWAITING_OUTPUT]
+
+
+def _required_action(run: Run, calls: Sequence[ToolCall]) -> dict[str, Any]:
     return {
         "type": "submit_tool_outputs",
         "submit_tool_outputs": {
@@ -232,8 +236,7 @@ def _required_action(calls: Sequence[ToolCall]) -> dict[str, Any]:
                     "type": "function",
                     "function": {"name": call.name, "arguments": call.arguments},
                 }
-                for call in calls
-                if call.status == AWAITING_OUTPUT
+                for call in _awaiting(run, calls)
             ]
         },
     }
