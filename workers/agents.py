@@ -12,7 +12,7 @@ from __future__ import annotations
 import importlib
 import os
 import sys
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -115,6 +115,16 @@ def _make_strict(schema: dict[str, Any]) -> None:
 
 
 _agents: dict[str, Agent] = {}
+AgentResolver = Callable[[str], Agent | None]
+# Agents that are data, not code (assistants stored through the Assistants-compatible API):
+# looked up by name when no declared agent has it. Set once per process by `workers.wiring`.
+_resolver: AgentResolver | None = None
+
+
+def set_agent_resolver(resolver: AgentResolver | None) -> None:
+    """Look up names no declared agent has with `resolver` (None: declared agents only)."""
+    global _resolver
+    _resolver = resolver
 
 
 def register_agent(agent: Agent) -> Agent:
@@ -132,16 +142,24 @@ def register_agent(agent: Agent) -> Agent:
     return agent
 
 
+def find_agent(name: str) -> Agent | None:
+    """The declared agent called `name`, else the stored one the resolver finds, else None."""
+    agent = _agents.get(name)
+    if agent is None and _resolver is not None:
+        agent = _resolver(name)
+    return agent
+
+
 def get_agent(name: str) -> Agent:
     """The agent called `name`, or UnknownAgent listing the names that exist."""
-    try:
-        return _agents[name]
-    except KeyError:
+    agent = find_agent(name)
+    if agent is None:
         known = ", ".join(sorted(_agents)) or "none"
         raise UnknownAgent(
             f"unknown agent {name!r} (known agents: {known}); declare it with register_agent() "
             "in a module listed in RUNQ_AGENT_MODULES"
-        ) from None
+        )
+    return agent
 
 
 def agent_names() -> list[str]:

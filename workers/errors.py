@@ -19,6 +19,9 @@
     ├── RunNotFound                  no run has that id
     ├── ScheduleNotFound             no schedule of this caller has that id
     ├── StartTimeRefused             a run_at in the past or too far ahead
+    ├── ObjectNotFound               no assistant, thread or message has that id (for this key)
+    ├── UnsupportedFeature           an Assistants API feature runq does not have
+    ├── NothingToRun                 a run was asked for a thread with no new message
     ├── RunEnded                     this step ended the run failed/expired (Flower: FAILURE)
     └── IllegalTransition            a compare-and-set on run status found another status
 
@@ -120,6 +123,33 @@ class RunNotFound(RunqError):
 
     http_status = 404
     exit_code = ExitCode.NOT_FOUND
+
+
+class ObjectNotFound(RunqError):
+    """No assistant, thread or message of the Assistants-compatible API has that id (for
+    this API key)."""
+
+    http_status = 404
+    exit_code = ExitCode.NOT_FOUND
+
+
+class UnsupportedFeature(RunqError):
+    """A request asks for an Assistants API feature that runq does not have (files, code
+    interpreter, streaming, ...); `param` names the request field."""
+
+    http_status = 400
+    exit_code = ExitCode.BAD_USAGE
+
+    def __init__(self, message: str, *, param: str | None = None) -> None:
+        super().__init__(message)
+        self.param = param
+
+
+class NothingToRun(RunqError):
+    """A run was asked for a thread that has no message since its last run."""
+
+    http_status = 400
+    exit_code = ExitCode.BAD_USAGE
 
 
 class ToolCallNotFound(RunqError):

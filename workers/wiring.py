@@ -21,7 +21,7 @@ from sqlalchemy import Engine, event
 from sqlmodel import Session, create_engine
 
 from config.settings import Settings, get_settings
-from workers.agents import Agent, load_agent_modules
+from workers.agents import Agent, load_agent_modules, set_agent_resolver
 from workers.backoff import Schedule
 from workers.cache.response_cache import ResponseCache
 from workers.db import session_hooks
@@ -40,6 +40,7 @@ from workers.runs.events import RedisRunEvents
 from workers.runs.state import RunPolicy
 from workers.runs.turn_history import RedisTurnTimes
 from workers.runs.usage import Price
+from workers.stored_agents import StoredAgents
 from workers.tools.breaker import BreakerPolicy
 from workers.tools.breaker_store import RedisToolBreakers
 from workers.tools.registry import default_registry
@@ -240,6 +241,8 @@ def get_step_context() -> StepContext:
     """Everything the run steps need, built once per process."""
     settings = get_settings()
     load_agent_modules(settings.runs.agent_modules)
+    # Assistants stored through the Assistants-compatible API run as agents too.
+    set_agent_resolver(StoredAgents(new_session).resolve)
     return StepContext(
         sessions=new_session,
         provider_for=provider_for,

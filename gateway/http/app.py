@@ -19,6 +19,8 @@ from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException
 
 from config.settings import Settings, get_settings
+from gateway.assistants_api.app import PREFIX as ASSISTANTS_PREFIX
+from gateway.assistants_api.app import build_assistants_app
 from gateway.dashboard.metrics_router import build_metrics_router
 from gateway.dashboard.router import build_dashboard_router
 from gateway.http import (
@@ -73,6 +75,8 @@ def create_app() -> FastAPI:
     )
     for router in (module.router for module in routers):
         app.include_router(router)
+    # Code written for OpenAI's Assistants API, with its own error shape (issue 18).
+    app.mount(ASSISTANTS_PREFIX, build_assistants_app(app))
     # Operators (issue 11): /metrics and the dashboard at /, behind operators' basic auth.
     app.include_router(build_metrics_router())
     app.include_router(build_dashboard_router())

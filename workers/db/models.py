@@ -55,6 +55,9 @@ class Thread(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow, sa_column=_utc_column(False))
     last_activity_at: datetime = Field(default_factory=utcnow, sa_column=_utc_column(False))
     archived_at: datetime | None = Field(default=None, sa_column=_utc_column())
+    # The caller's labels (a JSON object), for threads made through the Assistants-compatible
+    # API; NULL for threads that runs made by key.
+    metadata_json: str | None = None
 
 
 class Run(SQLModel, table=True):
@@ -211,3 +214,56 @@ class Schedule(SQLModel, table=True):
     last_skip_reason: str | None = None
     created_at: datetime = Field(default_factory=utcnow, sa_column=_utc_column(False))
     updated_at: datetime = Field(default_factory=utcnow, sa_column=_utc_column(False))
+
+
+class Assistant(SQLModel, table=True):
+    """An assistant stored through the Assistants-compatible API: its settings live in
+    immutable versions (`AssistantVersion`); an update adds one, a run records which it ran."""
+
+    id: str = Field(default_factory=lambda: new_id("asst"), primary_key=True)
+    # The API key that created it; no other key sees it.
+    owner_key_id: str = Field(index=True)
+    latest_version: int = 1
+    created_at: datetime = Field(default_factory=utcnow, sa_column=_utc_column(False))
+    deleted_at: datetime | None = Field(default=None, sa_column=_utc_column())
+
+
+class AssistantVersion(SQLModel, table=True):
+    """One version of an assistant's settings; never changed once written, so a worker may
+    cache the agent it builds from it."""
+
+    __table_args__ = (
+        UniqueConstraint("assistant_id", "version", name="uq_assistantversion_assistant_version"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    assistant_id: str = Field(foreign_key="assistant.id", index=True)
+    version: int
+    model: str
+    name: str | None = None
+    description: str | None = None
+    instructions: str | None = None
+    # The assistant's tools as the API shows them (a JSON list of {"type": "function", ...}).
+    tools_json: str = "[]"
+    # Names of its function tools that runq runs itself (registered tools the assistant
+    # asked for in metadata["runq_server_tools"]); the others wait for the caller.
+    server_tools: str = ""
+    metadata_json: str = "{}"
+    temperature: float | None = None
+    top_p: float | None = None
+    response_format_json: str | None = None
+    created_at: datetime = Field(default_factory=utcnow, sa_column=_utc_column(False))
+
+
+class ThreadMessage(SQLModel, table=True):
+    """A message a caller put on a thread through the Assistants-compatible API. Answers are
+    not stored here: they are the thread's completed runs."""
+
+    id: str = Field(default_factory=lambda: new_id("msg"), primary_key=True)
+    thread_id: str = Field(foreign_key="thread.id", index=True)
+    role: str
+    text: str
+    metadata_json: str = "{}"
+    # The run that took this message as its input; NULL until a run starts on the thread.
+    input_of_run_id: str | None = Field(default=None, index=True)
+    created_at: datetime = Field(default_factory=utcnow, sa_column=_utc_column(False))

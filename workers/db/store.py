@@ -317,3 +317,9 @@ def batch_tool_calls(session: Session, *, batch_id: str) -> list[ToolCall]:
         .where(Run.batch_id == batch_id)
     )
     return list(session.exec(query).all())
+
+
+def set_run_metadata(session: Session, *, run_id: str, metadata_json: str) -> None:
+    """Replace a run's caller labels (no step reads them, so no status fence is needed)."""
+    session.execute(update(Run).where(col(Run.id) == run_id).values(metadata_json=metadata_json))
+    session.commit()

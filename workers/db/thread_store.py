@@ -139,3 +139,32 @@ def usage_totals(
         "cached_tokens": cached_tokens,
         "cost_usd": float(cost),
     }
+
+
+def create_named_thread(
+    session: Session, *, thread_id: str, external_key: str, metadata_json: str | None
+) -> Thread:
+    """Insert a thread with a caller-facing id (`thread_…`, the Assistants-compatible API),
+    stored under its owner-scoped key like any named thread."""
+    thread = Thread(id=thread_id, external_key=external_key, metadata_json=metadata_json)
+    session.add(thread)
+    session.commit()
+    return thread
+
+
+def set_thread_metadata(session: Session, *, thread_id: str, metadata_json: str) -> None:
+    """Replace a thread's caller labels."""
+    session.execute(
+        update(Thread).where(col(Thread.id) == thread_id).values(metadata_json=metadata_json)
+    )
+    session.commit()
+
+
+def archive_thread(session: Session, *, thread_id: str) -> None:
+    """Archive one thread now, as retention would: its key is freed, its runs stay."""
+    session.execute(
+        update(Thread)
+        .where(col(Thread.id) == thread_id)
+        .values(archived_at=utcnow(), external_key=None, provider_ref=None)
+    )
+    session.commit()

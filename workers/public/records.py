@@ -9,6 +9,7 @@ from workers.db import key_store as key_store
 from workers.db import run_pages as run_pages
 from workers.db import store as store
 from workers.db import thread_store as thread_store
+from workers.db.models import AssistantVersion as AssistantVersion
 from workers.db.models import Run as Run
 from workers.db.models import Thread as Thread
 from workers.db.models import ToolCall as ToolCall

@@ -116,6 +116,7 @@ def open_run(
     caller_tools: str | None = None,
     run_at: datetime | None = None,
     guard: Callable[[Session, Run], bool] | None = None,
+    run_id: str | None = None,
 ) -> tuple[Run, bool]:
     """Insert a pending run; with an idempotency key this owner used before, return that
     run instead. Returns (run, created).
@@ -123,7 +124,8 @@ def open_run(
     A run with a `run_at` still ahead is parked until then: no message is sent for it, the
     sweep sends its start when it is due. `guard` is a write that must succeed in the same
     transaction as the insert (a schedule claiming its tick); when it returns False nothing
-    is written and IllegalTransition is raised."""
+    is written and IllegalTransition is raised. `run_id` is for a caller that wrote rows
+    naming the run in the same transaction (uncommitted: this commit takes them along)."""
     if idempotency_key is not None:
         existing = find_idempotent_run(
             session, owner_key_id=owner_key_id, idempotency_key=idempotency_key
@@ -153,6 +155,8 @@ def open_run(
         callback_url=callback_url,
         caller_tools=caller_tools,
     )
+    if run_id is not None:
+        run.id = run_id
     session.add(run)
     try:
         session.flush()

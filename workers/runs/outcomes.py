@@ -8,7 +8,7 @@ import logging
 
 from sqlmodel import Session
 
-from workers.agents import Agent, agent_names, get_agent
+from workers.agents import Agent, find_agent
 from workers.db import store
 from workers.db.changes import RunChanges
 from workers.db.models import Run
@@ -102,7 +102,7 @@ def fail_run(ctx: StepContext, run_id: str, step: Fail) -> bool:
         run = store.get_run(session, run_id=run_id)
         if is_terminal(RunStatus(run.status)):
             return False
-        agent = get_agent(run.agent) if run.agent in agent_names() else None
+        agent = find_agent(run.agent)
         end_run(ctx, session, run, agent, step)
         return True
 
