@@ -26,7 +26,7 @@ from workers.public.records import fleet_store
 log = logging.getLogger("runq.metrics")
 
 QUEUES = ("runs", "tools", "callbacks", "sweeps")
-ACTIVE_STATUSES = ("pending", "in_progress", "requires_tools", "submitting")
+ACTIVE_STATUSES = ("pending", "in_progress", "requires_tools", "submitting", "requires_action")
 # kombu's Redis transport keeps one list per priority step; all of them are waiting work.
 _PRIORITY_SUFFIXES = ("", "\x06\x163", "\x06\x166", "\x06\x169")
 

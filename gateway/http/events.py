@@ -57,7 +57,8 @@ async def wait_for_run(
     caller: ReaderDep,
     timeout_s: Annotated[float, Query(ge=0, le=600, description="Longest wait.")] = 30.0,
 ) -> RunPublic:
-    """Answers as soon as the run is terminal, or with its current state at the timeout."""
+    """Answers as soon as the run is terminal or waits in requires_action (for an approval
+    or your tool outputs), or with its current state at the timeout."""
     watch: RunWatch = request.app.state.watch
     reader: RunReader = request.app.state.reader
     keys: KeyWatch = request.app.state.key_watch
@@ -66,7 +67,7 @@ async def wait_for_run(
         keys.holding(caller.key_id, waiter.woken) as hold,
     ):
         run = await reader.read(caller, run_id)
-        if run.status in TERMINAL or timeout_s == 0:
+        if run.status in TERMINAL or run.status == "requires_action" or timeout_s == 0:
             return run
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(waiter.woken.wait(), timeout_s)

@@ -19,6 +19,8 @@ from redis.exceptions import RedisError
 
 from workers.public.records import TERMINAL_EVENT_TYPES
 
+WAIT_EVENT_TYPES = frozenset({"run.requires_action", "run.requires_approval"})
+
 log = logging.getLogger("runq.http.watch")
 
 RECONNECT_S = 1.0
@@ -84,7 +86,9 @@ class RunWatch:
     def deliver(self, message: str) -> None:
         """Wake the waiters a `<run_id> <event type>` message concerns."""
         run_id, _, event_type = message.partition(" ")
-        is_end = event_type in TERMINAL_EVENT_TYPES
+        # A run that waits for an approval or the caller's outputs will not move until
+        # someone acts: `/wait` answers then too, so a caller with tools to run is not held.
+        is_end = event_type in TERMINAL_EVENT_TYPES or event_type in WAIT_EVENT_TYPES
         for waiter in self._waiters.get(run_id, ()):
             if is_end or not waiter.terminal_only:
                 waiter.woken.set()

@@ -26,6 +26,20 @@ def test_a_progress_event_wakes_followers_and_an_end_wakes_everyone_on_that_run(
     assert asyncio.run(scenario()) == (False, True, True, False, 3)
 
 
+def test_a_run_that_starts_waiting_for_action_wakes_its_waiters():
+    async def scenario() -> tuple[bool, bool]:
+        watch = RunWatch(None, "t:events")
+        async with (
+            watch.watching("run_1", terminal_only=True) as approval,
+            watch.watching("run_2", terminal_only=True) as outputs,
+        ):
+            watch.deliver("run_1 run.requires_approval")
+            watch.deliver("run_2 run.requires_action")
+            return approval.woken.is_set(), outputs.woken.is_set()
+
+    assert asyncio.run(scenario()) == (True, True)
+
+
 def test_waiters_are_woken_through_one_real_subscription(redis_server, real_redis):
     async def scenario() -> tuple[bool, int, int]:
         watch = RunWatch(aioredis.Redis.from_url(redis_server.url), "t:events")
