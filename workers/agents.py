@@ -15,11 +15,13 @@ import sys
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
+from types import ModuleType
 from typing import Any
 
 from pydantic import BaseModel
 
 from workers.errors import ConfigError, UnknownAgent
+from workers.guardrails import Guardrail
 from workers.model_routing import ModelRouting
 
 
@@ -94,6 +96,25 @@ class Agent:
     """How long a turn may wait for approvals or caller outputs; None: until the run's
     deadline. Then `on_action_timeout` applies."""
     on_action_timeout: ActionTimeout = ActionTimeout.REJECT
+    instructions_from: Callable[[Mapping[str, str]], str] | None = None
+    """Instructions made for each turn from the run's metadata, on the worker (in place of
+    `instructions`): for what depends on who the run is for."""
+    handoffs: tuple[str, ...] = ()
+    """Agents this one may hand the run to: the model sees a `transfer_to_<name>` tool for
+    each, and after it calls one the run goes on with that agent's instructions, tools and
+    model (same provider). Checked when the agent modules are loaded."""
+    handoff_description: str | None = None
+    """Told to the model of an agent that may hand off to this one."""
+    input_guardrails: tuple[Guardrail, ...] = ()
+    """Checks of the run's input before its first model request (see `workers.guardrails`)."""
+    output_guardrails: tuple[Guardrail, ...] = ()
+    """Checks of the final answer before the run completes."""
+
+    def instructions_for(self, metadata: Mapping[str, str]) -> str | None:
+        """This turn's instructions, for a run with this metadata."""
+        if self.instructions_from is not None:
+            return self.instructions_from(metadata)
+        return self.instructions
 
 
 def schema_of(model: type[BaseModel]) -> dict[str, Any]:
@@ -181,9 +202,27 @@ def current_folder_importable() -> None:
         sys.path.append(os.getcwd())
 
 
-def load_agent_modules(modules: Iterable[str]) -> None:
+def import_agent_modules(modules: Iterable[str]) -> list[ModuleType]:
     """Import the modules that declare the user's agents and tools; none configured loads the
-    demo agent, so a fresh checkout has something to run."""
+    demo agent, so a fresh checkout has something to run. (`workers.agent_modules` adds the
+    Agents SDK's agents they declare and checks the handoffs.)"""
     current_folder_importable()
-    for module in list(modules) or [DEMO_AGENT_MODULE]:
-        importlib.import_module(module)
+    return [importlib.import_module(module) for module in list(modules) or [DEMO_AGENT_MODULE]]
+
+
+def check_handoffs() -> None:
+    """Every handoff names a declared agent of the same provider; ConfigError otherwise."""
+    for agent in _agents.values():
+        for target_name in agent.handoffs:
+            target = _agents.get(target_name)
+            if target is None:
+                known = ", ".join(sorted(_agents))
+                raise ConfigError(
+                    f"agent {agent.name!r} hands off to unknown agent {target_name!r} "
+                    f"(known agents: {known})"
+                )
+            if target.provider != agent.provider:
+                raise ConfigError(
+                    f"agent {agent.name!r} hands off to {target_name!r}, which uses the "
+                    f"{target.provider} provider, not {agent.provider}: a run keeps its provider"
+                )

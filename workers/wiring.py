@@ -21,7 +21,8 @@ from sqlalchemy import Engine, event
 from sqlmodel import Session, create_engine
 
 from config.settings import Settings, get_settings
-from workers.agents import Agent, load_agent_modules, set_agent_resolver
+from workers.agent_modules import load_agent_modules
+from workers.agents import Agent, set_agent_resolver
 from workers.backoff import Schedule
 from workers.cache.response_cache import ResponseCache
 from workers.db import session_hooks

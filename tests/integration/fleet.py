@@ -3,6 +3,7 @@ read the simulator's counters. The `fleet` fixture (conftest) starts one per ses
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import time
@@ -25,6 +26,10 @@ from workers.db.migrate import upgrade_to_head
 LIMITED_RPM = 200
 
 # Tight timings so the tier is quick; the logic is the same as with production defaults.
+# The Agents SDK's agents (tests/integration/sdk_agents.py) need the `agents` extra.
+AGENT_MODULES = ["tests.integration.agents", "bench.chaos_agents"] + (
+    ["tests.integration.sdk_agents"] if importlib.util.find_spec("agents") is not None else []
+)
 FLEET_ENV = {
     "RUNQ_POLL_FIRST_S": "0.1",
     "RUNQ_POLL_CAP_S": "1.0",
@@ -40,7 +45,7 @@ FLEET_ENV = {
     "RUNQ_AGENT_MISSING_RETRY_S": "0.5",
     "RUNQ_TOOL_GRACE_S": "2",
     "RUNQ_PROVIDER_TIMEOUT_S": "3",
-    "RUNQ_AGENT_MODULES": '["tests.integration.agents", "bench.chaos_agents"]',
+    "RUNQ_AGENT_MODULES": json.dumps(AGENT_MODULES),
     # Only the `limited-agent` model has a budget; test_shared_budget sets the simulator's.
     "RUNQ_MODEL_LIMITS": json.dumps({"gpt-limited": {"requests_per_min": LIMITED_RPM}}),
     # Callback receivers in the tests listen on 127.0.0.1, and should not wait seconds.

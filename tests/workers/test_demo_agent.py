@@ -109,7 +109,7 @@ def test_user_tools_may_take_the_demo_tools_names(tmp_path) -> None:
     # A fresh interpreter: this one has the demo agent loaded already.
     (tmp_path / "my_tools.py").write_text(USER_TOOLS)
     code = (
-        "import sys; from workers.agents import load_agent_modules; "
+        "import sys; from workers.agent_modules import load_agent_modules; "
         "from workers.tools.registry import default_registry; "
         "load_agent_modules(['my_tools']); "
         "assert 'workers.demo_agent' not in sys.modules; "
@@ -124,7 +124,8 @@ def test_user_tools_may_take_the_demo_tools_names(tmp_path) -> None:
 
 
 def test_no_agent_modules_loads_the_demo_agent() -> None:
-    from workers.agents import agent_names, load_agent_modules
+    from workers.agent_modules import load_agent_modules
+    from workers.agents import agent_names
 
     load_agent_modules([])
     assert "assistant" in agent_names()

@@ -28,6 +28,8 @@ PURE_MODULES = (
     "workers/public/thread_names.py",
     "workers/runs/gates.py",
     "workers/schedule_ticks.py",
+    "workers/runs/handoffs.py",
+    "workers/guardrails.py",
 )
 REQUIRED = PURE_MODULES
 FORBIDDEN = frozenset(

@@ -16,6 +16,9 @@ class RunChanges:
     """Columns to write in a transition; a field left None leaves its column as it is."""
 
     step_seq: int | None = None
+    agent: str | None = None
+    """A handoff: the agent the run goes on with (and its `model`)."""
+    model: str | None = None
     turn: int | None = None
     attempts: int | None = None
     poll_count: int | None = None

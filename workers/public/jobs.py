@@ -24,7 +24,7 @@ from pydantic import ValidationError
 from sqlmodel import Session
 
 from config.settings import get_settings
-from workers.agents import load_agent_modules
+from workers.agent_modules import load_agent_modules
 from workers.db import key_store
 from workers.db.changes import RunChanges
 from workers.db.models import Run

@@ -19,7 +19,7 @@ from datetime import datetime
 from pydantic import ValidationError
 from sqlmodel import Session
 
-from workers.agents import load_agent_modules
+from workers.agent_modules import load_agent_modules
 from workers.db import key_store, schedule_store, store
 from workers.db.models import Run, Schedule
 from workers.db.statuses import RunStatus, is_terminal

@@ -9,7 +9,8 @@ never reads its run twice.
 
 What follows a committed transition is declared once, in `_follow`, and happens on every
 path that moves a run (a step, the sweep, a cancel over HTTP, a refused job):
-- the run's event (its stream, for `runq watch` and the HTTP event feed);
+- the run's event (its stream, for `runq watch` and the HTTP event feed), and a
+  `run.handoff` event when a submit hands the run to another agent;
 - the log line and metrics: `run_moved` for a status change, `run_ended` (the end report:
   duration, tokens, cost) for a terminal one;
 - the owed callback, claimed in the same UPDATE that ends the run, sent after the commit.
@@ -233,15 +234,22 @@ def claim_turn(
     )
 
 
-def claim_submit(session: Session, run: Run, *, lease_until: datetime) -> None:
-    """The turn's tool outputs are about to be sent: submitting, leased."""
+def claim_submit(
+    session: Session, run: Run, *, lease_until: datetime, changes: RunChanges = NO_CHANGES
+) -> None:
+    """The turn's tool outputs are about to be sent: submitting, leased. A turn that handed
+    the run to another agent writes the new agent and model with it (`changes`), and the
+    handoff is announced: which agent, to which, at which turn."""
+    handed_off = changes.agent is not None and changes.agent != run.agent
     _move(
         session,
         run,
         [RunStatus.REQUIRES_TOOLS],
         RunStatus.SUBMITTING,
+        changes=changes,
         due=Due(lease_until),
         at_step=run.step_seq,
+        handoff_from=run.agent if handed_off else None,
     )
 
 
@@ -297,12 +305,16 @@ def run_tools(
     usage: Usage | None = None,
     first_turn: bool = False,
     waiting: Mapping[str, ToolCallStatus] | None = None,
+    answered: Mapping[str, str] | None = None,
 ) -> None:
     """The model asked for tools: requires_tools and the pending calls, in one transaction.
     With `waiting` calls (by id: awaiting approval or the caller's output) the run goes to
     requires_action instead, due when the wait ends (parked: no message waits with it).
-    Calls already present (same run id + call id) are kept as they are."""
+    `answered` calls (by id: a handoff, which runq answers itself) are recorded succeeded
+    with their output. Calls already present (same run id + call id) are kept as they are."""
     waiting = waiting or {}
+    answered = answered or {}
+    now = utcnow()
     _compare_and_set(
         session,
         run,
@@ -322,9 +334,15 @@ def run_tools(
             "turn": turn,
             "name": c.name,
             "arguments": c.arguments,
-            "status": waiting.get(c.call_id, ToolCallStatus.PENDING).value,
+            "status": (
+                ToolCallStatus.SUCCEEDED
+                if c.call_id in answered
+                else waiting.get(c.call_id, ToolCallStatus.PENDING)
+            ).value,
+            "output": answered.get(c.call_id),
+            "finished_at": now if c.call_id in answered else None,
             "attempts": 0,
-            "created_at": utcnow(),
+            "created_at": now,
         }
         for c in calls
         if c.call_id not in known
@@ -502,6 +520,7 @@ def _move(
     due: Due | None = None,
     first_turn: bool = False,
     at_step: int | None,
+    handoff_from: str | None = None,
 ) -> None:
     from_status = RunStatus(run.status)
     _compare_and_set(
@@ -516,7 +535,7 @@ def _move(
         at_step=at_step,
     )
     session.commit()
-    _follow(session, run, from_status)
+    _follow(session, run, from_status, handoff_from=handoff_from)
 
 
 def _compare_and_set(
@@ -590,9 +609,17 @@ def _follow(
     *,
     turn_calls: Sequence[ToolCallRequest] | None = None,
     waiting: Mapping[str, ToolCallStatus] | None = None,
+    handoff_from: str | None = None,
 ) -> None:
     """What follows every committed transition; never raises into the step."""
     to = RunStatus(run.status)
+    if handoff_from is not None:
+        # The handoff is part of the run's record: which agent, to which, at which turn.
+        handoff = {"from_agent": handoff_from, "to_agent": run.agent, "turn": run.turn}
+        announce(session, run.id, "run.handoff", handoff)
+        log.info(
+            "run %s: %s handed the run to %s at turn %d", run.id, handoff_from, run.agent, run.turn
+        )
     if turn_calls is not None:
         announce_tool_turn(session, run.id, run.turn, turn_calls, waiting or {})
         if waiting and run.callback_url is not None:

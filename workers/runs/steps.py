@@ -20,13 +20,14 @@ from sqlmodel import Session
 from workers.agents import Agent, get_agent
 from workers.db import store
 from workers.db.changes import RunChanges
-from workers.db.models import Run
+from workers.db.models import Run, ToolCall
 from workers.db.statuses import RunStatus, ToolCallStatus
 from workers.errors import IllegalTransition, ProviderError, ProviderRateLimited, ProviderTimedOut
+from workers.guardrails import first_tripped
 from workers.observability import events
 from workers.providers.interface import Provider, ProviderState, ProviderStatus, ToolOutput
 from workers.providers.metered import MeteredProvider
-from workers.runs import gates, ledger
+from workers.runs import gates, handoffs, ledger
 from workers.runs.answers import complete_from_cache
 from workers.runs.context import FanOut, Later, Next, Nothing, StepContext, StepName
 from workers.runs.lease import lease_until, leased
@@ -72,6 +73,11 @@ def start_run(ctx: StepContext, run_id: str, step_seq: int | None = None) -> Nex
             waiting = prepare_thread(ctx, session, run, agent)
             if waiting is not None:
                 return waiting
+            tripped = first_tripped(agent.input_guardrails, run.input)
+            if tripped is not None:
+                # Before the first model request: nothing was asked or spent.
+                end_run(ctx, session, run, agent, Fail(tripped), at_step=run.step_seq)
+                return Nothing(tripped, ended=RunStatus.FAILED)
         request = build_turn_request(ctx, session, run, agent)
         if pending and complete_from_cache(ctx, session, run, request):
             return Nothing("answered from the cache")
@@ -138,6 +144,11 @@ def submit_outputs(ctx: StepContext, run_id: str, turn: int) -> Next:
             return Nothing(f"turn {turn} still has tool calls running")
         agent = get_agent(run.agent)
         outputs = [ToolOutput(call_id=c.call_id, output=c.output or "") for c in calls]
+        handed = _handed_off(run, agent, calls)
+        if handed is not None:
+            # The next turn is the new agent's: its instructions, tools and model.
+            agent = get_agent(handed.agent or "")
+            ledger.preview(run, handed)
         request = build_turn_request(ctx, session, run, agent)
         tokens = estimate_turn_tokens(request, json.dumps([asdict(o) for o in outputs]))
         ref = run.provider_ref or ""
@@ -145,7 +156,9 @@ def submit_outputs(ctx: StepContext, run_id: str, turn: int) -> Next:
 
         def claim() -> Later:
             with _fenced(run):
-                ledger.claim_submit(session, run, lease_until=lease_until(ctx))
+                ledger.claim_submit(
+                    session, run, lease_until=lease_until(ctx), changes=handed or NO_CHANGES
+                )
             return retry
 
         def send_outputs(provider: Provider) -> ProviderState:
@@ -160,6 +173,17 @@ def submit_outputs(ctx: StepContext, run_id: str, turn: int) -> Next:
             return outcome
         submitted = _Turn(RunStatus.SUBMITTING, _new_turn(outcome, tokens))
         return _advance(ctx, session, run, agent, outcome, submitted)
+
+
+def _handed_off(run: Run, agent: Agent, calls: list[ToolCall]) -> RunChanges | None:
+    """The agent and model a finished turn hands the run to, if one of its calls was a
+    handoff (the first one answered as transferred)."""
+    target = handoffs.handoff_of(
+        {c.call_id: c.name for c in calls}, {c.call_id: c.output for c in calls}, agent.handoffs
+    )
+    if target is None:
+        return None
+    return RunChanges(agent=target, model=get_agent(target).model)
 
 
 def view_of(run: Run) -> RunView:
@@ -337,12 +361,14 @@ def _fan_out(
     is due back when its slowest tool's timeouts have passed. A turn with calls that wait
     for a person or the caller is recorded waiting instead, due when its wait ends, and
     nothing is sent: the approval or the outputs move it on."""
-    waiting = gates.waiting_calls(step.calls, agent, ctx.tools, caller_tool_names(run))
+    handoff, answered = handoffs.answers(step.calls, agent.handoffs)
+    others = [c for c in step.calls if c.call_id not in answered]
+    waiting = gates.waiting_calls(others, agent, ctx.tools, caller_tool_names(run))
     if waiting:
         ends_at = gates.wait_ends_at(ctx.now(), run.deadline_at, agent.action_timeout_s)
         due = Due(ends_at, parked=True)
     else:
-        tools = [ctx.tools.get(c.name) for c in step.calls if c.name in ctx.tools]
+        tools = [ctx.tools.get(c.name) for c in others if c.name in ctx.tools]
         wait_s = tool_wait_s([t.longest_run_s(ctx.tool_retries) for t in tools], ctx.tool_grace_s)
         due = Due(ctx.now() + timedelta(seconds=wait_s))
     with _fenced(run):
@@ -357,6 +383,7 @@ def _fan_out(
             due=due,
             first_turn=turn.first_turn,
             waiting=waiting,
+            answered=answered,
         )
     if waiting:
         log.info(
@@ -368,9 +395,13 @@ def _fan_out(
             len(step.calls),
         )
         return Nothing("waiting for approval or the caller's tool outputs")
-    log.info("run %s: turn %d asks for %d tool calls", run.id, run.turn, len(step.calls))
-    calls = tuple(c.call_id for c in step.calls)
-    return FanOut(run.id, run.turn, calls, due_recorded=True)
+    if handoff is not None:
+        log.info("run %s: turn %d hands the run to %s", run.id, run.turn, handoff.target)
+    if not others:
+        # Only handoffs, answered already: nothing to run, the submit is owed now.
+        return Later(StepName.SUBMIT, (run.id, run.turn), due_recorded=True)
+    log.info("run %s: turn %d asks for %d tool calls", run.id, run.turn, len(others))
+    return FanOut(run.id, run.turn, tuple(c.call_id for c in others), due_recorded=True)
 
 
 def _answer(
@@ -389,6 +420,10 @@ def _answer(
     verdict = decide_answer(view_of(run), step, error, agent.output_retries)
     if isinstance(verdict, Correct):
         return _ask_to_correct(ctx, session, run, agent, verdict, counted, turn)
+    if isinstance(verdict, Finish):
+        tripped = first_tripped(agent.output_guardrails, step.text)
+        if tripped is not None:
+            verdict = Fail(tripped, usage=step.usage)
     if isinstance(verdict, Fail):
         end_run(ctx, session, run, agent, verdict, counted)
         return Nothing(verdict.reason, ended=verdict.status)

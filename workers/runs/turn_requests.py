@@ -13,12 +13,13 @@ from typing import Any
 
 from sqlmodel import Session
 
-from workers.agents import Agent, ThreadMode
+from workers.agents import Agent, ThreadMode, get_agent
 from workers.db import store, thread_store
 from workers.db.models import Run, ToolCall
 from workers.db.statuses import FINISHED_TOOL_STATUSES
 from workers.providers.chat import tool_turn_messages
 from workers.providers.interface import ToolCallRequest, ToolOutput, ToolTurn, TurnRequest
+from workers.runs import handoffs
 from workers.runs.context import StepContext
 from workers.runs.usage import keep_newest_within
 
@@ -38,9 +39,13 @@ def build_turn_request(ctx: StepContext, session: Session, run: Run, agent: Agen
     return TurnRequest(
         run_id=run.id,
         model=run.model or agent.model,
-        instructions=agent.instructions,
+        instructions=agent.instructions_for(run_metadata(run)),
         input_text=run.input,
-        tools=(*ctx.tools.function_schemas(agent.tools), *caller_tools(run)),
+        tools=(
+            *ctx.tools.function_schemas(agent.tools),
+            *handoff_tools(agent),
+            *caller_tools(run),
+        ),
         max_output_tokens=agent.max_output_tokens or ctx.default_max_output_tokens,
         temperature=agent.temperature,
         conversation_ref=conversation_ref,
@@ -54,6 +59,21 @@ def build_turn_request(ctx: StepContext, session: Session, run: Run, agent: Agen
         json_mode=agent.json_mode,
         hosted_tools=agent.hosted_tools,
         background=not (agent.sync_turns or _requests_scarce(ctx, agent, run)),
+    )
+
+
+def run_metadata(run: Run) -> dict[str, str]:
+    """The metadata the run was created with (what dynamic instructions are made from)."""
+    if not run.metadata_json:
+        return {}
+    metadata: dict[str, str] = json.loads(run.metadata_json)
+    return metadata
+
+
+def handoff_tools(agent: Agent) -> tuple[dict[str, Any], ...]:
+    """The `transfer_to_<agent>` tools of the agents this one may hand the run to."""
+    return tuple(
+        handoffs.tool_schema(name, get_agent(name).handoff_description) for name in agent.handoffs
     )
 
 

@@ -1,0 +1,65 @@
+"""Agents SDK definitions, unchanged, that the integration fleet runs (RUNQ_AGENT_MODULES).
+
+The simulator's scripted model follows the `#call=` directives in the instructions, so the
+triage agent always hands off to billing, and billing always looks the invoice up: the SDK's
+`Runner.run` and runq get the same model turns, and their transcripts can be compared.
+"""
+
+from __future__ import annotations
+
+from agents import (
+    Agent,
+    GuardrailFunctionOutput,
+    ModelSettings,
+    function_tool,
+    input_guardrail,
+    output_guardrail,
+)
+from pydantic import BaseModel
+
+
+class InvoiceAnswer(BaseModel):
+    """What the billing agent answers."""
+
+    summary: str
+    invoice_id: str
+
+
+@function_tool
+def sdk_lookup_invoice(invoice_id: str) -> str:
+    """Look an invoice up by its id."""
+    return f"invoice {invoice_id}: 42 EUR, paid on 2026-11-30"
+
+
+@input_guardrail
+def no_passwords(ctx, agent, text):  # type: ignore[no-untyped-def]
+    """Trips when the question holds a password."""
+    found = "password" in str(text).lower()
+    return GuardrailFunctionOutput(output_info={"found": "password"}, tripwire_triggered=found)
+
+
+@output_guardrail
+def no_card_numbers(ctx, agent, output: InvoiceAnswer):  # type: ignore[no-untyped-def]
+    """Trips when the answer would show a card number."""
+    return GuardrailFunctionOutput(output_info=None, tripwire_triggered="4111" in output.summary)
+
+
+billing = Agent(
+    name="sdk_billing",
+    handoff_description="Invoices, payments and refunds.",
+    instructions='You answer billing questions. #call=sdk_lookup_invoice {"invoice_id": "inv_7"}',
+    model="gpt-test",
+    model_settings=ModelSettings(max_tokens=256),
+    tools=[sdk_lookup_invoice],
+    output_type=InvoiceAnswer,
+    output_guardrails=[no_card_numbers],
+)
+
+triage = Agent(
+    name="sdk_triage",
+    instructions="You route each question to the right agent. #call=transfer_to_sdk_billing",
+    model="gpt-test",
+    model_settings=ModelSettings(max_tokens=256),
+    handoffs=[billing],
+    input_guardrails=[no_passwords],
+)
