@@ -1,11 +1,15 @@
 """Agents SDK definitions, unchanged, that the integration fleet runs (RUNQ_AGENT_MODULES).
 
-The simulator's scripted model follows the `#call=` directives in the instructions, so the
-triage agent always hands off to billing, and billing always looks the invoice up: the SDK's
-`Runner.run` and runq get the same model turns, and their transcripts can be compared.
+The simulator's scripted model follows the `#call=` directives in the question, calling only
+the tools it is offered: the triage agent hands off to billing, then billing looks the
+invoice up. The SDK's `Runner.run` and runq get the same model turns, so their transcripts
+can be compared. Each lookup appends a line to the chaos bench's executions file (when set),
+so a test can count how often each ran.
 """
 
 from __future__ import annotations
+
+import os
 
 from agents import (
     Agent,
@@ -16,6 +20,8 @@ from agents import (
     output_guardrail,
 )
 from pydantic import BaseModel
+
+from bench.chaos_agents import EXECUTIONS_FILE_ENV
 
 
 class InvoiceAnswer(BaseModel):
@@ -28,6 +34,10 @@ class InvoiceAnswer(BaseModel):
 @function_tool
 def sdk_lookup_invoice(invoice_id: str) -> str:
     """Look an invoice up by its id."""
+    executions = os.environ.get(EXECUTIONS_FILE_ENV)
+    if executions:
+        with open(executions, "a") as log:
+            log.write(f"sdk_lookup_invoice {invoice_id}\n")
     return f"invoice {invoice_id}: 42 EUR, paid on 2026-11-30"
 
 
@@ -47,7 +57,7 @@ def no_card_numbers(ctx, agent, output: InvoiceAnswer):  # type: ignore[no-untyp
 billing = Agent(
     name="sdk_billing",
     handoff_description="Invoices, payments and refunds.",
-    instructions='You answer billing questions. #call=sdk_lookup_invoice {"invoice_id": "inv_7"}',
+    instructions="You answer billing questions.",
     model="gpt-test",
     model_settings=ModelSettings(max_tokens=256),
     tools=[sdk_lookup_invoice],
@@ -57,7 +67,7 @@ billing = Agent(
 
 triage = Agent(
     name="sdk_triage",
-    instructions="You route each question to the right agent. #call=transfer_to_sdk_billing",
+    instructions="You route each question to the right agent.",
     model="gpt-test",
     model_settings=ModelSettings(max_tokens=256),
     handoffs=[billing],

@@ -6,10 +6,15 @@ from __future__ import annotations
 
 import asyncio
 import json
+import signal
+import time
+import uuid
+from pathlib import Path
 
 import pytest
 
-from tests.integration.fleet import enqueue_batch, wait_for_batch
+from bench.chaos_agents import EXECUTIONS_FILE_ENV
+from tests.integration.fleet import TERMINAL, enqueue_batch, wait_for_batch
 from workers import wiring
 from workers.db import store
 from workers.sdk_agents import adopt_module_agents
@@ -18,9 +23,18 @@ agents = pytest.importorskip("agents", reason="the openai-agents extra is not in
 sdk_agents = pytest.importorskip("tests.integration.sdk_agents")
 adopt_module_agents(sdk_agents)  # this process enqueues, as the fleet's workers adopt them
 
-pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(180)]
 
-QUESTION = "#turns=2 Has my last invoice been paid?"
+
+def question(invoice_id: str) -> str:
+    """A question the scripted model answers by a handoff to billing, then a lookup."""
+    return (
+        "#turns=2 Has my last invoice been paid? #call=transfer_to_sdk_billing "
+        f'#call=sdk_lookup_invoice {{"invoice_id": "{invoice_id}"}}'
+    )
+
+
+QUESTION = question("inv_7")
 
 
 def run_with_the_sdk(fleet, question: str):
@@ -43,6 +57,11 @@ def run_with_runq(question: str):
         [run] = store.list_runs(session, batch_id=batch_id)
         calls = store.list_tool_calls(session, run_id=run.id)
     return run, calls
+
+
+def executions(fleet) -> list[str]:
+    lines = Path(fleet.env[EXECUTIONS_FILE_ENV]).read_text().splitlines()
+    return [line.split()[1] for line in lines if line.startswith("sdk_lookup_invoice ")]
 
 
 def sdk_transcript(result) -> list[tuple[str, str]]:
@@ -81,3 +100,40 @@ def test_an_input_guardrail_trips_in_runq_as_in_the_sdk(fleet):
     assert run.status == "failed"
     assert run.error == 'guardrail \'no_passwords\' tripped: {"found": "password"}'
     assert calls == []
+
+
+@pytest.mark.slow
+def test_sdk_agent_runs_survive_killed_workers_and_a_redis_restart_calling_each_tool_once(fleet):
+    from devstack.embedded_redis import start_embedded_redis
+
+    # Given SDK agent runs in flight, each looking up its own invoice
+    ids = [f"inv_{uuid.uuid4().hex[:8]}" for _ in range(12)]
+    batch_id = enqueue_batch([question(i) for i in ids], agent="sdk_triage")
+    time.sleep(1.0)
+
+    # When every worker but the beat's is killed without warning, and Redis dies and comes
+    # back empty (queued messages, countdowns and chord counters gone)
+    beat_worker, *others = fleet.workers
+    for process in others:
+        process.send_signal(signal.SIGKILL)
+        process.wait(timeout=10)
+    fleet.workers[:] = [beat_worker]
+    port = fleet.redis.port
+    fleet.redis.process.send_signal(signal.SIGKILL)
+    fleet.redis.process.wait(timeout=10)
+    fleet.redis = start_embedded_redis(port=port, data_dir=fleet.redis.data_dir)
+    fleet.start_worker("runs,tools", concurrency=16, name="sdk-replacement")
+
+    # Then the sweep finishes every run from the database, and each lookup ran once
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:
+        fleet.revive_workers()
+        with wiring.new_session() as session:
+            runs = store.list_runs(session, batch_id=batch_id)
+        if all(r.status in TERMINAL for r in runs):
+            break
+        time.sleep(1.0)
+    assert [(r.status, r.error) for r in runs if r.status != "completed"] == []
+    assert {r.agent for r in runs} == {"sdk_billing"}
+    ran = executions(fleet)
+    assert sorted(i for i in ran if i in ids) == sorted(ids)  # each once, none twice
