@@ -20,11 +20,15 @@ from tests.gateway.assistants_api.test_routes import (
 )
 from tests.simulator import openapi_spec
 
-pytestmark = pytest.mark.skipif(
-    not openapi_spec.is_available(),
-    reason=f"the OpenAI spec is not at {openapi_spec.SPEC_PATH} (the shared folder beside the "
-    "repository is absent)",
-)
+pytestmark = [
+    pytest.mark.skipif(
+        not openapi_spec.is_available(),
+        reason=f"the OpenAI spec is not at {openapi_spec.SPEC_PATH} (the shared folder beside "
+        "the repository is absent)",
+    ),
+    # Loading the 2 MB spec and migrating a database take seconds on a busy machine.
+    pytest.mark.timeout(60),
+]
 
 
 @pytest.fixture(scope="module")
