@@ -21,6 +21,7 @@ from workers.providers.chat import tool_turn_messages
 from workers.providers.interface import ToolCallRequest, ToolOutput, ToolTurn, TurnRequest
 from workers.runs.context import StepContext
 from workers.runs.usage import keep_newest_within
+from workers.tools.mcp_tools import offered_tools
 
 
 def build_turn_request(ctx: StepContext, session: Session, run: Run, agent: Agent) -> TurnRequest:
@@ -40,7 +41,10 @@ def build_turn_request(ctx: StepContext, session: Session, run: Run, agent: Agen
         model=run.model or agent.model,
         instructions=agent.instructions,
         input_text=run.input,
-        tools=(*ctx.tools.function_schemas(agent.tools), *caller_tools(run)),
+        tools=(
+            *ctx.tools.function_schemas(offered_tools(ctx.tools, agent.tools, agent.mcp_servers)),
+            *caller_tools(run),
+        ),
         max_output_tokens=agent.max_output_tokens or ctx.default_max_output_tokens,
         temperature=agent.temperature,
         conversation_ref=conversation_ref,

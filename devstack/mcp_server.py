@@ -1,0 +1,67 @@
+"""A small MCP server to try an agent's MCP tools offline (and for the tests).
+
+    python -m devstack.mcp_server --port 8765   # Streamable HTTP at http://127.0.0.1:8765/mcp
+    python -m devstack.mcp_server --stdio       # over stdin/stdout, for `McpServer(command=[...])`
+
+Its tools: `add`, `capital_of` (a fixed table), `wait` (sleeps: a server that hangs) and
+`fail` (always an error result, `isError`). Needs the `mcp` extra (`pip install -e ".[mcp]"`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+from mcp.server.mcpserver import MCPServer
+from mcp.server.mcpserver.exceptions import ToolError
+
+CAPITALS = {"france": "Paris", "norway": "Oslo", "japan": "Tokyo", "kenya": "Nairobi"}
+
+server = MCPServer("runq-devstack", instructions="Arithmetic and capitals, for trying runq.")
+
+
+@server.tool()
+def add(a: int, b: int) -> int:
+    """Add two integers."""
+    return a + b
+
+
+@server.tool()
+def capital_of(country: str) -> str:
+    """The capital city of a country."""
+    capital = CAPITALS.get(country.strip().lower())
+    if capital is None:
+        raise ToolError(f"no capital known for {country!r}")
+    return capital
+
+
+@server.tool()
+def wait(seconds: float) -> str:
+    """Sleep for `seconds`, then say so (a tool that hangs, for timeouts)."""
+    # Blocking on purpose: the server's worker thread is stuck, as a hung server's would be.
+    time.sleep(seconds)
+    return f"waited {seconds:g} s"
+
+
+@server.tool()
+def fail(message: str) -> str:
+    """Always fails with `message` (an error result the model should see)."""
+    # ToolError: the server sends its message (any other exception is hidden).
+    raise ToolError(message)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Serve over Streamable HTTP on `--port`, or over stdio with `--stdio`."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--stdio", action="store_true", help="serve on stdin/stdout")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8765)
+    args = parser.parse_args(argv)
+    if args.stdio:
+        server.run("stdio")
+    else:
+        server.run("streamable-http", host=args.host, port=args.port)
+
+
+if __name__ == "__main__":
+    main()
