@@ -10,6 +10,9 @@ Its tools: `add`, `capital_of` (a fixed table), `wait` (sleeps: a server that ha
 from __future__ import annotations
 
 import argparse
+import socket
+import subprocess
+import sys
 import time
 
 from mcp.server.mcpserver import MCPServer
@@ -48,6 +51,27 @@ def fail(message: str) -> str:
     """Always fails with `message` (an error result the model should see)."""
     # ToolError: the server sends its message (any other exception is hidden).
     raise ToolError(message)
+
+
+def start_http_server(port: int, start_timeout_s: float = 20.0) -> subprocess.Popen[bytes]:
+    """This server as a child process on 127.0.0.1:`port`, once it accepts connections (for
+    tests and the demo); stop it with `.terminate()`."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "devstack.mcp_server", "--port", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline_s = time.monotonic() + start_timeout_s
+    while time.monotonic() < deadline_s:
+        if process.poll() is not None:
+            raise RuntimeError(f"the devstack MCP server exited with {process.returncode}")
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+            return process
+        except OSError:
+            time.sleep(0.1)
+    process.kill()
+    raise RuntimeError(f"the devstack MCP server did not listen on {port} in {start_timeout_s:g} s")
 
 
 def main(argv: list[str] | None = None) -> None:
