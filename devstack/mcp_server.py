@@ -3,13 +3,15 @@
     python -m devstack.mcp_server --port 8765   # Streamable HTTP at http://127.0.0.1:8765/mcp
     python -m devstack.mcp_server --stdio       # over stdin/stdout, for `McpServer(command=[...])`
 
-Its tools: `add`, `capital_of` (a fixed table), `wait` (sleeps: a server that hangs) and
-`fail` (always an error result, `isError`). Needs the `mcp` extra (`pip install -e ".[mcp]"`).
+Its tools: `add`, `capital_of` (a fixed table), `wait` (sleeps: a server that hangs),
+`fail` (always an error result, `isError`) and `crash` (the server exits mid-call: a server
+that goes down). Needs the `mcp` extra (`pip install -e ".[mcp]"`).
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import socket
 import subprocess
 import sys
@@ -53,6 +55,12 @@ def fail(message: str) -> str:
     raise ToolError(message)
 
 
+@server.tool()
+def crash() -> str:
+    """Exit the server process at once, without answering (a server that goes down)."""
+    os._exit(3)
+
+
 def start_http_server(port: int, start_timeout_s: float = 20.0) -> subprocess.Popen[bytes]:
     """This server as a child process on 127.0.0.1:`port`, once it accepts connections (for
     tests and the demo); stop it with `.terminate()`."""
@@ -72,6 +80,17 @@ def start_http_server(port: int, start_timeout_s: float = 20.0) -> subprocess.Po
             time.sleep(0.1)
     process.kill()
     raise RuntimeError(f"the devstack MCP server did not listen on {port} in {start_timeout_s:g} s")
+
+
+def stop_http_server(process: subprocess.Popen[bytes], grace_s: float = 5.0) -> None:
+    """Stop a server from `start_http_server`; killed after `grace_s`, since a graceful stop
+    waits for calls in flight (a `wait` call may still be sleeping)."""
+    process.terminate()
+    try:
+        process.wait(timeout=grace_s)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -278,18 +278,21 @@ def describe(exc: BaseException, server: McpServer | None = None, *, calling: bo
         return f"answered with error {leaf.code}: {_first_line(leaf.message)}"
     if isinstance(leaf, ValidationError):
         return f"sent a reply that is not valid MCP: {_invalid_text(leaf)}"
-    return _transport_failure(leaf)
+    return _transport_failure(leaf, maybe_ran)
 
 
-def _transport_failure(leaf: BaseException) -> str:
+def _transport_failure(leaf: BaseException, maybe_ran: str) -> str:
     import httpx2
 
+    reason = _first_line(str(leaf)).rstrip(".") or type(leaf).__name__
     if isinstance(leaf, httpx2.HTTPStatusError):
         return f"answered HTTP {leaf.response.status_code}"
     if isinstance(leaf, FileNotFoundError | PermissionError):  # a stdio server's command
         return f"could not be started: {leaf.strerror or leaf}"
-    if isinstance(leaf, OSError | httpx2.TransportError):
-        return f"is unreachable: {_first_line(str(leaf)) or type(leaf).__name__}"
+    if isinstance(leaf, OSError | httpx2.ConnectError):  # never reached: nothing ran
+        return f"is unreachable: {reason}"
+    if isinstance(leaf, httpx2.TransportError):  # reached, then lost: it may have run
+        return f"dropped the connection: {reason}{maybe_ran}"
     return f"failed: {type(leaf).__name__}: {_first_line(str(leaf))}"
 
 
