@@ -4,8 +4,9 @@
     python -m devstack.mcp_server --stdio       # over stdin/stdout, for `McpServer(command=[...])`
 
 Its tools: `add`, `capital_of` (a fixed table), `wait` (sleeps: a server that hangs),
-`fail` (always an error result, `isError`) and `crash` (the server exits mid-call: a server
-that goes down). Needs the `mcp` extra (`pip install -e ".[mcp]"`).
+`fail` (always an error result, `isError`), `crash` (the server exits mid-call: a server
+that goes down) and `garble` (over stdio, a line that is not JSON-RPC: a server that answers
+garbage). Needs the `mcp` extra (`pip install -e ".[mcp]"`).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import subprocess
 import sys
 import time
 
+from mcp.server import stdio as mcp_stdio
 from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
 
@@ -59,6 +61,19 @@ def fail(message: str) -> str:
 def crash() -> str:
     """Exit the server process at once, without answering (a server that goes down)."""
     os._exit(3)
+
+
+@server.tool()
+def garble() -> str:
+    """Over stdio, send the client a line that is not JSON-RPC (a server answering garbage)."""
+    # The stdio transport moves its wire off fd 1 (so that print() cannot corrupt it): write
+    # on that private copy, found through the transport's (private) claim table; over HTTP,
+    # this goes to the console.
+    claim = mcp_stdio._claims.get(1)
+    wire_fd = claim.private_fd if claim is not None and claim.private_fd is not None else 1
+    os.write(wire_fd, b"this is not json-rpc\n")
+    time.sleep(30)
+    return "garbled"
 
 
 def start_http_server(port: int, start_timeout_s: float = 20.0) -> subprocess.Popen[bytes]:

@@ -8,6 +8,7 @@ collection, through `agents`), so the workers, which import it too, declare the 
 from __future__ import annotations
 
 import os
+import sys
 
 from devstack.embedded_redis import free_port
 from workers.agents import Agent, register_agent
@@ -37,6 +38,23 @@ register_agent(
         provider="responses",
         mcp_servers=(
             McpServer("doomed", url=f"http://127.0.0.1:{DOOMED_PORT}/mcp", list_ttl_s=3600),
+        ),
+        max_output_tokens=256,
+    )
+)
+
+# Started for each list and call, on stdio (the devstack server's `garble` answers garbage).
+register_agent(
+    Agent(
+        name="mcp-stdio",
+        model="gpt-test",
+        provider="responses",
+        mcp_servers=(
+            McpServer(
+                "local",
+                command=(sys.executable, "-m", "devstack.mcp_server", "--stdio"),
+                timeout_s=10,
+            ),
         ),
         max_output_tokens=256,
     )

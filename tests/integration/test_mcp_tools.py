@@ -75,3 +75,20 @@ def test_a_server_that_goes_down_gives_the_model_an_error_output(fleet):
     assert f"MCP server 'doomed' (http://127.0.0.1:{DOOMED_PORT}/mcp)" in (call.output or "")
     assert "may or may not have taken effect" in (call.output or "")
     assert "MCP server 'doomed'" in (run.result_text or "")
+
+
+def test_a_stdio_mcp_server_serves_a_run(fleet):
+    run, call = finished_run('#call=local__capital_of {"country": "Norway"}', "mcp-stdio")
+
+    assert run.status == "completed", run.error
+    assert (call.status, call.output) == ("succeeded", "Oslo")
+
+
+def test_a_server_answering_garbage_gives_a_clear_error_and_the_run_completes(fleet):
+    run, call = finished_run("#call=local__garble", "mcp-stdio")
+
+    assert run.status == "completed", run.error
+    assert call.status == "failed"
+    # Not a timeout: the message says what came instead of JSON-RPC.
+    assert "sent a line that is not JSON-RPC" in (call.output or "")
+    assert "this is not json-rpc" in (call.output or "")

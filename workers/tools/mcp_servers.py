@@ -22,6 +22,13 @@ from typing import Any
 SEPARATOR = "__"
 """Between the server's name and the tool's, in the name the model sees."""
 
+HTTP_CLOSE_GRACE_S = 2.0
+STDIO_CLOSE_GRACE_S = 8.0
+"""A call's tool timeout is its server's timeout_s plus this: the MCP client gives up first,
+with a message that says why, and the tool host's kill stays the backstop. A stdio server
+needs longer to be stopped (the SDK closes its stdin, waits 2 s, SIGTERMs, waits 2 s, then
+SIGKILLs), and a host killed first would leave it running."""
+
 # A server name never holds the separator, so `<server>__<tool>` splits one way only.
 _SERVER_NAME = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]|_(?!_)){0,29}$")
 # The providers' function-name rule (as `registry._NAME_PATTERN`).
@@ -61,6 +68,12 @@ class McpServer:
             raise ValueError(f"MCP server {self.name!r}: url must be http(s)://, not {self.url!r}")
         if not self.timeout_s > 0:
             raise ValueError(f"MCP server {self.name!r}: timeout_s must be positive")
+
+    @property
+    def tool_timeout_s(self) -> float:
+        """The tool timeout of its calls: `timeout_s` and the time to close the connection."""
+        grace_s = HTTP_CLOSE_GRACE_S if self.url is not None else STDIO_CLOSE_GRACE_S
+        return self.timeout_s + grace_s
 
     @property
     def target(self) -> str:

@@ -46,10 +46,6 @@ log = logging.getLogger("runq.tools")
 RETRY_FAILED_LIST_S = 5.0
 """A server that could not be listed is asked again after this long, not at every turn."""
 
-CLOSE_GRACE_S = 2.0
-"""A call's tool timeout is its server's timeout_s plus this: the MCP client gives up first,
-with a message that says why, and the tool host's kill stays the backstop."""
-
 _MAX_LIST_PAGES = 20
 """A server whose listing never ends is not followed forever."""
 
@@ -113,7 +109,7 @@ def build_spec(server: McpServer, listed: ListedTool, name: str) -> ToolSpec:
         parameters=parameters_schema(listed.input_schema),
         fn=call_on_server,
         is_async=True,
-        timeout_s=server.timeout_s + CLOSE_GRACE_S,
+        timeout_s=server.tool_timeout_s,
     )
 
 

@@ -92,3 +92,8 @@ def test_an_error_result_raises_with_the_servers_message_for_the_model():
     content = [{"type": "text", "text": "no capital known for 'x'"}]
     with pytest.raises(McpCallFailed, match=r"'docs__x' answered with an error: no capital"):
         render_result("docs__x", content, None, is_error=True)
+
+
+def test_a_stdio_servers_calls_get_longer_to_close_than_an_http_ones():
+    assert DOCS.tool_timeout_s == DOCS.timeout_s + 2
+    assert FILES.tool_timeout_s == FILES.timeout_s + 8

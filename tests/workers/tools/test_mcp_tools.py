@@ -93,7 +93,7 @@ def test_listed_tools_become_prefixed_function_tools_next_to_the_agents_own(devs
     assert add["description"] == "Add two integers."
     assert add["parameters"]["type"] == "object"
     assert add["parameters"]["required"] == ["a", "b"]
-    assert registry.get("dev__add").timeout_s == server.timeout_s + mcp_tools.CLOSE_GRACE_S
+    assert registry.get("dev__add").timeout_s == server.tool_timeout_s
 
 
 def test_a_call_runs_in_a_tool_host_and_its_text_is_the_output(devstack_url):
@@ -174,6 +174,13 @@ def test_a_stdio_server_that_prints_garbage_fails_at_once_not_at_its_timeout():
 
     with pytest.raises(McpCallFailed, match=r"sent a line that is not JSON-RPC: .*'garbage'"):
         asyncio.run(call_tool(junk, "add", "junk__add", {"a": 1, "b": 2}))
+
+
+def test_the_devstack_servers_garble_tool_is_garbage_on_the_stdio_wire():
+    local = McpServer("local", command=STDIO_DEVSTACK)
+
+    with pytest.raises(McpCallFailed, match=r"not JSON-RPC: .*'this is not json-rpc'"):
+        asyncio.run(call_tool(local, "garble", "local__garble", {}))
 
 
 def test_a_server_that_never_answers_times_out_when_listed(silent_url):
