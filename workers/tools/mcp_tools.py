@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sys
 import threading
 import time
 from collections.abc import Awaitable, Callable, Collection, Sequence
@@ -217,13 +218,16 @@ async def _with_client(
     """Connect, do `work`, disconnect, all within `server.timeout_s`; every failure comes out
     as McpCallFailed."""
     try:
-        from mcp import Client, StdioServerParameters
+        from mcp import Client, StdioServerParameters, stdio_client
     except ImportError:
         raise McpCallFailed(
             "the mcp package is not installed on this worker (pip install 'runq[mcp]')"
         ) from None
-    target: str | StdioServerParameters = server.url or StdioServerParameters(
-        command=server.command[0], args=list(server.command[1:])
+    # A stdio server's stderr goes to the worker's own: Celery's sys.stderr is a logging
+    # proxy with no file descriptor to hand a child process.
+    target = server.url or stdio_client(
+        StdioServerParameters(command=server.command[0], args=list(server.command[1:])),
+        errlog=sys.__stderr__ or sys.stderr,
     )
     # A stdio server's line that is not JSON-RPC reaches only the message handler (the
     # request would wait for its timeout): note it and stop at once.

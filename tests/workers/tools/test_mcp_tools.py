@@ -4,6 +4,7 @@ every way a server can fail (down, hanging, garbage, error results) as a clear e
 from __future__ import annotations
 
 import asyncio
+import io
 import json
 import logging
 import socket
@@ -205,6 +206,15 @@ def test_a_stdio_server_lists_and_calls_like_an_http_one():
 
     assert "local__add" in allowed
     assert (result.output, result.is_error) == ("Nairobi", False)
+
+
+def test_a_stdio_server_starts_under_a_stderr_with_no_file_descriptor(monkeypatch):
+    # Celery workers replace sys.stderr with a logging proxy that has no fileno().
+    monkeypatch.setattr(sys, "stderr", io.StringIO())
+
+    tools = fetch_tools(McpServer("local", command=STDIO_DEVSTACK))
+
+    assert "add" in [listed.name for listed in tools]
 
 
 def test_a_name_owned_by_one_of_the_agents_functions_is_not_taken_over(devstack_url, caplog):
