@@ -4,7 +4,6 @@ every way a server can fail (down, hanging, garbage, error results) as a clear e
 from __future__ import annotations
 
 import asyncio
-import io
 import json
 import logging
 import socket
@@ -208,13 +207,20 @@ def test_a_stdio_server_lists_and_calls_like_an_http_one():
     assert (result.output, result.is_error) == ("Nairobi", False)
 
 
-def test_a_stdio_server_starts_under_a_stderr_with_no_file_descriptor(monkeypatch):
-    # Celery workers replace sys.stderr with a logging proxy that has no fileno().
-    monkeypatch.setattr(sys, "stderr", io.StringIO())
-
-    tools = fetch_tools(McpServer("local", command=STDIO_DEVSTACK))
-
-    assert "add" in [listed.name for listed in tools]
+def test_a_stdio_server_starts_under_a_stderr_with_no_file_descriptor():
+    # Celery workers replace sys.stderr with a logging proxy that has no fileno() before
+    # anything imports the mcp package (whose stdio client takes sys.stderr as its default).
+    script = (
+        "import io, sys; sys.stderr = io.StringIO()\n"
+        "from workers.tools.mcp_servers import McpServer\n"
+        "from workers.tools.mcp_tools import fetch_tools\n"
+        f"server = McpServer('local', command={STDIO_DEVSTACK!r})\n"
+        "print(sorted(listed.name for listed in fetch_tools(server)))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=30, check=True
+    )
+    assert "'add'" in done.stdout
 
 
 def test_a_name_owned_by_one_of_the_agents_functions_is_not_taken_over(devstack_url, caplog):
