@@ -24,16 +24,12 @@ from mcp.server.mcpserver.exceptions import ToolError
 
 CAPITALS = {"france": "Paris", "norway": "Oslo", "japan": "Tokyo", "kenya": "Nairobi"}
 
-server = MCPServer("runq-devstack", instructions="Arithmetic and capitals, for trying runq.")
 
-
-@server.tool()
 def add(a: int, b: int) -> int:
     """Add two integers."""
     return a + b
 
 
-@server.tool()
 def capital_of(country: str) -> str:
     """The capital city of a country."""
     capital = CAPITALS.get(country.strip().lower())
@@ -42,7 +38,6 @@ def capital_of(country: str) -> str:
     return capital
 
 
-@server.tool()
 def wait(seconds: float) -> str:
     """Sleep for `seconds`, then say so (a tool that hangs, for timeouts)."""
     # Blocking on purpose: the server's worker thread is stuck, as a hung server's would be.
@@ -50,20 +45,17 @@ def wait(seconds: float) -> str:
     return f"waited {seconds:g} s"
 
 
-@server.tool()
 def fail(message: str) -> str:
     """Always fails with `message` (an error result the model should see)."""
     # ToolError: the server sends its message (any other exception is hidden).
     raise ToolError(message)
 
 
-@server.tool()
 def crash() -> str:
     """Exit the server process at once, without answering (a server that goes down)."""
     os._exit(3)
 
 
-@server.tool()
 def garble() -> str:
     """Over stdio, send the client a line that is not JSON-RPC (a server answering garbage)."""
     # The stdio transport moves its wire off fd 1 (so that print() cannot corrupt it): write
@@ -74,6 +66,18 @@ def garble() -> str:
     os.write(wire_fd, b"this is not json-rpc\n")
     time.sleep(30)
     return "garbled"
+
+
+TOOLS = (add, capital_of, wait, fail, crash, garble)
+
+
+def build_server() -> MCPServer:
+    """The server with its tools. Built on demand: MCPServer sets up logging (a rich handler
+    on the root logger), which a process that only starts it as a child must not get."""
+    server = MCPServer("runq-devstack", instructions="Arithmetic and capitals, for trying runq.")
+    for fn in TOOLS:
+        server.tool()(fn)
+    return server
 
 
 def start_http_server(port: int, start_timeout_s: float = 20.0) -> subprocess.Popen[bytes]:
@@ -115,6 +119,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8765)
     args = parser.parse_args(argv)
+    server = build_server()
     if args.stdio:
         server.run("stdio")
     else:
