@@ -74,7 +74,8 @@ def offered_tools(
         if found is not None:
             server, tool_name = found
             names += _registered_tools(registry, server, [_unlisted(tool_name)])
-    return tuple(names)
+    # A server that lists a name twice must not make the provider refuse the request.
+    return tuple(dict.fromkeys(names))
 
 
 def _registered_tools(

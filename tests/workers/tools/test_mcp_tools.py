@@ -20,7 +20,13 @@ from devstack.mcp_server import start_http_server, stop_http_server
 from workers.tools import mcp_tools
 from workers.tools.invoke import invoke_tool
 from workers.tools.mcp_servers import ListedTool, McpCallFailed, McpServer
-from workers.tools.mcp_tools import ToolListings, call_tool, fetch_tools, offered_tools
+from workers.tools.mcp_tools import (
+    ToolListings,
+    call_tool,
+    describe,
+    fetch_tools,
+    offered_tools,
+)
 from workers.tools.registry import ToolRegistry, tool
 
 pytestmark = pytest.mark.timeout(30)
@@ -306,3 +312,58 @@ def test_runq_imports_and_says_what_is_missing_without_the_mcp_package():
         [sys.executable, "-c", script], capture_output=True, text=True, timeout=30, check=True
     )
     assert "the mcp package is not installed" in done.stdout
+
+
+def test_a_tool_listed_twice_is_offered_once(monkeypatch):
+    twice = [ListedTool("search", "Search.", {"type": "object"})] * 2
+    monkeypatch.setattr(mcp_tools, "_listings", ToolListings(lambda _: twice))
+    registry = ToolRegistry()
+
+    names = offered_tools(registry, (), [McpServer("docs", url="http://127.0.0.1:1/mcp")])
+
+    assert names == ("docs__search",)
+    assert [schema["name"] for schema in registry.function_schemas(names)] == ["docs__search"]
+
+
+def _http_error(status: int) -> Exception:
+    import httpx2
+
+    request = httpx2.Request("POST", "http://127.0.0.1:1/mcp")
+    response = httpx2.Response(status, request=request)
+    return httpx2.HTTPStatusError("bad status", request=request, response=response)
+
+
+def _describe_cases() -> list[tuple[BaseException, bool, str]]:
+    import httpx2
+    from mcp import MCPError
+
+    return [
+        (TimeoutError(), False, "did not answer within 3 s"),
+        (MCPError(-32001, "Request 'tools/call' timed out"), True, "did not answer within 3 s; "),
+        (MCPError(-32700, "Failed to parse JSON response: x"), False, "not valid JSON-RPC: Failed"),
+        (MCPError(-32000, "Connection closed"), True, "closed the connection: Connection closed; "),
+        (MCPError(-32601, "Method not found"), False, "answered with error -32601: Method not"),
+        (httpx2.ConnectError("All connection attempts failed"), True, "is unreachable: All conn"),
+        (
+            httpx2.RemoteProtocolError("Server disconnected."),
+            True,
+            "connection: Server disconnected; ",
+        ),
+        (_http_error(503), False, "answered HTTP 503"),
+        (FileNotFoundError(2, "No such file or directory"), False, "could not be started: No such"),
+        (ValueError("odd"), False, "failed: ValueError: odd"),
+        # anyio's task groups wrap the real error, sometimes twice.
+        (ExceptionGroup("g", [ExceptionGroup("h", [TimeoutError()])]), False, "did not answer"),
+    ]
+
+
+@pytest.mark.parametrize("case", range(11))
+def test_every_failure_is_described_in_words(case):
+    exc, calling, expected = _describe_cases()[case]
+    server = McpServer("docs", url="http://127.0.0.1:1/mcp", timeout_s=3)
+
+    text = describe(exc, server, calling=calling)
+
+    assert expected in text
+    # Only a call that may have reached the server is said to have maybe run.
+    assert ("may or may not have taken effect" in text) == expected.endswith("; ")
