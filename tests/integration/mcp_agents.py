@@ -25,7 +25,7 @@ register_agent(
         model="gpt-test",
         provider="responses",
         tools=("get_weather",),
-        mcp_servers=(McpServer("devstack", url=f"http://127.0.0.1:{LIVE_PORT}/mcp", timeout_s=2),),
+        mcp_servers=(McpServer("devstack", url=f"http://127.0.0.1:{LIVE_PORT}/mcp", timeout_s=5),),
         max_output_tokens=256,
     )
 )

@@ -4,6 +4,7 @@ every way a server can fail (down, hanging, garbage, error results) as a clear e
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import logging
 import socket
@@ -134,15 +135,20 @@ def test_an_error_result_is_an_error_output_with_the_servers_message(devstack_ur
     assert "no capital known for 'Atlantis'" in error_message(result.output)
 
 
-def test_a_hanging_tool_is_cut_off_at_the_servers_timeout_with_a_clear_message(devstack_url):
+def test_a_hanging_tool_is_cut_off_at_the_servers_timeout_with_a_clear_message(
+    devstack_url, monkeypatch
+):
+    # Listed without the short timeout, so that only the call can run out of time.
+    unhurried = ToolListings(lambda server: fetch_tools(dataclasses.replace(server, timeout_s=10)))
+    monkeypatch.setattr(mcp_tools, "_listings", unhurried)
     registry = ToolRegistry()
-    allowed = offered_tools(registry, (), [McpServer("dev", url=devstack_url, timeout_s=0.5)])
+    allowed = offered_tools(registry, (), [McpServer("dev", url=devstack_url, timeout_s=1)])
 
-    result = invoke_tool(registry, "dev__wait", '{"seconds": 5}', allowed_names=allowed)
+    result = invoke_tool(registry, "dev__wait", '{"seconds": 10}', allowed_names=allowed)
 
     assert result.is_error
     assert error_message(result.output).endswith(
-        "did not answer within 0.5 s; the call may or may not have taken effect"
+        "did not answer within 1 s; the call may or may not have taken effect"
     )
 
 
