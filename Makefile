@@ -10,7 +10,7 @@ $(STAMP): pyproject.toml requirements.lock clients/python/pyproject.toml
 	python3 -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -r requirements.lock
-	$(PY) -m pip install --quiet -e ".[dev,demo,tracing,agents]"
+	$(PY) -m pip install --quiet -e ".[dev,demo,tracing,agents,mcp]"
 	$(PY) -m pip install --quiet -e clients/python
 	touch $(STAMP)
 

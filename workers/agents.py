@@ -23,6 +23,7 @@ from pydantic import BaseModel
 from workers.errors import ConfigError, UnknownAgent
 from workers.guardrails import Guardrail
 from workers.model_routing import ModelRouting
+from workers.tools.mcp_servers import McpServer
 
 
 class ThreadMode(StrEnum):
@@ -96,6 +97,9 @@ class Agent:
     """How long a turn may wait for approvals or caller outputs; None: until the run's
     deadline. Then `on_action_timeout` applies."""
     on_action_timeout: ActionTimeout = ActionTimeout.REJECT
+    mcp_servers: tuple[McpServer, ...] = ()
+    """MCP servers whose tools the agent may also call, named `<server>__<tool>` (see
+    `workers.tools.mcp_tools`); needs the `mcp` extra."""
     instructions_from: Callable[[Mapping[str, str]], str] | None = None
     """Instructions made for each turn from the run's metadata, on the worker (in place of
     `instructions`): for what depends on who the run is for."""

@@ -9,6 +9,7 @@ from dataclasses import replace
 
 from pydantic import BaseModel
 
+import tests.integration.mcp_agents  # agents with MCP servers (declared before the fleet starts)
 import tests.integration.user_agents  # noqa: F401  (a user's own agent and tool)
 import workers.demo_agent  # noqa: F401  (the demo agent and its tools, used by most tests)
 from bench.chaos_agents import EXECUTIONS_FILE_ENV

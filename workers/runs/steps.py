@@ -52,6 +52,7 @@ from workers.runs.structured_output import check_structured
 from workers.runs.threads import prepare_thread
 from workers.runs.turn_requests import build_turn_request, caller_tool_names
 from workers.runs.usage import estimate_turn_tokens, provider_counted_tokens
+from workers.tools.mcp_tools import offered_tools
 
 log = logging.getLogger("runq.runs")
 
@@ -368,6 +369,9 @@ def _fan_out(
         ends_at = gates.wait_ends_at(ctx.now(), run.deadline_at, agent.action_timeout_s)
         due = Due(ends_at, parked=True)
     else:
+        # This process may not have listed the agent's MCP servers yet (another built the
+        # turn's request): their tools' timeouts count too.
+        offered_tools(ctx.tools, agent.tools, agent.mcp_servers)
         tools = [ctx.tools.get(c.name) for c in others if c.name in ctx.tools]
         wait_s = tool_wait_s([t.longest_run_s(ctx.tool_retries) for t in tools], ctx.tool_grace_s)
         due = Due(ctx.now() + timedelta(seconds=wait_s))

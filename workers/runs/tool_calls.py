@@ -34,6 +34,7 @@ from workers.runs.context import StepContext
 from workers.runs.outcomes import fail_run
 from workers.runs.state import Fail
 from workers.tools.invoke import ToolResult, invoke_tool
+from workers.tools.mcp_tools import offered_tools
 
 log = logging.getLogger("runq.tools")
 
@@ -154,7 +155,8 @@ def _run_tool(
 ) -> tuple[ToolResult, int]:
     """Invoke the tool, with retries for retryable tools and the breaker's verdict."""
     now_ms = int(ctx.now().timestamp() * 1000)
-    known = call.name in ctx.tools and call.name in agent.tools
+    allowed = offered_tools(ctx.tools, agent.tools, agent.mcp_servers, calling=call.name)
+    known = call.name in ctx.tools and call.name in allowed
     if known and ctx.breakers is not None and not ctx.breakers.allow(call.name, now_ms):
         return _unavailable(call.name), 1
     spec = ctx.tools.get(call.name) if known else None
@@ -162,7 +164,7 @@ def _run_tool(
     may_retry = spec is not None and spec.retryable and spec.idempotent
     tries = 1 + (ctx.tool_retries if may_retry else 0)
     for attempt in range(1, tries + 1):
-        result = invoke_tool(ctx.tools, call.name, call.arguments, allowed_names=agent.tools)
+        result = invoke_tool(ctx.tools, call.name, call.arguments, allowed_names=allowed)
         if not result.is_tool_fault or attempt == tries or not _renewed(ctx, call, lease):
             break
         log.info(

@@ -22,6 +22,7 @@ from workers.providers.interface import ToolCallRequest, ToolOutput, ToolTurn, T
 from workers.runs import handoffs
 from workers.runs.context import StepContext
 from workers.runs.usage import keep_newest_within
+from workers.tools.mcp_tools import offered_tools
 
 
 def build_turn_request(ctx: StepContext, session: Session, run: Run, agent: Agent) -> TurnRequest:
@@ -42,7 +43,7 @@ def build_turn_request(ctx: StepContext, session: Session, run: Run, agent: Agen
         instructions=agent.instructions_for(run_metadata(run)),
         input_text=run.input,
         tools=(
-            *ctx.tools.function_schemas(agent.tools),
+            *ctx.tools.function_schemas(offered_tools(ctx.tools, agent.tools, agent.mcp_servers)),
             *handoff_tools(agent),
             *caller_tools(run),
         ),
