@@ -6,8 +6,8 @@ import pytest
 
 from workers.limits.spend import (
     BudgetLimits,
-    check_budget_usd,
     charge_micros,
+    check_budget_usd,
     hold_id,
     hold_micros,
     refusal_reason,

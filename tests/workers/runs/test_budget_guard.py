@@ -15,7 +15,7 @@ from workers.limits.spend_store import RedisSpend
 from workers.providers.fake import scripted
 from workers.providers.interface import ProviderState, ProviderStatus, Usage
 from workers.runs.budget_guard import SpendGuard
-from workers.runs.context import Later, Nothing, StepName, StepContext
+from workers.runs.context import Later, Nothing, StepContext, StepName
 from workers.runs.steps import poll_run, start_run
 from workers.runs.usage import Price
 
@@ -108,9 +108,7 @@ def test_a_key_that_waits_sends_the_start_again_later_and_holds_nothing(
     assert provider.calls == []
 
 
-def test_a_run_over_its_own_budget_fails_even_when_its_key_waits(
-    engine, spend: RedisSpend
-) -> None:
+def test_a_run_over_its_own_budget_fails_even_when_its_key_waits(engine, spend: RedisSpend) -> None:
     # Waiting cannot help a run's own budget: nothing else will free it.
     key_id = key_with(engine, KeyBudget(on_budget="wait"))
     ctx = guarded_context(engine, scripted([]), Clock(), spend)
@@ -127,9 +125,7 @@ def test_a_run_over_its_own_budget_fails_even_when_its_key_waits(
     assert load(engine, run_id).error.startswith("budget: the run limit of $0.00")
 
 
-def test_a_budgeted_run_on_a_model_with_no_price_fails_with_why(
-    engine, spend: RedisSpend
-) -> None:
+def test_a_budgeted_run_on_a_model_with_no_price_fails_with_why(engine, spend: RedisSpend) -> None:
     key_id = key_with(engine, KeyBudget(max_usd=5.0))
     ctx = guarded_context(engine, scripted([]), Clock(), spend, prices={})
     run_id = insert_run(engine, owner_key_id=key_id)
@@ -140,9 +136,7 @@ def test_a_budgeted_run_on_a_model_with_no_price_fails_with_why(
     assert error.startswith("budget: model 'gpt-test' has no price in RUNQ_MODEL_PRICES")
 
 
-def test_an_unbudgeted_run_on_an_unpriced_model_is_not_counted(
-    engine, spend: RedisSpend
-) -> None:
+def test_an_unbudgeted_run_on_an_unpriced_model_is_not_counted(engine, spend: RedisSpend) -> None:
     done = ProviderState(S.COMPLETED, "resp_1", output_text="Hi.", usage=Usage(10, 5))
     ctx = guarded_context(engine, scripted([done]), Clock(), spend, prices={})
     run_id = insert_run(engine)
