@@ -96,8 +96,9 @@ class SpendGuard:
     def hold(
         self, session: Session, run: Run, agent: Agent, hold_id: str, prompt_tokens: int
     ) -> OverBudget | None:
-        """Hold prompt + output cap at the model's price on the run's, key's and agent's
-        counters in one script run; a run with no price and no limit is not counted."""
+        """Hold the turn's worst case (its new prompt, the context it inherits from the run's
+        earlier turns, and the whole output cap, all at full price) on the run's, key's and
+        agent's counters in one script run; a run with no price and no limit is not counted."""
         key = session.get(ApiKey, run.owner_key_id) if run.owner_key_id else None
         limits = budget_limits(run, key, agent)
         price = self._prices.get(run.model)
@@ -108,7 +109,12 @@ class SpendGuard:
                 f"budget: model {run.model!r} has no price in RUNQ_MODEL_PRICES, so a "
                 "budgeted run cannot be counted"
             )
-        amount = spend.hold_micros(prompt_tokens, self._max_output_tokens(agent), price)
+        # The provider bills the context a turn inherits (the run's earlier turns) as input
+        # too; every earlier input plus every earlier output bounds it from above.
+        context_tokens = run.input_tokens + run.output_tokens
+        amount = spend.hold_micros(
+            prompt_tokens + context_tokens, self._max_output_tokens(agent), price
+        )
         now_ms = self._now_ms()
         # A hold outlives its run's deadline by a grace, then frees itself: a worker killed
         # between hold and settle never keeps the budget longer than that.
