@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 
 import pytest
 
+import tests.integration.agents  # noqa: F401  (budget-agent, registered before each test's snapshot)
 from tests.integration.fleet import BUDGET_PRICE, enqueue_batch, wait_for_batch
 from workers import wiring
 from workers.db import key_store, store
