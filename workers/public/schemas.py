@@ -267,6 +267,9 @@ class RunPublic(BaseModel):
     finished_at: datetime | None
     deadline_at: datetime
     run_at: datetime | None = None
+    max_cost_usd: float | None = None
+    """The run's own dollar budget, if it has one (a failed run's error starts "budget:"
+    when a turn did not fit a budget)."""
 
 
 class RunList(BaseModel):

@@ -81,6 +81,7 @@ def test_a_priced_budgeted_run_is_created_with_its_budget(env):
     with TestClient(create_app()) as http:
         created = http.post("/v1/runs", json=run_body(max_cost_usd=0.5), headers=keys["a"])
     assert created.status_code == 201, created.text
+    assert created.json()["max_cost_usd"] == 0.5
 
 
 def test_spend_shows_a_key_only_its_own_counters(env, real_redis: redis.Redis):
