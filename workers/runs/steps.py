@@ -298,9 +298,10 @@ def _hold_id(run: Run) -> str:
 def _over_budget(
     ctx: StepContext, session: Session, run: Run, agent: Agent, over: OverBudget, retry: Later
 ) -> Next:
-    """A turn that does not fit a dollar budget: wait for room if the key says so, else
-    the run fails with the reason (it starts "budget:")."""
-    if over.wait:
+    """A turn that does not fit a dollar budget: wait for room if the key says so and the
+    deadline leaves time to, else the run fails with the reason (it starts "budget:")."""
+    wait_until = ctx.now() + timedelta(seconds=ctx.budget_wait_s)
+    if over.wait and wait_until < run.deadline_at:
         return replace(retry, after_s=ctx.budget_wait_s)
     step = Fail(over.reason)
     end_run(ctx, session, run, agent, step)

@@ -13,10 +13,11 @@ from workers.db import key_store, store
 from workers.db.key_store import KeyBudget
 from workers.limits.spend_store import RedisSpend
 from workers.providers.fake import scripted
-from workers.providers.interface import ProviderState, ProviderStatus, Usage
+from workers.providers.interface import ProviderState, ProviderStatus, ToolCallRequest, Usage
 from workers.runs.budget_guard import SpendGuard
-from workers.runs.context import Later, Nothing, StepContext, StepName
-from workers.runs.steps import poll_run, start_run
+from workers.runs.context import FanOut, Later, Nothing, StepContext, StepName
+from workers.runs.steps import poll_run, start_run, submit_outputs
+from workers.runs.tool_calls import execute_tool_call
 from workers.runs.usage import Price
 
 S = ProviderStatus
@@ -108,6 +109,22 @@ def test_a_key_that_waits_sends_the_start_again_later_and_holds_nothing(
     assert provider.calls == []
 
 
+def test_a_waiting_run_whose_deadline_comes_first_fails_with_the_reason(
+    engine, spend: RedisSpend
+) -> None:
+    key_id = key_with(engine, KeyBudget(max_usd_day=0.01, on_budget="wait"))
+    clock = Clock()
+    ctx = guarded_context(engine, scripted([]), clock, spend)
+    run_id = insert_run(engine, owner_key_id=key_id, deadline_s=60)
+    assert isinstance(start_run(ctx, run_id), Later)
+
+    clock.advance(55)  # the next wait would end past the deadline
+    outcome = start_run(ctx, run_id)
+
+    assert isinstance(outcome, Nothing) and outcome.ended == "failed"
+    assert load(engine, run_id).error.startswith("budget: the key/day limit of $0.01")
+
+
 def test_a_run_over_its_own_budget_fails_even_when_its_key_waits(engine, spend: RedisSpend) -> None:
     # Waiting cannot help a run's own budget: nothing else will free it.
     key_id = key_with(engine, KeyBudget(on_budget="wait"))
@@ -145,3 +162,39 @@ def test_an_unbudgeted_run_on_an_unpriced_model_is_not_counted(engine, spend: Re
 
     assert load(engine, run_id).status == "completed"
     assert spend.read("") == []
+
+
+def test_every_turn_of_a_tool_run_is_held_and_settled_and_nothing_stays_held(
+    engine, spend: RedisSpend
+) -> None:
+    # Given a run that calls a tool, then answers: two model turns
+    key_id = key_with(engine, KeyBudget(max_usd=1.0))
+    weather = ToolCallRequest("call_a", "get_weather", '{"location": "Paris"}')
+    provider = scripted(
+        [
+            ProviderState(S.QUEUED, "resp_1"),
+            ProviderState(S.REQUIRES_TOOLS, "resp_1", tool_calls=(weather,), usage=Usage(200, 20)),
+            ProviderState(S.QUEUED, "resp_2"),
+            ProviderState(S.COMPLETED, "resp_2", output_text="Sunny.", usage=Usage(400, 30, 200)),
+        ]
+    )
+    ctx = guarded_context(engine, provider, Clock(), spend)
+    run_id = insert_run(engine, owner_key_id=key_id)
+
+    # When it runs to the end
+    start_run(ctx, run_id)
+    fan_out = poll_run(ctx, run_id, 1)
+    assert isinstance(fan_out, FanOut)
+    for call_id in fan_out.call_ids:
+        execute_tool_call(ctx, run_id, call_id)
+    submitted = submit_outputs(ctx, run_id, 1)
+    assert isinstance(submitted, Later)
+    # the second turn holds the context it inherits (the first turn's 220 tokens) as well
+    assert spent(spend, f"run:{run_id}")[1] >= 220 * 10
+    assert poll_run(ctx, run_id, submitted.args[1]) == Nothing("completed")
+
+    # Then both turns were charged what they cost and no hold is left behind
+    first = 200 * 10 + 20 * 30
+    second = 200 * 10 + 200 * 10 + 30 * 30  # no cached price: cached input at the input rate
+    assert spent(spend, f"key:{key_id}") == (first + second, 0)
+    assert load(engine, run_id).cost_usd * 1_000_000 <= first + second
