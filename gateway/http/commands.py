@@ -132,7 +132,7 @@ def create_key(
 
 
 def list_keys(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False) -> None:
-    """Every key: name, shown prefix, scopes, created, revoked."""
+    """Every key: name, shown prefix, scopes, dollar budgets, created, revoked."""
     from workers.public.records import key_store
     from workers.public.runtime import new_session
 
@@ -146,14 +146,20 @@ def list_keys(as_json: Annotated[bool, typer.Option("--json", help="Print JSON."
                 "scopes": r.scopes.split(","),
                 "created_at": r.created_at,
                 "revoked_at": r.revoked_at,
+                "max_usd": r.max_usd,
+                "max_usd_day": r.max_usd_day,
+                "max_usd_month": r.max_usd_month,
+                "on_budget": r.on_budget,
             }
             for r in rows
         ]
         typer.echo(json.dumps(listed, default=str))
         return
-    table = Table("name", "prefix", "scopes", "created", "revoked")
+    table = Table("name", "prefix", "scopes", "budget", "created", "revoked")
     for r in rows:
-        table.add_row(r.name, r.prefix + "…", r.scopes, str(r.created_at), str(r.revoked_at or ""))
+        budget = _budget_text(key_store.budget_of(r))
+        created, revoked = str(r.created_at), str(r.revoked_at or "")
+        table.add_row(r.name, r.prefix + "…", r.scopes, budget, created, revoked)
     console.print(table)
 
 

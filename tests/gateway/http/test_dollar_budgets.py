@@ -120,12 +120,24 @@ def test_spend_shows_a_key_only_its_own_counters(env, real_redis: redis.Redis):
     operator = json.loads(runner.invoke(app, ["spend", "--json"]).output)
     assert {line["scope"] for line in operator} >= {f"key:{ids['a']}", f"key:{ids['b']}"}
 
+    # and the operators' /metrics shows every counter, with its limit where it has one
+    env.setenv("RUNQ_OPERATOR_PASSWORD", "s3cret-pass")
+    wiring.reset()
+    with TestClient(create_app()) as http:
+        scraped = http.get("/metrics", auth=("admin", "s3cret-pass")).text
+    assert f'runq_spend_usd{{scope="key:{ids["b"]}"}} 0.999' in scraped
+    assert f'runq_spend_limit_usd{{scope="key:{ids["a"]}"}} 10.0' in scraped
+    assert f'runq_spend_held_usd{{scope="key:{ids["a"]}"}} 0.0' in scraped
+
 
 def test_keys_budget_sets_and_clears_limits_and_refuses_bad_ones(env):
     make_keys(["a"])
     ok = runner.invoke(app, ["keys", "budget", "a", "--max-usd-month", "20", "--on-budget", "wait"])
     assert ok.exit_code == 0, ok.output
     assert "per month $20.00; over budget: wait" in ok.output
+    [listed] = json.loads(runner.invoke(app, ["keys", "list", "--json"]).output)
+    assert (listed["max_usd"], listed["max_usd_month"], listed["on_budget"]) == (None, 20.0, "wait")
+    assert "$20.00" in runner.invoke(app, ["keys", "list"]).output  # the table wraps
     bad = runner.invoke(app, ["keys", "budget", "a", "--max-usd", "-5"])
     assert bad.exit_code == 2 and "max_usd must be a positive number" in bad.output
     policy = runner.invoke(app, ["keys", "budget", "a", "--on-budget", "later"])
