@@ -61,18 +61,23 @@ def hold_micros(prompt_tokens: int, max_output_tokens: int, price: Price) -> int
     return math.ceil(total)
 
 
-def charge_micros(usage: Usage, price: Price) -> int:
-    """What a finished turn cost, rounded up to the micro-dollar."""
+def usage_micros(usage: Usage, price: Price) -> float:
+    """What a finished turn cost in micro-dollars, unrounded: fresh input, cached input (at
+    the cached rate if the model has one) and output, each at its rate."""
     cached_rate = (
         price.input_per_mtok if price.cached_input_per_mtok is None else price.cached_input_per_mtok
     )
     fresh_input = max(0, usage.input_tokens - usage.cached_tokens)
-    total = (
+    return (
         fresh_input * price.input_per_mtok
         + usage.cached_tokens * cached_rate
         + usage.output_tokens * price.output_per_mtok
     )
-    return math.ceil(total)
+
+
+def charge_micros(usage: Usage, price: Price) -> int:
+    """What a finished turn cost, rounded up to the micro-dollar."""
+    return math.ceil(usage_micros(usage, price))
 
 
 @dataclass(frozen=True, slots=True)
