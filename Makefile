@@ -58,6 +58,7 @@ lock:
 bench: $(STAMP)
 	$(PY) -m bench.limiter
 	$(PY) -m bench.cache
+	$(PY) -m bench.spend
 
 ## runq against naive Celery and the OpenAI Agents SDK, then target 4 (in flight) and 5 (ceiling)
 bench-peers: $(STAMP)

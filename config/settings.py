@@ -228,6 +228,18 @@ class LimitSettings(BaseSettings):
         default_factory=dict,
         description='Per-model limits, JSON: {"gpt-5.4": {"requests_per_min": 500, ...}}.',
     )
+    spend_hold_grace_s: float = Field(
+        300.0,
+        gt=0,
+        description="A dollar-budget hold outlives its run's deadline by this much, then frees "
+        "itself (a worker killed between hold and settle).",
+    )
+    budget_wait_s: float = Field(
+        10.0,
+        gt=0,
+        le=60,
+        description='A run whose key says on_budget "wait" asks for room again after this long.',
+    )
 
 
 class CacheSettings(BaseSettings):
@@ -446,9 +458,20 @@ def load_settings() -> Settings:
         raise ConfigError(f"invalid setting: {_first_problem(exc)}") from exc
 
 
+_JSON_VARIABLES = {
+    "prices": "RUNQ_MODEL_PRICES",
+    "model_limits": "RUNQ_MODEL_LIMITS",
+    "keys": "RUNQ_PROVIDER_KEYS",
+}
+"""The JSON settings, by field name, as the operator spells them."""
+
+
 def _first_problem(exc: ValidationError | SettingsError) -> str:
     if isinstance(exc, SettingsError):
-        return str(exc)  # e.g. error parsing value for field "model_limits" (not JSON)
+        # e.g. error parsing value for field "prices" (not JSON): name the variable too.
+        field = str(exc).split('"')[1] if str(exc).count('"') >= 2 else ""
+        variable = _JSON_VARIABLES.get(field)
+        return str(exc) if variable is None else f"{variable} is not valid JSON ({exc})"
     error = exc.errors()[0]
     where = ".".join(str(part) for part in error["loc"])
     return f"{where}: {error['msg']}"

@@ -22,6 +22,7 @@ from pydantic import BaseModel
 
 from workers.errors import ConfigError, UnknownAgent
 from workers.guardrails import Guardrail
+from workers.limits.spend import check_budget_usd
 from workers.model_routing import ModelRouting
 from workers.tools.mcp_servers import McpServer
 
@@ -120,6 +121,10 @@ class Agent:
             return self.instructions_from(metadata)
         return self.instructions
 
+    max_usd_per_day: float | None = None
+    """A dollar budget for all of this agent's runs per UTC day (every key together); its
+    model needs a price in RUNQ_MODEL_PRICES. None: no limit."""
+
 
 def schema_of(model: type[BaseModel]) -> dict[str, Any]:
     """A strict-mode JSON schema from a pydantic model, for `Agent.output_schema`."""
@@ -160,6 +165,10 @@ def register_agent(agent: Agent) -> Agent:
         raise ConfigError(
             f"agent {agent.name!r}: action_timeout_s must be positive, not {agent.action_timeout_s}"
         )
+    try:
+        check_budget_usd(agent.max_usd_per_day, "max_usd_per_day")
+    except ValueError as exc:
+        raise ConfigError(f"agent {agent.name!r}: {exc}") from None
     if not set(agent.approve_tools) <= set(agent.tools):
         extra = ", ".join(sorted(set(agent.approve_tools) - set(agent.tools)))
         raise ConfigError(f"agent {agent.name!r}: approve_tools names tools it lacks: {extra}")

@@ -19,6 +19,7 @@
     ├── RunNotFound                  no run has that id
     ├── ScheduleNotFound             no schedule of this caller has that id
     ├── StartTimeRefused             a run_at in the past or too far ahead
+    ├── PriceMissing                 a budgeted run's model has no price to count it by
     ├── ObjectNotFound               no assistant, thread or message has that id (for this key)
     ├── UnsupportedFeature           an Assistants API feature runq does not have
     ├── NothingToRun                 a run was asked for a thread with no new message
@@ -164,6 +165,13 @@ class ScheduleNotFound(RunqError):
 
     http_status = 404
     exit_code = ExitCode.NOT_FOUND
+
+
+class PriceMissing(RunqError):
+    """A run under a dollar budget uses a model with no price in RUNQ_MODEL_PRICES."""
+
+    http_status = 422
+    exit_code = ExitCode.BAD_USAGE
 
 
 class ToolNameTaken(RunqError):

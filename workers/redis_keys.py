@@ -83,3 +83,18 @@ def webhook_seen_key(prefix: str, digest: str) -> str:
     """An OpenAI webhook id already processed (sha256 of the id), kept for its signature's
     window so a replay is acknowledged and ignored."""
     return f"{prefix}:webhook-seen:{digest}"
+
+
+def spend_totals_key(prefix: str, scope: str) -> str:
+    """The hash of one dollar-budget counter (`spend.lua`): spent, held, and its live holds."""
+    return f"{prefix}:spend:{scope}"
+
+
+def spend_holds_key(prefix: str, scope: str) -> str:
+    """The zset of one counter's live holds, scored by their expiry in ms."""
+    return f"{prefix}:spendholds:{scope}"
+
+
+def spend_hold_key(prefix: str, hold_id: str) -> str:
+    """The record of one turn's hold: its amount, and whether it was settled."""
+    return f"{prefix}:spendhold:{hold_id}"

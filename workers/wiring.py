@@ -30,12 +30,14 @@ from workers.db.migrate import migrates_itself, upgrade_to_head
 from workers.errors import ConfigError
 from workers.limits.clearance import Clearance, LimitTable, NoLimits, SharedBudget
 from workers.limits.limiter import RedisRateLimiter
+from workers.limits.spend_store import RedisSpend
 from workers.limits.token_bucket import Limits
 from workers.providers.assistants import AssistantsProvider
 from workers.providers.chat import ChatProvider
 from workers.providers.interface import Provider
 from workers.providers.responses import ResponsesProvider
 from workers.redis_keys import fingerprint_api_key
+from workers.runs.budget_guard import BudgetGuard, NoBudgets, SpendGuard
 from workers.runs.context import NoTurnTimes, StepContext, TurnTimes
 from workers.runs.events import RedisRunEvents
 from workers.runs.state import RunPolicy
@@ -256,10 +258,7 @@ def get_step_context() -> StepContext:
         tool_grace_s=settings.tools.grace_s,
         cache=get_response_cache() if settings.redis.url else None,
         base_url=settings.provider.base_url or "https://api.openai.com/v1",
-        prices={
-            model: Price(p.input_per_mtok, p.output_per_mtok, p.cached_input_per_mtok)
-            for model, p in settings.provider.prices.items()
-        },
+        prices=_prices(settings),
         breakers=_breakers(settings) if settings.redis.url else None,
         tool_retries=settings.tools.retries,
         max_deliveries=settings.runs.max_deliveries,
@@ -269,7 +268,31 @@ def get_step_context() -> StepContext:
         sweep_grace_s=settings.runs.recovery_grace_s,
         max_countdown_s=settings.runs.max_countdown_s,
         provider_within=provider_for,
+        budgets=_budgets(settings),
+        budget_wait_s=settings.limits.budget_wait_s,
     )
+
+
+def _budgets(settings: Settings) -> BudgetGuard:
+    """Dollar budgets on the shared Redis (nothing counted without one)."""
+    if not settings.redis.url:
+        return NoBudgets()
+    return SpendGuard(
+        RedisSpend(get_redis(), prefix=settings.redis.prefix),
+        _prices(settings),
+        now_ms=lambda: int(time.time() * 1000),
+        max_output_tokens=lambda agent: (
+            agent.max_output_tokens or settings.provider.default_max_output_tokens
+        ),
+        hold_grace_s=settings.limits.spend_hold_grace_s,
+    )
+
+
+def _prices(settings: Settings) -> dict[str, Price]:
+    return {
+        model: Price(p.input_per_mtok, p.output_per_mtok, p.cached_input_per_mtok)
+        for model, p in settings.provider.prices.items()
+    }
 
 
 def _turn_times(settings: Settings) -> TurnTimes:

@@ -14,6 +14,7 @@ from prometheus_client.registry import Collector
 
 from gateway.dashboard.auth import Operator
 from gateway.dashboard.fleet_collector import FleetCollector
+from gateway.dashboard.spend_collector import SpendCollector
 from workers.public import runtime
 
 
@@ -22,6 +23,7 @@ def build_metrics_router() -> APIRouter:
     served = CollectorRegistry(auto_describe=False)
     served.register(_ProcessFamiliesExcept(FLEET_FAMILIES))
     served.register(FleetCollector(runtime.get_redis, runtime.new_session))
+    served.register(SpendCollector(runtime.new_session))
     router = APIRouter()
 
     @router.get("/metrics", include_in_schema=False)

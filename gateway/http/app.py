@@ -29,6 +29,7 @@ from gateway.http import (
     routes_actions,
     routes_runs,
     routes_schedules,
+    routes_spend,
     routes_threads,
     webhooks,
 )
@@ -70,6 +71,7 @@ def create_app() -> FastAPI:
         events,
         routes_schedules,
         routes_threads,
+        routes_spend,
         webhooks,
         health,
     )

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import signal
 from types import FrameType
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -14,6 +14,11 @@ from rich.table import Table
 
 from config.exit_codes import ExitCode
 from gateway.entry_errors import guarded
+
+if TYPE_CHECKING:
+    from workers.public.records import key_store
+
+    KeyBudget = key_store.KeyBudget
 
 console = Console()
 keys_app = typer.Typer(help="API keys for the HTTP API (stored hashed).", no_args_is_help=True)
@@ -25,7 +30,27 @@ def register(app: typer.Typer) -> None:
     keys_app.command("create")(guarded(create_key))
     keys_app.command("list")(guarded(list_keys))
     keys_app.command("revoke")(guarded(revoke_key))
+    keys_app.command("budget")(guarded(budget_key))
     app.add_typer(keys_app, name="keys")
+    app.command("spend")(guarded(show_spend))
+
+
+MaxUsd = Annotated[
+    float | None, typer.Option("--max-usd", help="Dollar budget of the key's runs in all.")
+]
+MaxUsdDay = Annotated[
+    float | None, typer.Option("--max-usd-day", help="Dollar budget per UTC day.")
+]
+MaxUsdMonth = Annotated[
+    float | None, typer.Option("--max-usd-month", help="Dollar budget per UTC month.")
+]
+OnBudget = Annotated[
+    str,
+    typer.Option(
+        "--on-budget",
+        help='A turn that does not fit: "fail" its run (reason budget) or "wait" for room.',
+    ),
+]
 
 
 def serve(
@@ -73,6 +98,10 @@ def create_key(
             "events), admin (everything). Repeatable; default: submit and read.",
         ),
     ] = None,
+    max_usd: MaxUsd = None,
+    max_usd_day: MaxUsdDay = None,
+    max_usd_month: MaxUsdMonth = None,
+    on_budget: OnBudget = "fail",
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Create a key and print it once: only its hash is stored."""
@@ -81,10 +110,15 @@ def create_key(
     from workers.public.records import key_store
     from workers.public.runtime import new_session
 
+    budget = key_store.KeyBudget(max_usd, max_usd_day, max_usd_month, on_budget)
+    try:
+        budget.checked()
+    except ConfigError as exc:
+        raise CommandFailed(str(exc), ExitCode.BAD_USAGE) from exc
     try:
         with new_session() as session:
             row, key = key_store.create_key(
-                session, name=name, scopes=scope or key_store.DEFAULT_SCOPES
+                session, name=name, scopes=scope or key_store.DEFAULT_SCOPES, budget=budget
             )
     except ConfigError as exc:  # the name is taken: one line (JSON with --json), exit 2
         message = f"{exc}; a key is shown only once: use the one you saved, or `runq keys "
@@ -98,7 +132,7 @@ def create_key(
 
 
 def list_keys(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False) -> None:
-    """Every key: name, shown prefix, scopes, created, revoked."""
+    """Every key: name, shown prefix, scopes, dollar budgets, created, revoked."""
     from workers.public.records import key_store
     from workers.public.runtime import new_session
 
@@ -112,14 +146,20 @@ def list_keys(as_json: Annotated[bool, typer.Option("--json", help="Print JSON."
                 "scopes": r.scopes.split(","),
                 "created_at": r.created_at,
                 "revoked_at": r.revoked_at,
+                "max_usd": r.max_usd,
+                "max_usd_day": r.max_usd_day,
+                "max_usd_month": r.max_usd_month,
+                "on_budget": r.on_budget,
             }
             for r in rows
         ]
         typer.echo(json.dumps(listed, default=str))
         return
-    table = Table("name", "prefix", "scopes", "created", "revoked")
+    table = Table("name", "prefix", "scopes", "budget", "created", "revoked")
     for r in rows:
-        table.add_row(r.name, r.prefix + "…", r.scopes, str(r.created_at), str(r.revoked_at or ""))
+        budget = _budget_text(key_store.budget_of(r))
+        created, revoked = str(r.created_at), str(r.revoked_at or "")
+        table.add_row(r.name, r.prefix + "…", r.scopes, budget, created, revoked)
     console.print(table)
 
 
@@ -134,3 +174,62 @@ def revoke_key(name: Annotated[str, typer.Argument(help="The key's name.")]) -> 
         console.print(f"[red]no live key called {name!r}[/] (see `runq keys list`)")
         raise typer.Exit(ExitCode.NOT_FOUND)
     console.print(f"key {name} revoked")
+
+
+def budget_key(
+    name: Annotated[str, typer.Argument(help="The key's name.")],
+    max_usd: MaxUsd = None,
+    max_usd_day: MaxUsdDay = None,
+    max_usd_month: MaxUsdMonth = None,
+    on_budget: OnBudget = "fail",
+) -> None:
+    """Set a key's dollar budgets (a limit left out is removed); its next turns use them."""
+    from gateway.entry_errors import CommandFailed
+    from workers.errors import ConfigError
+    from workers.public.records import key_store
+    from workers.public.runtime import new_session
+
+    budget = key_store.KeyBudget(max_usd, max_usd_day, max_usd_month, on_budget)
+    try:
+        with new_session() as session:
+            row = key_store.set_budget(session, name=name, budget=budget)
+    except ConfigError as exc:
+        raise CommandFailed(str(exc), ExitCode.BAD_USAGE) from exc
+    if row is None:
+        console.print(f"[red]no live key called {name!r}[/] (see `runq keys list`)")
+        raise typer.Exit(ExitCode.NOT_FOUND)
+    console.print(f"key {name}: {_budget_text(budget)}")
+
+
+def _budget_text(budget: KeyBudget) -> str:
+    limits = [
+        f"{label} ${value:.2f}"
+        for label, value in (
+            ("in all", budget.max_usd),
+            ("per day", budget.max_usd_day),
+            ("per month", budget.max_usd_month),
+        )
+        if value is not None
+    ]
+    return (", ".join(limits) or "no limits") + f"; over budget: {budget.on_budget}"
+
+
+def show_spend(
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Dollars spent and held per key (in all, per UTC day and month) and per agent and day."""
+    from dataclasses import asdict
+
+    from workers.public.runtime import new_session
+    from workers.public.spend import fleet_spend
+
+    with new_session() as session:
+        lines = fleet_spend(session)
+    if as_json:
+        typer.echo(json.dumps([asdict(line) for line in lines]))
+        return
+    table = Table("scope", "spent $", "held $", "limit $")
+    for line in lines:
+        limit = "" if line.limit_usd is None else f"{line.limit_usd:.2f}"
+        table.add_row(line.scope, f"{line.spent_usd:.4f}", f"{line.held_usd:.4f}", limit)
+    console.print(table)

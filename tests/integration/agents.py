@@ -195,3 +195,13 @@ register_agent(
 register_agent(
     Agent(name="caller-agent", model="gpt-test", tools=("crm_lookup",), max_output_tokens=256)
 )
+
+# test_dollar_budgets: the only agent on the priced `gpt-budget` model.
+register_agent(
+    Agent(
+        name="budget-agent",
+        model="gpt-budget",
+        tools=("get_weather",),
+        max_output_tokens=100,
+    )
+)

@@ -63,13 +63,17 @@ SECRETS = {
     "RUNQ_OPERATOR_PASSWORD": "op-it-SECRET-password-9d1f",
 }
 METRICS_PRICE = {"gpt-metrics": {"input_per_mtok": 2.0, "output_per_mtok": 8.0}}
+# test_dollar_budgets: dear enough that a $1 key budget binds within a few hundred runs.
+BUDGET_PRICE = {"gpt-budget": {"input_per_mtok": 50.0, "output_per_mtok": 200.0}}
 FLEET_ENV |= {
     "OPENAI_API_KEY": SECRETS["OPENAI_API_KEY"],
     "RUNQ_PROVIDER_KEYS": json.dumps({"second": SECRETS["provider key"]}),
     "RUNQ_CALLBACK_SECRET": SECRETS["RUNQ_CALLBACK_SECRET"],
     "RUNQ_OPERATOR_PASSWORD": SECRETS["RUNQ_OPERATOR_PASSWORD"],
     "RUNQ_LOG_FORMAT": "json",
-    "RUNQ_MODEL_PRICES": json.dumps(METRICS_PRICE),
+    "RUNQ_MODEL_PRICES": json.dumps(METRICS_PRICE | BUDGET_PRICE),
+    # A key whose runs wait for budget room asks again after a second, not ten.
+    "RUNQ_BUDGET_WAIT_S": "1",
 }
 FLEET_LOGLEVEL = "INFO"
 TERMINAL = {"completed", "failed", "cancelled", "expired"}
@@ -151,9 +155,14 @@ def configure_simulator(stack: LocalStack, **changes: Any) -> None:
 
 
 def enqueue_batch(
-    inputs: list[str], agent: str = "assistant", cache: bool | None = None, **job: Any
+    inputs: list[str],
+    agent: str = "assistant",
+    cache: bool | None = None,
+    owner_key_id: str = "",
+    **job: Any,
 ) -> str:
-    """Enqueue one run per input, all in a new batch; returns the batch id."""
+    """Enqueue one run per input, all in a new batch (owned by `owner_key_id`, if any);
+    returns the batch id."""
     import tests.integration.agents  # noqa: F401  (declares the test agents here too)
     from workers import wiring
     from workers.public.enqueue import enqueue_run
@@ -166,6 +175,7 @@ def enqueue_batch(
                 session,
                 JobCreate(agent=agent, input=text, batch_id=batch_id, cache=cache, **job),
                 default_deadline_s=300,
+                owner_key_id=owner_key_id,
             )
     return batch_id
 

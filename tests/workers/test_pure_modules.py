@@ -18,6 +18,7 @@ PURE_MODULES = (
     "workers/runs/turn_estimate.py",
     "workers/limits/token_bucket.py",
     "workers/limits/queue_slot.py",
+    "workers/limits/spend.py",
     "workers/cache/cache_key.py",
     "workers/redis_keys.py",
     "workers/runs/usage.py",

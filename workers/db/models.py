@@ -133,6 +133,8 @@ class Run(SQLModel, table=True):
     # When the caller asked the run to start (None: at once). Until then it is pending and
     # parked at this time, holding no worker slot and no broker message.
     run_at: datetime | None = Field(default=None, sa_column=_utc_column())
+    # The run's own dollar budget (None: none): each model turn holds its worst case first.
+    max_cost_usd: float | None = None
 
 
 class ToolCall(SQLModel, table=True):
@@ -173,6 +175,12 @@ class ApiKey(SQLModel, table=True):
     scopes: str = Field(default="submit,read", sa_column_kwargs={"server_default": "submit,read"})
     created_at: datetime = Field(default_factory=utcnow, sa_column=_utc_column(False))
     revoked_at: datetime | None = Field(default=None, sa_column=_utc_column())
+    # Dollar budgets of the key's runs (None: no limit): in all, per UTC day, per UTC month.
+    max_usd: float | None = None
+    max_usd_day: float | None = None
+    max_usd_month: float | None = None
+    # What a run does when a turn does not fit: "fail" (reason budget) or "wait" for room.
+    on_budget: str = Field(default="fail", sa_column_kwargs={"server_default": "fail"})
 
 
 class CallbackAttempt(SQLModel, table=True):

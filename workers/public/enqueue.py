@@ -17,8 +17,14 @@ from config.settings import get_settings
 from workers.agents import Agent, BusyThreadPolicy, get_agent
 from workers.callbacks.address_guard import check_callback_url
 from workers.db import store, thread_store
-from workers.db.models import Run, utcnow
-from workers.errors import IdempotencyConflict, StartTimeRefused, ThreadBusy, ToolNameTaken
+from workers.db.models import ApiKey, Run, utcnow
+from workers.errors import (
+    IdempotencyConflict,
+    PriceMissing,
+    StartTimeRefused,
+    ThreadBusy,
+    ToolNameTaken,
+)
 from workers.model_routing import choose_model
 from workers.public.schemas import JobCreate
 from workers.public.thread_names import scoped_thread_key
@@ -61,13 +67,15 @@ def record_run(
             f"tools {', '.join(taken)} are already agent {agent.name!r}'s own tools; give your "
             "caller-executed tools other names"
         )
+    model = choose_model(agent.model, agent.routing, job.input, job.model_hint)
+    check_priced(session, agent, model, owner_key_id, job.max_cost_usd)
     thread_id = _thread_for(session, job, agent, owner_key_id, now)
     run, created = ledger.open_run(
         session,
         agent=agent.name,
         input_text=job.input,
         provider=agent.provider,
-        model=choose_model(agent.model, agent.routing, job.input, job.model_hint),
+        model=model,
         deadline_at=starts_at + timedelta(seconds=job.deadline_s or default_deadline_s),
         idempotency_key=job.idempotency_key,
         batch_id=job.batch_id,
@@ -81,8 +89,35 @@ def record_run(
         caller_tools=_caller_tools_json(job),
         run_at=job.run_at,
         guard=guard,
+        max_cost_usd=job.max_cost_usd,
     )
     return (run if created else replayed_run(run, body_hash)), created
+
+
+def check_priced(
+    session: Session, agent: Agent, model: str, owner_key_id: str, max_cost_usd: float | None
+) -> None:
+    """A run under any dollar budget (its own, its key's, its agent's) needs its model's
+    price: counted as free it could overrun. Raises PriceMissing naming the model."""
+    if model in get_settings().provider.prices:
+        return
+    key = session.get(ApiKey, owner_key_id) if owner_key_id else None
+    budgets = {
+        "the run's max_cost_usd": max_cost_usd,
+        f"agent {agent.name!r}'s max_usd_per_day": agent.max_usd_per_day,
+    }
+    if key is not None:
+        budgets |= {
+            f"key {key.name!r}'s max_usd": key.max_usd,
+            f"key {key.name!r}'s max_usd_day": key.max_usd_day,
+            f"key {key.name!r}'s max_usd_month": key.max_usd_month,
+        }
+    named = [name for name, usd in budgets.items() if usd is not None]
+    if named:
+        raise PriceMissing(
+            f"model {model!r} has no price in RUNQ_MODEL_PRICES, so {named[0]} cannot be "
+            "counted; add its price, or run without that budget"
+        )
 
 
 def _caller_tools_json(job: JobCreate) -> str | None:

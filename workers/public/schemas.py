@@ -22,6 +22,7 @@ from pydantic import (
     model_validator,
 )
 
+from workers.limits.spend import MAX_BUDGET_USD, check_budget_usd
 from workers.model_routing import ModelHint
 from workers.public.thread_names import THREAD_NAME_RULE, check_thread_name
 
@@ -115,6 +116,19 @@ class RunCreate(BaseModel):
         "deadline counts from then. Not in the past, at most RUNQ_MAX_RUN_AT_DAYS ahead.",
     )
 
+    max_cost_usd: float | None = Field(
+        default=None,
+        description="The run's own dollar budget: each model turn first holds its worst-case "
+        "cost (prompt + max output tokens at RUNQ_MODEL_PRICES); a turn that does not fit ends "
+        'the run failed with a reason starting "budget:". Above 0, at most '
+        f"{MAX_BUDGET_USD:,.0f}.",
+    )
+
+    @field_validator("max_cost_usd")
+    @classmethod
+    def _sane_budget(cls, value: float | None) -> float | None:
+        return check_budget_usd(value, "max_cost_usd")
+
     @field_validator("run_at")
     @classmethod
     def _run_at_is_aware(cls, value: datetime | None) -> datetime | None:
@@ -145,6 +159,8 @@ class RunCreate(BaseModel):
         body = self.model_dump(mode="json", include=set(RunCreate.model_fields))
         if not body["tools"]:
             del body["tools"]  # the hash of a run without caller tools stays as it was
+        if body["max_cost_usd"] is None:
+            del body["max_cost_usd"]  # likewise for a run without a budget of its own
         canonical = json.dumps(body, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(canonical.encode()).hexdigest()
 
@@ -251,6 +267,9 @@ class RunPublic(BaseModel):
     finished_at: datetime | None
     deadline_at: datetime
     run_at: datetime | None = None
+    max_cost_usd: float | None = None
+    """The run's own dollar budget, if it has one (a failed run's error starts "budget:"
+    when a turn did not fit a budget)."""
 
 
 class RunList(BaseModel):
@@ -275,3 +294,21 @@ class ApiError(BaseModel):
 
     error: str
     detail: Any = None
+
+
+class SpendLinePublic(BaseModel):
+    """One dollar counter: `key:<id>` (in all), `key:<id>:day:<YYYY-MM-DD>`,
+    `key:<id>:month:<YYYY-MM>` (UTC), or `agent:<name>:day:<YYYY-MM-DD>`."""
+
+    scope: str
+    spent_usd: float
+    held_usd: float
+    """Worst cases held by model turns in flight, settled to their cost when they end."""
+    limit_usd: float | None
+    """None: no limit on this counter."""
+
+
+class SpendPublic(BaseModel):
+    """What a key has spent, per counter."""
+
+    lines: list[SpendLinePublic]

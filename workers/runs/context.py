@@ -18,6 +18,7 @@ from workers.agents import Agent
 from workers.db.statuses import RunStatus
 from workers.limits.clearance import Clearance
 from workers.providers.interface import Provider
+from workers.runs.budget_guard import BudgetGuard, NoBudgets
 from workers.runs.state import RunPolicy
 from workers.runs.usage import Price
 from workers.tools.breaker_store import ToolBreakers
@@ -136,6 +137,10 @@ class StepContext:
     comes before the sweep could look)."""
     max_countdown_s: float | None = None
     """The longest broker countdown; a longer wait is parked for the sweep to send."""
+    budgets: BudgetGuard = field(default_factory=NoBudgets)
+    """Dollar budgets: every model request holds its worst case first, settled after."""
+    budget_wait_s: float = 10.0
+    """How long a run whose key waits for budget room sleeps before it asks again."""
     provider_within: Callable[[Agent, float], Provider] | None = None
     """The agent's provider with its request timeout capped at the given seconds (what is
     left of the run's deadline); None: `provider_for` as is."""

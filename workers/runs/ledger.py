@@ -118,6 +118,7 @@ def open_run(
     run_at: datetime | None = None,
     guard: Callable[[Session, Run], bool] | None = None,
     run_id: str | None = None,
+    max_cost_usd: float | None = None,
 ) -> tuple[Run, bool]:
     """Insert a pending run; with an idempotency key this owner used before, return that
     run instead. Returns (run, created).
@@ -155,6 +156,7 @@ def open_run(
         metadata_json=metadata_json,
         callback_url=callback_url,
         caller_tools=caller_tools,
+        max_cost_usd=max_cost_usd,
     )
     if run_id is not None:
         run.id = run_id

@@ -24,11 +24,13 @@ from workers.db.models import Run, ToolCall
 from workers.db.statuses import RunStatus, ToolCallStatus
 from workers.errors import IllegalTransition, ProviderError, ProviderRateLimited, ProviderTimedOut
 from workers.guardrails import first_tripped
+from workers.limits import spend
 from workers.observability import events
 from workers.providers.interface import Provider, ProviderState, ProviderStatus, ToolOutput
 from workers.providers.metered import MeteredProvider
 from workers.runs import gates, handoffs, ledger
 from workers.runs.answers import complete_from_cache
+from workers.runs.budget_guard import OverBudget
 from workers.runs.context import FanOut, Later, Next, Nothing, StepContext, StepName
 from workers.runs.lease import lease_until, leased
 from workers.runs.ledger import NO_CHANGES, Due
@@ -258,13 +260,22 @@ def _call(
     tokens: int,
     *,
     claim: Callable[[], Later] | None = None,
+    hold_as: str | None = None,
 ) -> ProviderState | Next:
     """Ask the limiter, claim the step, make one provider call under a lease, and turn a
     failure into the next step.
 
     `claim` moves the run into the step (fenced) once the limiter clears it and returns the
     message that retries the claimed step. While the request is in flight the run's lease
-    keeps the sweep from re-sending a live step; the request may not outlive the deadline."""
+    keeps the sweep from re-sending a live step; the request may not outlive the deadline.
+    A request that sends tokens first holds its worst-case cost on the run's dollar budgets
+    (`hold_as`, default the turn in flight); one that does not fit never goes out."""
+    hold = hold_as or _hold_id(run)
+    if tokens > 0:
+        max_output = agent.max_output_tokens or ctx.default_max_output_tokens
+        over = ctx.budgets.hold(session, run, agent, hold, max(0, tokens - max_output))
+        if over is not None:
+            return _over_budget(ctx, session, run, agent, over, retry)
     key_id = ctx.api_key_id_for(agent)
     wait_s = ctx.clearance.wait_s(model=run.model, api_key_id=key_id, tokens=tokens)
     if wait_s > 0:
@@ -297,8 +308,29 @@ def _call(
             ledger.count_attempt(session, run, due=due)
             return replace(retry, after_s=step.after_s, due_recorded=True, parked=due.parked)
         assert isinstance(step, Fail)
+        # What the failed request cost is unknown: its hold becomes spend (the worst case),
+        # never a silent overrun.
+        ctx.budgets.settle(run, agent, hold, None)
         end_run(ctx, session, run, agent, step)
         return Nothing(step.reason, ended=step.status)
+
+
+def _hold_id(run: Run) -> str:
+    """The budget hold of the run's model turn in flight (see `spend.hold_id`)."""
+    return spend.hold_id(run.id, run.turn, run.output_retries_used)
+
+
+def _over_budget(
+    ctx: StepContext, session: Session, run: Run, agent: Agent, over: OverBudget, retry: Later
+) -> Next:
+    """A turn that does not fit a dollar budget: wait for room if the key says so and the
+    deadline leaves time to, else the run fails with the reason (it starts "budget:")."""
+    wait_until = ctx.now() + timedelta(seconds=ctx.budget_wait_s)
+    if over.wait and wait_until < run.deadline_at:
+        return replace(retry, after_s=ctx.budget_wait_s)
+    step = Fail(over.reason)
+    end_run(ctx, session, run, agent, step)
+    return Nothing(step.reason, ended=step.status)
 
 
 def _advance(
@@ -487,7 +519,9 @@ def _ask_to_correct(
     def correct(provider: Provider) -> ProviderState:
         return provider.send_correction(ref, step.text, message, request)
 
-    outcome = _call(ctx, session, run, agent, correct, retry, tokens, claim=claim)
+    # The correction is a turn of its own: its hold is named as the turn will be counted.
+    hold_as = spend.hold_id(run.id, run.turn, run.output_retries_used + 1)
+    outcome = _call(ctx, session, run, agent, correct, retry, tokens, claim=claim, hold_as=hold_as)
     if not isinstance(outcome, ProviderState):
         return outcome
     log.info("run %s: answer failed its schema; asked the model to correct it", run.id)
@@ -512,9 +546,11 @@ def _policy_of(ctx: StepContext, agent: Agent) -> RunPolicy:
 
 def _settle(ctx: StepContext, run: Run, agent: Agent, state: ProviderState) -> None:
     """A turn ended: give the limiter what the provider counted in place of the reservation,
-    and add how long the turn took to the model's history (the poll plan reads it)."""
+    swap the turn's dollar hold for its cost, and add how long the turn took to the model's
+    history (the poll plan reads it)."""
     if state.duration_s is not None:
         ctx.turn_times.record(run.model, state.duration_s)
+    ctx.budgets.settle(run, agent, _hold_id(run), state.usage)
     max_output = agent.max_output_tokens or ctx.default_max_output_tokens
     counted = None if state.usage is None else provider_counted_tokens(state.usage, max_output)
     ctx.clearance.settle(

@@ -7,6 +7,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from workers.limits.spend import usage_micros
 from workers.providers.interface import TurnRequest, Usage
 
 # About four characters per token for English text and JSON: the classic rule of thumb.
@@ -75,16 +76,8 @@ def cost_usd(usage: Usage, price: Price | None) -> float:
     """What `usage` cost at `price` (0 when the model has no price configured)."""
     if price is None:
         return 0.0
-    cached_rate = (
-        price.input_per_mtok if price.cached_input_per_mtok is None else price.cached_input_per_mtok
-    )
-    fresh_input = max(0, usage.input_tokens - usage.cached_tokens)
-    total = (
-        fresh_input * price.input_per_mtok
-        + usage.cached_tokens * cached_rate
-        + usage.output_tokens * price.output_per_mtok
-    )
-    return total / 1_000_000
+    # The same sum the dollar budgets charge (rounded up there), so the two never disagree.
+    return usage_micros(usage, price) / 1_000_000
 
 
 def keep_newest_within(

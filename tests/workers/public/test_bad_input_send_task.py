@@ -21,6 +21,7 @@ def sent(tmp_path, monkeypatch):
     monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'runq.db'}")
     monkeypatch.delenv("REDIS_URL", raising=False)
     monkeypatch.delenv("RUNQ_AGENT_MODULES", raising=False)
+    monkeypatch.delenv("RUNQ_MODEL_PRICES", raising=False)
     wiring.reset()
     messages: list = []
     monkeypatch.setattr(workers.public.enqueue, "send_start", messages.append)
@@ -39,6 +40,8 @@ def sent(tmp_path, monkeypatch):
         ({**OK, "idempotency_key": 42}, "idempotency_key"),
         ({**OK, "deadline_s": -1}, "deadline_s"),
         ({**OK, "thread_key": "user\x00"}, "a thread key is 1-128 characters"),
+        ({**OK, "max_cost_usd": -1}, "max_cost_usd must be a positive number"),
+        ({**OK, "max_cost_usd": 5}, "has no price in RUNQ_MODEL_PRICES"),
     ],
     ids=[
         "nul-in-key",
@@ -49,6 +52,8 @@ def sent(tmp_path, monkeypatch):
         "key-not-text",
         "negative-deadline",
         "nul-in-thread-key",
+        "negative-budget",
+        "budget-without-price",
     ],
 )
 def test_a_bad_send_task_payload_is_a_failed_run_that_says_why(sent, payload, reason):
