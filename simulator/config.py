@@ -33,6 +33,9 @@ class SimulatorConfig:
     latency_jitter: float = 0.0
     """Each model turn takes `latency_ms` times a factor drawn uniformly from 1 ± this (0 to 1),
     from random.Random(seed): real turns vary, and a fixed latency flatters a fixed poll delay."""
+    flex_unavailable_rate: float = 0.0
+    """Fraction of `service_tier="flex"` creates refused 429 `resource_unavailable` (flex
+    had no capacity), drawn from random.Random(seed)."""
     sync_latency: bool = False
     """Synchronous responses wait out the turn's latency before answering, as a real model does
     (off by default so tests of the sync surface stay instant)."""
@@ -52,13 +55,14 @@ def apply_overrides(config: SimulatorConfig, changes: Mapping[str, Any]) -> Simu
             _require_int(name, changes[name], minimum=0)
     if "seed" in changes:
         _require_int("seed", changes["seed"], minimum=None)
-    for name in ("fault_5xx_rate", "latency_jitter"):
+    for name in ("fault_5xx_rate", "latency_jitter", "flex_unavailable_rate"):
         if name in changes:
             _require_fraction(name, changes[name])
     _require_types(changes)
     updated = dataclasses.replace(config, **changes)
     updated.fault_5xx_rate = float(updated.fault_5xx_rate)
     updated.latency_jitter = float(updated.latency_jitter)
+    updated.flex_unavailable_rate = float(updated.flex_unavailable_rate)
     return updated
 
 

@@ -46,6 +46,8 @@ class ResponseRecord:
     usage: dict[str, Any]
     timeline: Timeline
     is_cancelled: bool = False
+    service_tier: str = "default"
+    prompt_cache_key: str | None = None
 
 
 @dataclass(slots=True)
@@ -83,6 +85,10 @@ class Stats:
     webhooks_sent: int = 0
     """Signed response.* webhooks posted to the configured webhook_url."""
     http_429: int = 0
+    flex_unavailable: int = 0
+    """Flex creates refused 429 resource_unavailable (flex_unavailable_rate)."""
+    prompt_cache_hits: int = 0
+    """Creates whose prefix (instructions + tools) came from the prompt cache."""
     http_5xx: int = 0
     tokens_charged: int = 0
     """Tokens the TPM limiter charged up front (estimated input + max_output_tokens or 256)."""
@@ -111,10 +117,15 @@ class SimulatorState:
     limiter: RateLimiter = field(default_factory=RateLimiter)
     faults: FaultInjector = field(init=False)
     latency_rng: random.Random = field(init=False)
+    tier_rng: random.Random = field(init=False)
+    """Draws which flex requests find no capacity (seeded)."""
+    prompt_cache: set[tuple[str, str]] = field(default_factory=set)
+    """(prompt_cache_key, prefix digest) pairs seen: the next such request hits the cache."""
 
     def __post_init__(self) -> None:
         self.faults = FaultInjector(self.config.seed)
         self.latency_rng = random.Random(self.config.seed)
+        self.tier_rng = random.Random(self.config.seed)
 
     def draw_latency_ms(self) -> int:
         """One model turn's latency: `latency_ms` spread by `latency_jitter` (seeded)."""
@@ -132,10 +143,13 @@ class SimulatorState:
         self.limiter.clear()
         self.faults.reseed(self.config.seed)
         self.latency_rng.seed(self.config.seed)
+        self.tier_rng.seed(self.config.seed)
+        self.prompt_cache.clear()
 
     def retune(self, config: SimulatorConfig) -> None:
         """Switch to a new config; a new seed restarts the fault sequence."""
         if config.seed != self.config.seed:
             self.faults.reseed(config.seed)
             self.latency_rng.seed(config.seed)
+            self.tier_rng.seed(config.seed)
         self.config = config

@@ -20,6 +20,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from workers.errors import ConfigError, UnknownAgent
+from workers.lanes import LANE_NAMES, Lane
 from workers.model_routing import ModelRouting
 
 
@@ -94,6 +95,9 @@ class Agent:
     """How long a turn may wait for approvals or caller outputs; None: until the run's
     deadline. Then `on_action_timeout` applies."""
     on_action_timeout: ActionTimeout = ActionTimeout.REJECT
+    lane: Lane = Lane.STANDARD
+    """The agent's runs' slack (a run may name its own): interactive, standard, flex or batch
+    (see `workers.lanes`)."""
 
 
 def schema_of(model: type[BaseModel]) -> dict[str, Any]:
@@ -131,6 +135,10 @@ def register_agent(agent: Agent) -> Agent:
     """Make `agent` known by name; registering a name twice replaces it (latest wins)."""
     if agent.provider not in ("responses", "chat", "assistants"):
         raise ConfigError(f"agent {agent.name!r}: unknown provider {agent.provider!r}")
+    if agent.lane not in tuple(Lane):
+        raise ConfigError(
+            f"agent {agent.name!r}: unknown lane {agent.lane!r}; lanes are: {LANE_NAMES}"
+        )
     if agent.action_timeout_s is not None and not agent.action_timeout_s > 0:
         raise ConfigError(
             f"agent {agent.name!r}: action_timeout_s must be positive, not {agent.action_timeout_s}"

@@ -259,6 +259,7 @@ def get_step_context() -> StepContext:
             model: Price(p.input_per_mtok, p.output_per_mtok, p.cached_input_per_mtok)
             for model, p in settings.provider.prices.items()
         },
+        lane_price_multipliers=settings.provider.lane_price_multipliers,
         breakers=_breakers(settings) if settings.redis.url else None,
         tool_retries=settings.tools.retries,
         max_deliveries=settings.runs.max_deliveries,

@@ -127,6 +127,10 @@ class Run(SQLModel, table=True):
     # The next step waits longer than a broker countdown may (the visibility timeout stays
     # short): no message was sent, the sweep sends it at `next_due_at`, not as a recovery.
     parked: bool = Field(default=False, sa_column_kwargs={"server_default": sa_false()})
+    # The run's lane (workers.lanes), and where its turns went when that lane had no
+    # capacity (a flex run that fell back to standard); priced at the lane it was served in.
+    lane: str = Field(default="standard", sa_column_kwargs={"server_default": "standard"})
+    lane_fallback: str | None = None
     # Function tools the caller declared for this run (a JSON list of {name, description,
     # parameters}): the model may call them, and the caller runs them (requires_action).
     caller_tools: str | None = None

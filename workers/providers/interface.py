@@ -111,6 +111,10 @@ class TurnRequest:
     hosted_tools: tuple[Mapping[str, Any], ...] = ()
     background: bool = True
     """False: the turn is one synchronous request (Agent.sync_turns; Responses only)."""
+    service_tier: str | None = None
+    """The Responses `service_tier` of the run's lane ("priority", "flex"); None: default."""
+    prompt_cache_key: str | None = None
+    """Routes a thread's turns to the same prompt cache (Responses): the thread or run id."""
 
 
 class Provider(Protocol):

@@ -123,15 +123,23 @@ class ResponsesProvider:
         text_format = responses_format_of(request)
         if text_format is not None:
             params["text"] = text_format
-        if request.max_output_tokens is not None:
-            params["max_output_tokens"] = request.max_output_tokens
-        if request.temperature is not None:
-            params["temperature"] = request.temperature
+        params |= _optional_params(request)
         with translate_sdk_errors():
             # The SDK's own client, auth and errors, minus `responses.create`'s walk of every
             # parameter against its TypedDicts (a tenth of a worker's CPU): ours are plain JSON.
             raw = self._client.post("/responses", body=params, cast_to=httpx2.Response)
         return _state_of(raw)
+
+
+def _optional_params(request: TurnRequest) -> dict[str, Any]:
+    """The request's settings that are sent only when set."""
+    optional = {
+        "max_output_tokens": request.max_output_tokens,
+        "temperature": request.temperature,
+        "service_tier": request.service_tier,
+        "prompt_cache_key": request.prompt_cache_key,
+    }
+    return {name: value for name, value in optional.items() if value is not None}
 
 
 def _state_of(raw: httpx2.Response) -> ProviderState:

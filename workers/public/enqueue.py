@@ -19,6 +19,7 @@ from workers.callbacks.address_guard import check_callback_url
 from workers.db import store, thread_store
 from workers.db.models import Run, utcnow
 from workers.errors import IdempotencyConflict, StartTimeRefused, ThreadBusy, ToolNameTaken
+from workers.lanes import check_lane_provider, lane_of
 from workers.model_routing import choose_model
 from workers.public.schemas import JobCreate
 from workers.public.thread_names import scoped_thread_key
@@ -61,6 +62,7 @@ def record_run(
             f"tools {', '.join(taken)} are already agent {agent.name!r}'s own tools; give your "
             "caller-executed tools other names"
         )
+    lane = check_lane_provider(lane_of(job.lane, agent.lane), agent.provider)
     thread_id = _thread_for(session, job, agent, owner_key_id, now)
     run, created = ledger.open_run(
         session,
@@ -80,6 +82,7 @@ def record_run(
         callback_url=callback_url,
         caller_tools=_caller_tools_json(job),
         run_at=job.run_at,
+        lane=lane.value,
         guard=guard,
     )
     return (run if created else replayed_run(run, body_hash)), created

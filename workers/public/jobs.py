@@ -32,6 +32,7 @@ from workers.db.statuses import RunStatus
 from workers.errors import (
     CallbackRefused,
     IdempotencyConflict,
+    LaneRefused,
     RunNotFound,
     RunqError,
     StartTimeRefused,
@@ -57,6 +58,7 @@ REJECTED = (
     CallbackRefused,
     StartTimeRefused,
     ToolNameTaken,
+    LaneRefused,
 )
 
 

@@ -22,6 +22,7 @@ from pydantic import (
     model_validator,
 )
 
+from workers.lanes import Lane
 from workers.model_routing import ModelHint
 from workers.public.thread_names import THREAD_NAME_RULE, check_thread_name
 
@@ -92,6 +93,11 @@ class RunCreate(BaseModel):
     model_hint: ModelHint | None = Field(
         default=None, description="cheap or strong, for agents with model routing."
     )
+    lane: Lane | None = Field(
+        default=None,
+        description="The run's slack: interactive (priority tier), standard, flex (cheaper, "
+        "standard when flex has no capacity) or batch (Batch API, hours); None: the agent's.",
+    )
     tools: list[FunctionTool] = Field(
         default_factory=list,
         max_length=MAX_CALLER_TOOLS,
@@ -145,6 +151,8 @@ class RunCreate(BaseModel):
         body = self.model_dump(mode="json", include=set(RunCreate.model_fields))
         if not body["tools"]:
             del body["tools"]  # the hash of a run without caller tools stays as it was
+        if body["lane"] is None:
+            del body["lane"]  # nor does the hash of a run that names no lane
         canonical = json.dumps(body, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(canonical.encode()).hexdigest()
 
@@ -251,6 +259,9 @@ class RunPublic(BaseModel):
     finished_at: datetime | None
     deadline_at: datetime
     run_at: datetime | None = None
+    lane: str = "standard"
+    lane_fallback: str | None = None
+    """Where the run's turns went when its lane had no capacity (flex -> standard)."""
 
 
 class RunList(BaseModel):

@@ -65,6 +65,8 @@ def run_public(run: Run, calls: Sequence[ToolCall], thread_key: str | None) -> R
         finished_at=run.finished_at,
         deadline_at=run.deadline_at,
         run_at=run.run_at,
+        lane=run.lane,
+        lane_fallback=run.lane_fallback,
     )
 
 

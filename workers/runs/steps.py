@@ -22,7 +22,14 @@ from workers.db import store
 from workers.db.changes import RunChanges
 from workers.db.models import Run
 from workers.db.statuses import RunStatus, ToolCallStatus
-from workers.errors import IllegalTransition, ProviderError, ProviderRateLimited, ProviderTimedOut
+from workers.errors import (
+    IllegalTransition,
+    ProviderError,
+    ProviderRateLimited,
+    ProviderTimedOut,
+    TierUnavailable,
+)
+from workers.lanes import fallback_of, parse_lane, served_lane
 from workers.observability import events
 from workers.providers.interface import Provider, ProviderState, ProviderStatus, ToolOutput
 from workers.providers.metered import MeteredProvider
@@ -261,6 +268,11 @@ def _call(
         with leased(ctx, run, taken=claim is not None):
             return call(MeteredProvider(provider, provider=run.provider, model=run.model))
     except ProviderError as exc:
+        fallback = _lane_fallback(run, exc)
+        if fallback is not None:
+            log.info("run %s: %s; its turns go to lane %s", run.id, exc, fallback)
+            ledger.fall_back_lane(session, run, lane=fallback, due=_due(ctx, 0.0))
+            return replace(retry, after_s=0.0, due_recorded=True)
         step = decide_on_error(view_of(run), exc, ctx.now(), ctx.policy)
         if isinstance(step, Throttle):
             if isinstance(exc, ProviderRateLimited):
@@ -274,6 +286,15 @@ def _call(
         assert isinstance(step, Fail)
         end_run(ctx, session, run, agent, step)
         return Nothing(step.reason, ended=step.status)
+
+
+def _lane_fallback(run: Run, exc: ProviderError) -> str | None:
+    """The lane a turn goes to when its own had no capacity (flex -> standard), else None.
+    The step is sent again at once; the run's deadline still bounds it."""
+    if not isinstance(exc, TierUnavailable):
+        return None
+    fallback = fallback_of(served_lane(parse_lane(run.lane), run.lane_fallback))
+    return None if fallback is None else fallback.value
 
 
 def _advance(
