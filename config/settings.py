@@ -178,6 +178,20 @@ class RunSettings(BaseSettings):
         5.0, gt=0, description="A run whose next step is this late has its step re-sent."
     )
     sweep_batch: int = Field(500, ge=1, description="Overdue runs re-sent per sweep at most.")
+    batch_collect_every_s: float = Field(
+        60.0,
+        gt=0,
+        validation_alias=_env("RUNQ_BATCH_COLLECT_EVERY_S"),
+        description="How often beat sends the batch lane's waiting turns as a batch and reads "
+        "the open batches.",
+    )
+    batch_retries: int = Field(
+        1,
+        ge=0,
+        validation_alias=_env("RUNQ_BATCH_RETRIES"),
+        description="Times a batch-lane turn is sent again after its batch failed or expired; "
+        "then its run fails with the batch's reason.",
+    )
     lease_s: float = Field(
         5.0,
         gt=0,

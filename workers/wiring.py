@@ -31,6 +31,7 @@ from workers.limits.clearance import Clearance, LimitTable, NoLimits, SharedBudg
 from workers.limits.limiter import RedisRateLimiter
 from workers.limits.token_bucket import Limits
 from workers.providers.assistants import AssistantsProvider
+from workers.providers.batch_api import BatchApi
 from workers.providers.chat import ChatProvider
 from workers.providers.interface import Provider
 from workers.providers.responses import ResponsesProvider
@@ -237,6 +238,14 @@ _MIN_REQUEST_TIMEOUT_S = 0.1
 
 
 @cache
+def batch_api_for(agent: Agent) -> BatchApi:
+    """The Batch API of the key and base URL an agent uses."""
+    settings = get_settings()
+    return BatchApi(
+        get_openai_client(agent.base_url or settings.provider.base_url, api_key_of(agent))
+    )
+
+
 def get_step_context() -> StepContext:
     """Everything the run steps need, built once per process."""
     settings = get_settings()

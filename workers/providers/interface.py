@@ -71,6 +71,9 @@ class ProviderState:
     rate_limit_headers: Mapping[str, str] = field(default_factory=dict)
     hosted_items: tuple[Mapping[str, Any], ...] = ()
     """Output items of provider-run tools (web_search_call, file_search_call, ...)."""
+    awaits_wake: bool = False
+    """The turn waits for something that wakes its run (a batch-lane turn: the batch's
+    answer): no poll ladder, the next poll is due only at the deadline."""
 
 
 @dataclass(frozen=True, slots=True)

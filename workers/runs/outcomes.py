@@ -19,6 +19,7 @@ from workers.providers.interface import ProviderState, Usage
 from workers.providers.metered import MeteredProvider
 from workers.runs import ledger
 from workers.runs.answers import remember_answer
+from workers.runs.batch_lane import BatchLaneProvider, is_batch_turn
 from workers.runs.context import StepContext
 from workers.runs.ledger import NO_CHANGES
 from workers.runs.state import Fail, Finish
@@ -117,7 +118,10 @@ def cancel_run(ctx: StepContext, run_id: str, reason: str = "cancelled by reques
 def cancel_upstream(ctx: StepContext, run: Run, agent: Agent) -> None:
     """Best effort: the run is already recorded as ended either way."""
     try:
-        provider = MeteredProvider(ctx.provider_for(agent), provider=run.provider, model=run.model)
+        upstream = ctx.provider_for(agent)
+        if is_batch_turn(run.provider_ref):
+            upstream = BatchLaneProvider(ctx.sessions, agent.name, upstream)
+        provider = MeteredProvider(upstream, provider=run.provider, model=run.model)
         provider.cancel(run.provider_ref or "")
     except ProviderError as exc:
         log.warning("run %s: cancel at the provider failed: %s", run.id, exc)

@@ -29,12 +29,13 @@ from workers.errors import (
     ProviderTimedOut,
     TierUnavailable,
 )
-from workers.lanes import fallback_of, parse_lane, served_lane
+from workers.lanes import Lane, fallback_of, parse_lane, served_lane
 from workers.observability import events
 from workers.providers.interface import Provider, ProviderState, ProviderStatus, ToolOutput
 from workers.providers.metered import MeteredProvider
 from workers.runs import gates, ledger
 from workers.runs.answers import complete_from_cache
+from workers.runs.batch_lane import BatchLaneProvider
 from workers.runs.context import FanOut, Later, Next, Nothing, StepContext, StepName
 from workers.runs.lease import lease_until, leased
 from workers.runs.ledger import NO_CHANGES, Due
@@ -265,6 +266,8 @@ def _call(
             if ctx.provider_within is None
             else ctx.provider_within(agent, left_s)
         )
+        if served_lane(parse_lane(run.lane), run.lane_fallback) is Lane.BATCH:
+            provider = BatchLaneProvider(ctx.sessions, agent.name, provider)
         with leased(ctx, run, taken=claim is not None):
             return call(MeteredProvider(provider, provider=run.provider, model=run.model))
     except ProviderError as exc:
