@@ -9,7 +9,8 @@ from tasks.next_step import send
 from workers.public.callbacks import CALLBACK_QUIET_S, find_stalled_callbacks
 from workers.public.schedule_door import FiringPolicy, fire_due_schedules
 from workers.redis_keys import batch_collect_lock_key, sweep_lock_key
-from workers.runs.batch_collect import CollectPolicy, collect_batches as collect_pass
+from workers.runs.batch_collect import CollectPolicy
+from workers.runs.batch_collect import collect_batches as collect_pass
 from workers.runs.sweep import SweepPolicy, sweep_overdue_runs
 from workers.runs.threads import archive_idle_threads
 from workers.wiring import batch_api_for, get_redis, get_step_context

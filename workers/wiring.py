@@ -237,7 +237,6 @@ def build_clearance(settings: Settings) -> Clearance:
 _MIN_REQUEST_TIMEOUT_S = 0.1
 
 
-@cache
 def batch_api_for(agent: Agent) -> BatchApi:
     """The Batch API of the key and base URL an agent uses."""
     settings = get_settings()
@@ -246,6 +245,7 @@ def batch_api_for(agent: Agent) -> BatchApi:
     )
 
 
+@cache
 def get_step_context() -> StepContext:
     """Everything the run steps need, built once per process."""
     settings = get_settings()
