@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from simulator.assistant_state import AssistantState
+from simulator.batch_state import BatchState
 from simulator.config import SimulatorConfig
 from simulator.faults import FaultInjector, RateLimiter
 from simulator.items import Item
@@ -85,6 +86,7 @@ class Stats:
     webhooks_sent: int = 0
     """Signed response.* webhooks posted to the configured webhook_url."""
     http_429: int = 0
+    batches_created: int = 0
     flex_unavailable: int = 0
     """Flex creates refused 429 resource_unavailable (flex_unavailable_rate)."""
     prompt_cache_hits: int = 0
@@ -114,6 +116,7 @@ class SimulatorState:
     """Responses whose terminal effects (stats, conversation items) are not applied yet."""
     assistants: AssistantState = field(default_factory=AssistantState)
     stats: Stats = field(default_factory=Stats)
+    batch_state: BatchState = field(default_factory=BatchState)
     limiter: RateLimiter = field(default_factory=RateLimiter)
     faults: FaultInjector = field(init=False)
     latency_rng: random.Random = field(init=False)
@@ -139,6 +142,7 @@ class SimulatorState:
         self.conversations.clear()
         self.pending.clear()
         self.assistants.clear()
+        self.batch_state.clear()
         self.stats = Stats()
         self.limiter.clear()
         self.faults.reseed(self.config.seed)
