@@ -17,7 +17,7 @@ from workers.lanes import (
 
 
 def test_settings_know_the_same_lanes():
-    assert SETTINGS_LANE_NAMES == tuple(lane.value for lane in Lane)
+    assert tuple(lane.value for lane in Lane) == SETTINGS_LANE_NAMES
 
 
 @pytest.mark.parametrize(

@@ -45,8 +45,11 @@ def load(engine, run_id):
         return store.get_run(session, run_id=run_id)
 
 
-def answered(ref: str = "resp_1", usage=Usage(1000, 100, 400)) -> ProviderState:
-    return ProviderState(S.COMPLETED, ref, output_text="Hi.", usage=usage)
+USAGE = Usage(1000, 100, 400)
+
+
+def answered(ref: str = "resp_1") -> ProviderState:
+    return ProviderState(S.COMPLETED, ref, output_text="Hi.", usage=USAGE)
 
 
 def priced(ctx):
@@ -102,7 +105,8 @@ def test_an_interactive_run_asks_for_priority_with_its_cache_key(engine):
 
 def test_a_configured_multiplier_replaces_the_default(engine):
     provider = scripted([ProviderState(S.QUEUED, "resp_1"), answered()])
-    ctx = replace(priced(make_context(engine, provider, Clock())), lane_price_multipliers={"flex": 0.25})
+    ctx = priced(make_context(engine, provider, Clock()))
+    ctx = replace(ctx, lane_price_multipliers={"flex": 0.25})
     run_id = open_run(engine, "flex")
     poll = start_run(ctx, run_id)
     poll_run(ctx, run_id, *poll.args[1:])
@@ -122,7 +126,8 @@ class FakeBatchApi:
         return batch_id
 
     def status(self, batch_id):
-        return BatchStatus(batch_id, self.outcome, "file_out", None, "simulated" if self.outcome != "completed" else None)
+        reason = None if self.outcome == "completed" else "simulated"
+        return BatchStatus(batch_id, self.outcome, "file_out", None, reason)
 
     def results(self, status):
         if status.status != "completed":
