@@ -148,12 +148,13 @@ def _settle_unanswered(
     if status.status == "completed":
         reason = f"batch {status.id} completed without an answer for this turn"
     again = [t.id for t in turns if status.status != "completed" and t.attempts < policy.retries]
-    given_up = [t.id for t in turns if t.id not in again]
+    given_up = [t for t in turns if t.id not in again]
     with ctx.sessions() as session:
         done.sent_again += batch_store.send_again(session, turn_ids=again, error=reason)
-        sent = policy.retries + 1 if status.status != "completed" else 1
-        note = f" (sent {sent} time{'s' if sent > 1 else ''})"
-        done.failed += batch_store.fail(session, turn_ids=given_up, error=reason + note)
+        for turn in given_up:
+            sent = turn.attempts + 1
+            note = f" (sent {sent} time{'s' if sent > 1 else ''})"
+            done.failed += batch_store.fail(session, turn_ids=[turn.id], error=reason + note)
     log.warning("%s: %d turns sent again, %d failed", reason, len(again), len(given_up))
 
 

@@ -231,3 +231,25 @@ def test_a_run_cancelled_while_its_turn_waits_is_left_out_of_the_batch(engine):
     api = FakeBatchApi()
     assert collect_batches(ctx, lambda agent: api, CollectPolicy()).sent == 0
     assert api.batches == {}
+
+
+class RefusingBatchApi(FakeBatchApi):
+    """Completes every batch, refusing each line with a 400."""
+
+    def results(self, status):
+        return [
+            LineResult(line.custom_id, None, "invalid_value: bad request line")
+            for line in self.batches[status.id]
+        ]
+
+
+def test_a_line_the_batch_refused_ends_its_run_with_that_lines_error(engine):
+    ctx = make_context(engine, scripted([]), Clock())
+    run_id = open_run(engine, "batch")
+    poll = start_run(ctx, run_id)
+    api = RefusingBatchApi()
+    done = collect_batches(ctx, lambda agent: api, CollectPolicy())
+    assert (done.sent, done.failed, done.sent_again) == (1, 1, 0)
+    outcome = poll_run(ctx, run_id, *poll.args[1:])
+    assert isinstance(outcome, Nothing) and outcome.ended == RunStatus.FAILED
+    assert "the request failed: invalid_value: bad request line" in load(engine, run_id).error
