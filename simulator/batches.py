@@ -163,16 +163,19 @@ def render_file(record: FileRecord) -> dict[str, Any]:
         "object": "file",
         "bytes": len(record.content),
         "created_at": record.created_at,
-        "expires_at": None,
         "filename": record.filename,
         "purpose": record.purpose,
         "status": "processed",
-        "status_details": None,
     }
 
 
 def render_batch(record: BatchRecord) -> dict[str, Any]:
-    """A `Batch` object."""
+    """A `Batch` object; fields that do not apply yet are left out (the spec types them
+    as non-null: `completed_at` is an integer when it is there)."""
+    return {name: value for name, value in _batch_fields(record).items() if value is not None}
+
+
+def _batch_fields(record: BatchRecord) -> dict[str, Any]:
     created = int(record.created_s)
     ended = None if record.ended_s is None else int(record.ended_s)
     return {

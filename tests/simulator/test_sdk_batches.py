@@ -85,3 +85,39 @@ def test_a_batch_of_another_endpoint_is_refused(sim: Sim) -> None:
 def test_an_unknown_batch_is_a_404(sim: Sim) -> None:
     with pytest.raises(openai.NotFoundError):
         sim.client.batches.retrieve("batch_nope")
+
+
+def test_files_batches_and_tiered_responses_match_the_spec(sim: Sim, registry) -> None:
+    from tests.simulator.openapi_spec import problems
+
+    auth = {"Authorization": "Bearer sk-test"}
+    api = BatchApi(sim.client)
+    batch_id = api.submit(lines("Hello"), metadata={"who": "spec"})
+    running = sim.http.get(f"/v1/batches/{batch_id}", headers=auth).json()
+    sim.clock.advance(1.0)
+    done = sim.http.get(f"/v1/batches/{batch_id}", headers=auth).json()
+    output = sim.http.get(f"/v1/files/{done['output_file_id']}", headers=auth).json()
+    sim.configure(batch_outcome="failed")
+    failed_id = api.submit(lines("Hi"), metadata={})
+    sim.clock.advance(1.0)
+    failed = sim.http.get(f"/v1/batches/{failed_id}", headers=auth).json()
+    flex = sim.http.post(
+        "/v1/responses",
+        json={"model": MODEL, "input": "hi", "service_tier": "flex", "prompt_cache_key": "k"},
+        headers=auth,
+    ).json()
+    samples = [
+        ("Batch", running),
+        ("Batch", done),
+        ("Batch", failed),
+        ("OpenAIFile", output),
+        ("Response", flex),
+    ]
+    for schema_name, body in samples:
+        assert problems(registry, schema_name, body) == [], (schema_name, body)
+    rows = [json.loads(row) for row in api_content(sim, done["output_file_id"]).splitlines()]
+    assert problems(registry, "Response", rows[0]["response"]["body"]) == []
+
+
+def api_content(sim: Sim, file_id: str) -> str:
+    return sim.client.files.content(file_id).text
