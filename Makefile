@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install demo test unit test-integration lint format typecheck bench bench-peers all clean browser lock
+.PHONY: install demo test unit test-integration lint format typecheck bench bench-cost bench-peers all clean browser lock
 
 $(STAMP): pyproject.toml requirements.lock clients/python/pyproject.toml
 	python3 -m venv $(VENV)
@@ -59,6 +59,10 @@ bench: $(STAMP)
 	$(PY) -m bench.limiter
 	$(PY) -m bench.cache
 	$(PY) -m bench.spend
+
+## the same 1,000 runs through each lane: $ per 1,000 runs, wall, cache-hit share
+bench-cost: $(STAMP)
+	$(PY) -m bench.cost
 
 ## runq against naive Celery and the OpenAI Agents SDK, then target 4 (in flight) and 5 (ceiling)
 bench-peers: $(STAMP)

@@ -73,6 +73,7 @@ def enqueue(
     cache: bool | None = None,
     agent: str = "assistant",
     batch_id: str | None = None,
+    lane: str | None = None,
 ) -> str:
     """Enqueue one run of `agent` (the demo agent by default) per input, into `batch_id` (a
     new batch by default); returns the batch id."""
@@ -88,7 +89,7 @@ def enqueue(
     batch_id = batch_id or f"bench-{uuid.uuid4().hex[:8]}"
     with wiring.new_session() as session:
         for text in inputs:
-            job = JobCreate(agent=agent, input=text, batch_id=batch_id, cache=cache)
+            job = JobCreate(agent=agent, input=text, batch_id=batch_id, cache=cache, lane=lane)
             enqueue_run(session, job, default_deadline_s=900)
     return batch_id
 

@@ -88,6 +88,12 @@ app.conf.update(
             "schedule": settings.schedules.every_s,
             "options": {"expires": settings.schedules.every_s},
         },
+        # The batch lane: waiting turns go out as one batch, open batches are read.
+        "collect-batches": {
+            "task": "runq.housekeeping.collect_batches",
+            "schedule": settings.runs.batch_collect_every_s,
+            "options": {"expires": settings.runs.batch_collect_every_s},
+        },
         "archive-idle-threads": {"task": "runq.housekeeping.archive_threads", "schedule": 3600.0},
         "resend-lost-callbacks": {
             "task": "runq.housekeeping.resend_callbacks",

@@ -116,13 +116,39 @@ class ProviderSettings(BaseSettings):
         default_factory=dict,
         validation_alias=_env("RUNQ_MODEL_PRICES"),
         description='Prices for cost accounting, JSON: {"gpt-5.4": {"input_per_mtok": 1.25, '
-        '"output_per_mtok": 10}}; models without a price cost 0.',
+        '"output_per_mtok": 10, "cached_input_per_mtok": 0.125}}; models without a price cost '
+        "0; cached input tokens cost the cached rate (the input rate without one).",
+    )
+    lane_price_multipliers: dict[str, float] = Field(
+        default_factory=dict,
+        validation_alias=_env("RUNQ_LANE_PRICE_MULTIPLIERS"),
+        description='Each lane\'s price relative to standard, JSON: {"flex": 0.5}; unset lanes '
+        "keep the defaults (interactive 2, standard 1, flex 0.5, batch 0.5).",
     )
     default_max_output_tokens: int = Field(
         1024,
         gt=0,
         validation_alias=_env("RUNQ_DEFAULT_MAX_OUTPUT_TOKENS"),
     )
+
+    @field_validator("lane_price_multipliers")
+    @classmethod
+    def _known_lanes(cls, value: dict[str, float]) -> dict[str, float]:
+        return _check_lane_multipliers(value)
+
+
+# workers.lanes.Lane's names: config imports nothing of the engine, so they are written here
+# too (a unit test keeps the two lists equal).
+LANE_NAMES = ("interactive", "standard", "flex", "batch")
+
+
+def _check_lane_multipliers(value: dict[str, float]) -> dict[str, float]:
+    for name, multiplier in value.items():
+        if name not in LANE_NAMES:
+            raise ValueError(f"unknown lane {name!r}; lanes are: {', '.join(LANE_NAMES)}")
+        if not multiplier > 0:
+            raise ValueError(f"lane {name!r} needs a multiplier > 0, not {multiplier}")
+    return value
 
 
 class PollingSettings(BaseSettings):
@@ -152,6 +178,20 @@ class RunSettings(BaseSettings):
         5.0, gt=0, description="A run whose next step is this late has its step re-sent."
     )
     sweep_batch: int = Field(500, ge=1, description="Overdue runs re-sent per sweep at most.")
+    batch_collect_every_s: float = Field(
+        60.0,
+        gt=0,
+        validation_alias=_env("RUNQ_BATCH_COLLECT_EVERY_S"),
+        description="How often beat sends the batch lane's waiting turns as a batch and reads "
+        "the open batches.",
+    )
+    batch_retries: int = Field(
+        1,
+        ge=0,
+        validation_alias=_env("RUNQ_BATCH_RETRIES"),
+        description="Times a batch-lane turn is sent again after its batch failed or expired; "
+        "then its run fails with the batch's reason.",
+    )
     lease_s: float = Field(
         5.0,
         gt=0,

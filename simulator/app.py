@@ -22,6 +22,7 @@ from starlette.exceptions import HTTPException
 
 from simulator import (
     routes_assistants,
+    routes_batches,
     routes_chat,
     routes_control,
     routes_conversations,
@@ -61,6 +62,7 @@ def create_app(
     app.include_router(routes_chat.router)
     app.include_router(routes_runs.router)
     app.include_router(routes_assistants.router)
+    app.include_router(routes_batches.router)
     app.include_router(routes_control.router)
     app.add_exception_handler(ApiError, _api_error)
     app.add_exception_handler(RequestValidationError, _validation_error)

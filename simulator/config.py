@@ -33,12 +33,20 @@ class SimulatorConfig:
     latency_jitter: float = 0.0
     """Each model turn takes `latency_ms` times a factor drawn uniformly from 1 ± this (0 to 1),
     from random.Random(seed): real turns vary, and a fixed latency flatters a fixed poll delay."""
+    flex_unavailable_rate: float = 0.0
+    """Fraction of `service_tier="flex"` creates refused 429 `resource_unavailable` (flex
+    had no capacity), drawn from random.Random(seed)."""
+    batch_latency_ms: int = 1000
+    """How long a batch takes from create to its end (real ones take minutes to 24 h)."""
+    batch_outcome: str = "completed"
+    """How batches end: completed, failed or expired (to exercise runq's failure path)."""
     sync_latency: bool = False
     """Synchronous responses wait out the turn's latency before answering, as a real model does
     (off by default so tests of the sync surface stay instant)."""
 
 
-_NON_NEGATIVE_INTS = ("latency_ms", "rpm", "tpm", "delay_ms")
+_NON_NEGATIVE_INTS = ("latency_ms", "rpm", "tpm", "delay_ms", "batch_latency_ms")
+_BATCH_OUTCOMES = ("completed", "failed", "expired")
 
 
 def apply_overrides(config: SimulatorConfig, changes: Mapping[str, Any]) -> SimulatorConfig:
@@ -52,13 +60,14 @@ def apply_overrides(config: SimulatorConfig, changes: Mapping[str, Any]) -> Simu
             _require_int(name, changes[name], minimum=0)
     if "seed" in changes:
         _require_int("seed", changes["seed"], minimum=None)
-    for name in ("fault_5xx_rate", "latency_jitter"):
+    for name in ("fault_5xx_rate", "latency_jitter", "flex_unavailable_rate"):
         if name in changes:
             _require_fraction(name, changes[name])
     _require_types(changes)
     updated = dataclasses.replace(config, **changes)
     updated.fault_5xx_rate = float(updated.fault_5xx_rate)
     updated.latency_jitter = float(updated.latency_jitter)
+    updated.flex_unavailable_rate = float(updated.flex_unavailable_rate)
     return updated
 
 
@@ -66,6 +75,8 @@ def _require_types(changes: Mapping[str, Any]) -> None:
     for name in ("webhook_url", "webhook_secret"):
         if name in changes and not isinstance(changes[name], str):
             raise ValueError(f"{name} must be a string")
+    if "batch_outcome" in changes and changes["batch_outcome"] not in _BATCH_OUTCOMES:
+        raise ValueError(f"batch_outcome must be one of {', '.join(_BATCH_OUTCOMES)}")
     for flag in ("quota_exhausted", "sync_latency"):
         if flag in changes and not isinstance(changes[flag], bool):
             raise ValueError(f"{flag} must be true or false")

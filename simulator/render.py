@@ -32,7 +32,7 @@ def render_response(record: ResponseRecord, status: Status) -> dict[str, Any]:
         "output": list(record.output) if is_done and status != "cancelled" else [],
         "parallel_tool_calls": record.parallel_tool_calls,
         "reasoning": None,
-        "service_tier": "default",
+        "service_tier": record.service_tier,
         "store": record.store,
         "temperature": record.temperature,
         "text": record.text,

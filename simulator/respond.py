@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from simulator import lifecycle, script
+from simulator import lifecycle, script, tiers
 from simulator.errors import bad_request, not_found
 from simulator.items import Item, new_id, normalize_input
 from simulator.lifecycle import Status
@@ -27,6 +27,10 @@ def create_response(
     """Validate a create request, run the script, and store the response (unless store=false).
     A synchronous one that `took_ms` to think was created that long before `now_s`."""
     model = _model_of(body)
+    tier = tiers.tier_of(body)
+    if tier == "flex" and state.tier_rng.random() < state.config.flex_unavailable_rate:
+        state.stats.flex_unavailable += 1
+        raise tiers.flex_unavailable()
     inherited, conversation_id = inherited_items(state, body, now_s)
     if "input" not in body and not inherited:
         raise bad_request(
@@ -55,13 +59,30 @@ def create_response(
         output=build_output(turn),
         usage={},
         timeline=lifecycle.instant_timeline(now_s, took_ms),
+        service_tier=tier,
+        prompt_cache_key=optional_field(body, "prompt_cache_key", str),
     )
-    record.usage = build_usage(record, cached_tokens=_tokens_of(inherited))
+    cached = _tokens_of(inherited) + _cached_prefix_tokens(state, record)
+    record.usage = build_usage(record, cached_tokens=cached)
     if record.background:
         slow_ms = script.steering_directives(record.instructions, context).slow_ms
-        record.timeline = lifecycle.plan_timeline(now_s, state.draw_latency_ms(), slow_ms)
+        latency_ms = round(state.draw_latency_ms() * tiers.LATENCY_FACTOR[tier])
+        record.timeline = lifecycle.plan_timeline(now_s, latency_ms, slow_ms)
     _remember(state, record)
     return record
+
+
+def _cached_prefix_tokens(state: SimulatorState, record: ResponseRecord) -> int:
+    """The prefix tokens the prompt cache serves: only a keyed request whose key has seen
+    this prefix before (the first one writes the cache)."""
+    if record.prompt_cache_key is None:
+        return 0
+    seen = (record.prompt_cache_key, tiers.prefix_digest(record.instructions, record.tools))
+    if seen not in state.prompt_cache:
+        state.prompt_cache.add(seen)
+        return 0
+    state.stats.prompt_cache_hits += 1
+    return tiers.prefix_tokens(record.instructions, record.tools)
 
 
 def _model_of(body: Mapping[str, Any]) -> str:

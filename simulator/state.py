@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from simulator.assistant_state import AssistantState
+from simulator.batch_state import BatchState
 from simulator.config import SimulatorConfig
 from simulator.faults import FaultInjector, RateLimiter
 from simulator.items import Item
@@ -46,6 +47,8 @@ class ResponseRecord:
     usage: dict[str, Any]
     timeline: Timeline
     is_cancelled: bool = False
+    service_tier: str = "default"
+    prompt_cache_key: str | None = None
 
 
 @dataclass(slots=True)
@@ -83,6 +86,11 @@ class Stats:
     webhooks_sent: int = 0
     """Signed response.* webhooks posted to the configured webhook_url."""
     http_429: int = 0
+    batches_created: int = 0
+    flex_unavailable: int = 0
+    """Flex creates refused 429 resource_unavailable (flex_unavailable_rate)."""
+    prompt_cache_hits: int = 0
+    """Creates whose prefix (instructions + tools) came from the prompt cache."""
     http_5xx: int = 0
     tokens_charged: int = 0
     """Tokens the TPM limiter charged up front (estimated input + max_output_tokens or 256)."""
@@ -108,13 +116,19 @@ class SimulatorState:
     """Responses whose terminal effects (stats, conversation items) are not applied yet."""
     assistants: AssistantState = field(default_factory=AssistantState)
     stats: Stats = field(default_factory=Stats)
+    batch_state: BatchState = field(default_factory=BatchState)
     limiter: RateLimiter = field(default_factory=RateLimiter)
     faults: FaultInjector = field(init=False)
     latency_rng: random.Random = field(init=False)
+    tier_rng: random.Random = field(init=False)
+    """Draws which flex requests find no capacity (seeded)."""
+    prompt_cache: set[tuple[str, str]] = field(default_factory=set)
+    """(prompt_cache_key, prefix digest) pairs seen: the next such request hits the cache."""
 
     def __post_init__(self) -> None:
         self.faults = FaultInjector(self.config.seed)
         self.latency_rng = random.Random(self.config.seed)
+        self.tier_rng = random.Random(self.config.seed)
 
     def draw_latency_ms(self) -> int:
         """One model turn's latency: `latency_ms` spread by `latency_jitter` (seeded)."""
@@ -128,14 +142,18 @@ class SimulatorState:
         self.conversations.clear()
         self.pending.clear()
         self.assistants.clear()
+        self.batch_state.clear()
         self.stats = Stats()
         self.limiter.clear()
         self.faults.reseed(self.config.seed)
         self.latency_rng.seed(self.config.seed)
+        self.tier_rng.seed(self.config.seed)
+        self.prompt_cache.clear()
 
     def retune(self, config: SimulatorConfig) -> None:
         """Switch to a new config; a new seed restarts the fault sequence."""
         if config.seed != self.config.seed:
             self.faults.reseed(config.seed)
             self.latency_rng.seed(config.seed)
+            self.tier_rng.seed(config.seed)
         self.config = config

@@ -8,10 +8,12 @@ from config.settings import get_settings
 from tasks.next_step import send
 from workers.public.callbacks import CALLBACK_QUIET_S, find_stalled_callbacks
 from workers.public.schedule_door import FiringPolicy, fire_due_schedules
-from workers.redis_keys import sweep_lock_key
+from workers.redis_keys import batch_collect_lock_key, sweep_lock_key
+from workers.runs.batch_collect import CollectPolicy
+from workers.runs.batch_collect import collect_batches as collect_pass
 from workers.runs.sweep import SweepPolicy, sweep_overdue_runs
 from workers.runs.threads import archive_idle_threads
-from workers.wiring import get_redis, get_step_context
+from workers.wiring import batch_api_for, get_redis, get_step_context
 
 # A sweep that holds the lock this long (a very slow database) lets the next one start;
 # the steps' compare-and-set makes an overlap harmless, only wasteful.
@@ -34,6 +36,20 @@ def sweep() -> int:
     for action in actions:
         send(action)
     return len(actions)
+
+
+@app.task(name="runq.housekeeping.collect_batches", ignore_result=True)
+def collect_batches() -> int:
+    """The batch lane: send waiting turns as a batch, read open batches, wake the answered
+    runs; returns the turns it moved. One collector at a time (a Redis lock), so no turn is
+    sent in two batches."""
+    settings = get_settings()
+    lock_ms = int(settings.runs.batch_collect_every_s * 1000 * _LOCK_TTL_FACTOR)
+    if not get_redis().set(batch_collect_lock_key(settings.redis.prefix), "1", nx=True, px=lock_ms):
+        return 0
+    policy = CollectPolicy(retries=settings.runs.batch_retries)
+    done = collect_pass(get_step_context(), batch_api_for, policy)
+    return done.sent + done.answered + done.failed + done.sent_again
 
 
 @app.task(name="runq.housekeeping.fire_schedules", ignore_result=True)

@@ -22,6 +22,7 @@ from pydantic import BaseModel
 
 from workers.errors import ConfigError, UnknownAgent
 from workers.guardrails import Guardrail
+from workers.lanes import LANE_NAMES, Lane
 from workers.limits.spend import check_budget_usd
 from workers.model_routing import ModelRouting
 from workers.tools.mcp_servers import McpServer
@@ -124,6 +125,9 @@ class Agent:
     max_usd_per_day: float | None = None
     """A dollar budget for all of this agent's runs per UTC day (every key together); its
     model needs a price in RUNQ_MODEL_PRICES. None: no limit."""
+    lane: Lane = Lane.STANDARD
+    """The agent's runs' slack (a run may name its own): interactive, standard, flex or batch
+    (see `workers.lanes`)."""
 
 
 def schema_of(model: type[BaseModel]) -> dict[str, Any]:
@@ -161,6 +165,10 @@ def register_agent(agent: Agent) -> Agent:
     """Make `agent` known by name; registering a name twice replaces it (latest wins)."""
     if agent.provider not in ("responses", "chat", "assistants"):
         raise ConfigError(f"agent {agent.name!r}: unknown provider {agent.provider!r}")
+    if agent.lane not in tuple(Lane):
+        raise ConfigError(
+            f"agent {agent.name!r}: unknown lane {agent.lane!r}; lanes are: {LANE_NAMES}"
+        )
     if agent.action_timeout_s is not None and not agent.action_timeout_s > 0:
         raise ConfigError(
             f"agent {agent.name!r}: action_timeout_s must be positive, not {agent.action_timeout_s}"

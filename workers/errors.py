@@ -6,6 +6,7 @@
     │   ├── ProviderUnavailable      5xx, timeout, dropped connection: try again later
     │   │   └── ProviderTimedOut     no answer within RUNQ_PROVIDER_TIMEOUT_S
     │   ├── ProviderRateLimited      429 rate limit: try again after retry_after_s
+    │   ├── TierUnavailable          429: the service tier (flex) has no capacity now
     │   └── ProviderRejected         4xx (bad request, auth, quota): retrying will not help
     ├── ToolError                    a tool call could not produce an output
     │   ├── UnknownTool              the model named a tool the agent does not have
@@ -20,6 +21,7 @@
     ├── ScheduleNotFound             no schedule of this caller has that id
     ├── StartTimeRefused             a run_at in the past or too far ahead
     ├── PriceMissing                 a budgeted run's model has no price to count it by
+    ├── LaneRefused                  a lane that does not exist, or that the provider lacks
     ├── ObjectNotFound               no assistant, thread or message has that id (for this key)
     ├── UnsupportedFeature           an Assistants API feature runq does not have
     ├── NothingToRun                 a run was asked for a thread with no new message
@@ -70,6 +72,13 @@ class ProviderRejected(ProviderError):
     def __init__(self, message: str, *, code: str | None = None) -> None:
         super().__init__(message)
         self.code = code
+
+
+class TierUnavailable(ProviderError):
+    """The provider has no capacity in the requested service tier now (flex answers 429
+    `resource_unavailable`): the turn goes to its lane's fallback, not to a retry ladder."""
+
+    retryable = True
 
 
 class ToolError(RunqError):
@@ -198,6 +207,13 @@ class BadToolOutputs(RunqError):
 
 class StartTimeRefused(RunqError):
     """A job's `run_at` is in the past or further ahead than RUNQ_MAX_RUN_AT_DAYS."""
+
+    http_status = 422
+    exit_code = ExitCode.BAD_USAGE
+
+
+class LaneRefused(RunqError):
+    """A run or agent names a lane that does not exist, or one its provider does not have."""
 
     http_status = 422
     exit_code = ExitCode.BAD_USAGE

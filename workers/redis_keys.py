@@ -65,6 +65,11 @@ def sweep_lock_key(prefix: str) -> str:
     return f"{prefix}:sweep:lock"
 
 
+def batch_collect_lock_key(prefix: str) -> str:
+    """The lock that lets one batch-lane collector run at a time across the fleet."""
+    return f"{prefix}:batches:lock"
+
+
 def run_events_key(prefix: str, run_id: str) -> str:
     """The capped stream of one run's events (XADD MAXLEN ~, expires after events_ttl_s)."""
     return f"{prefix}:events:{run_id}"

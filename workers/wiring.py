@@ -33,6 +33,7 @@ from workers.limits.limiter import RedisRateLimiter
 from workers.limits.spend_store import RedisSpend
 from workers.limits.token_bucket import Limits
 from workers.providers.assistants import AssistantsProvider
+from workers.providers.batch_api import BatchApi
 from workers.providers.chat import ChatProvider
 from workers.providers.interface import Provider
 from workers.providers.responses import ResponsesProvider
@@ -239,6 +240,14 @@ def build_clearance(settings: Settings) -> Clearance:
 _MIN_REQUEST_TIMEOUT_S = 0.1
 
 
+def batch_api_for(agent: Agent) -> BatchApi:
+    """The Batch API of the key and base URL an agent uses."""
+    settings = get_settings()
+    return BatchApi(
+        get_openai_client(agent.base_url or settings.provider.base_url, api_key_of(agent))
+    )
+
+
 @cache
 def get_step_context() -> StepContext:
     """Everything the run steps need, built once per process."""
@@ -259,6 +268,7 @@ def get_step_context() -> StepContext:
         cache=get_response_cache() if settings.redis.url else None,
         base_url=settings.provider.base_url or "https://api.openai.com/v1",
         prices=_prices(settings),
+        lane_price_multipliers=settings.provider.lane_price_multipliers,
         breakers=_breakers(settings) if settings.redis.url else None,
         tool_retries=settings.tools.retries,
         max_deliveries=settings.runs.max_deliveries,

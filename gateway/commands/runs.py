@@ -63,6 +63,12 @@ CacheOption = Annotated[
 HintOption = Annotated[
     str | None, typer.Option(help="cheap or strong, for agents with model routing.")
 ]
+LaneOption = Annotated[
+    str | None,
+    typer.Option(
+        help="interactive, standard, flex or batch (the run's slack); default: the agent's."
+    ),
+]
 WaitOption = Annotated[bool, typer.Option(help="Wait for the run to end; exit with its code.")]
 RunAtOption = Annotated[
     str | None,
@@ -90,6 +96,7 @@ def enqueue(
     model_hint: HintOption = None,
     metadata: MetadataOption = None,
     run_at: RunAtOption = None,
+    lane: LaneOption = None,
     wait: WaitOption = False,
     timeout_s: WaitTimeout = 300.0,
     as_json: JsonOption = False,
@@ -104,7 +111,7 @@ def enqueue(
     fields: dict[str, Any] = {"idempotency_key": idempotency_key, "thread_key": thread_key}
     fields |= {"cache": cache}
     fields |= {"batch_id": batch_id, "deadline_s": deadline_s, "model_hint": model_hint}
-    fields |= {"metadata": parse_labels(metadata or []), "run_at": run_at}
+    fields |= {"metadata": parse_labels(metadata or []), "run_at": run_at, "lane": lane}
     job = _build_job(agent, read_input(input, input_file), fields)
     require_agent(agent)
     require_redis()

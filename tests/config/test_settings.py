@@ -20,6 +20,9 @@ ALL_VARIABLES = [
     "RUNQ_PROVIDER_SDK_RETRIES",
     "RUNQ_PROVIDER_KEYS",
     "RUNQ_MODEL_PRICES",
+    "RUNQ_LANE_PRICE_MULTIPLIERS",
+    "RUNQ_BATCH_COLLECT_EVERY_S",
+    "RUNQ_BATCH_RETRIES",
     "RUNQ_DEFAULT_MAX_OUTPUT_TOKENS",
     "RUNQ_POLL_FIRST_S",
     "RUNQ_POLL_FACTOR",
@@ -81,6 +84,7 @@ JSON_VALUES = {
     '{"m": {"input_per_mtok": 1, "output_per_mtok": 2}}': 2.0,
     '["my.agents"]': ["my.agents"],
     '{"m": {"requests_per_min": 5}}': 5,
+    '{"flex": 0.4}': 0.4,
 }
 
 
@@ -141,6 +145,13 @@ JSON_VALUES = {
         ("RUNQ_SCHEDULE_EVERY_S", "5", lambda s: s.schedules.every_s),
         ("RUNQ_SCHEDULE_MISSED_AFTER_S", "120", lambda s: s.schedules.missed_after_s),
         ("RUNQ_SCHEDULE_BATCH", "10", lambda s: s.schedules.batch),
+        ("RUNQ_BATCH_COLLECT_EVERY_S", "5", lambda s: s.runs.batch_collect_every_s),
+        ("RUNQ_BATCH_RETRIES", "0", lambda s: s.runs.batch_retries),
+        (
+            "RUNQ_LANE_PRICE_MULTIPLIERS",
+            '{"flex": 0.4}',
+            lambda s: s.provider.lane_price_multipliers["flex"],
+        ),
     ],
 )
 def test_each_documented_variable_reaches_its_group(monkeypatch, variable, value, read):
@@ -155,6 +166,19 @@ def test_each_documented_variable_reaches_its_group(monkeypatch, variable, value
 def test_unparseable_json_names_the_setting(monkeypatch):
     monkeypatch.setenv("RUNQ_MODEL_LIMITS", "not json")
     with pytest.raises(ConfigError, match="model_limits"):
+        load_settings()
+
+
+@pytest.mark.parametrize(
+    ("value", "says"),
+    [
+        ('{"turbo": 0.5}', "unknown lane 'turbo'; lanes are: interactive, standard, flex, batch"),
+        ('{"flex": 0}', "lane 'flex' needs a multiplier > 0"),
+    ],
+)
+def test_a_bad_lane_multiplier_says_which(monkeypatch, value, says):
+    monkeypatch.setenv("RUNQ_LANE_PRICE_MULTIPLIERS", value)
+    with pytest.raises(ConfigError, match=says):
         load_settings()
 
 

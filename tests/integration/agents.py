@@ -144,6 +144,17 @@ register_agent(
     )
 )
 
+# test_lanes: a priced model of its own, so each lane's multiplier shows in its runs' cost.
+register_agent(
+    Agent(
+        name="lanes-agent",
+        model="gpt-lanes",
+        tools=TOOLS,
+        instructions="Answer briefly.",
+        max_output_tokens=256,
+    )
+)
+
 # test_operate: an agent only the metrics test uses (its counters start at zero), and one on
 # a named provider key whose weather location is a secret tool argument.
 register_agent(

@@ -53,6 +53,8 @@ FLEET_ENV = {
     "RUNQ_CALLBACK_RETRY_FIRST_S": "0.2",
     # A lost webhook costs a 5 s wait, not the production 30 s.
     "RUNQ_WEBHOOK_POLL_FIRST_S": "5",
+    # The batch lane's collector every second, not every minute (test_lanes).
+    "RUNQ_BATCH_COLLECT_EVERY_S": "1",
 }
 # Recognisable secrets (the simulator takes any key): test_operate greps every worker log
 # line and every broker message for them. Workers log JSON lines and serve /metrics.
@@ -62,7 +64,10 @@ SECRETS = {
     "RUNQ_CALLBACK_SECRET": "whsec_cnVucS1pdC1TRUNSRVQtY2FsbGJhY2sta2V5LWM0ZTI=",
     "RUNQ_OPERATOR_PASSWORD": "op-it-SECRET-password-9d1f",
 }
-METRICS_PRICE = {"gpt-metrics": {"input_per_mtok": 2.0, "output_per_mtok": 8.0}}
+METRICS_PRICE = {
+    "gpt-metrics": {"input_per_mtok": 2.0, "output_per_mtok": 8.0},
+    "gpt-lanes": {"input_per_mtok": 1.0, "output_per_mtok": 4.0, "cached_input_per_mtok": 0.1},
+}
 # test_dollar_budgets: dear enough that a $1 key budget binds within a few hundred runs.
 BUDGET_PRICE = {"gpt-budget": {"input_per_mtok": 50.0, "output_per_mtok": 200.0}}
 FLEET_ENV |= {

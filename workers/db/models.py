@@ -127,6 +127,10 @@ class Run(SQLModel, table=True):
     # The next step waits longer than a broker countdown may (the visibility timeout stays
     # short): no message was sent, the sweep sends it at `next_due_at`, not as a recovery.
     parked: bool = Field(default=False, sa_column_kwargs={"server_default": sa_false()})
+    # The run's lane (workers.lanes), and where its turns went when that lane had no
+    # capacity (a flex run that fell back to standard); priced at the lane it was served in.
+    lane: str = Field(default="standard", sa_column_kwargs={"server_default": "standard"})
+    lane_fallback: str | None = None
     # Function tools the caller declared for this run (a JSON list of {name, description,
     # parameters}): the model may call them, and the caller runs them (requires_action).
     caller_tools: str | None = None
@@ -275,3 +279,24 @@ class ThreadMessage(SQLModel, table=True):
     # The run that took this message as its input; NULL until a run starts on the thread.
     input_of_run_id: str | None = Field(default=None, index=True)
     created_at: datetime = Field(default_factory=utcnow, sa_column=_utc_column(False))
+
+
+class BatchTurn(SQLModel, table=True):
+    """One model turn of a batch-lane run, waiting for (or answered by) a Batch API batch.
+
+    `waiting` (not yet in a batch) -> `submitted` (a line of batch `batch_id`) -> `done`
+    (`response_json` holds the Response) | `failed` (`error` says why) | `cancelled`."""
+
+    id: str = Field(default_factory=lambda: new_id("bturn"), primary_key=True)
+    run_id: str = Field(index=True)
+    agent: str
+    # The /v1/responses request body of the turn, as JSON: one line of the batch's file.
+    body: str
+    status: str = Field(default="waiting", index=True)
+    batch_id: str | None = Field(default=None, index=True)
+    # Batches this turn was sent in that failed or expired (it is sent again, up to a limit).
+    attempts: int = 0
+    response_json: str | None = None
+    error: str | None = None
+    created_at: datetime = Field(default_factory=utcnow, sa_column=_utc_column(False))
+    updated_at: datetime = Field(default_factory=utcnow, sa_column=_utc_column(False))

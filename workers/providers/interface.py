@@ -71,6 +71,9 @@ class ProviderState:
     rate_limit_headers: Mapping[str, str] = field(default_factory=dict)
     hosted_items: tuple[Mapping[str, Any], ...] = ()
     """Output items of provider-run tools (web_search_call, file_search_call, ...)."""
+    awaits_wake: bool = False
+    """The turn waits for something that wakes its run (a batch-lane turn: the batch's
+    answer): no poll ladder, the next poll is due only at the deadline."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,6 +114,10 @@ class TurnRequest:
     hosted_tools: tuple[Mapping[str, Any], ...] = ()
     background: bool = True
     """False: the turn is one synchronous request (Agent.sync_turns; Responses only)."""
+    service_tier: str | None = None
+    """The Responses `service_tier` of the run's lane ("priority", "flex"); None: default."""
+    prompt_cache_key: str | None = None
+    """Routes a thread's turns to the same prompt cache (Responses): the thread or run id."""
 
 
 class Provider(Protocol):

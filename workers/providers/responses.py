@@ -69,11 +69,7 @@ class ResponsesProvider:
         self, ref: str, outputs: Sequence[ToolOutput], request: TurnRequest
     ) -> ProviderState:
         """Answer every call of turn `ref` in one new background response."""
-        items = [
-            {"type": "function_call_output", "call_id": out.call_id, "output": out.output}
-            for out in outputs
-        ]
-        return self._create(request, input_items=items, previous_ref=ref)
+        return self._create(request, input_items=tool_output_items(outputs), previous_ref=ref)
 
     def cancel(self, ref: str) -> ProviderState:
         """Cancel a background response; idempotent at the provider."""
@@ -85,9 +81,7 @@ class ResponsesProvider:
         self, ref: str, answer: str, message: str, request: TurnRequest
     ) -> ProviderState:
         """A new background response chained onto `ref` (which holds `answer`)."""
-        return self._create(
-            request, input_items=[{"role": "user", "content": message}], previous_ref=ref
-        )
+        return self._create(request, input_items=correction_items(message), previous_ref=ref)
 
     def open_thread(self) -> str | None:
         """A new Conversation: the Responses API's thread."""
@@ -97,41 +91,69 @@ class ResponsesProvider:
     def _create(
         self, request: TurnRequest, *, input_items: str | list[Any], previous_ref: str | None
     ) -> ProviderState:
-        params: dict[str, Any] = {
-            "model": request.model,
-            "input": input_items,
-            "background": request.background,
-            # Background responses outlive the polling window only when stored.
-            "store": True,
-            "metadata": {"runq_run_id": request.run_id},
-        }
-        if request.instructions:
-            params["instructions"] = request.instructions
-        tools = [to_function_tool(spec) for spec in request.tools]
-        tools += [dict(hosted) for hosted in request.hosted_tools]
-        if tools:
-            params["tools"] = tools
-        # A conversation already holds the turn's function calls, and the API refuses
-        # previous_response_id together with conversation (reference §2.7, §3).
-        if request.conversation_ref or request.previous_ref:
-            # A long thread must not fail its next run: drop the oldest items instead.
-            params["truncation"] = "auto"
-        if request.conversation_ref:
-            params["conversation"] = request.conversation_ref
-        elif previous_ref or request.previous_ref:
-            params["previous_response_id"] = previous_ref or request.previous_ref
-        text_format = responses_format_of(request)
-        if text_format is not None:
-            params["text"] = text_format
-        if request.max_output_tokens is not None:
-            params["max_output_tokens"] = request.max_output_tokens
-        if request.temperature is not None:
-            params["temperature"] = request.temperature
+        params = request_params(request, input_items=input_items, previous_ref=previous_ref)
         with translate_sdk_errors():
             # The SDK's own client, auth and errors, minus `responses.create`'s walk of every
             # parameter against its TypedDicts (a tenth of a worker's CPU): ours are plain JSON.
             raw = self._client.post("/responses", body=params, cast_to=httpx2.Response)
         return _state_of(raw)
+
+
+def request_params(
+    request: TurnRequest, *, input_items: str | list[Any], previous_ref: str | None
+) -> dict[str, Any]:
+    """The /v1/responses body of one turn (also a batch-lane turn's line in a batch file)."""
+    params: dict[str, Any] = {
+        "model": request.model,
+        "input": input_items,
+        "background": request.background,
+        # Background responses outlive the polling window only when stored.
+        "store": True,
+        "metadata": {"runq_run_id": request.run_id},
+    }
+    if request.instructions:
+        params["instructions"] = request.instructions
+    tools = [to_function_tool(spec) for spec in request.tools]
+    tools += [dict(hosted) for hosted in request.hosted_tools]
+    if tools:
+        params["tools"] = tools
+    # A conversation already holds the turn's function calls, and the API refuses
+    # previous_response_id together with conversation (reference §2.7, §3).
+    if request.conversation_ref or request.previous_ref:
+        # A long thread must not fail its next run: drop the oldest items instead.
+        params["truncation"] = "auto"
+    if request.conversation_ref:
+        params["conversation"] = request.conversation_ref
+    elif previous_ref or request.previous_ref:
+        params["previous_response_id"] = previous_ref or request.previous_ref
+    text_format = responses_format_of(request)
+    if text_format is not None:
+        params["text"] = text_format
+    return params | _optional_params(request)
+
+
+def tool_output_items(outputs: Sequence[ToolOutput]) -> list[dict[str, Any]]:
+    """Tool outputs as the input items of the turn that answers them."""
+    return [
+        {"type": "function_call_output", "call_id": out.call_id, "output": out.output}
+        for out in outputs
+    ]
+
+
+def correction_items(message: str) -> list[dict[str, Any]]:
+    """A user message sent after an answer, as the input of the next turn."""
+    return [{"role": "user", "content": message}]
+
+
+def _optional_params(request: TurnRequest) -> dict[str, Any]:
+    """The request's settings that are sent only when set."""
+    optional = {
+        "max_output_tokens": request.max_output_tokens,
+        "temperature": request.temperature,
+        "service_tier": request.service_tier,
+        "prompt_cache_key": request.prompt_cache_key,
+    }
+    return {name: value for name, value in optional.items() if value is not None}
 
 
 def _state_of(raw: httpx2.Response) -> ProviderState:

@@ -16,6 +16,7 @@ from workers.errors import (
     ProviderRejected,
     ProviderTimedOut,
     ProviderUnavailable,
+    TierUnavailable,
 )
 from workers.providers.rate_limit_headers import parse_retry_after_ms
 
@@ -50,8 +51,13 @@ def translate_sdk_errors() -> Iterator[None]:
         raise ProviderRejected(f"provider reply did not parse: {exc}") from exc
 
 
-def _classify_429(exc: openai.RateLimitError) -> ProviderRejected | ProviderRateLimited:
+def _classify_429(
+    exc: openai.RateLimitError,
+) -> ProviderRejected | ProviderRateLimited | TierUnavailable:
     code = exc.code or exc.type or ""
+    if code == "resource_unavailable" or "resource unavailable" in exc.message.lower():
+        # Flex processing has no capacity now: not our rate, so no pause of the limiter.
+        return TierUnavailable(f"service tier unavailable: {exc.message}")
     if code in _TERMINAL_429_CODES or exc.type == "insufficient_quota":
         return ProviderRejected(f"{code}: {exc.message} (add credit or raise the limit)", code=code)
     if "Request too large" in exc.message:

@@ -25,6 +25,7 @@ from workers.errors import (
     ThreadBusy,
     ToolNameTaken,
 )
+from workers.lanes import check_lane_provider, lane_of
 from workers.model_routing import choose_model
 from workers.public.schemas import JobCreate
 from workers.public.thread_names import scoped_thread_key
@@ -69,6 +70,7 @@ def record_run(
         )
     model = choose_model(agent.model, agent.routing, job.input, job.model_hint)
     check_priced(session, agent, model, owner_key_id, job.max_cost_usd)
+    lane = check_lane_provider(lane_of(job.lane, agent.lane), agent.provider)
     thread_id = _thread_for(session, job, agent, owner_key_id, now)
     run, created = ledger.open_run(
         session,
@@ -88,6 +90,7 @@ def record_run(
         callback_url=callback_url,
         caller_tools=_caller_tools_json(job),
         run_at=job.run_at,
+        lane=lane.value,
         guard=guard,
         max_cost_usd=job.max_cost_usd,
     )

@@ -32,6 +32,7 @@ from workers.db.statuses import RunStatus
 from workers.errors import (
     CallbackRefused,
     IdempotencyConflict,
+    LaneRefused,
     PriceMissing,
     RunNotFound,
     RunqError,
@@ -59,6 +60,7 @@ REJECTED = (
     StartTimeRefused,
     ToolNameTaken,
     PriceMissing,
+    LaneRefused,
 )
 
 

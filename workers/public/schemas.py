@@ -22,6 +22,7 @@ from pydantic import (
     model_validator,
 )
 
+from workers.lanes import Lane
 from workers.limits.spend import MAX_BUDGET_USD, check_budget_usd
 from workers.model_routing import ModelHint
 from workers.public.thread_names import THREAD_NAME_RULE, check_thread_name
@@ -93,6 +94,11 @@ class RunCreate(BaseModel):
     model_hint: ModelHint | None = Field(
         default=None, description="cheap or strong, for agents with model routing."
     )
+    lane: Lane | None = Field(
+        default=None,
+        description="The run's slack: interactive (priority tier), standard, flex (cheaper, "
+        "standard when flex has no capacity) or batch (Batch API, hours); None: the agent's.",
+    )
     tools: list[FunctionTool] = Field(
         default_factory=list,
         max_length=MAX_CALLER_TOOLS,
@@ -161,6 +167,8 @@ class RunCreate(BaseModel):
             del body["tools"]  # the hash of a run without caller tools stays as it was
         if body["max_cost_usd"] is None:
             del body["max_cost_usd"]  # likewise for a run without a budget of its own
+        if body["lane"] is None:
+            del body["lane"]  # nor does the hash of a run that names no lane
         canonical = json.dumps(body, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(canonical.encode()).hexdigest()
 
@@ -270,6 +278,9 @@ class RunPublic(BaseModel):
     max_cost_usd: float | None = None
     """The run's own dollar budget, if it has one (a failed run's error starts "budget:"
     when a turn did not fit a budget)."""
+    lane: str = "standard"
+    lane_fallback: str | None = None
+    """Where the run's turns went when its lane had no capacity (flex -> standard)."""
 
 
 class RunList(BaseModel):

@@ -66,6 +66,8 @@ def run_public(run: Run, calls: Sequence[ToolCall], thread_key: str | None) -> R
         deadline_at=run.deadline_at,
         run_at=run.run_at,
         max_cost_usd=run.max_cost_usd,
+        lane=run.lane,
+        lane_fallback=run.lane_fallback,
     )
 
 

@@ -121,6 +121,8 @@ class StepContext:
     cache: AnswerCache | None = None
     base_url: str = ""
     prices: Mapping[str, Price] = field(default_factory=dict)
+    lane_price_multipliers: Mapping[str, float] = field(default_factory=dict)
+    """RUNQ_LANE_PRICE_MULTIPLIERS: each lane's price relative to standard (workers.lanes)."""
     breakers: ToolBreakers | None = None
     max_deliveries: int = 3
     """Executions an idempotent call may start before its run fails as a poison run."""

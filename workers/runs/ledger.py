@@ -116,6 +116,7 @@ def open_run(
     callback_url: str | None = None,
     caller_tools: str | None = None,
     run_at: datetime | None = None,
+    lane: str = "standard",
     guard: Callable[[Session, Run], bool] | None = None,
     run_id: str | None = None,
     max_cost_usd: float | None = None,
@@ -157,6 +158,7 @@ def open_run(
         callback_url=callback_url,
         caller_tools=caller_tools,
         max_cost_usd=max_cost_usd,
+        lane=lane,
     )
     if run_id is not None:
         run.id = run_id
@@ -448,6 +450,21 @@ def count_attempt(session: Session, run: Run, *, due: Due) -> None:
         .values(updated_at=utcnow(), **values),
     )
     session.commit()
+
+
+def fall_back_lane(session: Session, run: Run, *, lane: str, due: Due) -> None:
+    """The run's lane had no capacity: its turns go to `lane` from now on (the step is sent
+    again at once, in that lane)."""
+    values = {"lane_fallback": lane, "next_due_at": due.at, "parked": due.parked}
+    _execute(
+        session,
+        update(_RUNS)
+        .where(_C.id == run.id, _C.status == run.status)
+        .where(_C.step_seq == run.step_seq)
+        .values(updated_at=utcnow(), **values),
+    )
+    session.commit()
+    run.lane_fallback = lane
 
 
 def extend_lease(

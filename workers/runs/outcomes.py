@@ -14,10 +14,12 @@ from workers.db.changes import RunChanges
 from workers.db.models import Run
 from workers.db.statuses import RunStatus, is_terminal
 from workers.errors import ProviderError
+from workers.lanes import parse_lane, price_multiplier, served_lane
 from workers.providers.interface import ProviderState, Usage
 from workers.providers.metered import MeteredProvider
 from workers.runs import ledger
 from workers.runs.answers import remember_answer
+from workers.runs.batch_lane import BatchLaneProvider, is_batch_turn
 from workers.runs.context import StepContext
 from workers.runs.ledger import NO_CHANGES
 from workers.runs.state import Fail, Finish
@@ -42,7 +44,7 @@ def complete_run(
 ) -> None:
     """Record the answer (and its validated structured form), price it, cache it."""
     total = _total_usage(run, step.usage)
-    now, cost = ctx.now(), cost_usd(total, ctx.prices.get(run.model))
+    now, cost = ctx.now(), run_cost_usd(ctx, run, total)
     ledger.settle(
         session,
         run,
@@ -77,7 +79,7 @@ def end_run(
 ) -> None:
     """End the run as failed, cancelled or expired; an expired turn is cancelled upstream."""
     total = _total_usage(run, step.usage)
-    now, cost = ctx.now(), cost_usd(total, ctx.prices.get(run.model))
+    now, cost = ctx.now(), run_cost_usd(ctx, run, total)
     ledger.end(
         session,
         run,
@@ -116,10 +118,22 @@ def cancel_run(ctx: StepContext, run_id: str, reason: str = "cancelled by reques
 def cancel_upstream(ctx: StepContext, run: Run, agent: Agent) -> None:
     """Best effort: the run is already recorded as ended either way."""
     try:
-        provider = MeteredProvider(ctx.provider_for(agent), provider=run.provider, model=run.model)
+        upstream = ctx.provider_for(agent)
+        if is_batch_turn(run.provider_ref):
+            upstream = BatchLaneProvider(ctx.sessions, agent.name, upstream)
+        provider = MeteredProvider(upstream, provider=run.provider, model=run.model)
         provider.cancel(run.provider_ref or "")
     except ProviderError as exc:
         log.warning("run %s: cancel at the provider failed: %s", run.id, exc)
+
+
+def run_cost_usd(ctx: StepContext, run: Run, total: Usage) -> float:
+    """The run's tokens at its model's prices (cached input at the cached rate), times its
+    lane's multiplier. A flex run that fell back is priced at standard as a whole: it may
+    have had flex turns before, so this errs on the dear side."""
+    lane = served_lane(parse_lane(run.lane), run.lane_fallback)
+    multiplier = price_multiplier(lane, ctx.lane_price_multipliers)
+    return cost_usd(total, ctx.prices.get(run.model)) * multiplier
 
 
 def _total_usage(run: Run, extra: Usage | None) -> Usage:

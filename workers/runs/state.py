@@ -157,6 +157,8 @@ def _poll_delay_s(run: RunView, state: ProviderState, now: datetime, policy: Run
     # The provider's hint wins over our schedule, but neither may sleep past the poll cap or
     # the deadline: a run must be seen (and expired) when its deadline comes.
     until_deadline_s = (run.deadline_at - now).total_seconds()
+    if state.awaits_wake:
+        return max(_MIN_POLL_S, until_deadline_s)
     if run.poll_count == 0 and policy.webhook_first_poll_s is not None:
         # A webhook will wake the poll early; this is only the fallback, so it may pass the cap.
         return max(_MIN_POLL_S, min(policy.webhook_first_poll_s, until_deadline_s))

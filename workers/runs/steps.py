@@ -22,14 +22,22 @@ from workers.db import store
 from workers.db.changes import RunChanges
 from workers.db.models import Run, ToolCall
 from workers.db.statuses import RunStatus, ToolCallStatus
-from workers.errors import IllegalTransition, ProviderError, ProviderRateLimited, ProviderTimedOut
+from workers.errors import (
+    IllegalTransition,
+    ProviderError,
+    ProviderRateLimited,
+    ProviderTimedOut,
+    TierUnavailable,
+)
 from workers.guardrails import first_tripped
+from workers.lanes import Lane, fallback_of, parse_lane, served_lane
 from workers.limits import spend
 from workers.observability import events
 from workers.providers.interface import Provider, ProviderState, ProviderStatus, ToolOutput
 from workers.providers.metered import MeteredProvider
 from workers.runs import gates, handoffs, ledger
 from workers.runs.answers import complete_from_cache
+from workers.runs.batch_lane import BatchLaneProvider
 from workers.runs.budget_guard import OverBudget
 from workers.runs.context import FanOut, Later, Next, Nothing, StepContext, StepName
 from workers.runs.lease import lease_until, leased
@@ -294,25 +302,47 @@ def _call(
             if ctx.provider_within is None
             else ctx.provider_within(agent, left_s)
         )
+        if served_lane(parse_lane(run.lane), run.lane_fallback) is Lane.BATCH:
+            provider = BatchLaneProvider(ctx.sessions, agent.name, provider)
         with leased(ctx, run, taken=claim is not None):
             return call(MeteredProvider(provider, provider=run.provider, model=run.model))
     except ProviderError as exc:
-        step = decide_on_error(view_of(run), exc, ctx.now(), ctx.policy)
-        if isinstance(step, Throttle):
-            if isinstance(exc, ProviderRateLimited):
-                ctx.clearance.pause(model=run.model, api_key_id=key_id, delay_s=step.after_s)
-            return replace(retry, after_s=step.after_s)
-        if isinstance(step, Retry):
-            log.warning("run %s: retry in %.1fs: %s", run.id, step.after_s, step.reason)
-            due = _due(ctx, step.after_s)
-            ledger.count_attempt(session, run, due=due)
-            return replace(retry, after_s=step.after_s, due_recorded=True, parked=due.parked)
-        assert isinstance(step, Fail)
-        # What the failed request cost is unknown: its hold becomes spend (the worst case),
-        # never a silent overrun.
-        ctx.budgets.settle(run, agent, hold, None)
-        end_run(ctx, session, run, agent, step)
-        return Nothing(step.reason, ended=step.status)
+        return _after_error(ctx, session, run, agent, exc, retry, hold)
+
+
+def _after_error(
+    ctx: StepContext,
+    session: Session,
+    run: Run,
+    agent: Agent,
+    exc: ProviderError,
+    retry: Later,
+    hold: str,
+) -> Next:
+    """What a failed provider request leads to: another lane, a throttled or counted retry,
+    or the end of the run."""
+    key_id = ctx.api_key_id_for(agent)
+    fallback = _lane_fallback(run, exc)
+    if fallback is not None:
+        log.info("run %s: %s; its turns go to lane %s", run.id, exc, fallback)
+        ledger.fall_back_lane(session, run, lane=fallback, due=_due(ctx, 0.0))
+        return replace(retry, after_s=0.0, due_recorded=True)
+    step = decide_on_error(view_of(run), exc, ctx.now(), ctx.policy)
+    if isinstance(step, Throttle):
+        if isinstance(exc, ProviderRateLimited):
+            ctx.clearance.pause(model=run.model, api_key_id=key_id, delay_s=step.after_s)
+        return replace(retry, after_s=step.after_s)
+    if isinstance(step, Retry):
+        log.warning("run %s: retry in %.1fs: %s", run.id, step.after_s, step.reason)
+        due = _due(ctx, step.after_s)
+        ledger.count_attempt(session, run, due=due)
+        return replace(retry, after_s=step.after_s, due_recorded=True, parked=due.parked)
+    assert isinstance(step, Fail)
+    # What the failed request cost is unknown: its hold becomes spend (the worst case),
+    # never a silent overrun.
+    ctx.budgets.settle(run, agent, hold, None)
+    end_run(ctx, session, run, agent, step)
+    return Nothing(step.reason, ended=step.status)
 
 
 def _hold_id(run: Run) -> str:
@@ -331,6 +361,15 @@ def _over_budget(
     step = Fail(over.reason)
     end_run(ctx, session, run, agent, step)
     return Nothing(step.reason, ended=step.status)
+
+
+def _lane_fallback(run: Run, exc: ProviderError) -> str | None:
+    """The lane a turn goes to when its own had no capacity (flex -> standard), else None.
+    The step is sent again at once; the run's deadline still bounds it."""
+    if not isinstance(exc, TierUnavailable):
+        return None
+    fallback = fallback_of(served_lane(parse_lane(run.lane), run.lane_fallback))
+    return None if fallback is None else fallback.value
 
 
 def _advance(

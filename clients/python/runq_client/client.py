@@ -46,8 +46,8 @@ class Client:
         self, agent: str, input: str, *, idempotency_key: str | None = None, **fields: Any
     ) -> Run:
         """Submit a run (fields: thread_key, metadata, deadline_s, callback_url, cache,
-        model_hint, tools, run_at: an aware datetime to start at). The same idempotency key and
-        body give back the same run.
+        model_hint, tools, lane, run_at: an aware datetime to start at). The same idempotency
+        key and body give back the same run.
 
         `tools` are function tools you run yourself, each `{"name", "description",
         "parameters"}` (a JSON schema): a call to one pauses the run in `requires_action`

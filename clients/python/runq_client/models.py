@@ -49,6 +49,8 @@ class Run(BaseModel):
     created_at: datetime
     finished_at: datetime | None = None
     run_at: datetime | None = None
+    lane: str = "standard"
+    lane_fallback: str | None = None
 
     @property
     def is_terminal(self) -> bool:
