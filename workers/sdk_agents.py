@@ -11,10 +11,13 @@ What is taken from the SDK's agent:
 - `output_type` (the SDK's strict schema; the answer is validated and stored as JSON);
 - `handoffs` to other SDK agents (adopted with it), and its input and output guardrails.
 
+- `mcp_servers` (Streamable HTTP given a url, stdio given a command): their tools reach the
+  model as `<server>__<tool>`, as every MCP tool on runq does (`workers.tools.mcp_servers`).
+
 What runq cannot honour is refused when the module is loaded, with a message that names the
 agent and the field: another tool type, a `Model` object, a custom `tool_use_behavior`,
-hooks, MCP servers, a prompt, `handoff(...)` objects, any other model setting. Nothing is
-dropped silently.
+hooks, other MCP server kinds or options, a prompt, `handoff(...)` objects, any other model
+setting. Nothing is dropped silently.
 
 The `openai-agents` package is an optional extra (`pip install runq[agents]`); this module
 imports it only when a user's module already did.
@@ -25,6 +28,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import json
+import re
 import sys
 from collections.abc import Callable, Iterable, Mapping
 from types import ModuleType
@@ -33,6 +37,7 @@ from typing import Any
 from workers.agents import Agent, register_agent
 from workers.errors import ConfigError
 from workers.guardrails import Guardrail, Tripped
+from workers.tools.mcp_servers import McpServer
 from workers.tools.registry import ToolRegistry, ToolSpec, default_registry
 
 SUPPORTED_SETTINGS = frozenset({"temperature", "max_tokens", "metadata"})
@@ -63,8 +68,6 @@ def adopt(sdk_agent: Any, registry: ToolRegistry = default_registry) -> Agent:
         refuse("tool_use_behavior", "only the default 'run_llm_again' is supported")
     if sdk_agent.hooks is not None:
         refuse("hooks", "agent lifecycle hooks are not run by runq")
-    if sdk_agent.mcp_servers:
-        refuse("mcp_servers", "declare MCP servers on a runq Agent instead")
     if sdk_agent.prompt is not None:
         refuse("prompt", "stored prompts are not supported; use instructions")
     model = _model_name(sdk_agent, refuse)
@@ -85,6 +88,7 @@ def adopt(sdk_agent: Any, registry: ToolRegistry = default_registry) -> Agent:
         metadata=dict(settings.get("metadata") or {}),
         output_schema=None if schema is None else schema.json_schema(),
         output_schema_name=OUTPUT_SCHEMA_NAME,
+        mcp_servers=tuple(_mcp_server(server, refuse) for server in sdk_agent.mcp_servers),
         handoffs=tuple(_handoff_target(h, refuse).name for h in sdk_agent.handoffs),
         handoff_description=sdk_agent.handoff_description,
         input_guardrails=tuple(_input_guardrail(g, sdk_agent) for g in sdk_agent.input_guardrails),
@@ -189,6 +193,24 @@ def _tool_body(tool: Any) -> Callable[..., Any]:
     invoke.__module__ = f"agents_sdk:{getattr(tool, '__module__', '')}"
     invoke.__qualname__ = tool.name
     return invoke
+
+
+def _mcp_server(server: Any, refuse: _Refusal) -> McpServer:
+    """runq's declaration of an SDK MCP server (Streamable HTTP or stdio); its tools reach the
+    model as `<server>__<tool>`, as every MCP tool on runq does."""
+    from agents.mcp import MCPServerStdio, MCPServerStreamableHttp
+
+    field = f"mcp_servers[{server.name}]"
+    name = re.sub(r"[^A-Za-z0-9-]+", "_", server.name).strip("_")[:30] or "mcp"
+    try:
+        if isinstance(server, MCPServerStreamableHttp) and not set(server.params) - {"url"}:
+            return McpServer(name, url=server.params["url"])
+        if isinstance(server, MCPServerStdio) and not (server.params.env or server.params.cwd):
+            return McpServer(name, command=(server.params.command, *server.params.args))
+    except ValueError as exc:
+        refuse(field, str(exc))
+    refuse(field, "only Streamable HTTP (a url alone) and stdio (a command) servers are run")
+    raise AssertionError("unreachable")  # refuse raises
 
 
 def _output_schema(output_type: Any) -> Any:

@@ -138,3 +138,22 @@ def test_what_runq_cannot_honour_is_refused_with_the_fields_name(change, field):
         adopt(sdk_agent, ToolRegistry())
 
     assert str(refused.value).startswith(f"Agents SDK agent 'sdk-odd': {field} is not supported")
+
+
+def test_sdk_mcp_servers_become_runq_mcp_servers_and_other_kinds_are_refused():
+    from agents.mcp import MCPServerSse, MCPServerStdio, MCPServerStreamableHttp
+
+    http = MCPServerStreamableHttp(params={"url": "http://docs:8000/mcp"}, name="docs")
+    stdio = MCPServerStdio(params={"command": "python", "args": ["-m", "files_mcp"]}, name="files")
+
+    agent = adopt(
+        agents.Agent(name="sdk-mcp", model="m", mcp_servers=[http, stdio]), ToolRegistry()
+    )
+
+    assert [(s.name, s.url, s.command) for s in agent.mcp_servers] == [
+        ("docs", "http://docs:8000/mcp", ()),
+        ("files", None, ("python", "-m", "files_mcp")),
+    ]
+    sse = MCPServerSse(params={"url": "http://old:8000/sse"}, name="old")
+    with pytest.raises(ConfigError, match=r"mcp_servers\[old\] is not supported"):
+        adopt(agents.Agent(name="sdk-mcp-old", model="m", mcp_servers=[sse]), ToolRegistry())
