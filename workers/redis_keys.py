@@ -83,3 +83,13 @@ def webhook_seen_key(prefix: str, digest: str) -> str:
     """An OpenAI webhook id already processed (sha256 of the id), kept for its signature's
     window so a replay is acknowledged and ignored."""
     return f"{prefix}:webhook-seen:{digest}"
+
+
+def admission_lock_key(prefix: str) -> str:
+    """The lock that lets one fair-share admission round run at a time across the fleet."""
+    return f"{prefix}:admission:lock"
+
+
+def admission_due_key(prefix: str) -> str:
+    """Set when an admission round is owed (a run was created or ended) and not yet run."""
+    return f"{prefix}:admission:due"

@@ -133,6 +133,11 @@ class Run(SQLModel, table=True):
     # When the caller asked the run to start (None: at once). Until then it is pending and
     # parked at this time, holding no worker slot and no broker message.
     run_at: datetime | None = Field(default=None, sa_column=_utc_column())
+    # Fair shares are on (RUNQ_RUNS_IN_FLIGHT_TARGET) and the run waits, pending with no
+    # message and no `next_due_at`, until an admission round gives its key a slot.
+    share_waiting: bool = Field(
+        default=False, index=True, sa_column_kwargs={"server_default": sa_false()}
+    )
 
 
 class ToolCall(SQLModel, table=True):
@@ -173,6 +178,10 @@ class ApiKey(SQLModel, table=True):
     scopes: str = Field(default="submit,read", sa_column_kwargs={"server_default": "submit,read"})
     created_at: datetime = Field(default_factory=utcnow, sa_column=_utc_column(False))
     revoked_at: datetime | None = Field(default=None, sa_column=_utc_column())
+    # Fair shares: the key's runs get slots in proportion to `weight`, and never more than
+    # `max_concurrent_runs` in flight at once (None: no cap of its own).
+    weight: int = Field(default=1, sa_column_kwargs={"server_default": "1"})
+    max_concurrent_runs: int | None = None
 
 
 class CallbackAttempt(SQLModel, table=True):
