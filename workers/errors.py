@@ -19,6 +19,8 @@
     ├── RunNotFound                  no run has that id
     ├── ScheduleNotFound             no schedule of this caller has that id
     ├── StartTimeRefused             a run_at in the past or too far ahead
+    ├── ShareRefused                 a fair-share weight or cap below 1
+    ├── ApiKeyNotFound               no live API key has that name
     ├── ObjectNotFound               no assistant, thread or message has that id (for this key)
     ├── UnsupportedFeature           an Assistants API feature runq does not have
     ├── NothingToRun                 a run was asked for a thread with no new message
@@ -193,6 +195,20 @@ class StartTimeRefused(RunqError):
 
     http_status = 422
     exit_code = ExitCode.BAD_USAGE
+
+
+class ShareRefused(RunqError):
+    """A key's fair-share weight or cap on runs in flight is below 1."""
+
+    http_status = 422
+    exit_code = ExitCode.BAD_USAGE
+
+
+class ApiKeyNotFound(RunqError):
+    """No live API key has that name."""
+
+    http_status = 404
+    exit_code = ExitCode.NOT_FOUND
 
 
 class IllegalTransition(RunqError):

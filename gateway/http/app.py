@@ -29,6 +29,7 @@ from gateway.http import (
     routes_actions,
     routes_runs,
     routes_schedules,
+    routes_shares,
     routes_threads,
     webhooks,
 )
@@ -69,6 +70,7 @@ def create_app() -> FastAPI:
         routes_actions,
         events,
         routes_schedules,
+        routes_shares,
         routes_threads,
         webhooks,
         health,
