@@ -5,8 +5,9 @@
 Three configurations, each on its own fresh fleet (Redis, simulator, one runs and one tools
 worker) in its own process: the small tenant's runs alone; after a flood tenant enqueued
 `--flood` runs, with fair shares off; the same with fair shares on
-(RUNQ_RUNS_IN_FLIGHT_TARGET=`--target`). It prints the small tenant's p50 and p95 latency
-(created -> finished) in each, and the ratios to its latency alone. The goal: on <= 1.5x.
+(RUNQ_RUNS_IN_FLIGHT_TARGET=`--target`), each after `--warmup` runs have warmed the fleet
+up. It prints the small tenant's p50 and p95 latency (created -> finished) in each, and the
+ratios to its latency alone. The goal: on <= 1.5x.
 
 `--scenario NAME` runs one configuration in this process and prints one JSON line: every
 run's key, status and times, and the most runs in flight per key seen while it ran (the
@@ -37,6 +38,9 @@ def main() -> None:
     parser.add_argument("--flood-cap", type=int, default=0, help="The flood key's cap (0: none).")
     parser.add_argument("--latency-ms", type=int, default=300, help="Simulated model latency.")
     parser.add_argument("--all", action="store_true", help="Wait for the flood's runs too.")
+    parser.add_argument(
+        "--warmup", type=int, default=10, help="Runs (no key) finished before measuring."
+    )
     parser.add_argument("--scenario", choices=SCENARIOS, help="Run one configuration here.")
     args = parser.parse_args()
     if args.scenario is not None:
@@ -52,7 +56,8 @@ def spawn(name: str, args: argparse.Namespace) -> dict[str, Any]:
     argv = [sys.executable, "-m", "bench.fairness", "--scenario", name]
     argv += ["--flood", str(args.flood), "--small", str(args.small)]
     argv += ["--target", str(args.target), "--flood-cap", str(args.flood_cap)]
-    argv += ["--latency-ms", str(args.latency_ms)] + (["--all"] if args.all else [])
+    argv += ["--latency-ms", str(args.latency_ms), "--warmup", str(args.warmup)]
+    argv += ["--all"] if args.all else []
     done = subprocess.run(argv, capture_output=True, text=True, timeout=1800, check=False)
     lines = [line for line in done.stdout.splitlines() if line.startswith("{")]
     if done.returncode != 0 or not lines:
@@ -66,6 +71,9 @@ def run_scenario(args: argparse.Namespace) -> dict[str, Any]:
     env = {"RUNQ_RUNS_IN_FLIGHT_TARGET": str(args.target if args.scenario == "flood-on" else 0)}
     env |= {"RUNQ_SWEEP_EVERY_S": "1", "RUNQ_RECOVERY_GRACE_S": "2"}
     with fleet(env, runs_workers=1, latency_ms=args.latency_ms):
+        # Fresh workers are slow on their first runs (clients, connections, imports): every
+        # configuration measures a warm fleet.
+        wait_for(set(enqueue("", args.warmup, "warmup")), timeout_s=300.0)
         flood_key, small_key = make_keys(args.flood_cap)
         if args.scenario != "alone":
             enqueue(flood_key, args.flood, "flood")

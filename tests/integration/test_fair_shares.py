@@ -24,7 +24,7 @@ FLOOD, SMALL, TARGET, FLOOD_CAP = 60, 5, 6, 5
 def outcome() -> dict[str, Any]:
     argv = [sys.executable, "-m", "bench.fairness", "--scenario", "flood-on", "--all"]
     argv += ["--flood", str(FLOOD), "--small", str(SMALL), "--target", str(TARGET)]
-    argv += ["--flood-cap", str(FLOOD_CAP), "--latency-ms", "150"]
+    argv += ["--flood-cap", str(FLOOD_CAP), "--latency-ms", "150", "--warmup", "0"]
     done = subprocess.run(argv, capture_output=True, text=True, timeout=280, check=False)
     lines = [line for line in done.stdout.splitlines() if line.startswith("{")]
     if done.returncode != 0 or not lines:
