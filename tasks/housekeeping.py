@@ -9,7 +9,7 @@ from tasks.next_step import send
 from workers.public.callbacks import CALLBACK_QUIET_S, find_stalled_callbacks
 from workers.public.schedule_door import FiringPolicy, fire_due_schedules
 from workers.redis_keys import sweep_lock_key
-from workers.runs.admission import admit_waiting_runs
+from workers.runs.admission import admit_waiting_runs, release_waiting_runs
 from workers.runs.admission_lock import owe_round, run_owed_rounds
 from workers.runs.context import Later, StepName
 from workers.runs.sweep import SweepPolicy, sweep_overdue_runs
@@ -40,6 +40,9 @@ def sweep() -> int:
         # The safety net of fair shares: a round owed whose message was lost runs here.
         owe_round(get_redis(), settings.redis.prefix)
         admit()
+    else:
+        for run_id in release_waiting_runs(get_step_context(), batch=runs.sweep_batch):
+            send(Later(StepName.START, (run_id,)))
     return len(actions)
 
 

@@ -46,3 +46,13 @@ def admit_waiting_runs(ctx: StepContext, *, target: int) -> list[str]:
     for run_id in admitted:
         log.info("run %s admitted: its key's share has a free slot", run_id)
     return admitted
+
+
+def release_waiting_runs(ctx: StepContext, *, batch: int) -> list[str]:
+    """Fair shares are off but runs still wait (left from when they were on): admit up to
+    `batch` of them whatever their share, so turning fair shares off strands no run."""
+    with ctx.sessions() as session:
+        waiting = share_store.waiting_by_key(session, per_key=batch)
+        chosen = [run_id for run_ids in waiting.values() for run_id in run_ids][:batch]
+        now = ctx.now()
+        return [run_id for run_id in chosen if ledger.admit(session, run_id=run_id, now=now)]

@@ -12,7 +12,7 @@ from workers.db import key_store, share_store, store
 from workers.db.models import ApiKey
 from workers.providers.fake import scripted
 from workers.runs import ledger
-from workers.runs.admission import admit_waiting_runs
+from workers.runs.admission import admit_waiting_runs, release_waiting_runs
 from workers.runs.outcomes import cancel_run
 from workers.runs.sweep import SweepPolicy, sweep_overdue_runs
 
@@ -118,3 +118,11 @@ def test_weights_are_read_from_the_keys():
     assert len(set(admitted) & light_runs) == 1
     with Session(engine) as session:
         assert session.get(ApiKey, heavy).weight == 3
+
+
+def test_runs_left_waiting_when_fair_shares_are_turned_off_are_all_released():
+    engine, _, ctx = setup()
+    capped = make_key(engine, "capped", cap=1)
+    run_ids = {open_waiting(engine, capped) for _ in range(3)} | {open_waiting(engine, "")}
+    assert set(release_waiting_runs(ctx, batch=10)) == run_ids  # the cap is off too
+    assert release_waiting_runs(ctx, batch=10) == []
