@@ -8,8 +8,10 @@ from datetime import timedelta
 from sqlmodel import Session
 
 from tests.workers.steps_fixtures import NOW, Clock, make_context, memory_engine
-from workers.db import key_store, share_store, store
+from workers.db import key_store, session_hooks, share_store, store
+from workers.db.changes import RunChanges
 from workers.db.models import ApiKey
+from workers.db.statuses import RunStatus
 from workers.providers.fake import scripted
 from workers.runs import ledger
 from workers.runs.admission import admit_waiting_runs, release_waiting_runs
@@ -126,3 +128,17 @@ def test_runs_left_waiting_when_fair_shares_are_turned_off_are_all_released():
     run_ids = {open_waiting(engine, capped) for _ in range(3)} | {open_waiting(engine, "")}
     assert set(release_waiting_runs(ctx, batch=10)) == run_ids  # the cap is off too
     assert release_waiting_runs(ctx, batch=10) == []
+
+
+def test_a_run_that_ends_asks_for_an_admission_round_and_one_that_moves_on_does_not():
+    engine, _, _ = setup()
+    asked: list[bool] = []
+    hooks = {session_hooks.ADMISSION_REQUESTER: lambda: asked.append(True)}
+    running = open_waiting(engine, "")
+    with Session(engine, info=hooks) as session:
+        ledger.admit(session, run_id=running, now=NOW)
+        run = store.get_run(session, run_id=running)
+        ledger.claim_start(session, run, now=NOW, lease_until=NOW + timedelta(seconds=5))
+        assert asked == []  # pending -> in_progress frees no slot
+        ledger.end(session, run, status=RunStatus.CANCELLED, changes=RunChanges())
+    assert asked == [True]
