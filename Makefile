@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install demo test unit test-integration lint format typecheck bench bench-cost bench-peers all clean browser lock
+.PHONY: install demo test unit test-integration lint format typecheck bench bench-cost bench-peers bench-fairness all clean browser lock
 
 $(STAMP): pyproject.toml requirements.lock clients/python/pyproject.toml
 	python3 -m venv $(VENV)
@@ -71,6 +71,10 @@ bench-peers: $(STAMP)
 	$(PY) -m bench.peers --rpm 300 --only agents-asyncio,runq,runq-sync --tag rpm300
 	$(PY) -m bench.ceiling
 	$(PY) -m bench.inflight
+
+## Fair shares: a small tenant's p50 latency alone, under a flood with fair shares off and on
+bench-fairness: $(STAMP)
+	$(PY) -m bench.fairness
 
 all: test
 

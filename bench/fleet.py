@@ -37,13 +37,13 @@ class Sample:
 
 @contextmanager
 def fleet(
-    env: dict[str, str], *, runs_workers: int, tools_workers: int = 1
+    env: dict[str, str], *, runs_workers: int, tools_workers: int = 1, latency_ms: int = 300
 ) -> Iterator[LocalStack]:
     """A fresh local fleet (Redis, simulator, workers) for one configuration."""
     saved = dict(os.environ)
     workdir = Path(tempfile.mkdtemp(prefix="runq-bench-"))
     base_env = {"RUNQ_POLL_FIRST_S": "0.2", "RUNQ_POLL_CAP_S": "1.0", "RUNQ_RETRY_FIRST_S": "0.5"}
-    stack = start_local_stack(workdir, latency_ms=300, extra_env=base_env | env)
+    stack = start_local_stack(workdir, latency_ms=latency_ms, extra_env=base_env | env)
     try:
         for index in range(runs_workers):
             stack.start_worker("runs", concurrency=16, name=f"runs{index}", beat=index == 0)

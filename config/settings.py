@@ -232,6 +232,11 @@ class RunSettings(BaseSettings):
         "beyond runq's own; a worker may serve them with -Q (JSON list).",
     )
     thread_retention_s: float = Field(30 * 24 * 3600.0, gt=0, description="Idle threads archived.")
+    in_flight_target: int = Field(
+        0, ge=0, validation_alias=_env("RUNQ_RUNS_IN_FLIGHT_TARGET"),
+        description="Runs in flight across the fleet that fair shares aim for: a new run waits "
+        "for its key's weighted share of them (0: off, every run starts at once).",
+    )  # fmt: skip
 
 
 class ScheduleSettings(BaseSettings):

@@ -9,8 +9,11 @@ from tasks.next_step import send
 from workers.public.callbacks import CALLBACK_QUIET_S, find_stalled_callbacks
 from workers.public.schedule_door import FiringPolicy, fire_due_schedules
 from workers.redis_keys import batch_collect_lock_key, sweep_lock_key
+from workers.runs.admission import admit_waiting_runs, release_waiting_runs
+from workers.runs.admission_lock import owe_round, run_owed_rounds
 from workers.runs.batch_collect import CollectPolicy
 from workers.runs.batch_collect import collect_batches as collect_pass
+from workers.runs.context import Later, StepName
 from workers.runs.sweep import SweepPolicy, sweep_overdue_runs
 from workers.runs.threads import archive_idle_threads
 from workers.wiring import batch_api_for, get_redis, get_step_context
@@ -35,6 +38,13 @@ def sweep() -> int:
     actions = sweep_overdue_runs(get_step_context(), policy)
     for action in actions:
         send(action)
+    if settings.runs.in_flight_target > 0:
+        # The safety net of fair shares: a round owed whose message was lost runs here.
+        owe_round(get_redis(), settings.redis.prefix)
+        admit()
+    else:
+        for run_id in release_waiting_runs(get_step_context(), batch=runs.sweep_batch):
+            send(Later(StepName.START, (run_id,)))
     return len(actions)
 
 
@@ -50,6 +60,25 @@ def collect_batches() -> int:
     policy = CollectPolicy(retries=settings.runs.batch_retries)
     done = collect_pass(get_step_context(), batch_api_for, policy)
     return done.sent + done.answered + done.failed + done.sent_again
+
+
+@app.task(name="runq.housekeeping.admit", ignore_result=True)
+def admit() -> int:
+    """Start waiting runs by weighted fair share while a round is owed; returns how many.
+
+    One round at a time across the fleet (`admission_lock`); a run admitted is due before
+    its start is sent, so a lost start is re-sent by the sweep."""
+    target = get_settings().runs.in_flight_target
+    if target <= 0:
+        return 0
+    return run_owed_rounds(get_redis(), get_settings().redis.prefix, lambda: _admit_round(target))
+
+
+def _admit_round(target: int) -> int:
+    admitted = admit_waiting_runs(get_step_context(), target=target)
+    for run_id in admitted:
+        send(Later(StepName.START, (run_id,)))
+    return len(admitted)
 
 
 @app.task(name="runq.housekeeping.fire_schedules", ignore_result=True)

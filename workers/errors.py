@@ -22,6 +22,8 @@
     ├── StartTimeRefused             a run_at in the past or too far ahead
     ├── PriceMissing                 a budgeted run's model has no price to count it by
     ├── LaneRefused                  a lane that does not exist, or that the provider lacks
+    ├── ShareRefused                 a fair-share weight or cap below 1
+    ├── ApiKeyNotFound               no live API key has that name
     ├── ObjectNotFound               no assistant, thread or message has that id (for this key)
     ├── UnsupportedFeature           an Assistants API feature runq does not have
     ├── NothingToRun                 a run was asked for a thread with no new message
@@ -217,6 +219,20 @@ class LaneRefused(RunqError):
 
     http_status = 422
     exit_code = ExitCode.BAD_USAGE
+
+
+class ShareRefused(RunqError):
+    """A key's fair-share weight or cap on runs in flight is below 1."""
+
+    http_status = 422
+    exit_code = ExitCode.BAD_USAGE
+
+
+class ApiKeyNotFound(RunqError):
+    """No live API key has that name."""
+
+    http_status = 404
+    exit_code = ExitCode.NOT_FOUND
 
 
 class IllegalTransition(RunqError):

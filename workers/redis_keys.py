@@ -103,3 +103,13 @@ def spend_holds_key(prefix: str, scope: str) -> str:
 def spend_hold_key(prefix: str, hold_id: str) -> str:
     """The record of one turn's hold: its amount, and whether it was settled."""
     return f"{prefix}:spendhold:{hold_id}"
+
+
+def admission_lock_key(prefix: str) -> str:
+    """The lock that lets one fair-share admission round run at a time across the fleet."""
+    return f"{prefix}:admission:lock"
+
+
+def admission_due_key(prefix: str) -> str:
+    """Set when an admission round is owed (a run was created or ended) and not yet run."""
+    return f"{prefix}:admission:due"

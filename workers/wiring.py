@@ -38,6 +38,7 @@ from workers.providers.chat import ChatProvider
 from workers.providers.interface import Provider
 from workers.providers.responses import ResponsesProvider
 from workers.redis_keys import fingerprint_api_key
+from workers.runs.admission_lock import owe_round
 from workers.runs.budget_guard import BudgetGuard, NoBudgets, SpendGuard
 from workers.runs.context import NoTurnTimes, StepContext, TurnTimes
 from workers.runs.events import RedisRunEvents
@@ -52,6 +53,7 @@ from workers.tools.registry import default_registry
 log = logging.getLogger("runq.wiring")
 
 CALLBACK_TASK = "runq.callbacks.deliver"
+ADMIT_TASK = "runq.housekeeping.admit"
 ACTION_CALLBACK_TASK = "runq.callbacks.action"
 
 
@@ -92,6 +94,8 @@ def new_session() -> Session:
         info[session_hooks.EVENT_SINK] = get_run_events()
         info[session_hooks.CALLBACK_SENDER] = send_callback
         info[session_hooks.ACTION_CALLBACK_SENDER] = send_action_callback
+        if get_settings().runs.in_flight_target > 0:
+            info[session_hooks.ADMISSION_REQUESTER] = request_admission
     return Session(get_engine(), expire_on_commit=False, info=info)
 
 
@@ -137,6 +141,20 @@ def send_callback(run_id: str) -> None:
         app.send_task(CALLBACK_TASK, args=(run_id,))
     except (OperationalError, OSError) as exc:
         log.warning("run %s: callback not enqueued: %r", run_id, exc)
+
+
+def request_admission() -> None:
+    """Owe a fair-share admission round and send its message if none was owed. A Redis or
+    broker failure is logged, never raised: the sweep runs an owed round within seconds."""
+    from kombu.exceptions import OperationalError
+
+    from config.celery_app import app
+
+    try:
+        if owe_round(get_redis(), get_settings().redis.prefix):
+            app.send_task(ADMIT_TASK)
+    except (redis.RedisError, OperationalError, OSError) as exc:
+        log.warning("admission round not requested (%r); the sweep runs one", exc)
 
 
 @cache

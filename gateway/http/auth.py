@@ -96,3 +96,5 @@ SubmitterDep = Annotated[Caller, Depends(_requiring("submit"))]
 """A caller that may start and cancel runs."""
 ReaderDep = Annotated[Caller, Depends(_requiring("read"))]
 """A caller that may read runs, threads and events."""
+AdminDep = Annotated[Caller, Depends(_requiring("admin"))]
+"""A caller that may do everything, other keys' fair shares included."""

@@ -31,6 +31,7 @@ def register(app: typer.Typer) -> None:
     keys_app.command("list")(guarded(list_keys))
     keys_app.command("revoke")(guarded(revoke_key))
     keys_app.command("budget")(guarded(budget_key))
+    keys_app.command("share")(guarded(share_key))
     app.add_typer(keys_app, name="keys")
     app.command("spend")(guarded(show_spend))
 
@@ -233,3 +234,43 @@ def show_spend(
         limit = "" if line.limit_usd is None else f"{line.limit_usd:.2f}"
         table.add_row(line.scope, f"{line.spent_usd:.4f}", f"{line.held_usd:.4f}", limit)
     console.print(table)
+
+
+def share_key(
+    name: Annotated[str, typer.Argument(help="The key's name.")],
+    weight: Annotated[
+        int | None, typer.Option("--weight", help="Slots in proportion to this (at least 1).")
+    ] = None,
+    max_concurrent: Annotated[
+        int | None,
+        typer.Option("--max-concurrent", help="Never more of its runs in flight (at least 1)."),
+    ] = None,
+    no_cap: Annotated[bool, typer.Option("--no-cap", help="Remove the key's cap.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Show or set a key's fair share: its weight and cap on runs in flight (they act while
+    RUNQ_RUNS_IN_FLIGHT_TARGET is set)."""
+    from gateway.entry_errors import CommandFailed
+    from workers.public import shares
+    from workers.public.runtime import new_session
+
+    if no_cap and max_concurrent is not None:
+        raise CommandFailed("give --max-concurrent or --no-cap, not both", ExitCode.BAD_USAGE)
+    # A weight or cap below 1 (exit 2) and an unknown key (exit 7) are runq errors: `guarded`
+    # prints their one line.
+    with new_session() as session:
+        if weight is None and max_concurrent is None and not no_cap:
+            share = shares.read_share(session, name=name)
+        else:
+            share = shares.set_share(
+                session, name=name, weight=weight, cap=max_concurrent, clear_cap=no_cap
+            )
+    if as_json:
+        typer.echo(share.model_dump_json())
+        return
+    cap = share.max_concurrent_runs or "none"
+    target = share.in_flight_target or "off (RUNQ_RUNS_IN_FLIGHT_TARGET=0)"
+    console.print(
+        f"key {share.key}: weight {share.weight}, cap {cap}; {share.in_flight} in flight, "
+        f"{share.waiting} waiting; fleet target {target}"
+    )

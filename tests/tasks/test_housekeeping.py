@@ -20,6 +20,7 @@ def sweeps(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
     monkeypatch.setattr(
         housekeeping, "sweep_overdue_runs", lambda ctx, policy: ran.append(policy) or []
     )
+    monkeypatch.setattr(housekeeping, "release_waiting_runs", lambda ctx, batch: [])
     return ran
 
 

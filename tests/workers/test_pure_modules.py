@@ -23,6 +23,7 @@ PURE_MODULES = (
     "workers/redis_keys.py",
     "workers/runs/usage.py",
     "workers/runs/recovery.py",
+    "workers/runs/fair_share.py",
     "workers/tools/breaker.py",
     "simulator/script.py",
     "simulator/tool_directives.py",

@@ -139,6 +139,11 @@ class Run(SQLModel, table=True):
     run_at: datetime | None = Field(default=None, sa_column=_utc_column())
     # The run's own dollar budget (None: none): each model turn holds its worst case first.
     max_cost_usd: float | None = None
+    # Fair shares are on (RUNQ_RUNS_IN_FLIGHT_TARGET) and the run waits, pending with no
+    # message and no `next_due_at`, until an admission round gives its key a slot.
+    share_waiting: bool = Field(
+        default=False, index=True, sa_column_kwargs={"server_default": sa_false()}
+    )
 
 
 class ToolCall(SQLModel, table=True):
@@ -185,6 +190,10 @@ class ApiKey(SQLModel, table=True):
     max_usd_month: float | None = None
     # What a run does when a turn does not fit: "fail" (reason budget) or "wait" for room.
     on_budget: str = Field(default="fail", sa_column_kwargs={"server_default": "fail"})
+    # Fair shares: the key's runs get slots in proportion to `weight`, and never more than
+    # `max_concurrent_runs` in flight at once (None: no cap of its own).
+    weight: int = Field(default=1, sa_column_kwargs={"server_default": "1"})
+    max_concurrent_runs: int | None = None
 
 
 class CallbackAttempt(SQLModel, table=True):

@@ -19,6 +19,9 @@ CALLBACK_SENDER = "send_callback"
 """`session.info` key of the function that enqueues a run's callback delivery."""
 ACTION_CALLBACK_SENDER = "send_action_callback"
 """`session.info` key of the function that enqueues a `run.requires_action` callback."""
+ADMISSION_REQUESTER = "request_admission"
+"""`session.info` key of the function that asks for a fair-share admission round (only
+when fair shares are on)."""
 
 
 def announce(session: Session, run_id: str, event_type: str, data: dict[str, Any]) -> None:
@@ -68,3 +71,10 @@ def send_action_callback(session: Session, run_id: str, step_seq: int) -> None:
     send = session.info.get(ACTION_CALLBACK_SENDER)
     if send is not None:
         send(run_id, step_seq)
+
+
+def request_admission(session: Session) -> None:
+    """Ask for an admission round through the session's requester, if it has one."""
+    ask = session.info.get(ADMISSION_REQUESTER)
+    if ask is not None:
+        ask()

@@ -93,6 +93,7 @@ def record_run(
         lane=lane.value,
         guard=guard,
         max_cost_usd=job.max_cost_usd,
+        share_waiting=get_settings().runs.in_flight_target > 0,
     )
     return (run if created else replayed_run(run, body_hash)), created
 
@@ -194,13 +195,19 @@ def enqueue_job(
 
     The run is recorded either way: if the broker cannot take the start message, it stays
     pending and the recovery sweep starts it, so the caller still gets its run. A run that
-    waits for its `run_at` gets no message: the sweep starts it then."""
+    waits for its `run_at` gets no message: the sweep starts it then. With fair shares on,
+    a new run waits for its key's share: an admission round starts it."""
     from kombu.exceptions import OperationalError
 
     run, created = record_run(
         session, job, default_deadline_s=default_deadline_s, owner_key_id=owner_key_id, guard=guard
     )
-    if created and not run.parked:
+    if created and run.share_waiting:
+        from workers.wiring import request_admission
+
+        request_admission()
+        log.info("run %s for agent %s waits for its key's share", run.id, run.agent)
+    elif created and not run.parked:
         try:
             send_start(run.id)
         except (OperationalError, OSError) as exc:

@@ -27,8 +27,8 @@ The step lifecycle, as verbs:
                                   └► end (failed | expired | cancelled)
 
 plus the bookkeeping that never changes a status: `note_due` (when the next message is
-due, or that it is parked), `extend_lease`, `count_attempt`, and the sweep's `unpark` and
-`mark_resent`.
+due, or that it is parked), `extend_lease`, `count_attempt`, the sweep's `unpark` and
+`mark_resent`, and fair shares' `admit`.
 """
 
 from __future__ import annotations
@@ -49,6 +49,7 @@ from workers.db.models import Run, ToolCall, utcnow
 from workers.db.session_hooks import (
     announce,
     announce_tool_turn,
+    request_admission,
     send_action_callback,
     send_callback,
 )
@@ -120,6 +121,7 @@ def open_run(
     guard: Callable[[Session, Run], bool] | None = None,
     run_id: str | None = None,
     max_cost_usd: float | None = None,
+    share_waiting: bool = False,
 ) -> tuple[Run, bool]:
     """Insert a pending run; with an idempotency key this owner used before, return that
     run instead. Returns (run, created).
@@ -128,7 +130,9 @@ def open_run(
     sweep sends its start when it is due. `guard` is a write that must succeed in the same
     transaction as the insert (a schedule claiming its tick); when it returns False nothing
     is written and IllegalTransition is raised. `run_id` is for a caller that wrote rows
-    naming the run in the same transaction (uncommitted: this commit takes them along)."""
+    naming the run in the same transaction (uncommitted: this commit takes them along).
+    `share_waiting` (fair shares on, the run starts now): the run waits for an admission
+    round, with no `next_due_at` (the sweep leaves it alone) until `admit` gives it one."""
     if idempotency_key is not None:
         existing = find_idempotent_run(
             session, owner_key_id=owner_key_id, idempotency_key=idempotency_key
@@ -137,6 +141,7 @@ def open_run(
             return existing, False
     now = utcnow()
     parked = run_at is not None and run_at > now
+    waits_for_share = share_waiting and not parked
     run = Run(
         agent=agent,
         input=input_text,
@@ -149,8 +154,9 @@ def open_run(
         use_cache=use_cache,
         model_hint=model_hint,
         # If the start message is never sent, the sweep sends it; a later run_at is parked.
-        next_due_at=run_at if parked and run_at is not None else now,
+        next_due_at=run_at if parked and run_at is not None else None if waits_for_share else now,
         parked=parked,
+        share_waiting=waits_for_share,
         run_at=run_at,
         owner_key_id=owner_key_id,
         request_hash=request_hash,
@@ -497,6 +503,20 @@ def unpark(session: Session, *, run: Run, due_at: datetime) -> bool:
     return bool(result.rowcount == 1)
 
 
+def admit(session: Session, *, run_id: str, now: datetime) -> bool:
+    """An admission round gives a waiting run its slot: it becomes due now (the sweep sends
+    its start if the message is lost). False if it no longer waits (admitted by another
+    round, or cancelled)."""
+    result = _execute(
+        session,
+        update(_RUNS)
+        .where(_C.id == run_id, _C.share_waiting, _C.status == RunStatus.PENDING.value)
+        .values(share_waiting=False, next_due_at=now),
+    )
+    session.commit()
+    return bool(result.rowcount == 1)
+
+
 def mark_resent(session: Session, *, run: Run, due_at: datetime) -> bool:
     """Count one re-send and set the next due time, only if the run is still where the sweep
     saw it (same status and step). False if a step moved it meanwhile: nothing to re-send."""
@@ -646,6 +666,8 @@ def _follow(
             send_action_callback(session, run.id, run.step_seq)
     elif from_status != to:  # a poll that saw no change is not news
         announce(session, run.id, event_type_for_status(to.value), {"status": to.value})
+    if from_status != to and (is_terminal(to) or to == RunStatus.REQUIRES_ACTION):
+        request_admission(session)  # a slot freed: the next waiting run may start
     if is_terminal(to):
         total = Usage(run.input_tokens, run.output_tokens, run.cached_tokens)
         finished_at = run.finished_at or utcnow()

@@ -40,3 +40,39 @@ def test_keys_create_list_revoke(database):
     gone = runner.invoke(app, ["keys", "revoke", "billing"])
     assert gone.exit_code == 7, gone.output  # not found: no live key of that name
     assert "runq keys list" in gone.output
+
+
+def test_keys_share_sets_and_shows_a_keys_weight_and_cap(database):
+    runner.invoke(app, ["keys", "create", "billing"])
+    shared = runner.invoke(
+        app, ["keys", "share", "billing", "--weight", "4", "--max-concurrent", "8", "--json"]
+    )
+    assert shared.exit_code == 0, shared.output
+    share = json.loads(shared.output)
+    assert (share["weight"], share["max_concurrent_runs"]) == (4, 8)
+    uncapped = json.loads(
+        runner.invoke(app, ["keys", "share", "billing", "--no-cap", "--json"]).output
+    )
+    assert (uncapped["weight"], uncapped["max_concurrent_runs"]) == (4, None)
+    shown = runner.invoke(app, ["keys", "share", "billing"])
+    assert shown.exit_code == 0 and "weight 4, cap none" in shown.output
+
+
+@pytest.mark.parametrize(
+    ("flags", "message"),
+    [
+        (["--weight", "-3"], "weight must be a whole number of at least 1, not -3"),
+        (["--max-concurrent", "0"], "max concurrent runs must be at least 1"),
+        (["--max-concurrent", "2", "--no-cap"], "give --max-concurrent or --no-cap, not both"),
+    ],
+)
+def test_keys_share_refuses_bad_input_in_one_line(database, flags, message):
+    runner.invoke(app, ["keys", "create", "billing"])
+    refused = runner.invoke(app, ["keys", "share", "billing", *flags])
+    assert refused.exit_code == 2
+    assert message in " ".join(refused.output.split())
+
+
+def test_keys_share_of_an_unknown_key_exits_7(database):
+    missing = runner.invoke(app, ["keys", "share", "nobody", "--weight", "2"])
+    assert missing.exit_code == 7 and "nobody" in missing.output

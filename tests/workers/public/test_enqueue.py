@@ -107,3 +107,22 @@ def test_a_run_without_caller_tools_keeps_the_body_hash_it_had():
             agent="assistant", input="Weather in Oslo?", tools=[{"name": "t"}]
         ).request_hash()
     )
+
+
+def test_with_fair_shares_on_a_new_run_waits_for_its_share_and_a_later_one_for_its_time(
+    session, monkeypatch
+):
+    from datetime import UTC, datetime, timedelta
+
+    monkeypatch.setattr(get_settings().runs, "in_flight_target", 10)
+    now_run, _ = record(session)
+    assert now_run.share_waiting and now_run.next_due_at is None
+    later = datetime.now(UTC) + timedelta(hours=1)
+    later_run, _ = record(session, run_at=later.isoformat())
+    assert later_run.parked and not later_run.share_waiting
+
+
+def test_with_fair_shares_off_a_new_run_never_waits_for_a_share(session, monkeypatch):
+    monkeypatch.setattr(get_settings().runs, "in_flight_target", 0)
+    run, _ = record(session)
+    assert not run.share_waiting and run.next_due_at is not None
