@@ -105,7 +105,8 @@ def make_keys(flood_cap: int) -> tuple[str, str]:
 def enqueue(owner_key_id: str, count: int, label: str) -> list[str]:
     """Enqueue `count` runs of the demo agent for the key; returns their ids."""
     from workers import wiring
-    from workers.agents import DEMO_AGENT_MODULE, load_agent_modules
+    from workers.agent_modules import load_agent_modules
+    from workers.agents import DEMO_AGENT_MODULE
     from workers.public.enqueue import enqueue_run
     from workers.public.schemas import JobCreate
 

@@ -79,7 +79,8 @@ def enqueue(
     new batch by default); returns the batch id."""
     from config.settings import get_settings
     from workers import wiring
-    from workers.agents import DEMO_AGENT_MODULE, load_agent_modules
+    from workers.agent_modules import load_agent_modules
+    from workers.agents import DEMO_AGENT_MODULE
     from workers.public.enqueue import enqueue_run
     from workers.public.schemas import JobCreate
 

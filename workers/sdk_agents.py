@@ -19,6 +19,10 @@ agent and the field: another tool type, a `Model` object, a custom `tool_use_beh
 hooks, other MCP server kinds or options, a prompt, `handoff(...)` objects, any other model
 setting. Nothing is dropped silently.
 
+An SDK guardrail that runs an agent makes its model requests through the SDK's default
+client; runq installs one (when the module set none) whose transport sends them through the
+run's `ModelMeter`: the shared rate limit and the run's dollar budgets.
+
 The `openai-agents` package is an optional extra (`pip install runq[agents]`); this module
 imports it only when a user's module already did.
 """
@@ -28,17 +32,25 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import json
+import logging
+import os
 import re
 import sys
-from collections.abc import Callable, Iterable, Mapping
+import threading
+from collections.abc import Callable, Coroutine, Iterable, Mapping
 from types import ModuleType
 from typing import Any
 
+import httpx2
+
 from workers.agents import Agent, register_agent
 from workers.errors import ConfigError
-from workers.guardrails import Guardrail, Tripped
+from workers.guardrails import Guardrail, Tripped, current_meter
+from workers.runs.usage import estimate_text_tokens
 from workers.tools.mcp_servers import McpServer
 from workers.tools.registry import ToolRegistry, ToolSpec, default_registry
+
+log = logging.getLogger("runq.agents")
 
 SUPPORTED_SETTINGS = frozenset({"temperature", "max_tokens", "metadata"})
 OUTPUT_SCHEMA_NAME = "final_output"  # the name the SDK gives its json_schema format
@@ -53,6 +65,8 @@ def adopt_module_agents(
     if sdk is None:
         return []  # the module did not import the SDK, so it declares no SDK agent
     found = [value for value in vars(module).values() if isinstance(value, sdk.Agent)]
+    if found:
+        meter_default_client()
     adopted = []
     for sdk_agent in _with_handoff_targets(found):
         adopted.append(register_agent(adopt(sdk_agent, registry)))
@@ -256,7 +270,7 @@ def _input_guardrail(guardrail: Any, sdk_agent: Any) -> Guardrail:
 
     def check(text: str) -> Tripped | None:
         wrapper = RunContextWrapper(context=None)
-        result = asyncio.run(guardrail.run(sdk_agent, text, wrapper))
+        result = _run_guardrail(guardrail.run(sdk_agent, text, wrapper))
         output = result.output
         return Tripped(output.output_info) if output.tripwire_triggered else None
 
@@ -270,8 +284,123 @@ def _output_guardrail(guardrail: Any, sdk_agent: Any, schema: Any) -> Guardrail:
         # The SDK hands output guardrails the final output as its type, not as text.
         final = text if schema is None else schema.validate_json(text)
         wrapper = RunContextWrapper(context=None)
-        result = asyncio.run(guardrail.run(wrapper, sdk_agent, final))
+        result = _run_guardrail(guardrail.run(wrapper, sdk_agent, final))
         output = result.output
         return Tripped(output.output_info) if output.tripwire_triggered else None
 
     return Guardrail(guardrail.get_name(), check)
+
+
+def _run_guardrail(check: Coroutine[Any, Any, Any]) -> Any:
+    """One guardrail on an event loop of its own (the step is synchronous); the metered
+    transport's connections of that loop are closed with it."""
+
+    async def run() -> Any:
+        try:
+            return await check
+        finally:
+            await METERED_TRANSPORT.close_this_loop()
+
+    return asyncio.run(run())
+
+
+class MeteredTransport(httpx2.AsyncBaseTransport):
+    """The SDK default client's transport: a request made while a guardrail runs under a
+    `ModelMeter` waits for the rate limit and is held on the run's budgets first, and is
+    charged what its answer's usage says. One inner transport per event loop, since each
+    guardrail runs on a loop of its own and a connection belongs to the loop that opened it."""
+
+    def __init__(
+        self, inner: Callable[[], httpx2.AsyncBaseTransport] = httpx2.AsyncHTTPTransport
+    ) -> None:
+        self._inner = inner
+        self._by_loop: dict[int, httpx2.AsyncBaseTransport] = {}
+        self._lock = threading.Lock()
+
+    def _this_loop(self) -> httpx2.AsyncBaseTransport:
+        loop_id = id(asyncio.get_running_loop())
+        with self._lock:
+            transport = self._by_loop.get(loop_id)
+            if transport is None:
+                transport = self._by_loop[loop_id] = self._inner()
+            return transport
+
+    async def close_this_loop(self) -> None:
+        with self._lock:
+            transport = self._by_loop.pop(id(asyncio.get_running_loop()), None)
+        if transport is not None:
+            await transport.aclose()
+
+    async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
+        transport = self._this_loop()
+        meter = current_meter()
+        if meter is None or request.method != "POST":
+            return await transport.handle_async_request(request)
+        model, prompt_tokens = _request_size(request.content)
+        hold = meter.before(model, prompt_tokens)
+        if hold is None:
+            # Not sent. An answer the SDK raises at once (x-should-retry: no retries) carries
+            # the reason; the step reads it from the meter.
+            error = {"message": meter.refused, "type": "runq_budget", "code": "runq_budget"}
+            headers = {"x-should-retry": "false"}
+            return httpx2.Response(429, headers=headers, json={"error": error}, request=request)
+        try:
+            response = await transport.handle_async_request(request)
+            await response.aread()
+        except BaseException:
+            meter.after(hold, model, None, 0)  # sent, cost unknown: the worst case stands
+            raise
+        input_tokens, output_tokens = _usage_of(response.content)
+        meter.after(hold, model, input_tokens, output_tokens)
+        return response
+
+
+METERED_TRANSPORT = MeteredTransport()
+
+
+def meter_default_client() -> None:
+    """Make the SDK's default client the metered one, unless the user's module set its own
+    (then their guardrails' requests are not metered: said once in the log)."""
+    from agents import set_default_openai_client
+    from agents.models import _openai_shared
+    from openai import AsyncOpenAI
+
+    current = _openai_shared.get_default_openai_client()
+    if current is not None:
+        if current._client._transport is not METERED_TRANSPORT:
+            log.warning(
+                "the Agents SDK's default client is your own: guardrail model calls "
+                "are not counted against runq's rate limit and budgets"
+            )
+        return
+    api_key = os.environ.get("OPENAI_API_KEY") or _openai_shared.get_default_openai_key()
+    if not api_key:
+        return  # no key: a guardrail's model request could not be made anyway
+    client = AsyncOpenAI(
+        api_key=api_key, http_client=httpx2.AsyncClient(transport=METERED_TRANSPORT)
+    )
+    set_default_openai_client(client, use_for_tracing=False)
+
+
+def _request_size(content: bytes) -> tuple[str, int]:
+    """The model a Responses or Chat request names, and its input's estimated tokens."""
+    try:
+        body = json.loads(content or b"{}")
+    except ValueError:
+        return "", len(content) // 4
+    if not isinstance(body, dict):
+        return "", len(content) // 4
+    return str(body.get("model", "")), estimate_text_tokens(content.decode("utf-8", "replace"))
+
+
+def _usage_of(content: bytes) -> tuple[int | None, int]:
+    """(input, output) tokens of a Responses or Chat answer; input None when it says none."""
+    try:
+        usage = json.loads(content or b"{}").get("usage") or {}
+    except (ValueError, AttributeError):
+        return None, 0
+    input_tokens = usage.get("input_tokens", usage.get("prompt_tokens"))
+    output_tokens = usage.get("output_tokens", usage.get("completion_tokens", 0))
+    if not isinstance(input_tokens, int):
+        return None, 0
+    return input_tokens, int(output_tokens or 0)

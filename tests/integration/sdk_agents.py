@@ -15,6 +15,8 @@ from agents import (
     Agent,
     GuardrailFunctionOutput,
     ModelSettings,
+    RunConfig,
+    Runner,
     function_tool,
     input_guardrail,
     output_guardrail,
@@ -72,4 +74,25 @@ triage = Agent(
     model_settings=ModelSettings(max_tokens=256),
     handoffs=[billing],
     input_guardrails=[no_passwords],
+)
+
+
+checker = Agent(
+    name="sdk_checker", instructions="Say whether this is about billing.", model="gpt-budget"
+)
+
+
+@input_guardrail
+async def billing_topic(ctx, agent, text):  # type: ignore[no-untyped-def]
+    """Asks a model (the checker agent) first: its request goes through runq's meter."""
+    result = await Runner.run(checker, text, run_config=RunConfig(tracing_disabled=True))
+    return GuardrailFunctionOutput(output_info=result.final_output, tripwire_triggered=False)
+
+
+checked = Agent(
+    name="sdk_checked",
+    instructions="You answer billing questions.",
+    model="gpt-budget",
+    model_settings=ModelSettings(max_tokens=64),
+    input_guardrails=[billing_topic],
 )

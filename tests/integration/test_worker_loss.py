@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import signal
 import time
+import uuid
 
 import pytest
 
@@ -75,3 +76,42 @@ def test_a_redis_restart_that_loses_every_message_still_ends_every_run(fleet):
         calls = store.batch_tool_calls(session, batch_id=batch_id)
     assert [r.error for r in runs if r.status != "completed"] == []
     assert {c.status for c in calls} == {"succeeded"}
+
+
+def test_sdk_agent_runs_survive_killed_workers_and_a_redis_restart_calling_each_tool_once(fleet):
+    # Here, at the end of the tier, because it restarts Redis under every other test's clients
+    pytest.importorskip("agents", reason="the openai-agents extra is not installed")
+    from devstack.embedded_redis import start_embedded_redis
+    from tests.integration.test_sdk_agents import executions, question
+
+    # Given SDK agent runs in flight, each looking up its own invoice
+    ids = [f"inv_{uuid.uuid4().hex[:8]}" for _ in range(12)]
+    batch_id = enqueue_batch([question(i) for i in ids], agent="sdk_triage")
+    time.sleep(1.0)
+
+    # When every worker but the beat's is killed without warning, and Redis dies and comes
+    # back empty (queued messages, countdowns and chord counters gone)
+    beat_worker, *others = fleet.workers
+    for process in others:
+        process.send_signal(signal.SIGKILL)
+        process.wait(timeout=10)
+    fleet.workers[:] = [beat_worker]
+    port = fleet.redis.port
+    fleet.redis.process.send_signal(signal.SIGKILL)
+    fleet.redis.process.wait(timeout=10)
+    fleet.redis = start_embedded_redis(port=port, data_dir=fleet.redis.data_dir)
+    fleet.start_worker("runs,tools", concurrency=16, name="sdk-replacement")
+
+    # Then the sweep finishes every run from the database, and each lookup ran once
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:
+        fleet.revive_workers()
+        with wiring.new_session() as session:
+            runs = store.list_runs(session, batch_id=batch_id)
+        if all(r.status in TERMINAL for r in runs):
+            break
+        time.sleep(1.0)
+    assert [(r.status, r.error) for r in runs if r.status != "completed"] == []
+    assert {r.agent for r in runs} == {"sdk_billing"}
+    ran = executions(fleet)
+    assert sorted(i for i in ran if i in ids) == sorted(ids)  # each once, none twice

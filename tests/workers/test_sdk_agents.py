@@ -157,3 +157,117 @@ def test_sdk_mcp_servers_become_runq_mcp_servers_and_other_kinds_are_refused():
     sse = MCPServerSse(params={"url": "http://old:8000/sse"}, name="old")
     with pytest.raises(ConfigError, match=r"mcp_servers\[old\] is not supported"):
         adopt(agents.Agent(name="sdk-mcp-old", model="m", mcp_servers=[sse]), ToolRegistry())
+
+
+RESPONSE = {
+    "id": "resp_guard",
+    "object": "response",
+    "created_at": 1,
+    "model": "gpt-guard",
+    "status": "completed",
+    "parallel_tool_calls": True,
+    "tool_choice": "auto",
+    "tools": [],
+    "output": [
+        {
+            "type": "message",
+            "id": "msg_guard",
+            "role": "assistant",
+            "status": "completed",
+            "content": [{"type": "output_text", "text": "yes, billing", "annotations": []}],
+        }
+    ],
+    "usage": {
+        "input_tokens": 21,
+        "input_tokens_details": {"cached_tokens": 0},
+        "output_tokens": 5,
+        "output_tokens_details": {"reasoning_tokens": 0},
+        "total_tokens": 26,
+    },
+}
+
+
+class FakeMeter:
+    """Records what a guardrail's model requests asked of the run's budgets."""
+
+    def __init__(self, refuse: str | None = None) -> None:
+        self.refuse = refuse
+        self.refused: str | None = None
+        self.holds: list[tuple[str, int]] = []
+        self.charged: list[tuple[str, str, int | None, int]] = []
+
+    def before(self, model: str, prompt_tokens: int) -> str | None:
+        if self.refuse is not None:
+            self.refused = self.refuse
+            return None
+        self.holds.append((model, prompt_tokens))
+        return f"hold{len(self.holds)}"
+
+    def after(self, hold, model, input_tokens, output_tokens) -> None:
+        self.charged.append((hold, model, input_tokens, output_tokens))
+
+
+@pytest.fixture
+def metered_sdk_client(monkeypatch):
+    """The SDK's default client made runq's metered one, its requests answered here."""
+    import httpx2
+    from agents.models import _openai_shared
+
+    from workers import sdk_agents
+
+    sent = []
+
+    def answer(request):
+        sent.append(json.loads(request.content))
+        return httpx2.Response(200, json=RESPONSE)
+
+    monkeypatch.setattr(
+        sdk_agents.METERED_TRANSPORT, "_inner", lambda: httpx2.MockTransport(answer)
+    )
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-guard-test")
+    previous = _openai_shared.get_default_openai_client()
+    _openai_shared.set_default_openai_client(None)
+    sdk_agents.meter_default_client()
+    yield sent
+    _openai_shared.set_default_openai_client(previous)
+
+
+def model_guardrail_agent():
+    checker = agents.Agent(name="checker", instructions="Is this about billing?", model="gpt-guard")
+
+    @agents.input_guardrail
+    async def billing_only(ctx, agent, text):
+        config = agents.RunConfig(tracing_disabled=True)
+        result = await agents.Runner.run(checker, text, run_config=config)
+        off_topic = not result.final_output.startswith("yes")
+        return agents.GuardrailFunctionOutput(result.final_output, tripwire_triggered=off_topic)
+
+    return agents.Agent(name="sdk-metered", model="m", input_guardrails=[billing_only])
+
+
+def test_a_guardrails_own_model_request_is_held_and_charged_on_the_run(metered_sdk_client):
+    from workers.guardrails import first_tripped
+
+    agent = adopt(model_guardrail_agent(), ToolRegistry())
+    meter = FakeMeter()
+
+    assert first_tripped(agent.input_guardrails, "Refund invoice inv_7", meter) is None
+
+    [(model, prompt_tokens)] = meter.holds
+    assert model == "gpt-guard" and prompt_tokens > 0
+    assert meter.charged == [("hold1", "gpt-guard", 21, 5)]
+    assert [body["model"] for body in metered_sdk_client] == ["gpt-guard"]
+
+
+def test_a_guardrails_request_over_budget_is_never_sent_and_the_run_fails_with_the_reason(
+    metered_sdk_client,
+):
+    from workers.guardrails import first_tripped
+
+    agent = adopt(model_guardrail_agent(), ToolRegistry())
+    meter = FakeMeter(refuse="budget: key billing per day: $20.00 spent")
+
+    reason = first_tripped(agent.input_guardrails, "Refund invoice inv_7", meter)
+
+    assert reason == "guardrail 'billing_only': budget: key billing per day: $20.00 spent"
+    assert metered_sdk_client == []  # nothing reached the provider

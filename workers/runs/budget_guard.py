@@ -41,12 +41,29 @@ class BudgetGuard(Protocol):
     """The seam the steps call around every model request that costs money."""
 
     def hold(
-        self, session: Session, run: Run, agent: Agent, hold_id: str, prompt_tokens: int
+        self,
+        session: Session,
+        run: Run,
+        agent: Agent,
+        hold_id: str,
+        prompt_tokens: int,
+        *,
+        side_model: str | None = None,
     ) -> OverBudget | None:
-        """Hold the turn's worst case on every budget, or refuse (None: go)."""
+        """Hold the turn's worst case on every budget, or refuse (None: go). `side_model`:
+        a request made for the run beside its turns (a guardrail's), priced at that model,
+        inheriting none of the run's context."""
         ...
 
-    def settle(self, run: Run, agent: Agent, hold_id: str, usage: Usage | None) -> None:
+    def settle(
+        self,
+        run: Run,
+        agent: Agent,
+        hold_id: str,
+        usage: Usage | None,
+        *,
+        side_model: str | None = None,
+    ) -> None:
         """Swap the hold for what the turn cost (None: unknown, keep the worst case).
         Idempotent: a second settle of one hold charges nothing."""
         ...
@@ -56,11 +73,26 @@ class NoBudgets:
     """No spend counted (no Redis): every turn goes."""
 
     def hold(
-        self, session: Session, run: Run, agent: Agent, hold_id: str, prompt_tokens: int
+        self,
+        session: Session,
+        run: Run,
+        agent: Agent,
+        hold_id: str,
+        prompt_tokens: int,
+        *,
+        side_model: str | None = None,
     ) -> OverBudget | None:
         return None
 
-    def settle(self, run: Run, agent: Agent, hold_id: str, usage: Usage | None) -> None:
+    def settle(
+        self,
+        run: Run,
+        agent: Agent,
+        hold_id: str,
+        usage: Usage | None,
+        *,
+        side_model: str | None = None,
+    ) -> None:
         return None
 
 
@@ -94,24 +126,33 @@ class SpendGuard:
         self._hold_grace_ms = int(hold_grace_s * 1000)
 
     def hold(
-        self, session: Session, run: Run, agent: Agent, hold_id: str, prompt_tokens: int
+        self,
+        session: Session,
+        run: Run,
+        agent: Agent,
+        hold_id: str,
+        prompt_tokens: int,
+        *,
+        side_model: str | None = None,
     ) -> OverBudget | None:
         """Hold the turn's worst case (its new prompt, the context it inherits from the run's
         earlier turns, and the whole output cap, all at full price) on the run's, key's and
         agent's counters in one script run; a run with no price and no limit is not counted."""
         key = session.get(ApiKey, run.owner_key_id) if run.owner_key_id else None
         limits = budget_limits(run, key, agent)
-        price = self._prices.get(run.model)
+        model = side_model or run.model
+        price = self._prices.get(model)
         if price is None:
             if not limits.is_limited:
                 return None
             return OverBudget(
-                f"budget: model {run.model!r} has no price in RUNQ_MODEL_PRICES, so a "
+                f"budget: model {model!r} has no price in RUNQ_MODEL_PRICES, so a "
                 "budgeted run cannot be counted"
             )
         # The provider bills the context a turn inherits (the run's earlier turns) as input
-        # too; every earlier input plus every earlier output bounds it from above.
-        context_tokens = run.input_tokens + run.output_tokens
+        # too; every earlier input plus every earlier output bounds it from above. A side
+        # request (a guardrail's) inherits nothing.
+        context_tokens = 0 if side_model else run.input_tokens + run.output_tokens
         amount = spend.hold_micros(
             prompt_tokens + context_tokens, self._max_output_tokens(agent), price
         )
@@ -132,9 +173,17 @@ class SpendGuard:
         waits = key is not None and key.on_budget == ON_BUDGET_WAIT and refused.scope.label != "run"
         return OverBudget(reason, wait=waits)
 
-    def settle(self, run: Run, agent: Agent, hold_id: str, usage: Usage | None) -> None:
+    def settle(
+        self,
+        run: Run,
+        agent: Agent,
+        hold_id: str,
+        usage: Usage | None,
+        *,
+        side_model: str | None = None,
+    ) -> None:
         """Charge what the turn cost in place of its hold, on the same counters."""
-        price = self._prices.get(run.model)
+        price = self._prices.get(side_model or run.model)
         if price is None:
             return
         cost = None if usage is None else spend.charge_micros(usage, price)

@@ -40,6 +40,7 @@ from workers.runs.answers import complete_from_cache
 from workers.runs.batch_lane import BatchLaneProvider
 from workers.runs.budget_guard import OverBudget
 from workers.runs.context import FanOut, Later, Next, Nothing, StepContext, StepName
+from workers.runs.guardrail_meter import StepMeter
 from workers.runs.lease import lease_until, leased
 from workers.runs.ledger import NO_CHANGES, Due
 from workers.runs.outcomes import complete_run, end_run
@@ -84,7 +85,8 @@ def start_run(ctx: StepContext, run_id: str, step_seq: int | None = None) -> Nex
             waiting = prepare_thread(ctx, session, run, agent)
             if waiting is not None:
                 return waiting
-            tripped = first_tripped(agent.input_guardrails, run.input)
+            meter = StepMeter(ctx, session, run, agent)
+            tripped = first_tripped(agent.input_guardrails, run.input, meter)
             if tripped is not None:
                 # Before the first model request: nothing was asked or spent.
                 end_run(ctx, session, run, agent, Fail(tripped), at_step=run.step_seq)
@@ -496,7 +498,8 @@ def _answer(
     if isinstance(verdict, Correct):
         return _ask_to_correct(ctx, session, run, agent, verdict, counted, turn)
     if isinstance(verdict, Finish):
-        tripped = first_tripped(agent.output_guardrails, step.text)
+        meter = StepMeter(ctx, session, run, agent)
+        tripped = first_tripped(agent.output_guardrails, step.text, meter)
         if tripped is not None:
             verdict = Fail(tripped, usage=step.usage)
     if isinstance(verdict, Fail):

@@ -5,6 +5,7 @@ Steps against a scripted provider on SQLite: no Redis, no Celery."""
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 from sqlmodel import Session
 
@@ -12,10 +13,11 @@ from tests.workers.steps_fixtures import Clock, insert_run, make_context
 from workers.agents import Agent, check_handoffs, register_agent
 from workers.db import store
 from workers.db.statuses import RunStatus, ToolCallStatus
-from workers.guardrails import Guardrail, Tripped
+from workers.guardrails import Guardrail, Tripped, current_meter
 from workers.providers.fake import scripted
-from workers.providers.interface import ProviderState, ProviderStatus, ToolCallRequest
+from workers.providers.interface import ProviderState, ProviderStatus, ToolCallRequest, Usage
 from workers.runs import handoffs
+from workers.runs.budget_guard import OverBudget
 from workers.runs.context import FanOut, Later, Nothing, StepName
 from workers.runs.steps import poll_run, start_run, submit_outputs
 from workers.runs.tool_calls import execute_tool_call
@@ -204,3 +206,64 @@ def test_an_answer_that_passes_the_output_guardrail_completes(engine):
 
     run, _ = load(engine, run_id)
     assert (run.status, run.result_text) == (RunStatus.COMPLETED, "Hello there.")
+
+
+class RecordingBudgets:
+    """Dollar budgets that refuse holds past `room` micro-requests and record every call."""
+
+    def __init__(self, refuse: str | None = None) -> None:
+        self.refuse = refuse
+        self.calls: list[tuple] = []
+
+    def hold(self, session, run, agent, hold_id, prompt_tokens, *, side_model=None):
+        self.calls.append(("hold", hold_id, prompt_tokens, side_model))
+        return None if self.refuse is None else OverBudget(self.refuse)
+
+    def settle(self, run, agent, hold_id, usage, *, side_model=None):
+        self.calls.append(("settle", hold_id, usage, side_model))
+
+
+def asks_a_model(text: str) -> Tripped | None:
+    """A guardrail that makes a model request of its own, through the run's meter."""
+    meter = current_meter()
+    assert meter is not None
+    hold = meter.before("gpt-guard", 40)
+    if hold is None:
+        raise RuntimeError("refused")
+    meter.after(hold, "gpt-guard", 30, 4)
+    return None
+
+
+ASKING = register_agent(
+    Agent(name="t20-asking", model="gpt-test", input_guardrails=(Guardrail("ask", asks_a_model),))
+)
+
+
+def test_a_guardrails_model_request_is_held_and_settled_on_the_runs_budgets(engine):
+    budgets = RecordingBudgets()
+    provider = scripted([st(S.QUEUED)])
+    ctx = replace(make_context(engine, provider, Clock()), budgets=budgets)
+    run_id = insert_run(engine, agent=ASKING)
+
+    start_run(ctx, run_id)
+
+    guardrail_calls = [c for c in budgets.calls if c[3] == "gpt-guard"]
+    assert guardrail_calls == [
+        ("hold", f"{run_id}:guardrail:0:1", 40, "gpt-guard"),
+        ("settle", f"{run_id}:guardrail:0:1", Usage(30, 4), "gpt-guard"),
+    ]
+    assert provider.methods() == ["create"]  # then the run's own first turn
+
+
+def test_a_guardrails_model_request_over_budget_fails_the_run_before_its_first_turn(engine):
+    budgets = RecordingBudgets(refuse="budget: run max_cost_usd $0.01 would be passed")
+    provider = scripted([])
+    ctx = replace(make_context(engine, provider, Clock()), budgets=budgets)
+    run_id = insert_run(engine, agent=ASKING)
+
+    start_run(ctx, run_id)
+
+    run, _ = load(engine, run_id)
+    assert run.status == RunStatus.FAILED
+    assert run.error == "guardrail 'ask': budget: run max_cost_usd $0.01 would be passed"
+    assert provider.calls == []

@@ -1,0 +1,70 @@
+"""The meter a run's guardrails make their own model requests under (an Agents SDK guardrail
+that runs an agent): the fleet's shared rate limit and the run's dollar budgets, as for the
+run's turns. A request that does not fit a budget is not sent, and the run fails with the
+budget's reason; one that cannot clear the rate limit before the run's deadline is not sent
+either."""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from sqlmodel import Session
+
+from workers.agents import Agent
+from workers.db.models import Run
+from workers.providers.interface import Usage
+from workers.runs.context import StepContext
+
+log = logging.getLogger("runq.guardrails")
+
+
+@dataclass
+class StepMeter:
+    """A `workers.guardrails.ModelMeter` for the guardrails of one step of one run."""
+
+    ctx: StepContext
+    session: Session
+    run: Run
+    agent: Agent
+    refused: str | None = None
+    _reserved: dict[str, int] = field(default_factory=dict)
+
+    def before(self, model: str, prompt_tokens: int) -> str | None:
+        hold = f"{self.run.id}:guardrail:{self.run.step_seq}:{len(self._reserved) + 1}"
+        over = self.ctx.budgets.hold(
+            self.session, self.run, self.agent, hold, prompt_tokens, side_model=model
+        )
+        if over is not None:
+            self.refused = over.reason
+            return None
+        tokens = prompt_tokens + (
+            self.agent.max_output_tokens or self.ctx.default_max_output_tokens
+        )
+        key = self.ctx.api_key_id_for(self.agent)
+        while (wait_s := self.ctx.clearance.wait_s(model=model, api_key_id=key, tokens=tokens)) > 0:
+            if self.ctx.now() + timedelta(seconds=wait_s) >= self.run.deadline_at:
+                # Nothing was sent: the hold is released, not charged.
+                self.ctx.budgets.settle(self.run, self.agent, hold, Usage(), side_model=model)
+                self.refused = (
+                    f"rate limit: a guardrail's request to {model} could not go out before "
+                    "the run's deadline"
+                )
+                return None
+            time.sleep(wait_s)
+        self._reserved[hold] = tokens
+        return hold
+
+    def after(self, hold: str, model: str, input_tokens: int | None, output_tokens: int) -> None:
+        usage = None if input_tokens is None else Usage(input_tokens, output_tokens)
+        self.ctx.budgets.settle(self.run, self.agent, hold, usage, side_model=model)
+        self.ctx.clearance.settle(
+            model=model,
+            api_key_id=self.ctx.api_key_id_for(self.agent),
+            estimated_tokens=self._reserved.get(hold, 0),
+            counted_tokens=None if usage is None else usage.total_tokens,
+            headers={},
+        )
+        log.info("run %s: a guardrail asked %s (%s tokens)", self.run.id, model, usage)
