@@ -62,7 +62,7 @@ def test_sigkills_lose_nothing_and_a_poison_run_fails_with_the_reason(fleet):
     assert poison.status == "failed"
     # Whichever guard sees it first: the call's deliveries, or the sweep's re-sends.
     assert re.search(
-        r"\(crash_worker\) (killed its worker 3 times|was re-sent 5 times .* kills its worker)",
+        r"\(crash_worker\) (killed its worker \d+ times|was re-sent 5 times .* kills its worker)",
         poison.error or "",
     ), poison.error
     fleet.wait_for_workers(len(fleet.workers))

@@ -9,6 +9,7 @@ ahead of most of the flood's backlog, and every run ends."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from typing import Any
@@ -18,6 +19,7 @@ import pytest
 pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.timeout(300)]
 
 FLOOD, SMALL, TARGET, FLOOD_CAP = 60, 5, 6, 5
+SESSION_FLEET_VARIABLES = {"DATABASE_URL", "REDIS_URL", "OPENAI_BASE_URL", "OPENAI_API_KEY"}
 
 
 @pytest.fixture(scope="module")
@@ -25,7 +27,10 @@ def outcome() -> dict[str, Any]:
     argv = [sys.executable, "-m", "bench.fairness", "--scenario", "flood-on", "--all"]
     argv += ["--flood", str(FLOOD), "--small", str(SMALL), "--target", str(TARGET)]
     argv += ["--flood-cap", str(FLOOD_CAP), "--latency-ms", "150", "--warmup", "0"]
-    done = subprocess.run(argv, capture_output=True, text=True, timeout=280, check=False)
+    # Its own fleet, database included: not the session fleet's (whose sweep, with fair
+    # shares off, would start this fleet's waiting runs).
+    env = {k: v for k, v in os.environ.items() if k not in SESSION_FLEET_VARIABLES}
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=280, check=False, env=env)
     lines = [line for line in done.stdout.splitlines() if line.startswith("{")]
     if done.returncode != 0 or not lines:
         pytest.fail(f"the fair-shares fleet failed:\n{done.stdout[-2000:]}\n{done.stderr[-4000:]}")
