@@ -72,10 +72,10 @@ def check_lane_provider(lane: Lane, provider: str) -> Lane:
     return lane
 
 
-def served_lane(declared: Lane, fallback: str | None) -> Lane:
-    """The lane the run's turns are sent on now: a flex run that met a capacity error goes on
-    in its fallback lane (standard) for the rest of the run."""
-    return declared if fallback is None else parse_lane(fallback)
+def served_lane(declared: str, fallback: str | None) -> Lane:
+    """The lane the run's turns are sent on now (from its stored `lane` and `lane_fallback`):
+    a flex run that met a capacity error goes on in its fallback lane for the rest of the run."""
+    return parse_lane(fallback or declared)
 
 
 def service_tier_of(lane: Lane) -> str | None:

@@ -46,8 +46,8 @@ def test_a_run_lane_wins_over_its_agents():
 
 
 def test_a_fallen_back_run_is_served_in_its_fallback():
-    assert served_lane(Lane.FLEX, None) is Lane.FLEX
-    assert served_lane(Lane.FLEX, "standard") is Lane.STANDARD
+    assert served_lane("flex", None) is Lane.FLEX
+    assert served_lane("flex", "standard") is Lane.STANDARD
 
 
 def test_an_unknown_lane_is_refused_naming_the_lanes():

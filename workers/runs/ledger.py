@@ -447,30 +447,27 @@ def note_due(session: Session, *, run_id: str, due: Due) -> None:
 
 def count_attempt(session: Session, run: Run, *, due: Due) -> None:
     """Count one failed attempt at the run's current step and when it is tried again."""
-    values = {"attempts": _C.attempts + 1, "next_due_at": due.at, "parked": due.parked}
-    _execute(
-        session,
-        update(_RUNS)
-        .where(_C.id == run.id, _C.status == run.status)
-        .where(_C.step_seq == run.step_seq)
-        .values(updated_at=utcnow(), **values),
-    )
-    session.commit()
+    _note_at_step(session, run, due, attempts=_C.attempts + 1)
 
 
 def fall_back_lane(session: Session, run: Run, *, lane: str, due: Due) -> None:
     """The run's lane had no capacity: its turns go to `lane` from now on (the step is sent
     again at once, in that lane)."""
-    values = {"lane_fallback": lane, "next_due_at": due.at, "parked": due.parked}
+    _note_at_step(session, run, due, lane_fallback=lane)
+    _show(run, {"lane_fallback": lane})
+
+
+def _note_at_step(session: Session, run: Run, due: Due, **values: Any) -> None:
+    """Write bookkeeping `values` and when the step is due, only while the run is still at
+    the status and step this worker saw."""
     _execute(
         session,
         update(_RUNS)
         .where(_C.id == run.id, _C.status == run.status)
         .where(_C.step_seq == run.step_seq)
-        .values(updated_at=utcnow(), **values),
+        .values(updated_at=utcnow(), next_due_at=due.at, parked=due.parked, **values),
     )
     session.commit()
-    run.lane_fallback = lane
 
 
 def extend_lease(

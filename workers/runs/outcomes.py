@@ -14,7 +14,7 @@ from workers.db.changes import RunChanges
 from workers.db.models import Run
 from workers.db.statuses import RunStatus, is_terminal
 from workers.errors import ProviderError
-from workers.lanes import parse_lane, price_multiplier, served_lane
+from workers.lanes import price_multiplier, served_lane
 from workers.providers.interface import ProviderState, Usage
 from workers.providers.metered import MeteredProvider
 from workers.runs import ledger
@@ -131,7 +131,7 @@ def run_cost_usd(ctx: StepContext, run: Run, total: Usage) -> float:
     """The run's tokens at its model's prices (cached input at the cached rate), times its
     lane's multiplier. A flex run that fell back is priced at standard as a whole: it may
     have had flex turns before, so this errs on the dear side."""
-    lane = served_lane(parse_lane(run.lane), run.lane_fallback)
+    lane = served_lane(run.lane, run.lane_fallback)
     multiplier = price_multiplier(lane, ctx.lane_price_multipliers)
     return cost_usd(total, ctx.prices.get(run.model)) * multiplier
 

@@ -17,7 +17,7 @@ from workers.agents import Agent, ThreadMode, get_agent
 from workers.db import store, thread_store
 from workers.db.models import Run, ToolCall
 from workers.db.statuses import FINISHED_TOOL_STATUSES
-from workers.lanes import parse_lane, served_lane, service_tier_of
+from workers.lanes import served_lane, service_tier_of
 from workers.providers.chat import tool_turn_messages
 from workers.providers.interface import ToolCallRequest, ToolOutput, ToolTurn, TurnRequest
 from workers.runs import handoffs
@@ -61,7 +61,7 @@ def build_turn_request(ctx: StepContext, session: Session, run: Run, agent: Agen
         json_mode=agent.json_mode,
         hosted_tools=agent.hosted_tools,
         background=not (agent.sync_turns or _requests_scarce(ctx, agent, run)),
-        service_tier=service_tier_of(served_lane(parse_lane(run.lane), run.lane_fallback)),
+        service_tier=service_tier_of(served_lane(run.lane, run.lane_fallback)),
         # One key per thread (per run without one): the thread's turns share a prefix, and
         # the key sends them to the same prompt cache.
         prompt_cache_key=run.thread_id or run.id,
