@@ -47,10 +47,12 @@ class ModelMeter(Protocol):
 
     refused: str | None
     """Set when a request did not fit a budget (the run's failure reason)."""
+    throttled_s: float
+    """Set when a request had to wait for the rate limit (the step goes again after it)."""
 
     def before(self, model: str, prompt_tokens: int) -> str | None:
-        """Wait for the rate limit and hold the request's worst case; returns the hold's id,
-        or None after setting `refused` (the request must not be sent)."""
+        """Take the rate limit and hold the request's worst case; returns the hold's id, or
+        None after setting `refused` or `throttled_s` (the request must not be sent)."""
         ...
 
     def after(self, hold: str, model: str, input_tokens: int | None, output_tokens: int) -> None:

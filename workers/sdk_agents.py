@@ -341,7 +341,8 @@ class MeteredTransport(httpx2.AsyncBaseTransport):
         if hold is None:
             # Not sent. An answer the SDK raises at once (x-should-retry: no retries) carries
             # the reason; the step reads it from the meter.
-            error = {"message": meter.refused, "type": "runq_budget", "code": "runq_budget"}
+            reason = meter.refused or "rate limit: the step goes again when there is room"
+            error = {"message": reason, "type": "runq_budget", "code": "runq_budget"}
             headers = {"x-should-retry": "false"}
             return httpx2.Response(429, headers=headers, json={"error": error}, request=request)
         try:

@@ -1,15 +1,14 @@
 """The meter a run's guardrails make their own model requests under (an Agents SDK guardrail
 that runs an agent): the fleet's shared rate limit and the run's dollar budgets, as for the
 run's turns. A request that does not fit a budget is not sent, and the run fails with the
-budget's reason; one that cannot clear the rate limit before the run's deadline is not sent
-either."""
+budget's reason; one that must wait for the rate limit is not sent either, and the step is
+tried again when there is room (never a sleep on a worker thread)."""
 
 from __future__ import annotations
 
 import logging
-import time
+import uuid
 from dataclasses import dataclass, field
-from datetime import timedelta
 
 from sqlmodel import Session
 
@@ -30,10 +29,13 @@ class StepMeter:
     run: Run
     agent: Agent
     refused: str | None = None
+    throttled_s: float = 0.0
+    """Set when a request had to wait for the rate limit: the step is tried again after it."""
     _reserved: dict[str, int] = field(default_factory=dict)
 
     def before(self, model: str, prompt_tokens: int) -> str | None:
-        hold = f"{self.run.id}:guardrail:{self.run.step_seq}:{len(self._reserved) + 1}"
+        # A hold of its own per request (a step tried again after a throttle asks anew).
+        hold = f"{self.run.id}:guardrail:{uuid.uuid4().hex}"
         over = self.ctx.budgets.hold(
             self.session, self.run, self.agent, hold, prompt_tokens, side_model=model
         )
@@ -44,16 +46,13 @@ class StepMeter:
             self.agent.max_output_tokens or self.ctx.default_max_output_tokens
         )
         key = self.ctx.api_key_id_for(self.agent)
-        while (wait_s := self.ctx.clearance.wait_s(model=model, api_key_id=key, tokens=tokens)) > 0:
-            if self.ctx.now() + timedelta(seconds=wait_s) >= self.run.deadline_at:
-                # Nothing was sent: the hold is released, not charged.
-                self.ctx.budgets.settle(self.run, self.agent, hold, Usage(), side_model=model)
-                self.refused = (
-                    f"rate limit: a guardrail's request to {model} could not go out before "
-                    "the run's deadline"
-                )
-                return None
-            time.sleep(wait_s)
+        wait_s = self.ctx.clearance.wait_s(model=model, api_key_id=key, tokens=tokens)
+        if wait_s > 0:
+            # No sleep on a worker thread: the request is not sent (its hold released, not
+            # charged), and the step goes again once the limit has room.
+            self.ctx.budgets.settle(self.run, self.agent, hold, Usage(), side_model=model)
+            self.throttled_s = wait_s
+            return None
         self._reserved[hold] = tokens
         return hold
 

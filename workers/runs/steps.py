@@ -30,7 +30,7 @@ from workers.errors import (
     TierUnavailable,
 )
 from workers.guardrails import first_tripped
-from workers.lanes import Lane, fallback_of, parse_lane, served_lane
+from workers.lanes import Lane, fallback_of, served_lane
 from workers.limits import spend
 from workers.observability import events
 from workers.providers.interface import Provider, ProviderState, ProviderStatus, ToolOutput
@@ -87,6 +87,8 @@ def start_run(ctx: StepContext, run_id: str, step_seq: int | None = None) -> Nex
                 return waiting
             meter = StepMeter(ctx, session, run, agent)
             tripped = first_tripped(agent.input_guardrails, run.input, meter)
+            if meter.throttled_s > 0:
+                return Later(StepName.START, (run_id,), after_s=meter.throttled_s)
             if tripped is not None:
                 # Before the first model request: nothing was asked or spent.
                 end_run(ctx, session, run, agent, Fail(tripped), at_step=run.step_seq)
@@ -304,7 +306,7 @@ def _call(
             if ctx.provider_within is None
             else ctx.provider_within(agent, left_s)
         )
-        if served_lane(parse_lane(run.lane), run.lane_fallback) is Lane.BATCH:
+        if served_lane(run.lane, run.lane_fallback) is Lane.BATCH:
             provider = BatchLaneProvider(ctx.sessions, agent.name, provider)
         with leased(ctx, run, taken=claim is not None):
             return call(MeteredProvider(provider, provider=run.provider, model=run.model))
@@ -370,7 +372,7 @@ def _lane_fallback(run: Run, exc: ProviderError) -> str | None:
     The step is sent again at once; the run's deadline still bounds it."""
     if not isinstance(exc, TierUnavailable):
         return None
-    fallback = fallback_of(served_lane(parse_lane(run.lane), run.lane_fallback))
+    fallback = fallback_of(served_lane(run.lane, run.lane_fallback))
     return None if fallback is None else fallback.value
 
 
@@ -500,6 +502,9 @@ def _answer(
     if isinstance(verdict, Finish):
         meter = StepMeter(ctx, session, run, agent)
         tripped = first_tripped(agent.output_guardrails, step.text, meter)
+        if meter.throttled_s > 0:
+            # The poll at this step reads the same answer again and checks it once more.
+            return Later(StepName.POLL, (run.id, run.step_seq), after_s=meter.throttled_s)
         if tripped is not None:
             verdict = Fail(tripped, usage=step.usage)
     if isinstance(verdict, Fail):

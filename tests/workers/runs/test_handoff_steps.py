@@ -14,6 +14,7 @@ from workers.agents import Agent, check_handoffs, register_agent
 from workers.db import store
 from workers.db.statuses import RunStatus, ToolCallStatus
 from workers.guardrails import Guardrail, Tripped, current_meter
+from workers.limits.clearance import NoLimits
 from workers.providers.fake import scripted
 from workers.providers.interface import ProviderState, ProviderStatus, ToolCallRequest, Usage
 from workers.runs import handoffs
@@ -248,10 +249,9 @@ def test_a_guardrails_model_request_is_held_and_settled_on_the_runs_budgets(engi
     start_run(ctx, run_id)
 
     guardrail_calls = [c for c in budgets.calls if c[3] == "gpt-guard"]
-    assert guardrail_calls == [
-        ("hold", f"{run_id}:guardrail:0:1", 40, "gpt-guard"),
-        ("settle", f"{run_id}:guardrail:0:1", Usage(30, 4), "gpt-guard"),
-    ]
+    assert [(c[0], c[2]) for c in guardrail_calls] == [("hold", 40), ("settle", Usage(30, 4))]
+    hold_id = guardrail_calls[0][1]
+    assert hold_id.startswith(f"{run_id}:guardrail:") and guardrail_calls[1][1] == hold_id
     assert provider.methods() == ["create"]  # then the run's own first turn
 
 
@@ -267,3 +267,28 @@ def test_a_guardrails_model_request_over_budget_fails_the_run_before_its_first_t
     assert run.status == RunStatus.FAILED
     assert run.error == "guardrail 'ask': budget: run max_cost_usd $0.01 would be passed"
     assert provider.calls == []
+
+
+class ThrottledClearance(NoLimits):
+    """A rate limit with no room for the guardrail's model: wait 2.5 s."""
+
+    def wait_s(self, *, model, api_key_id, tokens):
+        return 2.5 if model == "gpt-guard" else 0.0
+
+
+def test_a_guardrails_request_that_must_wait_for_the_rate_limit_retries_the_step_later(engine):
+    budgets = RecordingBudgets()
+    provider = scripted([])
+    ctx = replace(
+        make_context(engine, provider, Clock()), budgets=budgets, clearance=ThrottledClearance()
+    )
+    run_id = insert_run(engine, agent=ASKING)
+
+    # No sleep on the worker: the start goes again once the limit has room
+    assert start_run(ctx, run_id) == Later(StepName.START, (run_id,), 2.5)
+
+    run, _ = load(engine, run_id)
+    assert run.status == RunStatus.PENDING
+    assert provider.calls == []
+    [hold, release] = budgets.calls
+    assert (hold[0], release[0], release[2]) == ("hold", "settle", Usage())  # released, free
