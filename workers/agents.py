@@ -115,19 +115,18 @@ class Agent:
     """Checks of the run's input before its first model request (see `workers.guardrails`)."""
     output_guardrails: tuple[Guardrail, ...] = ()
     """Checks of the final answer before the run completes."""
-
-    def instructions_for(self, metadata: Mapping[str, str]) -> str | None:
-        """This turn's instructions, for a run with this metadata."""
-        if self.instructions_from is not None:
-            return self.instructions_from(metadata)
-        return self.instructions
-
     max_usd_per_day: float | None = None
     """A dollar budget for all of this agent's runs per UTC day (every key together); its
     model needs a price in RUNQ_MODEL_PRICES. None: no limit."""
     lane: Lane = Lane.STANDARD
     """The agent's runs' slack (a run may name its own): interactive, standard, flex or batch
     (see `workers.lanes`)."""
+
+    def instructions_for(self, metadata: Mapping[str, str]) -> str | None:
+        """This turn's instructions, for a run with this metadata."""
+        if self.instructions_from is not None:
+            return self.instructions_from(metadata)
+        return self.instructions
 
 
 def schema_of(model: type[BaseModel]) -> dict[str, Any]:
