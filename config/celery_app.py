@@ -19,7 +19,7 @@ SWEEPS_QUEUE = "sweeps"
 
 # How often each worker looks for a dead worker's unacked messages (kombu's default, 10 s
 # with a throttle of 10, looks every 100 s).
-_RESTORE_EVERY_S = 5
+RESTORE_EVERY_S = 5
 
 # Imported by a worker and by beat as they start, before any of Celery's start-up signals:
 # the modules that connect runq's handlers to those signals (start checks first, so nothing
@@ -52,7 +52,7 @@ app.conf.update(
     # delivered twice: its compare-and-set drops the second copy.
     broker_transport_options={
         "visibility_timeout": settings.runs.visibility_timeout_s,
-        "unacked_restore_interval": _RESTORE_EVERY_S,
+        "unacked_restore_interval": RESTORE_EVERY_S,
         "unacked_restore_throttle": 1,
     },
     result_backend_transport_options={"visibility_timeout": settings.runs.visibility_timeout_s},

@@ -1,6 +1,8 @@
 """A send_task job whose worker is SIGKILLed before it records the run is redelivered and
-recorded within 30 s of the worker's death (the broker's visibility timeout is short; long
-waits live in the database). Real Redis, real workers, PostgreSQL."""
+recorded soon after the worker's death: within the broker's visibility timeout (20 s by
+default; long waits live in the database), the workers' restore scan (every 5 s) and the
+replacement worker's start, plus a 5 s margin for a loaded machine. Real Redis, real
+workers, PostgreSQL."""
 
 from __future__ import annotations
 
@@ -28,11 +30,12 @@ def find(key: str):
     return found[0] if found else None
 
 
-def test_a_job_whose_worker_is_killed_before_recording_it_is_recorded_in_30_s(fleet):
+def test_a_job_whose_worker_is_killed_before_recording_it_comes_back_and_is_recorded(fleet):
     url = os.environ.get("DATABASE_URL", "")
     if not url.startswith("postgresql"):
         pytest.skip("holds the run table with a PostgreSQL lock")
-    from config.celery_app import app
+    from config.celery_app import RESTORE_EVERY_S, app
+    from config.settings import get_settings
 
     # Given a worker that has taken a job and is stuck before it records the run (the run
     # table is locked), with nobody else serving its queue
@@ -62,9 +65,17 @@ def test_a_job_whose_worker_is_killed_before_recording_it_is_recorded_in_30_s(fl
     fleet.start_worker(QUEUE, concurrency=2, name="doomed-again")
     again = fleet.workers[-1]
     try:
-        # Then the job comes back from the broker and its run is recorded within 30 s
+        # Then the job comes back from the broker and its run is recorded: the message is back
+        # in the queue within the visibility timeout and one restore scan of the worker's
+        # death, and taken as soon as the replacement consumes (its start is the supervisor's
+        # time, not the broker's, so the allowance counts from whichever is later).
+        fleet.wait_for_workers(len(fleet.workers))
+        ready_at = time.monotonic()
+        back_by = get_settings().runs.visibility_timeout_s + RESTORE_EVERY_S
+        deadline = max(died_at + back_by, ready_at) + 5
         while find(key) is None:
-            assert time.monotonic() - died_at < 30, "the job was not redelivered within 30 s"
+            late = time.monotonic() - died_at
+            assert time.monotonic() < deadline, f"the job was not redelivered ({late:.0f} s)"
             time.sleep(0.2)
         assert find(key).agent == "responses-agent"
     finally:
