@@ -273,6 +273,14 @@ class LimitSettings(BaseSettings):
         default_factory=dict,
         description='Per-model limits, JSON: {"gpt-5.4": {"requests_per_min": 500, ...}}.',
     )
+    limit_headroom_ms: int = Field(
+        1000,
+        ge=0,
+        le=10_000,
+        description="Requests budget kept back: this many ms of refill (1 s = 1/60 of the "
+        "burst). A request reaches the provider a varying moment after it took its place in "
+        "the budget; the headroom keeps that jitter from earning a 429.",
+    )
     spend_hold_grace_s: float = Field(
         300.0,
         gt=0,

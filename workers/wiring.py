@@ -236,12 +236,15 @@ def run_policy(settings: Settings) -> RunPolicy:
 
 def build_clearance(settings: Settings) -> Clearance:
     """The shared budget on Redis, or no limiter at all when no limit is configured."""
+    headroom_ms = settings.limits.limit_headroom_ms
     table = LimitTable(
         default=Limits(
-            settings.limits.default_requests_per_min, settings.limits.default_tokens_per_min
+            settings.limits.default_requests_per_min,
+            settings.limits.default_tokens_per_min,
+            headroom_ms,
         ),
         per_model={
-            model: Limits(limits.requests_per_min, limits.tokens_per_min)
+            model: Limits(limits.requests_per_min, limits.tokens_per_min, headroom_ms)
             for model, limits in settings.limits.model_limits.items()
         },
     )

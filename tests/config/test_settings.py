@@ -147,6 +147,7 @@ JSON_VALUES = {
         ("RUNQ_SCHEDULE_BATCH", "10", lambda s: s.schedules.batch),
         ("RUNQ_BATCH_COLLECT_EVERY_S", "5", lambda s: s.runs.batch_collect_every_s),
         ("RUNQ_BATCH_RETRIES", "0", lambda s: s.runs.batch_retries),
+        ("RUNQ_LIMIT_HEADROOM_MS", "250", lambda s: s.limits.limit_headroom_ms),
         (
             "RUNQ_LANE_PRICE_MULTIPLIERS",
             '{"flex": 0.4}',

@@ -8,6 +8,9 @@ from contextlib import suppress
 
 import pytest
 
+# The test agents, declared at collection: before the per-test registry snapshot, so a
+# test that is the first to enqueue one does not lose them for the next test of its module.
+import tests.integration.agents  # noqa: F401
 from bench.chaos_agents import EXECUTIONS_FILE_ENV
 from devstack.local_stack import LocalStack
 from tests.integration.api_server import Api, served_api

@@ -101,7 +101,7 @@ class RedisRateLimiter:
             raise ValueError(f"tokens must be >= 0, got {tokens}")
         if limits.is_unlimited:
             return 0
-        return self._run(key, limits, "take", now_ms, tokens)
+        return self._run(key, limits, "take", now_ms, tokens, limits.headroom_ms)
 
     def reconcile(
         self, key: LimitKey, limits: Limits, estimated_tokens: int, actual_tokens: int, now_ms: int

@@ -12,7 +12,7 @@
 -- ARGV[3]  requests_per_min (0 = unlimited)
 -- ARGV[4]  tokens_per_min   (0 = unlimited)
 -- ARGV[5], ARGV[6] by op:
---   take       ARGV[5] = tokens to charge                        -> returns wait_ms (0 = go)
+--   take       ARGV[5] = tokens to charge, ARGV[6] = headroom_ms  -> returns wait_ms (0 = go)
 --   reconcile  ARGV[5] = estimated_tokens, ARGV[6] = actual_tokens -> returns 0
 --   correct    ARGV[5] = remaining_requests, ARGV[6] = remaining_tokens (-1 = header absent)
 --                                                                 -> returns 0
@@ -113,11 +113,14 @@ end
 local result = 0
 if op == 'take' then
   local tokens = tonumber(ARGV[5])
+  local headroom_ms = tonumber(ARGV[6]) or 0
   refill()
   local needed_tokens = math.min(tokens, tpm) * UNITS
+  -- A take leaves `headroom_ms` of refill behind (see Limits.headroom_ms), at most the bucket.
+  local needed_requests = math.min(UNITS + headroom_ms * rpm, rpm * UNITS)
   local wait_ms = math.max(
     s.paused_until_ms - now_ms,
-    wait_for(s.requests, UNITS, rpm),
+    wait_for(s.requests, needed_requests, rpm),
     wait_for(s.tokens, needed_tokens, tpm),
     0)
   if wait_ms == 0 then

@@ -32,9 +32,15 @@ class Limits:
 
     requests_per_min: int
     tokens_per_min: int
+    headroom_ms: int = 0
+    """A take leaves this much refill in the requests bucket. A request reaches the provider
+    a moment after it was taken, by a varying delay; the provider's bucket, which stopped
+    filling while full, can then see requests closer together than ours allowed them. The
+    headroom absorbs that delay's variation (it never exceeds the bucket: at 1/min there is
+    none)."""
 
     def __post_init__(self) -> None:
-        if self.requests_per_min < 0 or self.tokens_per_min < 0:
+        if self.requests_per_min < 0 or self.tokens_per_min < 0 or self.headroom_ms < 0:
             raise ValueError(f"limits must be >= 0, got {self}")
 
     @property
@@ -136,9 +142,11 @@ def take(
         raise ValueError(f"tokens must be >= 0, got {tokens}")
     state = refill(state, limits, now_ms)
     needed_tokens_units = min(tokens, limits.tokens_per_min) * UNITS_PER_TOKEN
+    rpm = limits.requests_per_min
+    needed_requests_units = min(UNITS_PER_TOKEN + limits.headroom_ms * rpm, rpm * UNITS_PER_TOKEN)
     wait_ms = max(
         state.paused_until_ms - now_ms,
-        _wait_for(state.requests_units, UNITS_PER_TOKEN, limits.requests_per_min),
+        _wait_for(state.requests_units, needed_requests_units, rpm),
         _wait_for(state.tokens_units, needed_tokens_units, limits.tokens_per_min),
         0,
     )

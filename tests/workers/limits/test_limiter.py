@@ -83,6 +83,16 @@ CASES = {
         Limits(2, 0), [Take(0, 1, 0), Take(0, 1, 0), Take(0, 1, 30_000), Take(30_000, 1, 0)],
         bp(0, 0, 30_000),
     ),
+    # 2/min with 6 s of refill kept back: the second take waits until 6 s of refill is left
+    # behind it, not just until a whole request is there.
+    "headroom-keeps-refill-back": Case(
+        Limits(2, 0, headroom_ms=6000),
+        [Take(0, 1, 0), Take(0, 1, 6000), Take(6000, 1, 0)],
+        BucketPair(12_000, 0, 6000),
+    ),
+    "headroom-never-exceeds-the-bucket": Case(
+        Limits(1, 0, headroom_ms=5000), [Take(0, 1, 0), Take(0, 1, 60_000)], bp(0, 0, 0)
+    ),
     "short-on-tokens-charges-no-request": Case(
         Limits(60, 100), [Take(0, 80, 0), Take(0, 50, 18_000)], bp(59, 20, 0)
     ),
