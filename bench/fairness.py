@@ -147,7 +147,8 @@ def wait_for(run_ids: set[str] | None, timeout_s: float) -> dict[str, int]:
 
 
 def read_runs() -> list[dict[str, Any]]:
-    """Every run: key, status, created, started and finished (epoch seconds)."""
+    """Every tenant's run (not the warm-up's): key, status, created, started and finished
+    (epoch seconds)."""
     from sqlmodel import select
 
     from workers import wiring
@@ -167,6 +168,7 @@ def read_runs() -> list[dict[str, Any]]:
                 "finished": epoch(run.finished_at),
             }
             for run in session.exec(select(Run)).all()
+            if run.owner_key_id
         ]
 
 

@@ -26,7 +26,7 @@ SESSION_FLEET_VARIABLES = {"DATABASE_URL", "REDIS_URL", "OPENAI_BASE_URL", "OPEN
 def outcome() -> dict[str, Any]:
     argv = [sys.executable, "-m", "bench.fairness", "--scenario", "flood-on", "--all"]
     argv += ["--flood", str(FLOOD), "--small", str(SMALL), "--target", str(TARGET)]
-    argv += ["--flood-cap", str(FLOOD_CAP), "--latency-ms", "150", "--warmup", "0"]
+    argv += ["--flood-cap", str(FLOOD_CAP), "--latency-ms", "150", "--warmup", "2"]
     # Its own fleet, database included: not the session fleet's (whose sweep, with fair
     # shares off, would start this fleet's waiting runs).
     env = {k: v for k, v in os.environ.items() if k not in SESSION_FLEET_VARIABLES}
@@ -40,6 +40,19 @@ def outcome() -> dict[str, Any]:
 def tenant_runs(outcome: dict[str, Any], tenant: str) -> list[dict[str, Any]]:
     key_id = next(key for key, name in outcome["keys"].items() if name == tenant)
     return [run for run in outcome["runs"] if run["key"] == key_id]
+
+
+def timeline(outcome: dict[str, Any]) -> str:
+    """Who started when (s after the first run was created; S = small, f = flood), for a
+    failure's message."""
+    runs = sorted(outcome["runs"], key=lambda run: run["started"] or 0)
+    t0 = min(run["created"] for run in runs)
+    names = outcome["keys"]
+    return " ".join(
+        f"{names[run['key']][0].upper() if names[run['key']] == 'small' else 'f'}"
+        f"{(run['started'] or t0) - t0:.1f}"
+        for run in runs
+    )
 
 
 def most_overlapping(runs: list[dict[str, Any]]) -> int:
@@ -77,5 +90,6 @@ def test_the_small_keys_runs_start_ahead_of_the_floods_backlog(outcome):
     still_behind = [run for run in waiting_then if run["started"] > last_small_start]
     # The flood had most of its 60 runs waiting when the small key's 5 came; all 5 started
     # before at least half of that backlog did (first come, first served: after all of it).
-    assert len(waiting_then) >= FLOOD // 2
-    assert len(still_behind) >= len(waiting_then) // 2
+    order = timeline(outcome)
+    assert len(waiting_then) >= FLOOD // 2, order
+    assert len(still_behind) >= len(waiting_then) // 2, order
