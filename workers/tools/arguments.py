@@ -8,6 +8,7 @@ pydantic-model parameter receives a model instance rather than a dict.
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Callable
 from typing import Any, get_type_hints
@@ -72,10 +73,10 @@ def _schema_problems(schema: dict[str, Any], arguments: dict[str, Any]) -> list[
 
 
 def _convert_to_hints(spec: ToolSpec, arguments: dict[str, Any]) -> dict[str, Any]:
-    hints = _parameter_hints(spec.fn)
+    adapters = _adapters_of(spec.fn)
     converted = dict(arguments)
     for name, value in arguments.items():
-        adapter = _adapter_for(hints.get(name))
+        adapter = adapters.get(name)
         if adapter is None:
             continue
         try:
@@ -86,6 +87,22 @@ def _convert_to_hints(spec: ToolSpec, arguments: dict[str, Any]) -> dict[str, An
                 f"invalid arguments for {spec.name!r}: {name}: {_first_error(exc)}"
             ) from None
     return converted
+
+
+def _adapters_of(fn: Callable[..., Any]) -> dict[str, TypeAdapter[Any] | None]:
+    """Each parameter's validator, built once per tool function: a TypeAdapter costs a
+    pydantic schema build, far more than the validation it then does on every call."""
+    try:
+        return _cached_adapters(fn)
+    except TypeError:  # an unhashable callable object: built for this call only
+        return _build_adapters(fn)
+
+
+def _build_adapters(fn: Callable[..., Any]) -> dict[str, TypeAdapter[Any] | None]:
+    return {name: _adapter_for(hint) for name, hint in _parameter_hints(fn).items()}
+
+
+_cached_adapters = functools.lru_cache(maxsize=1024)(_build_adapters)
 
 
 def _parameter_hints(fn: Callable[..., Any]) -> dict[str, Any]:
