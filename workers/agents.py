@@ -20,9 +20,9 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from workers.errors import ConfigError, UnknownAgent
+from workers.errors import ConfigError, LaneRefused, UnknownAgent
 from workers.guardrails import Guardrail
-from workers.lanes import LANE_NAMES, Lane
+from workers.lanes import Lane, parse_lane
 from workers.limits.spend import check_budget_usd
 from workers.model_routing import ModelRouting
 from workers.tools.mcp_servers import McpServer
@@ -164,10 +164,10 @@ def register_agent(agent: Agent) -> Agent:
     """Make `agent` known by name; registering a name twice replaces it (latest wins)."""
     if agent.provider not in ("responses", "chat", "assistants"):
         raise ConfigError(f"agent {agent.name!r}: unknown provider {agent.provider!r}")
-    if agent.lane not in tuple(Lane):
-        raise ConfigError(
-            f"agent {agent.name!r}: unknown lane {agent.lane!r}; lanes are: {LANE_NAMES}"
-        )
+    try:
+        parse_lane(agent.lane)
+    except LaneRefused as exc:
+        raise ConfigError(f"agent {agent.name!r}: {exc}") from None
     if agent.action_timeout_s is not None and not agent.action_timeout_s > 0:
         raise ConfigError(
             f"agent {agent.name!r}: action_timeout_s must be positive, not {agent.action_timeout_s}"

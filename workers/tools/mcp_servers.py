@@ -19,6 +19,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from workers.tools.registry import TOOL_NAME_PATTERN
+
 SEPARATOR = "__"
 """Between the server's name and the tool's, in the name the model sees."""
 
@@ -31,8 +33,6 @@ SIGKILLs), and a host killed first would leave it running."""
 
 # A server name never holds the separator, so `<server>__<tool>` splits one way only.
 _SERVER_NAME = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]|_(?!_)){0,29}$")
-# The providers' function-name rule (as `registry._NAME_PATTERN`).
-_MODEL_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 
 
 class McpCallFailed(Exception):
@@ -93,7 +93,7 @@ class ListedTool:
 def model_tool_name(server: McpServer, tool_name: str) -> str | None:
     """The name the model sees for a server's tool; None when no provider would take it."""
     name = f"{server.name}{SEPARATOR}{tool_name}"
-    return name if _MODEL_NAME.fullmatch(name) else None
+    return name if TOOL_NAME_PATTERN.fullmatch(name) else None
 
 
 def find_server_tool(servers: Iterable[McpServer], model_name: str) -> tuple[McpServer, str] | None:

@@ -30,7 +30,7 @@ from workers.tools.hint_schema import build_parameters_schema, describe_function
 log = logging.getLogger("runq.tools")
 
 # The function-name rule of the OpenAI APIs, which is also the strictest among providers.
-_NAME_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+TOOL_NAME_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -91,7 +91,7 @@ class ToolSpec:
         return tries * self.timeout_s
 
     def __post_init__(self) -> None:
-        if not _NAME_PATTERN.fullmatch(self.name):
+        if not TOOL_NAME_PATTERN.fullmatch(self.name):
             raise ValueError(
                 f"tool name {self.name!r} must be 1-64 letters, digits, '_' or '-' "
                 "(the providers' function-name rule)"

@@ -84,7 +84,7 @@ def test_a_run_without_a_key_counts_on_its_run_and_agent_only() -> None:
 
 
 def test_holds_are_named_by_turn_and_correction() -> None:
-    assert hold_id("run_1", 2, 0) != hold_id("run_1", 2, 1) != hold_id("run_1", 3, 1)
+    assert len({hold_id("run_1", 2, 0), hold_id("run_1", 2, 1), hold_id("run_1", 3, 1)}) == 3
 
 
 def test_a_refusal_starts_with_budget_and_names_the_limit() -> None:

@@ -363,9 +363,8 @@ def _describe_cases() -> list[tuple[BaseException, bool, str]]:
     ]
 
 
-@pytest.mark.parametrize("case", range(11))
-def test_every_failure_is_described_in_words(case):
-    exc, calling, expected = _describe_cases()[case]
+@pytest.mark.parametrize(("exc", "calling", "expected"), _describe_cases())
+def test_every_failure_is_described_in_words(exc, calling, expected):
     server = McpServer("docs", url="http://127.0.0.1:1/mcp", timeout_s=3)
 
     text = describe(exc, server, calling=calling)
