@@ -316,6 +316,7 @@ def _budgets(settings: Settings) -> BudgetGuard:
             agent.max_output_tokens or settings.provider.default_max_output_tokens
         ),
         hold_grace_s=settings.limits.spend_hold_grace_s,
+        lane_multipliers=settings.provider.lane_price_multipliers,
     )
 
 

@@ -9,6 +9,7 @@ refused too: counting it as free would be a silent overrun.
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -18,6 +19,7 @@ from sqlmodel import Session
 
 from workers.agents import Agent
 from workers.db.models import ApiKey, Run
+from workers.lanes import price_multiplier, served_lane
 from workers.limits import spend
 from workers.limits.spend import BudgetLimits, Price, Scope
 from workers.limits.spend_store import RedisSpend
@@ -118,9 +120,11 @@ class SpendGuard:
         now_ms: Callable[[], int],
         max_output_tokens: Callable[[Agent], int],
         hold_grace_s: float,
+        lane_multipliers: Mapping[str, float] | None = None,
     ) -> None:
         self._store = store
         self._prices = prices
+        self._lane_multipliers = lane_multipliers or {}
         self._now_ms = now_ms
         self._max_output_tokens = max_output_tokens
         self._hold_grace_ms = int(hold_grace_s * 1000)
@@ -153,9 +157,10 @@ class SpendGuard:
         # too; every earlier input plus every earlier output bounds it from above. A side
         # request (a guardrail's) inherits nothing.
         context_tokens = 0 if side_model else run.input_tokens + run.output_tokens
-        amount = spend.hold_micros(
+        worst = spend.hold_micros(
             prompt_tokens + context_tokens, self._max_output_tokens(agent), price
         )
+        amount = math.ceil(worst * self._multiplier(run, side_model))
         now_ms = self._now_ms()
         # A hold outlives its run's deadline by a grace, then frees itself: a worker killed
         # between hold and settle never keeps the budget longer than that.
@@ -186,7 +191,8 @@ class SpendGuard:
         price = self._prices.get(side_model or run.model)
         if price is None:
             return
-        cost = None if usage is None else spend.charge_micros(usage, price)
+        multiplier = self._multiplier(run, side_model)
+        cost = None if usage is None else math.ceil(spend.usage_micros(usage, price) * multiplier)
         now_ms = self._now_ms()
         # The counters are the ones the hold used (a turn may end the next day); the limits
         # do not matter to a settle.
@@ -194,6 +200,14 @@ class SpendGuard:
         scopes = self._scopes(run, agent, BudgetLimits(), held_at_ms)
         if not self._store.settle(hold_id, scopes, cost, now_ms=now_ms):
             log.info("run %s: hold %s was settled before; nothing charged", run.id, hold_id)
+
+    def _multiplier(self, run: Run, side_model: str | None) -> float:
+        """The run's turns are billed at its lane's rate (as `outcomes.run_cost_usd` prices
+        the run); a side request (a guardrail's) goes at standard."""
+        if side_model:
+            return 1.0
+        lane = served_lane(run.lane, run.lane_fallback)
+        return price_multiplier(lane, self._lane_multipliers)
 
     def _scopes(
         self, run: Run, agent: Agent, limits: BudgetLimits, now_ms: int

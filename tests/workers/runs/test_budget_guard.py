@@ -2,6 +2,7 @@
 to its cost when it ends; one that does not fit fails its run (or waits) and is never sent.
 Scripted provider, in-memory SQLite, `spend.lua` on fakeredis."""
 
+import math
 from dataclasses import replace
 
 import fakeredis
@@ -11,6 +12,7 @@ from sqlmodel import Session
 from tests.workers.steps_fixtures import Clock, insert_run, make_context
 from workers.db import key_store, store
 from workers.db.key_store import KeyBudget
+from workers.db.models import Run
 from workers.limits.spend_store import RedisSpend
 from workers.providers.fake import scripted
 from workers.providers.interface import ProviderState, ProviderStatus, ToolCallRequest, Usage
@@ -41,9 +43,9 @@ def guarded_context(engine, provider, clock: Clock, spend: RedisSpend, prices=No
     return replace(make_context(engine, provider, clock), budgets=guard, budget_wait_s=7.0)
 
 
-def key_with(engine, budget: KeyBudget) -> str:
+def key_with(engine, budget: KeyBudget, name: str = "billing") -> str:
     with Session(engine) as session:
-        row, _ = key_store.create_key(session, name="billing", budget=budget)
+        row, _ = key_store.create_key(session, name=name, budget=budget)
         return row.id
 
 
@@ -76,6 +78,38 @@ def test_a_turn_holds_then_settles_to_what_it_cost(engine, spend: RedisSpend) ->
     assert spent(spend, f"key:{key_id}") == (1000 + 1500, 0)
     assert spent(spend, f"run:{run_id}") == (2500, 0)
     assert load(engine, run_id).status == "completed"
+
+
+@pytest.mark.parametrize(("lane", "factor"), [("interactive", 2), ("flex", 0.5)])
+def test_a_turns_hold_and_charge_are_at_its_lanes_rate(
+    engine, spend: RedisSpend, lane: str, factor: float
+) -> None:
+    # Given two keys' runs, the same turn, one standard and one on a lane that costs
+    # `factor` times the list price
+    held, keys, runs = [], [], []
+    for run_lane in ("standard", lane):
+        key_id = key_with(engine, KeyBudget(max_usd=1.0), name=f"billing-{run_lane}")
+        done = ProviderState(S.COMPLETED, "resp_1", output_text="Sunny.", usage=Usage(100, 50))
+        provider = scripted([ProviderState(S.QUEUED, "resp_1"), done])
+        ctx = replace(guarded_context(engine, provider, Clock(), spend), prices={"gpt-test": PRICE})
+        run_id = insert_run(engine, owner_key_id=key_id)
+        with Session(engine) as session:
+            session.get(Run, run_id).lane = run_lane
+            session.commit()
+
+        # When each starts, then finishes
+        start_run(ctx, run_id)
+        held.append(spent(spend, f"key:{key_id}")[1])
+        assert poll_run(ctx, run_id, 1) == Nothing("completed")
+        keys.append(key_id)
+        runs.append(run_id)
+
+    # Then the lane's worst case is held, and its turn charged, at the lane's rate, as the
+    # run's own cost says (100 x $10/M + 50 x $30/M at list price)
+    assert held[1] == math.ceil(held[0] * factor)
+    assert spent(spend, f"key:{keys[0]}") == (2500, 0)
+    assert spent(spend, f"key:{keys[1]}") == (2500 * factor, 0)
+    assert load(engine, runs[1]).cost_usd == pytest.approx(2500 * factor / 1e6)
 
 
 def test_a_turn_over_the_key_budget_fails_the_run_and_is_never_sent(
