@@ -54,6 +54,9 @@ class StepMeter:
             self.throttled_s = wait_s
             return None
         self._reserved[hold] = tokens
+        # The request follows: end the read transaction the hold opened, so its pooled
+        # connection does not wait on the model with us (as `steps._call` does).
+        self.session.commit()
         return hold
 
     def after(self, hold: str, model: str, input_tokens: int | None, output_tokens: int) -> None:
