@@ -24,6 +24,8 @@ import functools
 import inspect
 import json
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from queue import Empty
 from typing import Any
 
@@ -161,10 +163,34 @@ class TolerantMessage(Message):
         super().__init__(payload, channel=channel, **kwargs)
 
 
+class LeanQoS(kombu_redis.QoS):
+    """kombu's ack emulation, its two index writes sent as a plain pipeline, not MULTI/EXEC.
+
+    Each delivered message is written to the unacked hash and its index (on delivery), and
+    removed from both (on ack): kombu wraps each pair in MULTI/EXEC, four of a task's ten
+    Redis commands. The pair needs no transaction. A restore only takes an index entry older
+    than the visibility timeout, never one written a moment ago, and stays itself a
+    transaction (WATCH, HGET, MULTI, remove, push back, EXEC: `restore_by_tag` passes its own
+    pipe, which is used as is). An ack racing a restore at the visibility timeout can lose to
+    it with or without MULTI; the run's step fencing makes that redelivery harmless. The pipe
+    still goes out in one write, in order, on one connection.
+    """
+
+    @contextmanager
+    def pipe_or_acquire(self, pipe: Any = None, client: Any = None) -> Iterator[Any]:
+        if pipe:
+            yield pipe
+        else:
+            # The kombu stubs (celery-types) leave out the channel's connection helpers.
+            with self.channel.conn_or_acquire(client) as conn:  # type: ignore[attr-defined]
+                yield conn.pipeline(transaction=False)
+
+
 class TolerantChannel(kombu_redis.Channel):
     """A Redis channel that drops (and logs) items it cannot decode instead of dying."""
 
     Message = TolerantMessage
+    QoS = LeanQoS
 
     def _brpop_read(self, **options: Any) -> bool:
         try:
