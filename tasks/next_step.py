@@ -30,7 +30,7 @@ def send(next_step: Next) -> None:
         )
     elif isinstance(next_step, FanOut):
         # One message per call, through one producer; no chord: the call that finishes the
-        # turn sends the submit (tasks.tools).
+        # turn submits it (tasks.tools).
         with app.producer_or_acquire() as producer:
             for call_id in next_step.call_ids:
                 app.signature(EXECUTE_TOOL, args=(next_step.run_id, call_id)).apply_async(

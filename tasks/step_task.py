@@ -40,37 +40,22 @@ class RunStepTask(Task):  # type: ignore[type-arg]
     def carry_out(self, run_id: str, step: Callable[[], Next]) -> str:
         """Run `step`, enqueue what it returns, and describe the outcome for Flower."""
         try:
-            next_step = step()
-        except (IllegalTransition, RunNotFound) as exc:
-            # A duplicate message lost the race, or the run is gone: nothing to do.
-            log.info("run %s: dropped message: %s", run_id, exc)
-            return f"dropped: {exc}"
+            return carry_out_step(run_id, step, self._retry_or_fail)
         except UnknownAgent as exc:
             return self._hand_back(run_id, exc)
-        except RunqError as exc:
-            reason = f"{type(exc).__name__}: {exc}"
-            if fail_run(get_step_context(), run_id, Fail(reason)):
-                raise RunEnded.of(run_id, "failed", reason) from exc
-            return f"failed: {exc}"
-        except Exception as exc:
-            if self.request.retries < CRASH_RETRIES:
-                log.warning("run %s: step crashed, retrying: %r", run_id, exc)
-                delay_s = CRASH_RETRY_S * (self.request.retries + 1)
-                countdown = min(delay_s, get_settings().runs.max_countdown_s)
-                raise self.retry(exc=exc, countdown=countdown) from exc
-            log.exception("run %s: step crashed %d times; failing the run", run_id, CRASH_RETRIES)
-            reason = f"internal error: {exc!r}"
-            if fail_run(get_step_context(), run_id, Fail(reason)):
-                raise RunEnded.of(run_id, "failed", reason) from exc
-            return f"failed: {exc!r}"
-        # Due time first: if this process dies before the send, the sweep re-sends. A wait
-        # longer than a broker countdown may be is parked: the sweep sends it when due. The
-        # step's own transition usually wrote both already.
-        if not _parked(next_step):
-            send(next_step)
-        if isinstance(next_step, Nothing) and next_step.ended is not None:
-            raise RunEnded.of(run_id, next_step.ended.value, next_step.reason)
-        return type(next_step).__name__
+
+    def _retry_or_fail(self, run_id: str, exc: Exception) -> str:
+        """A crashed step: retried a few times, spaced, then the run fails with the reason."""
+        if self.request.retries < CRASH_RETRIES:
+            log.warning("run %s: step crashed, retrying: %r", run_id, exc)
+            delay_s = CRASH_RETRY_S * (self.request.retries + 1)
+            countdown = min(delay_s, get_settings().runs.max_countdown_s)
+            raise self.retry(exc=exc, countdown=countdown) from exc
+        log.exception("run %s: step crashed %d times; failing the run", run_id, CRASH_RETRIES)
+        reason = f"internal error: {exc!r}"
+        if fail_run(get_step_context(), run_id, Fail(reason)):
+            raise RunEnded.of(run_id, "failed", reason) from exc
+        return f"failed: {exc!r}"
 
     # celery-types declares shadow_name as returning None; Celery uses the str it returns.
     def shadow_name(self, args: Any, kwargs: Any, options: Any) -> str:  # type: ignore[override]
@@ -86,6 +71,40 @@ class RunStepTask(Task):  # type: ignore[type-arg]
         if fail_run(get_step_context(), run_id, Fail(reason)):
             raise RunEnded.of(run_id, "failed", reason) from exc
         return f"failed: {reason}"
+
+
+def carry_out_step(
+    run_id: str, step: Callable[[], Next], crashed: Callable[[str, Exception], str]
+) -> str:
+    """Run `step` and enqueue what it returns; what a step's outcome turns into, for a step
+    task and for a step carried out inline (the submit in the tool task that ends a turn).
+
+    A stale message is dropped, a run error fails the run with its reason, any other error
+    goes to `crashed`; `UnknownAgent` is the caller's. Raises RunEnded when the run ended
+    (Flower shows it as the task's failure)."""
+    try:
+        next_step = step()
+    except (IllegalTransition, RunNotFound) as exc:
+        # A duplicate message lost the race, or the run is gone: nothing to do.
+        log.info("run %s: dropped message: %s", run_id, exc)
+        return f"dropped: {exc}"
+    except UnknownAgent:
+        raise
+    except RunqError as exc:
+        reason = f"{type(exc).__name__}: {exc}"
+        if fail_run(get_step_context(), run_id, Fail(reason)):
+            raise RunEnded.of(run_id, "failed", reason) from exc
+        return f"failed: {exc}"
+    except Exception as exc:
+        return crashed(run_id, exc)
+    # Due time first: if this process dies before the send, the sweep re-sends. A wait
+    # longer than a broker countdown may be is parked: the sweep sends it when due. The
+    # step's own transition usually wrote both already.
+    if not _parked(next_step):
+        send(next_step)
+    if isinstance(next_step, Nothing) and next_step.ended is not None:
+        raise RunEnded.of(run_id, next_step.ended.value, next_step.reason)
+    return type(next_step).__name__
 
 
 def _parked(next_step: Next) -> bool:

@@ -8,8 +8,9 @@ from celery import Task
 
 from config.celery_app import app
 from tasks.next_step import send
-from tasks.step_task import hand_back
-from workers.errors import UnknownAgent
+from tasks.step_task import CRASH_RETRY_S, carry_out_step, hand_back
+from workers.errors import RunEnded, UnknownAgent
+from workers.runs import steps
 from workers.runs.context import Later, StepName
 from workers.runs.tool_calls import execute_tool_call, refuse_tool_call
 from workers.wiring import get_step_context
@@ -17,8 +18,8 @@ from workers.wiring import get_step_context
 log = logging.getLogger("runq.tools")
 
 
-# No result is stored: the execution that records the last output of its turn sends the
-# submit itself (a chord cost a result write, a counter and a join per call in Redis).
+# No result is stored: the execution that records the last output of its turn submits the
+# turn itself (a chord cost a result write, a counter and a join per call in Redis).
 @app.task(
     name="runq.tools.execute",
     bind=True,
@@ -28,7 +29,7 @@ log = logging.getLogger("runq.tools")
 )
 def execute(self: Task, run_id: str, call_id: str) -> dict[str, str | bool]:  # type: ignore[type-arg]
     """Run the call (or return its stored outcome); tool failures are outputs, not errors.
-    The call that finishes its turn sends the turn's submit.
+    The call that finishes its turn submits the turn's outputs.
 
     A worker without the run's agent hands the call back for another worker, a bounded
     number of times, then answers it with an error output so the turn still completes."""
@@ -47,7 +48,32 @@ def execute(self: Task, run_id: str, call_id: str) -> dict[str, str | bool]:  # 
         hand_back(self, exc)
         outcome = refuse_tool_call(get_step_context(), run_id, call_id, str(exc))
     if outcome.finished_turn is not None:
-        # If this process dies before the send, the run is overdue when its tools' time is
-        # up and the sweep sends the submit.
-        send(Later(StepName.SUBMIT, (run_id, outcome.finished_turn)))
+        submit_turn(run_id, outcome.finished_turn)
     return outcome.as_json()
+
+
+def submit_turn(run_id: str, turn: int) -> str:
+    """Submit the turn's outputs here, in the task that recorded the last of them (unless
+    the next turn is a synchronous request: that goes to the runs queue).
+
+    A separate submit message cost a task's worth of broker traffic and CPU per turn; the
+    submit is the same fenced step either way. If it crashes here (or this worker lacks the
+    agent), the submit message is sent after all, and the runs queue's retries take over. If
+    this process dies first, the run is overdue when its tools' time is up and the sweep
+    sends the submit."""
+
+    def send_instead(run_id: str, exc: Exception) -> str:
+        log.warning("run %s: inline submit of turn %d crashed, sending it: %r", run_id, turn, exc)
+        send(Later(StepName.SUBMIT, (run_id, turn), after_s=CRASH_RETRY_S))
+        return f"submit sent: {exc!r}"
+
+    try:
+        return carry_out_step(
+            run_id,
+            lambda: steps.submit_outputs(get_step_context(), run_id, turn, quick_only=True),
+            send_instead,
+        )
+    except UnknownAgent as exc:
+        return send_instead(run_id, exc)
+    except RunEnded as ended:
+        return str(ended)

@@ -143,8 +143,12 @@ def poll_run(ctx: StepContext, run_id: str, step_seq: int) -> Next:
         return _advance(ctx, session, run, agent, outcome, polled=True)
 
 
-def submit_outputs(ctx: StepContext, run_id: str, turn: int) -> Next:
-    """Send every tool output of `turn` back in one request, then poll the next turn."""
+def submit_outputs(ctx: StepContext, run_id: str, turn: int, *, quick_only: bool = False) -> Next:
+    """Send every tool output of `turn` back in one request, then poll the next turn.
+
+    With `quick_only` (the submit made by the tool task that finished the turn), a turn that
+    would be one synchronous request is sent to the runs queue instead: it would hold a tool
+    slot for the whole model turn."""
     with ctx.sessions() as session:
         run = store.get_run(session, run_id=run_id)
         if run.status != RunStatus.REQUIRES_TOOLS or run.turn != turn:
@@ -154,7 +158,7 @@ def submit_outputs(ctx: StepContext, run_id: str, turn: int) -> Next:
         if pending:
             return FanOut(run_id, turn, pending)
         if any(c.status == ToolCallStatus.RUNNING for c in calls):
-            # The call still running sends the submit when it finishes the turn; if its
+            # The call still running submits the turn when it finishes it; if its
             # worker died, the run is overdue and the sweep resumes the tools.
             return Nothing(f"turn {turn} still has tool calls running")
         agent = get_agent(run.agent)
@@ -165,9 +169,11 @@ def submit_outputs(ctx: StepContext, run_id: str, turn: int) -> Next:
             agent = get_agent(handed.agent or "")
             ledger.preview(run, handed)
         request = build_turn_request(ctx, session, run, agent)
+        retry = Later(StepName.SUBMIT, (run_id, turn))
+        if quick_only and (agent.provider == "chat" or not request.background):
+            return retry
         tokens = estimate_turn_tokens(request, json.dumps([asdict(o) for o in outputs]))
         ref = run.provider_ref or ""
-        retry = Later(StepName.SUBMIT, (run_id, turn))
 
         def claim() -> Later:
             with _fenced(run):

@@ -375,3 +375,23 @@ def test_with_requests_to_spare_a_turn_runs_in_the_background(engine):
     ctx = make_context(engine, provider, Clock())
     start_run(ctx, insert_run(engine))
     assert provider.calls[0].request.background is True
+
+
+def test_a_tool_task_leaves_a_synchronous_submit_to_the_runs_queue(engine):
+    # Given a run whose tools are done, and a request budget that binds by then
+    provider = scripted(
+        [st(S.QUEUED), st(S.REQUIRES_TOOLS, tool_calls=(WEATHER,)), st(S.QUEUED, ref="resp_2")]
+    )
+    ctx = make_context(engine, provider, Clock())
+    run_id = insert_run(engine)
+    start_run(ctx, run_id)
+    poll_run(ctx, run_id, 1)
+    assert execute_tool_call(ctx, run_id, "call_a").finished_turn == 1
+    scarce = replace(ctx, clearance=ScarceRequests())
+    # When the tool task submits the turn, the synchronous turn is handed to the runs queue
+    assert submit_outputs(scarce, run_id, 1, quick_only=True) == Later(StepName.SUBMIT, (run_id, 1))
+    assert [c.method for c in provider.calls] == ["create", "retrieve"]
+    assert load(engine, run_id).status == RunStatus.REQUIRES_TOOLS
+    # and a background turn is submitted by the tool task itself
+    assert submit_outputs(ctx, run_id, 1, quick_only=True) == Later(StepName.POLL, (run_id, 3), 0.5)
+    assert provider.calls[-1].method == "submit"
