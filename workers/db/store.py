@@ -82,12 +82,35 @@ def get_tool_call(session: Session, *, run_id: str, call_id: str) -> ToolCall | 
 
 
 @dataclass(frozen=True, slots=True)
+class CallOfRun:
+    """A stored tool call with what it needs to know of its run (one SELECT, joined)."""
+
+    call: ToolCall
+    run_status: str
+    agent: str
+
+
+def get_call_of_run(session: Session, *, run_id: str, call_id: str) -> CallOfRun | None:
+    """The stored call with its run's status and agent, or None."""
+    row = session.exec(
+        select(ToolCall, col(Run.status), col(Run.agent))
+        .join(Run, col(Run.id) == col(ToolCall.run_id))
+        .where(ToolCall.run_id == run_id, ToolCall.call_id == call_id)
+        .execution_options(populate_existing=True)
+    ).first()
+    if row is None:
+        return None
+    call, status, agent = row
+    return CallOfRun(call, str(status), str(agent))
+
+
+@dataclass(frozen=True, slots=True)
 class Recorded:
     """A tool call's output was recorded by this caller."""
 
     left_in_turn: int
     """Calls of the same turn still without an output: 0 means this one finished the turn,
-    and its caller sends the submit."""
+    and its caller submits the turn."""
 
 
 def finish_tool_call(

@@ -33,6 +33,7 @@ from workers.observability.events import ToolRun, tool_executed
 from workers.runs.context import StepContext
 from workers.runs.outcomes import fail_run
 from workers.runs.state import Fail
+from workers.tools.breaker import Admission
 from workers.tools.invoke import ToolResult, invoke_tool
 from workers.tools.mcp_tools import offered_tools
 
@@ -72,19 +73,19 @@ class ToolCallOutcome:
 def execute_tool_call(ctx: StepContext, run_id: str, call_id: str) -> ToolCallOutcome:
     """Run the call once and store its output. Idempotent per (run_id, call_id)."""
     with ctx.sessions() as session:
-        call = store.get_tool_call(session, run_id=run_id, call_id=call_id)
-        if call is None:
+        found = store.get_call_of_run(session, run_id=run_id, call_id=call_id)
+        if found is None:
             log.error("run %s call %s: no such tool call recorded", run_id, call_id)
             return ToolCallOutcome(call_id, "missing", ran_now=False)
+        call = found.call
         if call.status in FINISHED_TOOL_STATUSES:
             return ToolCallOutcome(call_id, call.status, ran_now=False)
         if call.status == ToolCallStatus.RUNNING:
             return _settle_interrupted(ctx, run_id, call_id)
-        status, agent_name = store.status_and_agent(session, run_id=run_id)
-        if is_terminal(RunStatus(status)):
+        if is_terminal(RunStatus(found.run_status)):
             return ToolCallOutcome(call_id, "skipped", ran_now=False)  # cancelled or expired
         # Before the claim: a worker without the agent hands the call back unclaimed.
-        agent = get_agent(agent_name)
+        agent = get_agent(found.agent)
         now = ctx.now()
         if not store.claim_tool_call(session, run_id=run_id, call_id=call_id, now=now):
             return ToolCallOutcome(call_id, ToolCallStatus.RUNNING, ran_now=False)
@@ -157,8 +158,11 @@ def _run_tool(
     now_ms = int(ctx.now().timestamp() * 1000)
     allowed = offered_tools(ctx.tools, agent.tools, agent.mcp_servers, calling=call.name)
     known = call.name in ctx.tools and call.name in allowed
-    if known and ctx.breakers is not None and not ctx.breakers.allow(call.name, now_ms):
-        return _unavailable(call.name), 1
+    admission = Admission.ADMITTED_CLEAN
+    if known and ctx.breakers is not None:
+        admission = ctx.breakers.allow(call.name, now_ms)
+        if admission == Admission.REFUSED:
+            return _unavailable(call.name), 1
     spec = ctx.tools.get(call.name) if known else None
     # Only an idempotent tool is tried again: one that failed part-way may have had its effect.
     may_retry = spec is not None and spec.retryable and spec.idempotent
@@ -174,7 +178,8 @@ def _run_tool(
             call.name,
             attempt + 1,
         )
-    if known and ctx.breakers is not None:
+    clean_success = admission == Admission.ADMITTED_CLEAN and not result.is_tool_fault
+    if known and ctx.breakers is not None and not clean_success:
         # The cool-down starts when the failure is known, not when the call started.
         done_ms = int(ctx.now().timestamp() * 1000)
         ctx.breakers.record(call.name, not result.is_tool_fault, done_ms)

@@ -89,7 +89,11 @@ def test_each_step_of_a_two_turn_run_sends_few_statements(counted):
     # read; the status with the turn's due time; which calls exist; the new calls, one INSERT
     counts["poll, tools asked"] = (len(sent), statements.commits)
     for call_id in fan_out.call_ids:
-        execute_tool_call(ctx, run_id, call_id)
+        with statements.counting() as sent:
+            execute_tool_call(ctx, run_id, call_id)
+        # the call joined with its run's status and agent; the claim; the output, with the
+        # turn it belongs to; the run's row locked; the turn's calls still without an output
+        counts[f"tool call {call_id}"] = (len(sent), statements.commits)
     with statements.counting() as sent:
         assert isinstance(submit_outputs(ctx, run_id, fan_out.turn), Later)
     counts["submit"] = (len(sent), statements.commits)
@@ -104,6 +108,8 @@ def test_each_step_of_a_two_turn_run_sends_few_statements(counted):
         "start": (3, 2),
         "poll, still running": (2, 2),
         "poll, tools asked": (4, 2),
+        "tool call call_a": (5, 2),
+        "tool call call_b": (5, 2),
         "submit": (4, 2),
         "poll, answered": (2, 2),
     }
