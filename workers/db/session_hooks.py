@@ -42,13 +42,19 @@ def announce_tool_turn(
     waits also says for whom (`run.requires_approval` if a person must approve a call,
     else `run.requires_action`: the caller's outputs)."""
     status = "requires_action" if waiting else "requires_tools"
-    announce(session, run_id, "run.status", {"status": status, "turn": turn})
     requested = [_requested(c, waiting) for c in calls]
-    announce(session, run_id, "tool_calls.requested", {"turn": turn, "calls": requested})
+    events: list[tuple[str, Mapping[str, Any]]] = [
+        ("run.status", {"status": status, "turn": turn}),
+        ("tool_calls.requested", {"turn": turn, "calls": requested}),
+    ]
     if waiting:
         kind = "run.requires_approval" if "awaiting_approval" in waiting.values() else None
         waits = [r for r in requested if "waits_for" in r]
-        announce(session, run_id, kind or "run.requires_action", {"turn": turn, "calls": waits})
+        events.append((kind or "run.requires_action", {"turn": turn, "calls": waits}))
+    sink = session.info.get(EVENT_SINK)
+    if sink is not None:
+        # Committed together, told together: one round trip, one wake-up.
+        sink.append_all(run_id, events)
 
 
 def _requested(call: ToolCallRequest, waiting: Mapping[str, str]) -> dict[str, str]:

@@ -37,6 +37,10 @@ class RecordingSink:
     def append(self, run_id, event_type, data) -> None:
         self.events.append((run_id, event_type, dict(data)))
 
+    def append_all(self, run_id, events) -> None:
+        for event_type, data in events:
+            self.append(run_id, event_type, data)
+
 
 def test_keys_are_stored_hashed_found_by_key_and_revoked(engine):
     with Session(engine) as session:

@@ -51,3 +51,28 @@ def test_terminal_statuses_have_their_own_event_type():
     assert event_type_for_status("completed") == "run.completed"
     assert event_type_for_status("expired") == "run.expired"
     assert event_type_for_status("in_progress") == "run.status"
+
+
+def test_events_committed_together_are_told_in_one_wake_up(real_redis):
+    pubsub = real_redis.pubsub()
+    pubsub.subscribe(run_events_channel("t"))
+    pubsub.get_message(timeout=1)  # the subscribe confirmation
+    events = RedisRunEvents(real_redis, prefix="t", ttl_s=60, max_len=50)
+
+    events.append_all(
+        "run_3",
+        [
+            ("run.status", {"status": "requires_action"}),
+            ("tool_calls.requested", {"calls": []}),
+            ("run.requires_action", {"calls": []}),
+        ],
+    )
+
+    key = run_events_key("t", "run_3")
+    types = [fields[b"type"] for _, fields in real_redis.xrange(key)]
+    assert types == [b"run.status", b"tool_calls.requested", b"run.requires_action"]
+    assert 0 < real_redis.ttl(key) <= 60
+    # one message, naming the last event: a `/wait` caller wakes for the run that waits
+    assert pubsub.get_message(timeout=1)["data"] == b"run_3 run.requires_action"
+    assert pubsub.get_message(timeout=0.2) is None
+    pubsub.close()
