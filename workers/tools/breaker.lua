@@ -14,8 +14,10 @@
 -- ARGV[5]  ttl_ms: how long the hash lives after its last write
 --
 -- Returns by op:
---   allow    1 = go, 0 = refused. Admitting the half-open trial call writes its lease
---            (open_until_ms = now + cooldown) so no other worker goes while it runs.
+--   allow    1 = go, 0 = refused, 2 = go with nothing stored (a success would change
+--            nothing, so the caller need not report it). Admitting the half-open trial call
+--            writes its lease (open_until_ms = now + cooldown) so no other worker goes while
+--            it runs.
 --   success  0. Deletes the hash: a closed breaker with no failures is the missing hash.
 --   failure  0. Counts the failure; opens until now + cooldown once the count reaches the
 --            threshold, unless already open (failures while open never extend it).
@@ -48,6 +50,9 @@ local function save()
 end
 
 if op == 'allow' then
+  if not stored[1] and not stored[2] then
+    return 2
+  end
   if now_ms < open_until_ms then
     return 0
   end

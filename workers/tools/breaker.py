@@ -38,6 +38,7 @@ Pure: no clock, no I/O. `now_ms` is always a parameter.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import IntEnum
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,19 +87,32 @@ def allow_call(state: BreakerState, now_ms: int) -> bool:
     return not is_open(state, now_ms)
 
 
+class Admission(IntEnum):
+    """The answer to "may this call go?" (the integers `breaker.lua` returns)."""
+
+    REFUSED = 0
+    ADMITTED = 1
+    ADMITTED_CLEAN = 2
+    """Admitted with nothing on record (CLOSED, no failures): a success would change
+    nothing, so the caller need not report one (a round trip saved per healthy call)."""
+
+
 def begin_call(
     state: BreakerState, policy: BreakerPolicy, now_ms: int
-) -> tuple[bool, BreakerState]:
-    """Admit a call or refuse it; returns (admitted, state after).
+) -> tuple[Admission, BreakerState]:
+    """Admit a call or refuse it; returns (admission, state after).
 
     In HALF-OPEN the admitted call is the trial: the breaker re-opens for one cool-down (the
     lease) so no other caller goes until the trial reports or the lease runs out.
     """
     if not allow_call(state, now_ms):
-        return False, state
+        return Admission.REFUSED, state
     if is_half_open(state, policy, now_ms):
-        return True, BreakerState(state.consecutive_failures, now_ms + policy.cooldown_ms)
-    return True, state
+        lease = BreakerState(state.consecutive_failures, now_ms + policy.cooldown_ms)
+        return Admission.ADMITTED, lease
+    if state == CLOSED:
+        return Admission.ADMITTED_CLEAN, state
+    return Admission.ADMITTED, state
 
 
 def record_success(state: BreakerState) -> BreakerState:

@@ -5,7 +5,8 @@
 over the pure model in `tool_breaker.py`, for unit tests of callers.
 
 Callers ask `allow(tool, now_ms)` before a call and `record(tool, succeeded, now_ms)` after
-it. A refused call should become an error output for the model, like any failing tool.
+it (a success admitted as ADMITTED_CLEAN need not be recorded). A refused call should become
+an error output for the model, like any failing tool.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import redis
 
 from workers import redis_keys
 from workers.tools import breaker as tool_breaker
-from workers.tools.breaker import BreakerPolicy, BreakerState
+from workers.tools.breaker import Admission, BreakerPolicy, BreakerState
 
 logger = logging.getLogger(__name__)
 
@@ -42,7 +43,7 @@ def state_ttl_ms(policy: BreakerPolicy) -> int:
 class ToolBreakers(Protocol):
     """What callers need from breakers; `RedisToolBreakers` and `InMemoryToolBreakers` fit."""
 
-    def allow(self, tool_name: str, now_ms: int) -> bool: ...
+    def allow(self, tool_name: str, now_ms: int) -> Admission: ...
 
     def record(self, tool_name: str, succeeded: bool, now_ms: int) -> None: ...
 
@@ -68,17 +69,17 @@ class RedisToolBreakers:
         source = files("workers.tools").joinpath("breaker.lua").read_text(encoding="utf-8")
         self._script = client.register_script(source)
 
-    def allow(self, tool_name: str, now_ms: int) -> bool:
+    def allow(self, tool_name: str, now_ms: int) -> Admission:
         """May a call to `tool_name` go ahead now? In half-open, a yes claims the one trial.
 
-        True when Redis cannot be reached (fail open, logged).
+        ADMITTED when Redis cannot be reached (fail open, logged).
         """
         try:
-            return self._run(tool_name, "allow", now_ms) == 1
+            return Admission(self._run(tool_name, "allow", now_ms))
         except redis.RedisError as exc:
             # Failing closed would turn a Redis outage into an outage of every tool.
             logger.warning("tool breaker unavailable, allowing tool=%s: %r", tool_name, exc)
-            return True
+            return Admission.ADMITTED
 
     def record(self, tool_name: str, succeeded: bool, now_ms: int) -> None:
         """Count a call's outcome: a success closes the breaker, failures may open it.
@@ -130,7 +131,7 @@ class InMemoryToolBreakers:
         self._states: dict[str, BreakerState] = {}
         self._lock = threading.Lock()
 
-    def allow(self, tool_name: str, now_ms: int) -> bool:
+    def allow(self, tool_name: str, now_ms: int) -> Admission:
         """May a call to `tool_name` go ahead now? In half-open, a yes claims the one trial."""
         with self._lock:
             admitted, self._states[tool_name] = tool_breaker.begin_call(

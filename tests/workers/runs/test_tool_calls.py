@@ -62,11 +62,17 @@ def broken() -> str:
     raise RuntimeError("down")
 
 
+@tool(name="fine_test")
+def fine() -> str:
+    """Always works."""
+    return "ok"
+
+
 register_agent(
     Agent(
         name="tools-test",
         model="m",
-        tools=("flaky_lookup_test", "flaky_charge_test", "broken_test"),
+        tools=("flaky_lookup_test", "flaky_charge_test", "broken_test", "fine_test"),
     )
 )
 
@@ -121,6 +127,32 @@ def test_an_open_breaker_answers_unavailable_without_running_the_tool():
         execute_tool_call(ctx, run_id, f"call_{index}")
         outputs.append(json.loads(stored_call(engine, run_id).output)["error"]["type"])
     assert outputs == ["ToolRaised", "ToolRaised", "ToolUnavailable"]
+
+
+class CountedBreakers(InMemoryToolBreakers):
+    def __init__(self) -> None:
+        super().__init__(BreakerPolicy(failure_threshold=5, cooldown_ms=60_000))
+        self.recorded: list[tuple[str, bool]] = []
+
+    def record(self, tool_name: str, succeeded: bool, now_ms: int) -> None:
+        self.recorded.append((tool_name, succeeded))
+        super().record(tool_name, succeeded, now_ms)
+
+
+def test_a_healthy_tools_success_is_not_reported_to_its_breaker():
+    engine = memory_engine()
+    breakers = CountedBreakers()
+    ctx = dataclasses.replace(make_context(engine, scripted([]), Clock()), breakers=breakers)
+    calls = [("fine_test", "call_0"), ("broken_test", "call_1"), ("fine_test", "call_2")]
+    for name, call_id in calls:
+        execute_tool_call(ctx, one_call_run(engine, ctx, name, call_id=call_id), call_id)
+    # nothing on record: the success changes nothing, so it costs no write; once a failure
+    # is on record, a success must be told (it resets the count)
+    assert breakers.recorded == [("broken_test", False)]
+    breakers.record("fine_test", False, 0)  # a failure on record (another worker's)
+    execute_tool_call(ctx, one_call_run(engine, ctx, "fine_test", call_id="call_3"), "call_3")
+    assert breakers.recorded[-1] == ("fine_test", True)
+    assert breakers.state("fine_test").consecutive_failures == 0
 
 
 def test_tools_of_a_cancelled_run_do_not_run():

@@ -17,6 +17,9 @@ from workers.tools.breaker import (
     record_failure,
     record_success,
 )
+from workers.tools.breaker import (
+    Admission as A,
+)
 
 POLICY = BreakerPolicy(failure_threshold=3, cooldown_ms=1000)
 S = BreakerState
@@ -69,14 +72,14 @@ def test_phase_predicates(
 @pytest.mark.parametrize(
     ("state", "now_ms", "admitted", "after"),
     [
-        pytest.param(CLOSED, 0, True, CLOSED, id="closed-admits-without-writing"),
-        pytest.param(S(2, 0), 5, True, S(2, 0), id="below-threshold-admits"),
-        pytest.param(S(3, 1500), 1000, False, S(3, 1500), id="open-refuses"),
-        pytest.param(S(3, 1500), 1500, True, S(3, 2500), id="half-open-trial-takes-lease"),
-        pytest.param(S(3, 2500), 1501, False, S(3, 2500), id="lease-refuses-others"),
+        pytest.param(CLOSED, 0, A.ADMITTED_CLEAN, CLOSED, id="closed-admits-without-writing"),
+        pytest.param(S(2, 0), 5, A.ADMITTED, S(2, 0), id="below-threshold-admits"),
+        pytest.param(S(3, 1500), 1000, A.REFUSED, S(3, 1500), id="open-refuses"),
+        pytest.param(S(3, 1500), 1500, A.ADMITTED, S(3, 2500), id="half-open-trial-takes-lease"),
+        pytest.param(S(3, 2500), 1501, A.REFUSED, S(3, 2500), id="lease-refuses-others"),
     ],
 )
-def test_begin_call(state: BreakerState, now_ms: int, admitted: bool, after: BreakerState) -> None:
+def test_begin_call(state: BreakerState, now_ms: int, admitted: A, after: BreakerState) -> None:
     assert begin_call(state, POLICY, now_ms) == (admitted, after)
 
 
@@ -134,7 +137,7 @@ def test_stories(ops: list[Allow | Fail | Succeed], final: BreakerState) -> None
         match op:
             case Allow(now_ms, expected):
                 admitted, state = begin_call(state, POLICY, now_ms)
-                assert admitted is expected, op
+                assert bool(admitted) is expected, op
             case Fail(now_ms):
                 state = record_failure(state, POLICY, now_ms)
             case Succeed():

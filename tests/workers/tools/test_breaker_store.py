@@ -19,7 +19,7 @@ from redis.retry import Retry
 
 from devstack.embedded_redis import free_port
 from workers import redis_keys
-from workers.tools.breaker import CLOSED, BreakerPolicy, BreakerState
+from workers.tools.breaker import CLOSED, Admission, BreakerPolicy, BreakerState
 from workers.tools.breaker_store import (
     InMemoryToolBreakers,
     RedisToolBreakers,
@@ -124,7 +124,7 @@ def breakers(request: pytest.FixtureRequest) -> Iterator[ToolBreakers]:
 def apply(breakers: ToolBreakers, op: Op) -> bool | None:
     """Run one op; returns the answer of an allow."""
     if isinstance(op, Allow):
-        return breakers.allow(op.tool, op.now_ms)
+        return bool(breakers.allow(op.tool, op.now_ms))
     breakers.record(op.tool, op.succeeded, op.now_ms)
     return None
 
@@ -146,7 +146,12 @@ def test_random_ops_match_the_model(redis_client: redis.Redis) -> None:
         now_ms += rng.choice([0, 0, 1, 250, 999, 1000, 3000])
         kind = rng.choice(["allow", "allow", "fail", "fail", "fail", "ok"])
         op: Op = Allow(now_ms, True) if kind == "allow" else Record(now_ms, kind == "ok")
-        assert apply(breakers, op) == apply(model, op), op
+        if isinstance(op, Allow):
+            # the exact admission, clean or not, agrees too
+            assert breakers.allow(op.tool, op.now_ms) == model.allow(op.tool, op.now_ms), op
+        else:
+            apply(breakers, op)
+            apply(model, op)
         assert breakers.state(TOOL) == model.state(TOOL), op
 
 
@@ -205,7 +210,7 @@ def test_broken_redis_never_breaks_a_tool(caplog: pytest.LogCaptureFixture) -> N
         breakers.record(TOOL, succeeded=False, now_ms=0)
         breakers.record(TOOL, succeeded=True, now_ms=0)
     # Then the call goes ahead, outcomes are dropped without raising, and each is logged
-    assert allowed is True
+    assert allowed == Admission.ADMITTED  # not CLEAN: its outcome is still reported
     assert len(caplog.records) == 3
     assert all(TOOL in record.getMessage() for record in caplog.records)
     client.close()
@@ -250,3 +255,13 @@ def test_in_memory_is_thread_safe() -> None:
     for thread in threads:
         thread.join(timeout=8)
     assert breakers.state(TOOL) == S(2000, 0)
+
+
+def test_a_breaker_with_nothing_stored_admits_clean(breakers: ToolBreakers) -> None:
+    # A healthy tool: the caller need not report its success (a round trip saved per call)
+    assert breakers.allow(TOOL, now_ms=0) == Admission.ADMITTED_CLEAN
+    # Once a failure is on record, an admitted call must report how it went
+    breakers.record(TOOL, succeeded=False, now_ms=1)
+    assert breakers.allow(TOOL, now_ms=2) == Admission.ADMITTED
+    breakers.record(TOOL, succeeded=True, now_ms=3)
+    assert breakers.allow(TOOL, now_ms=4) == Admission.ADMITTED_CLEAN
