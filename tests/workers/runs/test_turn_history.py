@@ -30,3 +30,18 @@ def test_a_redis_failure_costs_only_the_plan() -> None:
     times = RedisTurnTimes(BrokenRedis(), prefix="t")
     times.record("gpt-a", 1.0)
     assert times.recent("gpt-a") == ()
+
+
+def test_a_process_rereads_the_history_at_most_once_a_second() -> None:
+    client = fakeredis.FakeRedis()
+    now = [100.0]
+    mine = RedisTurnTimes(client, prefix="t", clock=lambda: now[0])
+    other = RedisTurnTimes(client, prefix="t")
+    other.record("gpt-a", 2.0)
+    assert mine.recent("gpt-a") == (2.0,)
+    # another worker's turn is seen at the next read; this process's own at once
+    other.record("gpt-a", 3.0)
+    mine.record("gpt-a", 4.0)
+    assert mine.recent("gpt-a") == (4.0, 2.0)
+    now[0] += 1.0
+    assert mine.recent("gpt-a") == (4.0, 3.0, 2.0)
