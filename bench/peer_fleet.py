@@ -197,7 +197,7 @@ def redis_command_counts(stack: LocalStack) -> dict[str, int]:
 
 
 def command_mix_per_run(
-    before: dict[str, int], after: dict[str, int], runs: int, top: int = 10
+    before: dict[str, int], after: dict[str, int], runs: int, top: int = 25
 ) -> dict[str, float]:
     """The commands a run cost, per run, the most frequent first."""
     per_run = {name: (calls - before.get(name, 0)) / runs for name, calls in after.items()}

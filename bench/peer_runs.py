@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import os
 import time
 import uuid
 from collections.abc import Callable
@@ -162,6 +164,7 @@ def runq(
     wait_for_done(lambda: _finished_count(batch_id), runs, watch, TIMEOUT_S)
     stop_profilers(profilers)
     finished = _finish_times(batch_id)
+    _dump_timeline(stack, batch_id)
     outcome = _outcome(stack, name, runs, started, finished, watch, before, "none")
     cpu_after = watch.cpu_by_process_s()
     cpu_ms = [1000 * (b - a) / runs for a, b in zip(cpu_before, cpu_after, strict=True)]
@@ -225,6 +228,37 @@ def _enqueue(agent: str, runs: int, first: int = 0) -> str:
             job = JobCreate(agent=agent, input=prompt(index), batch_id=batch_id)
             enqueue_run(session, job, default_deadline_s=900)
     return batch_id
+
+
+def _dump_timeline(stack: LocalStack, batch_id: str) -> None:
+    """With RUNQ_BENCH_TIMELINE=FILE, write each run's events (stream ids are ms times), to
+    see where a run's wall goes (queue waits, poll overshoot) when the totals are not enough."""
+    from sqlmodel import select
+
+    from workers import wiring
+    from workers.db.models import Run
+    from workers.redis_keys import run_events_key
+
+    path = os.environ.get("RUNQ_BENCH_TIMELINE")
+    if not path:
+        return
+    client = redis.Redis.from_url(stack.env["REDIS_URL"], decode_responses=True)
+    prefix = wiring.get_settings().redis.prefix
+    with wiring.new_session() as session:
+        rows = session.exec(select(Run).where(Run.batch_id == batch_id)).all()
+        runs = {r.id: r.created_at.timestamp() for r in rows}
+    timeline = {
+        run_id: {
+            "created": created,
+            "events": [
+                [int(event_id.split("-")[0]) / 1000, fields["type"], fields["data"]]
+                for event_id, fields in client.xrange(run_events_key(prefix, run_id))
+            ],
+        }
+        for run_id, created in runs.items()
+    }
+    with open(path, "w") as out:
+        json.dump(timeline, out)
 
 
 def _finished_count(batch_id: str) -> int:
