@@ -125,7 +125,7 @@ def send_action_callback(run_id: str, step_seq: int) -> None:
     from config.celery_app import app
 
     try:
-        app.send_task(ACTION_CALLBACK_TASK, args=(run_id, step_seq))
+        app.send_task(ACTION_CALLBACK_TASK, args=(run_id, step_seq), ignore_result=True)
     except (OperationalError, OSError) as exc:
         log.warning("run %s: requires_action callback not enqueued: %r", run_id, exc)
 
@@ -138,7 +138,7 @@ def send_callback(run_id: str) -> None:
     from config.celery_app import app
 
     try:
-        app.send_task(CALLBACK_TASK, args=(run_id,))
+        app.send_task(CALLBACK_TASK, args=(run_id,), ignore_result=True)
     except (OperationalError, OSError) as exc:
         log.warning("run %s: callback not enqueued: %r", run_id, exc)
 
@@ -152,7 +152,7 @@ def request_admission() -> None:
 
     try:
         if owe_round(get_redis(), get_settings().redis.prefix):
-            app.send_task(ADMIT_TASK)
+            app.send_task(ADMIT_TASK, ignore_result=True)
     except (redis.RedisError, OperationalError, OSError) as exc:
         log.warning("admission round not requested (%r); the sweep runs one", exc)
 

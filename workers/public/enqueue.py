@@ -225,7 +225,11 @@ def send_start(run_id: str) -> None:
     from config.celery_app import app  # late: the producer side loads Celery only when sending
 
     name = StepName.START.value
-    app.signature(name, args=(run_id,)).apply_async(countdown=0.0, shadow=f"{name} {run_id}")
+    # No result is kept: without ignore_result, Celery's Redis backend would SUBSCRIBE this
+    # process to the task's result channel (and UNSUBSCRIBE later) for every run sent.
+    app.signature(name, args=(run_id,)).apply_async(
+        countdown=0.0, shadow=f"{name} {run_id}", ignore_result=True
+    )
 
 
 def _apply_busy_policy(session: Session, agent: Agent, thread_id: str) -> None:
