@@ -24,9 +24,9 @@ worth of other workers' turns hardly moves. Its own turns are added as it record
 
 
 class RedisTurnTimes:
-    """A capped list per model (LPUSH + LTRIM in one round trip), read at most once a
-    second per process. Redis errors cost only the plan: `recent` answers () and `record`
-    drops the sample."""
+    """A capped list per model (an LPUSH per turn, trimmed to `keep` once it holds twice
+    that), read at most once a second per process. Redis errors cost only the plan:
+    `recent` answers () and `record` drops the sample."""
 
     def __init__(
         self,
@@ -66,9 +66,9 @@ class RedisTurnTimes:
         if held is not None:
             self._read[model] = (held[0], ((duration_s, *held[1])[: self._keep]))
         try:
-            pipe = self._client.pipeline(transaction=False)
-            pipe.lpush(key, f"{duration_s:.3f}")
-            pipe.ltrim(key, 0, self._keep - 1)
-            pipe.execute()
+            length = int(self._client.lpush(key, f"{duration_s:.3f}"))
+            if length > 2 * self._keep:
+                # Trimmed now and then, not per push: readers take the newest `keep` anyway.
+                self._client.ltrim(key, 0, self._keep - 1)
         except redis.RedisError as exc:
             log.warning("turn history not recorded for %s: %r", model, exc)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import fakeredis
 import redis
 
+from workers.redis_keys import turn_times_key
 from workers.runs.turn_history import RedisTurnTimes
 
 
@@ -18,11 +19,21 @@ def test_keeps_the_newest_durations_per_model() -> None:
     assert times.recent("gpt-c") == ()
 
 
+def test_the_list_is_trimmed_once_it_holds_twice_what_is_kept() -> None:
+    client = fakeredis.FakeRedis()
+    times = RedisTurnTimes(client, prefix="t", keep=3)
+    for duration_s in range(1, 8):
+        times.record("gpt-a", float(duration_s))
+    assert client.llen(turn_times_key("t", "gpt-a")) == 3  # 7 > 6: trimmed back to 3
+    times.record("gpt-a", 8.0)
+    assert client.llen(turn_times_key("t", "gpt-a")) == 4
+
+
 class BrokenRedis(fakeredis.FakeRedis):
     def lrange(self, *args, **kwargs):
         raise redis.ConnectionError("down")
 
-    def pipeline(self, *args, **kwargs):
+    def lpush(self, *args, **kwargs):
         raise redis.ConnectionError("down")
 
 
