@@ -33,13 +33,14 @@ due, or that it is parked), `extend_lease`, `count_attempt`, the sweep's `unpark
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import CursorResult, Executable, Table, insert, update
+from sqlalchemy import CursorResult, Executable, Table, bindparam, insert, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import Session, select
@@ -436,12 +437,8 @@ def move(
 
 def note_due(session: Session, *, run_id: str, due: Due) -> None:
     """When the run's next message should have done its work (runs in flight only)."""
-    _execute(
-        session,
-        update(_RUNS)
-        .where(_C.id == run_id, _C.status.not_in(_TERMINAL))
-        .values(next_due_at=due.at, parked=due.parked),
-    )
+    params = {"run_id": run_id, "set_next_due_at": due.at, "set_parked": due.parked}
+    _execute(session, _note_due_statement(), params)
     session.commit()
 
 
@@ -475,15 +472,35 @@ def extend_lease(
 ) -> bool:
     """Keep a run in flight due at `due_at`, only while it is still at this status and step.
     False if a step moved it on (the lease holder has nothing left to hold)."""
-    result = _execute(
-        session,
-        update(_RUNS)
-        .where(_C.id == run_id, _C.status == status)
-        .where(_C.step_seq == step_seq)
-        .values(next_due_at=due_at),
-    )
+    params = {"run_id": run_id, "b_status": status, "at_step": step_seq, "set_next_due_at": due_at}
+    result = _execute(session, _extend_lease_statement(), params)
     session.commit()
     return bool(result.rowcount == 1)
+
+
+# The two bookkeeping UPDATEs every step may make, built once (see `_cas_statement`).
+
+
+@functools.cache
+def _note_due_statement() -> Executable:
+    return (
+        update(_RUNS)
+        .where(_C.id == bindparam("run_id"), _C.status.not_in(_TERMINAL))
+        .values(
+            next_due_at=bindparam("set_next_due_at", type_=_C.next_due_at.type),
+            parked=bindparam("set_parked", type_=_C.parked.type),
+        )
+    )
+
+
+@functools.cache
+def _extend_lease_statement() -> Executable:
+    return (
+        update(_RUNS)
+        .where(_C.id == bindparam("run_id"), _C.status == bindparam("b_status"))
+        .where(_C.step_seq == bindparam("at_step"))
+        .values(next_due_at=bindparam("set_next_due_at", type_=_C.next_due_at.type))
+    )
 
 
 def unpark(session: Session, *, run: Run, due_at: datetime) -> bool:
@@ -589,13 +606,6 @@ def _compare_and_set(
     """One UPDATE of the run row, if it is where the caller saw it (its status, and its
     step unless `at_step` is None); the caller commits."""
     step = at_step
-    statement = (
-        update(_RUNS).where(_C.id == run.id).where(_C.status.in_([s.value for s in from_statuses]))
-    )
-    if step is not None:
-        statement = statement.where(_C.step_seq == step)
-    if first_turn:
-        statement = statement.where(_C.provider_ref.is_(None))
     # Any transition is progress: the sweep's re-send count starts over, and a run that
     # ended leaves the sweep's index.
     values: dict[str, Any] = {"status": to.value, "updated_at": utcnow(), "recoveries": 0}
@@ -608,11 +618,22 @@ def _compare_and_set(
         values |= {"next_due_at": due.at, "parked": due.parked}
     values |= changes.columns()
     shown = dict(values)
+    params: dict[str, Any] = {f"set_{name}": value for name, value in values.items()}
+    params["run_id"] = run.id
+    if step is not None:
+        params["at_step"] = step
     if usage is not None:
-        for name in ("input_tokens", "output_tokens", "cached_tokens"):
-            values[name] = _C[name] + getattr(usage, name)
+        for name in _USAGE_COLUMNS:
+            params[f"add_{name}"] = getattr(usage, name)
             shown[name] = getattr(run, name) + getattr(usage, name)
-    result = _execute(session, statement.values(**values))
+    statement = _cas_statement(
+        tuple(sorted(s.value for s in from_statuses)),
+        at_step=step is not None,
+        first_turn=first_turn,
+        columns=tuple(values),
+        add_usage=usage is not None,
+    )
+    result = _execute(session, statement, params)
     if result.rowcount != 1:
         session.rollback()
         current = session.get(Run, run.id, populate_existing=True)
@@ -622,6 +643,38 @@ def _compare_and_set(
             f"{'' if step is None else f' at step {step}'}, found {found}"
         )
     _show(run, shown)
+
+
+_USAGE_COLUMNS = ("input_tokens", "output_tokens", "cached_tokens")
+
+
+@functools.lru_cache(maxsize=512)
+def _cas_statement(
+    from_statuses: tuple[str, ...],
+    *,
+    at_step: bool,
+    first_turn: bool,
+    columns: tuple[str, ...],
+    add_usage: bool,
+) -> Executable:
+    """The compare-and-set UPDATE of one shape (guards and columns written), its values
+    bound by name (`run_id`, `at_step`, `set_<column>`, `add_<usage column>`).
+
+    Built once per shape: building the statement and its cache key on every transition
+    was half of a step's own CPU (a few dozen shapes occur)."""
+    statement = update(_RUNS).where(_C.id == bindparam("run_id"))
+    statement = statement.where(_C.status.in_(from_statuses))
+    if at_step:
+        statement = statement.where(_C.step_seq == bindparam("at_step"))
+    if first_turn:
+        statement = statement.where(_C.provider_ref.is_(None))
+    values: dict[str, Any] = {
+        name: bindparam(f"set_{name}", type_=_C[name].type) for name in columns
+    }
+    if add_usage:
+        for name in _USAGE_COLUMNS:
+            values[name] = _C[name] + bindparam(f"add_{name}", type_=_C[name].type)
+    return statement.values(values)
 
 
 def _show(held: Run, values: dict[str, Any]) -> None:
