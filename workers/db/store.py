@@ -268,11 +268,8 @@ def waiting_left(session: Session, *, run_id: str, turn: int) -> list[tuple[str,
 
 def list_tool_calls(session: Session, *, run_id: str, turn: int | None = None) -> list[ToolCall]:
     """A run's tool calls in creation order, optionally for one turn."""
-    query = select(ToolCall).where(ToolCall.run_id == run_id)
-    if turn is not None:
-        query = query.where(ToolCall.turn == turn)
-    query = query.order_by(col(ToolCall.id)).execution_options(populate_existing=True)
-    return list(session.exec(query).all())
+    params = {"run_id": run_id, "turn": turn}
+    return list(session.exec(_tool_calls_statement(turn is not None), params=params).all())
 
 
 def list_runs(session: Session, *, batch_id: str) -> list[Run]:
@@ -352,6 +349,14 @@ def _call_of_run_statement() -> Select[ToolCall, str, str]:
         .where(ToolCall.run_id == bindparam("run_id"), ToolCall.call_id == bindparam("call_id"))
     )
     return query.execution_options(populate_existing=True)
+
+
+@functools.cache
+def _tool_calls_statement(of_turn: bool) -> SelectOfScalar[ToolCall]:
+    query = select(ToolCall).where(ToolCall.run_id == bindparam("run_id"))
+    if of_turn:
+        query = query.where(ToolCall.turn == bindparam("turn"))
+    return query.order_by(col(ToolCall.id)).execution_options(populate_existing=True)
 
 
 def _held_call(session: Session, run_id: str, call_id: str) -> ToolCall | None:

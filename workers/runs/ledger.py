@@ -337,7 +337,7 @@ def run_tools(
         first_turn=first_turn,
         at_step=run.step_seq,
     )
-    known = set(session.exec(select(ToolCall.call_id).where(ToolCall.run_id == run.id)).all())
+    known = set(session.connection().execute(_call_ids_statement(), {"run_id": run.id}).scalars())
     rows = [
         {
             "run_id": run.id,
@@ -478,7 +478,14 @@ def extend_lease(
     return bool(result.rowcount == 1)
 
 
-# The two bookkeeping UPDATEs every step may make, built once (see `_cas_statement`).
+# The two bookkeeping UPDATEs every step may make, and the read of a run's call ids, built
+# once (see `_cas_statement`).
+
+
+@functools.cache
+def _call_ids_statement() -> Executable:
+    tool_calls = _TOOL_CALLS.c
+    return select(tool_calls.call_id).where(tool_calls.run_id == bindparam("run_id"))
 
 
 @functools.cache
