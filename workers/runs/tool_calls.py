@@ -23,7 +23,7 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlmodel import select
+from sqlmodel import Session, select
 
 from workers.agents import Agent, get_agent
 from workers.db import recovery_store, store
@@ -71,7 +71,11 @@ class ToolCallOutcome:
 
 
 def execute_tool_call(ctx: StepContext, run_id: str, call_id: str) -> ToolCallOutcome:
-    """Run the call once and store its output. Idempotent per (run_id, call_id)."""
+    """Run the call once and store its output. Idempotent per (run_id, call_id).
+
+    Each session here ends before the next begins and before a tool runs: a thread never
+    holds two pooled connections, nor one while a tool runs (16 threads re-running calls of
+    a lost worker at once each held two, and exhausted the pool for 30 s)."""
     with ctx.sessions() as session:
         found = store.get_call_of_run(session, run_id=run_id, call_id=call_id)
         if found is None:
@@ -80,16 +84,18 @@ def execute_tool_call(ctx: StepContext, run_id: str, call_id: str) -> ToolCallOu
         call = found.call
         if call.status in FINISHED_TOOL_STATUSES:
             return ToolCallOutcome(call_id, call.status, ran_now=False)
-        if call.status == ToolCallStatus.RUNNING:
-            return _settle_interrupted(ctx, run_id, call_id)
-        if is_terminal(RunStatus(found.run_status)):
-            return ToolCallOutcome(call_id, "skipped", ran_now=False)  # cancelled or expired
-        # Before the claim: a worker without the agent hands the call back unclaimed.
-        agent = get_agent(found.agent)
-        now = ctx.now()
-        if not store.claim_tool_call(session, run_id=run_id, call_id=call_id, now=now):
-            return ToolCallOutcome(call_id, ToolCallStatus.RUNNING, ran_now=False)
-        return _run_and_record(ctx, agent, call, _Lease(now), prior_attempts=0)
+        interrupted = call.status == ToolCallStatus.RUNNING
+        if not interrupted:
+            if is_terminal(RunStatus(found.run_status)):
+                return ToolCallOutcome(call_id, "skipped", ran_now=False)  # cancelled, expired
+            # Before the claim: a worker without the agent hands the call back unclaimed.
+            agent = get_agent(found.agent)
+            now = ctx.now()
+            if not store.claim_tool_call(session, run_id=run_id, call_id=call_id, now=now):
+                return ToolCallOutcome(call_id, ToolCallStatus.RUNNING, ran_now=False)
+    if interrupted:
+        return _settle_interrupted(ctx, run_id, call_id)
+    return _run_and_record(ctx, agent, call, _Lease(now), prior_attempts=0)
 
 
 @dataclass(slots=True)
@@ -240,24 +246,33 @@ def _settle_interrupted(ctx: StepContext, run_id: str, call_id: str) -> ToolCall
         given_up_at = call.started_at + timedelta(seconds=timeout_s + ctx.tool_grace_s)
         if ctx.now() < given_up_at:
             return ToolCallOutcome(call_id, ToolCallStatus.RUNNING, ran_now=False)
-        if call.name in ctx.tools and ctx.tools.get(call.name).idempotent:
-            if call.attempts >= ctx.max_deliveries:
-                return _fail_poison_run(ctx, call)
-            return _rerun_interrupted(ctx, call)
-        recorded = store.finish_tool_call(
-            session,
-            run_id=run_id,
-            call_id=call_id,
-            output=INTERRUPTED_OUTPUT,
-            error="interrupted: worker lost while the tool was running",
-            duration_ms=0,
-            lease=call.started_at,
-        )
-        if recorded is None:
-            return ToolCallOutcome(call_id, ToolCallStatus.RUNNING, ran_now=False)
-        log.warning("run %s call %s: interrupted by a lost worker; not re-run", run_id, call_id)
-        done = _turn_if_done(recorded, call.turn)
-        return ToolCallOutcome(call_id, ToolCallStatus.FAILED, False, done)
+        rerun = call.name in ctx.tools and ctx.tools.get(call.name).idempotent
+        if not rerun:
+            return _answer_interrupted(session, call)
+    # Outside the read's session: each of these opens its own.
+    if call.attempts >= ctx.max_deliveries:
+        return _fail_poison_run(ctx, call)
+    return _rerun_interrupted(ctx, call)
+
+
+def _answer_interrupted(session: Session, call: ToolCall) -> ToolCallOutcome:
+    """A non-idempotent call cut off by a lost worker is answered, not run again."""
+    recorded = store.finish_tool_call(
+        session,
+        run_id=call.run_id,
+        call_id=call.call_id,
+        output=INTERRUPTED_OUTPUT,
+        error="interrupted: worker lost while the tool was running",
+        duration_ms=0,
+        lease=call.started_at,
+    )
+    if recorded is None:
+        return ToolCallOutcome(call.call_id, ToolCallStatus.RUNNING, ran_now=False)
+    log.warning(
+        "run %s call %s: interrupted by a lost worker; not re-run", call.run_id, call.call_id
+    )
+    done = _turn_if_done(recorded, call.turn)
+    return ToolCallOutcome(call.call_id, ToolCallStatus.FAILED, False, done)
 
 
 def _rerun_interrupted(ctx: StepContext, call: ToolCall) -> ToolCallOutcome:

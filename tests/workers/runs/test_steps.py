@@ -395,3 +395,22 @@ def test_a_tool_task_leaves_a_synchronous_submit_to_the_runs_queue(engine):
     # and a background turn is submitted by the tool task itself
     assert submit_outputs(ctx, run_id, 1, quick_only=True) == Later(StepName.POLL, (run_id, 3), 0.5)
     assert provider.calls[-1].method == "submit"
+
+
+@pytest.mark.parametrize("tool_name", ["get_weather", "charge_card_test"])
+def test_settling_an_interrupted_call_holds_one_connection_at_a_time(tmp_path, tool_name):
+    # Given a pool of one connection (a worker's threads share a bounded pool: 16 threads
+    # re-running a lost worker's calls, each holding two, exhausted it)
+    from sqlalchemy.pool import QueuePool
+    from sqlmodel import SQLModel, create_engine
+
+    engine = create_engine(
+        f"sqlite:///{tmp_path / 'one.db'}", poolclass=QueuePool, pool_size=1, max_overflow=0,
+        pool_timeout=1,
+    )  # fmt: skip
+    SQLModel.metadata.create_all(engine)
+    ctx, run_id = interrupted_call(engine, tool_name)
+    # When the call is settled (re-run, or answered), no second connection is asked for
+    outcome = execute_tool_call(ctx, run_id, "call_a")
+    assert outcome.status == ("succeeded" if tool_name == "get_weather" else "failed")
+    engine.dispose()
