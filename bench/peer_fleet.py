@@ -155,7 +155,8 @@ def provider_counts(stack: LocalStack) -> dict[str, int]:
 
 def start_profilers(stack: LocalStack) -> list[subprocess.Popen[bytes]]:
     """With RUNQ_BENCH_PROFILE=DIR, sample every worker with py-spy while the batch runs
-    (raw collapsed stacks in DIR/<worker>.txt; `python -m bench.profile_summary` reads them)."""
+    (raw collapsed stacks in DIR/<worker>.txt; `python -m bench.profile_summary` reads them),
+    RUNQ_BENCH_PROFILE_RATE times a second (100; 400 gives a steadier top at some cost)."""
     out_dir = os.environ.get("RUNQ_BENCH_PROFILE")
     if not out_dir:
         return []
@@ -172,7 +173,8 @@ def start_profilers(stack: LocalStack) -> list[subprocess.Popen[bytes]]:
             "--nonblocking",
             "--gil",
         ]
-        command += ["--format", "raw", "-r", "100", "-o", f"{out_dir}/{name}.txt"]
+        rate = os.environ.get("RUNQ_BENCH_PROFILE_RATE", "100")
+        command += ["--format", "raw", "-r", rate, "-o", f"{out_dir}/{name}.txt"]
         profilers.append(
             subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         )
