@@ -11,7 +11,7 @@ import pytest
 import redis
 from kombu import Connection, Exchange, Queue
 
-from config.transport import TolerantRedisTransport
+from config.transport import TolerantChannel, TolerantRedisTransport
 from devstack.embedded_redis import EmbeddedRedis
 
 QUEUE = Queue("lean", Exchange("lean", type="direct"), routing_key="lean")
@@ -76,3 +76,26 @@ def test_an_unacked_message_comes_back_after_the_visibility_timeout(
     assert real_redis.hlen("unacked") == 0
     again = connection.SimpleQueue(QUEUE).get(timeout=5)
     assert again.payload == {"n": 1}
+
+
+def test_a_channel_keeps_one_client_for_its_publishes_and_acks(
+    connection: Connection, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # kombu built a redis-py client per publish and per ack; one per channel is enough
+    created: list[bool] = []
+    original = TolerantChannel._create_client
+
+    def counting(self: TolerantChannel, asynchronous: bool = False) -> object:
+        created.append(asynchronous)
+        return original(self, asynchronous=asynchronous)
+
+    monkeypatch.setattr(TolerantChannel, "_create_client", counting)
+    with connection.Producer() as producer:
+        for n in range(5):
+            producer.publish({"n": n}, exchange=QUEUE.exchange, routing_key="lean", declare=[QUEUE])
+    simple = connection.SimpleQueue(QUEUE)
+    received = [simple.get(timeout=5) for _ in range(5)]
+    for message in received:
+        message.ack()  # type: ignore[attr-defined]
+    assert sorted(message.payload["n"] for message in received) == [0, 1, 2, 3, 4]  # type: ignore[attr-defined]
+    assert created.count(False) <= 2, created  # the producer's channel and the consumer's
