@@ -3,8 +3,8 @@
     python -m bench.ceiling [--runs 200] [--noop-tasks 2000]
 
 The ceiling is what the same Redis and the same two workers do with no-op tasks (tasks/s),
-divided by the tasks one run needs (start, polls, two tools, submit). Each side runs in its
-own child process with a fresh stack (see bench.peers).
+divided by the tasks one run needs (start, polls, two tools; the last tool submits). Each
+side runs in its own child process with a fresh stack (see bench.peers).
 """
 
 from __future__ import annotations
@@ -25,8 +25,9 @@ def main() -> None:
     runq = spawn("runq", argparse.Namespace(runs=args.runs, **common))
     noop_wall_s = max(noop["finished"]) - noop["started"]
     tasks_per_s = noop["runs"] / noop_wall_s
-    # One start, one submit, one task per tool call, and every poll.
-    tasks_per_run = 2 + runq["tool_calls"] / runq["runs"] + runq["polls"] / runq["runs"]
+    # One start, one task per tool call, and every poll (the last tool call of a turn
+    # submits it in its own task).
+    tasks_per_run = 1 + runq["tool_calls"] / runq["runs"] + runq["polls"] / runq["runs"]
     ceiling = tasks_per_s / tasks_per_run
     runq_wall_s = max(runq["finished"]) - runq["started"]
     runs_per_s = runq["runs"] / runq_wall_s
