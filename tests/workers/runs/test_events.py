@@ -76,3 +76,31 @@ def test_events_committed_together_are_told_in_one_wake_up(real_redis):
     assert pubsub.get_message(timeout=1)["data"] == b"run_3 run.requires_action"
     assert pubsub.get_message(timeout=0.2) is None
     pubsub.close()
+
+
+def test_a_process_refreshes_a_runs_ttl_now_and_then_and_always_at_a_wait_or_the_end(
+    real_redis,
+):
+    now = [0.0]
+    events = RedisRunEvents(real_redis, prefix="t", ttl_s=3600, max_len=50, clock=lambda: now[0])
+    key = run_events_key("t", "run_4")
+
+    def ttl_after(event_type: str) -> int:
+        real_redis.expire(key, 30)  # marks whether the event refreshed the TTL
+        events.append("run_4", event_type, {})
+        return real_redis.ttl(key)
+
+    events.append("run_4", "run.status", {})
+    assert real_redis.ttl(key) > 30  # the first run event of this process refreshes
+    assert ttl_after("run.status") <= 30  # the next ones, moments later, do not
+    assert ttl_after("run.requires_action") > 30  # a wait always does
+    now[0] += 599.0
+    assert ttl_after("run.status") <= 30
+    now[0] += 1.0  # 10 minutes (at most half the TTL) after the last refresh
+    assert ttl_after("run.status") > 30
+    # another process (its own sink) refreshes at its first run event
+    other = RedisRunEvents(real_redis, prefix="t", ttl_s=3600, max_len=50)
+    real_redis.expire(key, 30)
+    other.append("run_4", "run.status", {})
+    assert real_redis.ttl(key) > 30
+    assert ttl_after("run.completed") > 30  # and the end always does
