@@ -94,7 +94,7 @@ def execute_tool_call(ctx: StepContext, run_id: str, call_id: str) -> ToolCallOu
             if not store.claim_tool_call(session, run_id=run_id, call_id=call_id, now=now):
                 return ToolCallOutcome(call_id, ToolCallStatus.RUNNING, ran_now=False)
     if interrupted:
-        return _settle_interrupted(ctx, run_id, call_id)
+        return _settle_interrupted(ctx, found)
     return _run_and_record(ctx, agent, call, _Lease(now), prior_attempts=0)
 
 
@@ -237,22 +237,22 @@ def _unavailable(name: str) -> ToolResult:
     return ToolResult(output, True, f"ToolUnavailable: {message}", 0, "ToolUnavailable")
 
 
-def _settle_interrupted(ctx: StepContext, run_id: str, call_id: str) -> ToolCallOutcome:
-    with ctx.sessions() as session:
-        call = store.get_tool_call(session, run_id=run_id, call_id=call_id)
-        if call is None or call.started_at is None:
-            return ToolCallOutcome(call_id, "missing", ran_now=False)
-        timeout_s = ctx.tools.get(call.name).timeout_s if call.name in ctx.tools else 0.0
-        given_up_at = call.started_at + timedelta(seconds=timeout_s + ctx.tool_grace_s)
-        if ctx.now() < given_up_at:
-            return ToolCallOutcome(call_id, ToolCallStatus.RUNNING, ran_now=False)
-        rerun = call.name in ctx.tools and ctx.tools.get(call.name).idempotent
-        if not rerun:
+def _settle_interrupted(ctx: StepContext, found: store.CallOfRun) -> ToolCallOutcome:
+    """A call found running: still in its lease (left alone), or cut off by a lost worker
+    (answered, re-run, or its run failed as poison). `found` is the read just made."""
+    call = found.call
+    if call.started_at is None:
+        return ToolCallOutcome(call.call_id, "missing", ran_now=False)
+    timeout_s = ctx.tools.get(call.name).timeout_s if call.name in ctx.tools else 0.0
+    given_up_at = call.started_at + timedelta(seconds=timeout_s + ctx.tool_grace_s)
+    if ctx.now() < given_up_at:
+        return ToolCallOutcome(call.call_id, ToolCallStatus.RUNNING, ran_now=False)
+    if not (call.name in ctx.tools and ctx.tools.get(call.name).idempotent):
+        with ctx.sessions() as session:
             return _answer_interrupted(session, call)
-    # Outside the read's session: each of these opens its own.
     if call.attempts >= ctx.max_deliveries:
         return _fail_poison_run(ctx, call)
-    return _rerun_interrupted(ctx, call)
+    return _rerun_interrupted(ctx, found)
 
 
 def _answer_interrupted(session: Session, call: ToolCall) -> ToolCallOutcome:
@@ -275,15 +275,15 @@ def _answer_interrupted(session: Session, call: ToolCall) -> ToolCallOutcome:
     return ToolCallOutcome(call.call_id, ToolCallStatus.FAILED, False, done)
 
 
-def _rerun_interrupted(ctx: StepContext, call: ToolCall) -> ToolCallOutcome:
+def _rerun_interrupted(ctx: StepContext, found: store.CallOfRun) -> ToolCallOutcome:
     """An idempotent call cut off by a lost worker runs again (at-least-once); the re-claim
     is a compare-and-set on the start time, so two redeliveries cannot both re-run it."""
+    call = found.call
+    if is_terminal(RunStatus(found.run_status)):
+        return ToolCallOutcome(call.call_id, "skipped", ran_now=False)
+    agent = get_agent(found.agent)
+    now = ctx.now()
     with ctx.sessions() as session:
-        status, agent_name = store.status_and_agent(session, run_id=call.run_id)
-        if is_terminal(RunStatus(status)):
-            return ToolCallOutcome(call.call_id, "skipped", ran_now=False)
-        agent = get_agent(agent_name)
-        now = ctx.now()
         if not recovery_store.reclaim_tool_call(session, call=call, now=now):
             return ToolCallOutcome(call.call_id, ToolCallStatus.RUNNING, ran_now=False)
     log.warning(
