@@ -154,13 +154,9 @@ def submit_outputs(ctx: StepContext, run_id: str, turn: int, *, quick_only: bool
         if run.status != RunStatus.REQUIRES_TOOLS or run.turn != turn:
             return Nothing(f"stale submit for turn {turn} (run is {run.status}, turn {run.turn})")
         calls = store.list_tool_calls(session, run_id=run_id, turn=turn)
-        pending = tuple(c.call_id for c in calls if c.status == ToolCallStatus.PENDING)
-        if pending:
-            return FanOut(run_id, turn, pending)
-        if any(c.status == ToolCallStatus.RUNNING for c in calls):
-            # The call still running submits the turn when it finishes it; if its
-            # worker died, the run is overdue and the sweep resumes the tools.
-            return Nothing(f"turn {turn} still has tool calls running")
+        unfinished = _unfinished(run_id, turn, calls)
+        if unfinished is not None:
+            return unfinished
         agent = get_agent(run.agent)
         outputs = [ToolOutput(call_id=c.call_id, output=c.output or "") for c in calls]
         handed = _handed_off(run, agent, calls)
@@ -168,10 +164,12 @@ def submit_outputs(ctx: StepContext, run_id: str, turn: int, *, quick_only: bool
             # The next turn is the new agent's: its instructions, tools and model.
             agent = get_agent(handed.agent or "")
             ledger.preview(run, handed)
-        request = build_turn_request(ctx, session, run, agent)
         retry = Later(StepName.SUBMIT, (run_id, turn))
-        if quick_only and (agent.provider == "chat" or not request.background):
-            return retry
+        if quick_only and (agent.provider == "chat" or agent.sync_turns):
+            return retry  # synchronous by configuration: nothing to build here
+        request = build_turn_request(ctx, session, run, agent)
+        if quick_only and not request.background:
+            return retry  # synchronous while the request budget binds
         tokens = estimate_turn_tokens(request, json.dumps([asdict(o) for o in outputs]))
         ref = run.provider_ref or ""
 
@@ -194,6 +192,19 @@ def submit_outputs(ctx: StepContext, run_id: str, turn: int, *, quick_only: bool
             return outcome
         submitted = _Turn(RunStatus.SUBMITTING, _new_turn(outcome, tokens))
         return _advance(ctx, session, run, agent, outcome, submitted)
+
+
+def _unfinished(run_id: str, turn: int, calls: list[ToolCall]) -> Next | None:
+    """What a submit does instead while calls of its turn have no output yet: send those
+    still pending, or leave the turn to the call still running."""
+    pending = tuple(c.call_id for c in calls if c.status == ToolCallStatus.PENDING)
+    if pending:
+        return FanOut(run_id, turn, pending)
+    if any(c.status == ToolCallStatus.RUNNING for c in calls):
+        # The call still running submits the turn when it finishes it; if its worker
+        # died, the run is overdue and the sweep resumes the tools.
+        return Nothing(f"turn {turn} still has tool calls running")
+    return None
 
 
 def _handed_off(run: Run, agent: Agent, calls: list[ToolCall]) -> RunChanges | None:

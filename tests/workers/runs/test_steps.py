@@ -414,3 +414,16 @@ def test_settling_an_interrupted_call_holds_one_connection_at_a_time(tmp_path, t
     outcome = execute_tool_call(ctx, run_id, "call_a")
     assert outcome.status == ("succeeded" if tool_name == "get_weather" else "failed")
     engine.dispose()
+
+
+register_agent(Agent(name="steps-sync", model="m", tools=("get_weather",), sync_turns=True))
+
+
+def test_a_tool_task_leaves_a_sync_turns_agents_submit_to_the_runs_queue(engine):
+    provider = scripted([st(S.REQUIRES_TOOLS, tool_calls=(WEATHER,))])
+    ctx = make_context(engine, provider, Clock())
+    run_id = insert_run(engine, agent="steps-sync")
+    assert isinstance(start_run(ctx, run_id), FanOut)  # a synchronous create asked for tools
+    assert execute_tool_call(ctx, run_id, "call_a").finished_turn == 1
+    assert submit_outputs(ctx, run_id, 1, quick_only=True) == Later(StepName.SUBMIT, (run_id, 1))
+    assert [c.method for c in provider.calls] == ["create"]
