@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 from sqlalchemy.pool import StaticPool
 from sqlmodel import Session, SQLModel, create_engine
@@ -40,6 +41,17 @@ def memory_engine():
     engine = create_engine(
         "sqlite://", connect_args={"check_same_thread": False}, poolclass=StaticPool
     )
+    SQLModel.metadata.create_all(engine)
+    return engine
+
+
+def file_engine(path: Path):
+    """SQLite in a file with a connection per thread, for tests where a second thread (a
+    lease heartbeat) writes while the test reads: the in-memory engine shares one connection
+    between threads, and two threads' transactions on it end each other's."""
+    import workers.db.models  # noqa: F401
+
+    engine = create_engine(f"sqlite:///{path}", connect_args={"check_same_thread": False})
     SQLModel.metadata.create_all(engine)
     return engine
 
