@@ -14,7 +14,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import replace
 from typing import Any
 
-from openai.types.responses import Response
 from sqlmodel import Session
 
 from workers.db import batch_store
@@ -29,6 +28,7 @@ from workers.providers.interface import (
 from workers.providers.responses import (
     correction_items,
     request_params,
+    response_of,
     to_provider_state,
     tool_output_items,
 )
@@ -55,7 +55,7 @@ class BatchLaneProvider:
         if turn is None:
             return ProviderState(ProviderStatus.FAILED, ref, error=f"no batch turn {ref}")
         if turn.status == TurnStatus.DONE and turn.response_json is not None:
-            response = Response.construct(**json.loads(turn.response_json))
+            response = response_of(json.loads(turn.response_json))
             return replace(to_provider_state(response, {}), ref=ref)
         if turn.status == TurnStatus.FAILED:
             return ProviderState(ProviderStatus.FAILED, ref, error=turn.error)

@@ -6,12 +6,13 @@ from dataclasses import replace
 from typing import Any
 
 import pytest
+from openai.types.responses import ResponseFunctionToolCall
 
 from tests.tool_schemas import WEATHER
 from tests.workers.providers.wire import ScriptedServer
 from workers.errors import ProviderRateLimited, ProviderRejected
 from workers.providers.interface import ProviderStatus, ToolOutput, TurnRequest, Usage
-from workers.providers.responses import ResponsesProvider
+from workers.providers.responses import ResponsesProvider, response_of
 
 REQUEST = TurnRequest(
     run_id="run_1",
@@ -116,6 +117,26 @@ def test_completed_with_function_calls_means_run_the_tools():
     assert state.status is ProviderStatus.REQUIRES_TOOLS
     assert [c.call_id for c in state.tool_calls] == ["call_a", "call_b"]
     assert state.usage == Usage(input_tokens=40, output_tokens=12, cached_tokens=8)
+
+
+def test_an_output_item_newer_than_the_sdk_does_not_stop_the_turn():
+    # Given a reply the SDK's models do not fully know: an item type and a field from a
+    # later API version (pydantic's validation refuses it; the SDK's own parse keeps it)
+    server = ScriptedServer()
+    future = {"type": "hologram_call", "id": "hc_1", "status": "completed"}
+    server.reply(response("completed", [future, call_item("call_a")], halo_level=3))
+    # Then the turn is read as the SDK reads it: the function call is still there
+    state = provider_on(server).retrieve("resp_1")
+    assert state.status is ProviderStatus.REQUIRES_TOOLS
+    assert [c.call_id for c in state.tool_calls] == ["call_a"]
+
+
+def test_a_reply_the_sdk_knows_is_validated_into_its_models():
+    body = response("completed", [call_item("call_a"), message("Hi")])
+    parsed = response_of(body)
+    assert isinstance(parsed.output[0], ResponseFunctionToolCall)
+    assert parsed.output_text == "Hi"
+    assert parsed.usage is not None and parsed.usage.input_tokens == 40
 
 
 def test_a_finished_turn_reports_how_long_it_took_at_the_provider():
