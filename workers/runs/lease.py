@@ -10,6 +10,7 @@ renewing, and its run is overdue one lease plus the grace after the last beat.
 from __future__ import annotations
 
 import logging
+import math
 import os
 import threading
 import time
@@ -75,13 +76,17 @@ class _Heartbeat:
     def __init__(self) -> None:
         self._wake = threading.Condition()
         self._leases: dict[int, _Lease] = {}
+        self._wakes_at = math.inf
+        """When the thread wakes next by itself: a lease due later needs no wake-up call
+        (leases of one process share a period, so most are)."""
         self._thread = threading.Thread(target=self._run, name="lease heartbeat", daemon=True)
         self._thread.start()
 
     def hold(self, lease: _Lease) -> None:
         with self._wake:
             self._leases[id(lease)] = lease
-            self._wake.notify()
+            if lease.next_beat < self._wakes_at:
+                self._wake.notify()
 
     def release(self, lease: _Lease) -> None:
         with self._wake:
@@ -98,7 +103,9 @@ class _Heartbeat:
                 due = [lease for lease in self._leases.values() if lease.next_beat <= now]
                 if not due:
                     first = min((lease.next_beat for lease in self._leases.values()), default=None)
+                    self._wakes_at = math.inf if first is None else first
                     self._wake.wait(None if first is None else first - now)
+                    self._wakes_at = -math.inf  # awake: it looks at every lease before waiting
                     continue
                 for lease in due:
                     lease.next_beat = now + lease.every_s
