@@ -42,7 +42,7 @@ class KeyRateLimit:
                 self._limits,
                 0,
                 now_ms,
-            )
+            ).wait_ms
         except (redis.RedisError, OSError) as exc:
             log.warning("API rate limit not checked (Redis: %s); letting the request through", exc)
             return 0

@@ -32,12 +32,14 @@ def limited_fleet(fleet):
 
 
 def test_workers_share_one_budget_and_never_get_a_429(limited_fleet):
-    # Given three worker processes and more requests than one minute's burst allows
+    # Given three worker processes and more requests than one minute's burst allows: 110
+    # two-turn runs need 220 requests at the least (every turn one synchronous request,
+    # which is what runq picks while requests are scarce)
     before = simulator_stats(limited_fleet)
-    batch_id = enqueue_batch([PROMPTS[i % 2] for i in range(60)], agent="limited-agent")
+    batch_id = enqueue_batch([PROMPTS[i % 2] for i in range(110)], agent="limited-agent")
 
     # When the batch runs to the end
-    wait_for_batch(batch_id, 60, timeout_s=200)
+    wait_for_batch(batch_id, 110, timeout_s=200)
 
     # Then every run completed, the budget was binding, and the provider never said 429
     after = simulator_stats(limited_fleet)

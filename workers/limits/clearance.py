@@ -98,6 +98,12 @@ def binding_dimension(limits: Limits, tokens: int) -> str:
 _SCARCE_FOR_MS = 60_000
 """How long one wait on the request budget keeps turns synchronous: a bucket's refill."""
 
+SCARCE_BELOW = 0.9
+"""Requests are scarce once a take leaves the requests bucket below this share of its
+capacity: the fleet is spending faster than the bucket refills. Waiting for the first wait
+would be too late: by then every run in flight has started a background turn whose polls
+spend the requests its creates need (200 runs at 300 RPM: 3.4 requests a run against 2.0)."""
+
 
 class SharedBudget:
     """Clearance backed by a shared rate limiter (Redis in production)."""
@@ -114,16 +120,22 @@ class SharedBudget:
         self._now_ms = now_ms
         self._jitter = jitter
         self._request_wait_at_ms: dict[LimitKey, int] = {}
+        self._low_seen_at_ms: dict[LimitKey, int] = {}
+        """When this process's last take found the requests bucket low (absent: not low)."""
 
     def wait_s(self, *, model: str, api_key_id: str, tokens: int) -> float:
         """0 and the budget is taken, or seconds to wait before asking again: the caller's
         place in line behind every throttled caller before it (see `queue_slot`)."""
         key, limits = self._key(model, api_key_id)
         now_ms = self._now_ms()
-        wait_ms = self._limiter.take(key, limits, tokens, now_ms)
-        if wait_ms <= 0:
+        taken = self._limiter.take(key, limits, tokens, now_ms)
+        if taken.requests_left < SCARCE_BELOW * limits.requests_per_min:
+            self._low_seen_at_ms[key] = now_ms
+        else:
+            self._low_seen_at_ms.pop(key, None)
+        if taken.wait_ms <= 0:
             return 0.0
-        wait_ms = self._limiter.queue(key, now_ms, wait_ms, spacing_ms(limits, tokens))
+        wait_ms = self._limiter.queue(key, now_ms, taken.wait_ms, spacing_ms(limits, tokens))
         wait_s = stretch_s(wait_ms / 1000.0, self._jitter())
         dimension = binding_dimension(limits, tokens)
         if "requests" in dimension:
@@ -132,10 +144,15 @@ class SharedBudget:
         return wait_s
 
     def requests_scarce(self, *, model: str, api_key_id: str) -> bool:
-        """A call waited on the request budget (as far as the limits tell) in the last
-        minute, the bucket's refill window."""
-        waited_at_ms = self._request_wait_at_ms.get(LimitKey(api_key_id, model))
-        return waited_at_ms is not None and self._now_ms() - waited_at_ms < _SCARCE_FOR_MS
+        """This process's last take found the requests bucket below `SCARCE_BELOW` full, or a
+        call waited on the request budget (as far as the limits tell), in the last minute
+        (the bucket's refill window)."""
+        key = LimitKey(api_key_id, model)
+        now_ms = self._now_ms()
+        return any(
+            seen_at_ms is not None and now_ms - seen_at_ms < _SCARCE_FOR_MS
+            for seen_at_ms in (self._low_seen_at_ms.get(key), self._request_wait_at_ms.get(key))
+        )
 
     def settle(
         self,

@@ -20,12 +20,14 @@ import redis
 from workers import redis_keys
 from workers.limits import queue_slot, token_bucket
 from workers.limits.queue_slot import MS_PER_MIN
-from workers.limits.token_bucket import BucketPair, Limits
+from workers.limits.token_bucket import BucketPair, Limits, TakeResult
 
 REMAINING_REQUESTS_HEADER = "x-ratelimit-remaining-requests"
 REMAINING_TOKENS_HEADER = "x-ratelimit-remaining-tokens"
 _ABSENT = -1
 """How the Lua script is told a remaining-* header was missing."""
+UNLIMITED = TakeResult(wait_ms=0, requests_left=0)
+"""A take on a key with no limits: go, and nothing is counted."""
 _STATE_FIELDS = ("requests_units", "tokens_units", "updated_ms", "paused_until_ms")
 """The fields of the state hash, as `token_bucket.lua` writes them."""
 
@@ -41,7 +43,7 @@ class LimitKey:
 class RateLimiter(Protocol):
     """What callers need from a limiter; `RedisRateLimiter` and `InMemoryRateLimiter` fit."""
 
-    def take(self, key: LimitKey, limits: Limits, tokens: int, now_ms: int) -> int: ...
+    def take(self, key: LimitKey, limits: Limits, tokens: int, now_ms: int) -> TakeResult: ...
 
     def reconcile(
         self, key: LimitKey, limits: Limits, estimated_tokens: int, actual_tokens: int, now_ms: int
@@ -92,16 +94,26 @@ class RedisRateLimiter:
         )
         return int(self._queue_script(keys=[queue_key], args=[now_ms, wait_ms, spacing_ms]))
 
-    def take(self, key: LimitKey, limits: Limits, tokens: int, now_ms: int) -> int:
-        """Charge one request and `tokens` tokens on both buckets, or neither; returns wait_ms.
+    def take(self, key: LimitKey, limits: Limits, tokens: int, now_ms: int) -> TakeResult:
+        """Charge one request and `tokens` tokens on both buckets, or neither.
 
-        0 means go. Otherwise nothing was charged and the caller should try again in wait_ms.
+        wait_ms 0 means go. Otherwise nothing was charged and the caller should try again in
+        wait_ms. Either way it says how many requests the bucket holds now.
         """
         if tokens < 0:
             raise ValueError(f"tokens must be >= 0, got {tokens}")
         if limits.is_unlimited:
-            return 0
-        return self._run(key, limits, "take", now_ms, tokens, limits.headroom_ms)
+            return UNLIMITED
+        args: list[str | int] = [
+            "take",
+            now_ms,
+            limits.requests_per_min,
+            limits.tokens_per_min,
+            tokens,
+            limits.headroom_ms,
+        ]
+        wait_ms, requests_left = self._script(keys=[self._redis_key(key)], args=args)
+        return TakeResult(int(wait_ms), int(requests_left))
 
     def reconcile(
         self, key: LimitKey, limits: Limits, estimated_tokens: int, actual_tokens: int, now_ms: int
@@ -175,17 +187,17 @@ class InMemoryRateLimiter:
             self._slots[key] = slot
         return slot - now_ms
 
-    def take(self, key: LimitKey, limits: Limits, tokens: int, now_ms: int) -> int:
-        """Charge one request and `tokens` tokens on both buckets, or neither; returns wait_ms."""
+    def take(self, key: LimitKey, limits: Limits, tokens: int, now_ms: int) -> TakeResult:
+        """Charge one request and `tokens` tokens on both buckets, or neither."""
         if tokens < 0:
             raise ValueError(f"tokens must be >= 0, got {tokens}")
         if limits.is_unlimited:
-            return 0
+            return UNLIMITED
         with self._lock:
             result, self._states[key] = token_bucket.take(
                 self._load(key, limits, now_ms), limits, tokens, now_ms
             )
-        return result.wait_ms
+        return result
 
     def reconcile(
         self, key: LimitKey, limits: Limits, estimated_tokens: int, actual_tokens: int, now_ms: int

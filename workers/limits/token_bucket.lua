@@ -12,7 +12,8 @@
 -- ARGV[3]  requests_per_min (0 = unlimited)
 -- ARGV[4]  tokens_per_min   (0 = unlimited)
 -- ARGV[5], ARGV[6] by op:
---   take       ARGV[5] = tokens to charge, ARGV[6] = headroom_ms  -> returns wait_ms (0 = go)
+--   take       ARGV[5] = tokens to charge, ARGV[6] = headroom_ms
+--                                  -> returns {wait_ms (0 = go), whole requests left after it}
 --   reconcile  ARGV[5] = estimated_tokens, ARGV[6] = actual_tokens -> returns 0
 --   correct    ARGV[5] = remaining_requests, ARGV[6] = remaining_tokens (-1 = header absent)
 --                                                                 -> returns 0
@@ -131,7 +132,7 @@ if op == 'take' then
     end
     s.tokens = charge_tokens(s.tokens, tokens, tpm)
   end
-  result = wait_ms
+  result = {wait_ms, floor_div(s.requests, UNITS)}
 elseif op == 'reconcile' then
   refill()
   s.tokens = charge_tokens(s.tokens, tonumber(ARGV[6]) - tonumber(ARGV[5]), tpm)

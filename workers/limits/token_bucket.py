@@ -77,6 +77,9 @@ class TakeResult:
     """Outcome of `take`: 0 means go (both buckets charged), otherwise wait this long."""
 
     wait_ms: int
+    requests_left: int
+    """Whole requests in the requests bucket after the take (0 with no request limit): how
+    close the budget is to binding, read in the same atomic step."""
 
 
 def full_buckets(limits: Limits, now_ms: int) -> BucketPair:
@@ -151,13 +154,13 @@ def take(
         0,
     )
     if wait_ms > 0:
-        return TakeResult(wait_ms=wait_ms), state
+        return TakeResult(wait_ms, state.requests_units // UNITS_PER_TOKEN), state
     charged = replace(
         state,
         requests_units=(state.requests_units - UNITS_PER_TOKEN if limits.requests_per_min else 0),
         tokens_units=_charge_tokens(state.tokens_units, tokens, limits.tokens_per_min),
     )
-    return TakeResult(wait_ms=0), charged
+    return TakeResult(0, charged.requests_units // UNITS_PER_TOKEN), charged
 
 
 def reconcile(

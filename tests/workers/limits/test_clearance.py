@@ -96,11 +96,28 @@ def test_no_limits_always_says_go():
     assert clearance.wait_s(model="m", api_key_id="k", tokens=1) == 0
 
 
-def test_requests_are_scarce_for_a_minute_after_a_wait_on_them():
-    # Given one request a minute for key k
-    shared, _, clock = budget(Limits(requests_per_min=1, tokens_per_min=0))
+def test_requests_are_scarce_once_a_take_leaves_the_bucket_below_nine_tenths():
+    # Given 20 requests a minute for key k
+    shared, _, clock = budget(Limits(requests_per_min=20, tokens_per_min=0))
+    # When two requests leave 18 of 20: not scarce yet
+    for _ in range(2):
+        assert shared.wait_s(model="m", api_key_id="k", tokens=0) == 0
+    assert not shared.requests_scarce(model="m", api_key_id="k")
+    # Then a third leaves 17 (under 18): the fleet spends faster than the bucket refills
+    assert shared.wait_s(model="m", api_key_id="k", tokens=0) == 0
+    assert shared.requests_scarce(model="m", api_key_id="k")
+    assert not shared.requests_scarce(model="m", api_key_id="other")
+    # A take that finds the bucket refilled ends it
+    clock.now_ms += 60_000
     assert shared.wait_s(model="m", api_key_id="k", tokens=0) == 0
     assert not shared.requests_scarce(model="m", api_key_id="k")
+
+
+def test_requests_are_scarce_for_a_minute_after_a_wait_on_them():
+    # Given one request a minute for key k, taken (which leaves the bucket empty: scarce)
+    shared, _, clock = budget(Limits(requests_per_min=1, tokens_per_min=0))
+    assert shared.wait_s(model="m", api_key_id="k", tokens=0) == 0
+    assert shared.requests_scarce(model="m", api_key_id="k")
     # When a poll has to wait on the request budget
     assert shared.wait_s(model="m", api_key_id="k", tokens=0) > 0
     # Then requests are scarce for that key and model, for the next minute only

@@ -18,7 +18,7 @@ import redis
 from devstack.embedded_redis import free_port
 from workers import redis_keys
 from workers.limits.limiter import InMemoryRateLimiter, LimitKey, RedisRateLimiter
-from workers.limits.token_bucket import UNITS_PER_TOKEN, BucketPair, Limits
+from workers.limits.token_bucket import UNITS_PER_TOKEN, BucketPair, Limits, TakeResult
 
 U = UNITS_PER_TOKEN
 KEY = LimitKey(api_key_fingerprint="0123456789abcdef", model="gpt-4o-mini")
@@ -183,8 +183,8 @@ def limiter(request: pytest.FixtureRequest) -> Iterator[Limiter]:
         yield RedisRateLimiter(request.getfixturevalue("real_redis"), prefix="test")
 
 
-def apply(limiter: Limiter, limits: Limits, key: LimitKey, op: Op) -> int | None:
-    """Run one op; returns wait_ms for takes."""
+def apply(limiter: Limiter, limits: Limits, key: LimitKey, op: Op) -> TakeResult | None:
+    """Run one op; returns what a take answered."""
     match op:
         case Take(now_ms, tokens, _):
             return limiter.take(key, limits, tokens, now_ms)
@@ -199,7 +199,8 @@ def apply(limiter: Limiter, limits: Limits, key: LimitKey, op: Op) -> int | None
 
 @pytest.mark.parametrize("case", CASES.values(), ids=CASES.keys())
 def test_limiter_table(limiter: Limiter, case: Case) -> None:
-    waits = [apply(limiter, case.limits, case.key, op) for op in case.ops]
+    answers = [apply(limiter, case.limits, case.key, op) for op in case.ops]
+    waits = [answer.wait_ms if answer is not None else None for answer in answers]
     expected = [op.wait_ms if isinstance(op, Take) else None for op in case.ops]
     assert waits == expected
     assert limiter.read_state(case.key) == case.state
@@ -250,11 +251,26 @@ def test_unlimited_never_calls_redis() -> None:
     client = redis.Redis(host="127.0.0.1", port=free_port(), socket_connect_timeout=0.2)
     limiter = RedisRateLimiter(client)
     # Then 0/0 limits answer without a round trip
-    assert limiter.take(KEY, Limits(0, 0), 500, now_ms=0) == 0
+    assert limiter.take(KEY, Limits(0, 0), 500, now_ms=0).wait_ms == 0
     limiter.pause(KEY, Limits(0, 0), 1000, now_ms=0)
     limiter.reconcile(KEY, Limits(0, 0), 1, 2, now_ms=0)
     limiter.observe_headers(KEY, Limits(0, 0), {REMAINING_TOKENS: "0"}, now_ms=0)
     client.close()
+
+
+def test_a_take_tells_how_many_requests_the_bucket_holds(limiter: Limiter) -> None:
+    # Given a 10 RPM bucket, taken from three times at one instant
+    limits = Limits(requests_per_min=10, tokens_per_min=0)
+    answers = [limiter.take(KEY, limits, 0, now_ms=0) for _ in range(3)]
+    # Then each take says what it left, in the same atomic step
+    assert answers == [TakeResult(0, 9), TakeResult(0, 8), TakeResult(0, 7)]
+    # and a refused take says what there is (nothing was charged)
+    for _ in range(7):
+        limiter.take(KEY, limits, 0, now_ms=0)
+    assert limiter.take(KEY, limits, 0, now_ms=0) == TakeResult(6_000, 0)
+    # A bucket with no request limit counts nothing
+    other = LimitKey("0" * 16, "gpt-other")
+    assert limiter.take(other, Limits(0, 600), 5, now_ms=0) == TakeResult(0, 0)
 
 
 def test_negative_tokens_rejected(limiter: Limiter) -> None:
@@ -272,7 +288,7 @@ def test_grants_never_exceed_capacity_under_contention(real_redis: redis.Redis) 
 
     def worker(now_ms: int) -> None:
         start.wait(timeout=5)
-        granted = sum(limiter.take(KEY, limits, 10, now_ms) == 0 for _ in range(100))
+        granted = sum(limiter.take(KEY, limits, 10, now_ms).wait_ms == 0 for _ in range(100))
         with lock:
             grants.append(granted)
 

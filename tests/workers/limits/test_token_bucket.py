@@ -102,7 +102,8 @@ def test_take(
     wait_ms: int,
     expected: BucketPair,
 ) -> None:
-    assert take(state, limits, tokens, now_ms) == (TakeResult(wait_ms=wait_ms), expected)
+    left = expected.requests_units // UNITS_PER_TOKEN  # what the bucket holds afterwards
+    assert take(state, limits, tokens, now_ms) == (TakeResult(wait_ms, left), expected)
 
 
 def test_take_after_the_wait_succeeds() -> None:
