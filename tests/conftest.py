@@ -25,6 +25,11 @@ def pytest_configure(config: pytest.Config) -> None:
     which only an explicit dev allows; every process a test starts inherits it. Set before
     collection, so before any test module reads the settings."""
     os.environ["RUNQ_ENVIRONMENT"] = "dev"
+    SESSION_ENV.update(os.environ)
+
+
+SESSION_ENV: dict[str, str] = {}
+"""The environment every test starts from (a session-wide fleet adds its own while it runs)."""
 
 
 @pytest.fixture(scope="session")

@@ -3,6 +3,7 @@ stepped to where they wait for a person or the caller."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 
@@ -10,6 +11,7 @@ import pytest
 
 import workers.demo_agent  # noqa: F401  (registered once at import, before the registry snapshot)
 from gateway.entry_errors import set_debug
+from tests.conftest import SESSION_ENV
 from workers.providers.interface import ToolCallRequest
 from workers.tools.registry import caller_tool, tool
 
@@ -23,7 +25,10 @@ def seed_run(tmp_path, monkeypatch) -> Iterator[Callable[..., str]]:
 
     monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'runq.db'}")
     monkeypatch.delenv("REDIS_URL", raising=False)
-    monkeypatch.delenv("RUNQ_AGENT_MODULES", raising=False)
+    # The session's runq settings only: a session-wide fleet (the integration tier) adds its
+    # own to the environment while it runs, which would point the CLI at its stack.
+    for name in [n for n in os.environ if n.startswith("RUNQ_") and n not in SESSION_ENV]:
+        monkeypatch.delenv(name)
     wiring.reset()
 
     def seed(status: str, *, input: str = "hi", result: str | None = None, **fields) -> str:
