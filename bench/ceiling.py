@@ -5,12 +5,16 @@
 The ceiling is what the same Redis and the same two workers do with no-op tasks (tasks/s),
 divided by the tasks one run needs (start, polls, two tools; the last tool submits). Each
 side runs in its own child process with a fresh stack (see bench.peers).
+
+Then latency: runs one at a time, each run's wall (from its own recorded times) less its tool
+phases, per model turn, beside one no-op Celery task sent and acknowledged at a time.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import statistics
 
 from bench.peers import OUT, spawn
 
@@ -19,6 +23,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--runs", type=int, default=200)
     parser.add_argument("--noop-tasks", type=int, default=2000)
+    parser.add_argument("--latency-runs", type=int, default=30, help="runs one at a time")
     args = parser.parse_args()
     common = {"latency_ms": 0, "jitter": 0.0, "rpm": 0}
     noop = spawn("noop", argparse.Namespace(runs=args.noop_tasks, **common))
@@ -38,8 +43,29 @@ def main() -> None:
         f"| {100 * runs_per_s / ceiling:.0f}% |"
     )
     print(f"runq CPU/run: {1000 * runq['cpu_s'] / runq['runs']:.0f} ms; notes {runq['notes']}")
+    trip = spawn("noop-latency", argparse.Namespace(runs=args.latency_runs * 4, **common))
+    trip_ms = statistics.median(trip["notes"]["round_trip_ms"])
+    latency = {"noop_latency": trip}
+    print()
+    print("| one run at a time | runq's own time per model turn, p50 | p90 | ÷ no-op round trip |")
+    print("|---|---|---|---|")
+    for contender, label in (
+        ("runq-turn-latency", "background turns, polled (default)"),
+        ("runq-sync-turn-latency", "`sync_turns`"),
+    ):
+        one = spawn(contender, argparse.Namespace(runs=args.latency_runs, **common))
+        latency[contender] = one
+        turn_ms = sorted(one["notes"]["own_ms_per_turn"])
+        p50 = statistics.median(turn_ms)
+        print(f"| {label} | {p50:.1f} ms | {_p90(turn_ms):.1f} ms | {p50 / trip_ms:.1f} |")
+    print(f"| no-op Celery task, sent and acknowledged | {trip_ms:.1f} ms | | 1.0 |")
     OUT.mkdir(parents=True, exist_ok=True)
-    (OUT / "ceiling.json").write_text(json.dumps({"noop": noop, "runq": runq}, indent=1))
+    results = {"noop": noop, "runq": runq, **latency}
+    (OUT / "ceiling.json").write_text(json.dumps(results, indent=1))
+
+
+def _p90(values: list[float]) -> float:
+    return values[min(len(values) - 1, int(0.9 * len(values)))]
 
 
 if __name__ == "__main__":

@@ -211,6 +211,72 @@ def noop(stack: LocalStack, tasks: int) -> Outcome:
     return _outcome(stack, "no-op tasks", tasks, started, [time.time()], watch, {}, "-")
 
 
+def runq_turn_latency(stack: LocalStack, runs: int, agent: str = "peer") -> Outcome:
+    """runq's own time per model turn: `runs` runs one at a time on the README's two workers
+    (zero model latency in `bench.ceiling`). Each run's wall (its own recorded times) less its
+    tool phases (first call started to last call finished, per turn), per model turn."""
+    stack.start_worker("runs", concurrency=32, name="runs0", beat=True)
+    stack.start_worker("tools", concurrency=16, name="tools0")
+    stack.wait_for_workers(2)
+    warm_up = _enqueue(agent, WARM_UP_RUNS, first=WARM_UP_FROM)
+    wait_for_done(lambda: _finished_count(warm_up), WARM_UP_RUNS, None, TIMEOUT_S)
+    watch = Watch([p.pid for p in stack.workers])
+    started = time.time()
+    per_turn_ms: list[float] = []
+    for index in range(runs):
+        batch_id = _enqueue(agent, 1, first=index)
+        while _finished_count(batch_id) < 1:
+            time.sleep(0.005)
+        per_turn_ms.append(_own_ms_per_turn(batch_id))
+    name = f"runq ({agent}), one run at a time"
+    outcome = _outcome(stack, name, runs, started, [time.time()], watch, {}, "none")
+    outcome.notes = {"own_ms_per_turn": [round(ms, 2) for ms in per_turn_ms]}
+    return outcome
+
+
+def _own_ms_per_turn(batch_id: str) -> float:
+    from sqlmodel import select
+
+    from workers import wiring
+    from workers.db.models import Run, ToolCall
+
+    with wiring.new_session() as session:
+        run = session.exec(select(Run).where(Run.batch_id == batch_id)).one()
+        calls = session.exec(select(ToolCall).where(ToolCall.run_id == run.id)).all()
+    if run.status != "completed" or run.finished_at is None:
+        raise RuntimeError(f"run {run.id} ended {run.status}: {run.error}")
+    tool_s = 0.0
+    for turn in {call.turn for call in calls}:
+        of_turn = [c for c in calls if c.turn == turn and c.started_at and c.finished_at]
+        if of_turn:
+            first = min(c.started_at for c in of_turn if c.started_at is not None)
+            last = max(c.finished_at for c in of_turn if c.finished_at is not None)
+            tool_s += (last - first).total_seconds()
+    wall_s = (run.finished_at - run.created_at).total_seconds()
+    return 1000 * (wall_s - tool_s) / max(run.turn, 1)
+
+
+def noop_latency(stack: LocalStack, tasks: int) -> Outcome:
+    """One no-op Celery task at a time through the runs worker: sent, run, acknowledged."""
+    from config.celery_app import app
+
+    stack.start_worker("runs", concurrency=32, name="runs0")
+    stack.wait_for_workers(1)
+    client = redis.Redis.from_url(stack.env["REDIS_URL"])
+    watch = Watch([p.pid for p in stack.workers])
+    started = time.time()
+    round_trips_ms: list[float] = []
+    for index in range(tasks):
+        sent = time.perf_counter()
+        app.send_task("celery.accumulate", args=(index,), queue="runs", ignore_result=True)
+        while _queued(client):
+            time.sleep(0.0002)
+        round_trips_ms.append(1000 * (time.perf_counter() - sent))
+    outcome = _outcome(stack, "no-op, one at a time", tasks, started, [time.time()], watch, {}, "-")
+    outcome.notes = {"round_trip_ms": [round(ms, 2) for ms in round_trips_ms]}
+    return outcome
+
+
 def _queued(client: redis.Redis) -> int:
     """Messages not yet finished: waiting in a queue or delivered and unacked."""
     return int(client.llen("runs")) + int(client.llen("tools")) + int(client.hlen("unacked"))
@@ -289,4 +355,7 @@ RUNNERS: dict[str, Callable[[LocalStack, int], Outcome]] = {
     "runq-sync": runq_sync,
     "runq-both": runq_both,
     "noop": noop,
+    "runq-turn-latency": runq_turn_latency,
+    "runq-sync-turn-latency": lambda stack, runs: runq_turn_latency(stack, runs, "peer-sync"),
+    "noop-latency": noop_latency,
 }
