@@ -253,7 +253,8 @@ def _own_ms_per_turn(batch_id: str) -> float:
             last = max(c.finished_at for c in of_turn if c.finished_at is not None)
             tool_s += (last - first).total_seconds()
     wall_s = (run.finished_at - run.created_at).total_seconds()
-    return 1000 * (wall_s - tool_s) / max(run.turn, 1)
+    # `turn` counts the turns that asked for tools; the turn that answered comes after them.
+    return 1000 * (wall_s - tool_s) / (run.turn + 1)
 
 
 def noop_latency(stack: LocalStack, tasks: int) -> Outcome:
