@@ -61,7 +61,7 @@ from workers.runs.state import (
 )
 from workers.runs.structured_output import check_structured
 from workers.runs.threads import prepare_thread
-from workers.runs.turn_requests import build_turn_request, caller_tool_names
+from workers.runs.turn_requests import build_turn_request, caller_tool_names, synchronous_turn
 from workers.runs.usage import estimate_turn_tokens, provider_counted_tokens
 from workers.tools.mcp_tools import offered_tools
 
@@ -165,11 +165,9 @@ def submit_outputs(ctx: StepContext, run_id: str, turn: int, *, quick_only: bool
             agent = get_agent(handed.agent or "")
             ledger.preview(run, handed)
         retry = Later(StepName.SUBMIT, (run_id, turn))
-        if quick_only and (agent.provider == "chat" or agent.sync_turns):
-            return retry  # synchronous by configuration: nothing to build here
+        if quick_only and synchronous_turn(ctx, agent, run):
+            return retry  # decided before the request is built: the runs queue builds it
         request = build_turn_request(ctx, session, run, agent)
-        if quick_only and not request.background:
-            return retry  # synchronous while the request budget binds
         tokens = estimate_turn_tokens(request, json.dumps([asdict(o) for o in outputs]))
         ref = run.provider_ref or ""
 

@@ -60,7 +60,7 @@ def build_turn_request(ctx: StepContext, session: Session, run: Run, agent: Agen
         output_schema_name=agent.output_schema_name,
         json_mode=agent.json_mode,
         hosted_tools=agent.hosted_tools,
-        background=not (agent.sync_turns or _requests_scarce(ctx, agent, run)),
+        background=not synchronous_turn(ctx, agent, run),
         service_tier=service_tier_of(served_lane(run.lane, run.lane_fallback)),
         # One key per thread (per run without one): the thread's turns share a prefix, and
         # the key sends them to the same prompt cache.
@@ -100,10 +100,13 @@ def _history(session: Session, run: Run) -> tuple[ToolTurn, ...]:
     return tool_turns(store.list_tool_calls(session, run_id=run.id))
 
 
-def _requests_scarce(ctx: StepContext, agent: Agent, run: Run) -> bool:
-    """While the request budget binds, a background turn's polls spend requests that creates
-    need: the turn is one synchronous request instead (Responses only; an agent that waits
-    for webhooks keeps background turns)."""
+def synchronous_turn(ctx: StepContext, agent: Agent, run: Run) -> bool:
+    """Whether the run's next turn is one request that answers at once: always for Chat and
+    `sync_turns` agents; for Responses while the request budget is scarce, since a background
+    turn's polls spend requests that creates need (an agent that waits for webhooks keeps
+    background turns)."""
+    if agent.provider == "chat" or agent.sync_turns:
+        return True
     if agent.provider != "responses" or agent.provider_webhooks:
         return False
     model = run.model or agent.model
