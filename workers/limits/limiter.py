@@ -13,7 +13,7 @@ import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
 from importlib.resources import files
-from typing import Protocol
+from typing import Any, Protocol
 
 import redis
 
@@ -104,15 +104,7 @@ class RedisRateLimiter:
             raise ValueError(f"tokens must be >= 0, got {tokens}")
         if limits.is_unlimited:
             return UNLIMITED
-        args: list[str | int] = [
-            "take",
-            now_ms,
-            limits.requests_per_min,
-            limits.tokens_per_min,
-            tokens,
-            limits.headroom_ms,
-        ]
-        wait_ms, requests_left = self._script(keys=[self._redis_key(key)], args=args)
+        wait_ms, requests_left = self._run(key, limits, "take", now_ms, tokens, limits.headroom_ms)
         return TakeResult(int(wait_ms), int(requests_left))
 
     def reconcile(
@@ -158,7 +150,8 @@ class RedisRateLimiter:
     def _redis_key(self, key: LimitKey) -> str:
         return redis_keys.rate_limit_key(self._prefix, key.api_key_fingerprint, key.model)
 
-    def _run(self, key: LimitKey, limits: Limits, op: str, now_ms: int, *extra: int) -> int:
+    def _run(self, key: LimitKey, limits: Limits, op: str, now_ms: int, *extra: int) -> Any:
+        """Run one op of the script; its reply as Redis gave it (see the script's header)."""
         args: list[str | int] = [
             op,
             now_ms,
@@ -166,7 +159,7 @@ class RedisRateLimiter:
             limits.tokens_per_min,
             *extra,
         ]
-        return int(self._script(keys=[self._redis_key(key)], args=args))
+        return self._script(keys=[self._redis_key(key)], args=args)
 
 
 class InMemoryRateLimiter:
