@@ -96,7 +96,8 @@ def binding_dimension(limits: Limits, tokens: int) -> str:
 
 
 _SCARCE_FOR_MS = 60_000
-"""How long one wait on the request budget keeps turns synchronous: a bucket's refill."""
+"""How long a take that found the request bucket low keeps turns synchronous: a bucket's
+refill (unless a later take finds it refilled)."""
 
 SCARCE_BELOW = 0.9
 """Requests are scarce once a take leaves the requests bucket below this share of its
@@ -119,9 +120,10 @@ class SharedBudget:
         self._limits = limits
         self._now_ms = now_ms
         self._jitter = jitter
-        self._request_wait_at_ms: dict[LimitKey, int] = {}
         self._low_seen_at_ms: dict[LimitKey, int] = {}
-        """When this process's last take found the requests bucket low (absent: not low)."""
+        """When this process's last take found the requests bucket low (absent: not low). A
+        take refused for want of requests always finds it low, so a wait needs no mark of
+        its own."""
 
     def wait_s(self, *, model: str, api_key_id: str, tokens: int) -> float:
         """0 and the budget is taken, or seconds to wait before asking again: the caller's
@@ -138,21 +140,14 @@ class SharedBudget:
         wait_ms = self._limiter.queue(key, now_ms, taken.wait_ms, spacing_ms(limits, tokens))
         wait_s = stretch_s(wait_ms / 1000.0, self._jitter())
         dimension = binding_dimension(limits, tokens)
-        if "requests" in dimension:
-            self._request_wait_at_ms[key] = now_ms
         events.limiter_waited(model=model, dimension=dimension, wait_s=wait_s)
         return wait_s
 
     def requests_scarce(self, *, model: str, api_key_id: str) -> bool:
-        """This process's last take found the requests bucket below `SCARCE_BELOW` full, or a
-        call waited on the request budget (as far as the limits tell), in the last minute
-        (the bucket's refill window)."""
-        key = LimitKey(api_key_id, model)
-        now_ms = self._now_ms()
-        return any(
-            seen_at_ms is not None and now_ms - seen_at_ms < _SCARCE_FOR_MS
-            for seen_at_ms in (self._low_seen_at_ms.get(key), self._request_wait_at_ms.get(key))
-        )
+        """This process's last take, within the last minute (the bucket's refill window),
+        found the requests bucket below `SCARCE_BELOW` full."""
+        seen_at_ms = self._low_seen_at_ms.get(LimitKey(api_key_id, model))
+        return seen_at_ms is not None and self._now_ms() - seen_at_ms < _SCARCE_FOR_MS
 
     def settle(
         self,
