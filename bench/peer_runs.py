@@ -33,6 +33,7 @@ TIMEOUT_S = 600.0
 WARM_UP_RUNS = 10
 """Runs each contender does before the measured batch, so first-use costs (lazy imports, the
 SDK's model adapters, connection pools) are not counted: steady state is what we compare."""
+RUNS_THREADS, TOOLS_THREADS = 32, 64  # the README's worker lines
 WARM_UP_FROM = 1_000_000  # prompt numbers of the warm-up runs (their places are unique too)
 
 
@@ -134,10 +135,10 @@ def runq(
     runs: int,
     agent: str = "peer",
     name: str = "runq",
-    threads: int = 32,
+    threads: int = RUNS_THREADS,
     both_queues: bool = False,
 ) -> Outcome:
-    """runq as the README starts it: one runs worker (-c 32), one tools worker (-c 16); or,
+    """runq as the README starts it: one runs worker (-c 32), one tools worker (-c 64); or,
     with `both_queues`, two workers that each take both queues (one process per core)."""
     if both_queues:
         for index in range(2):
@@ -148,7 +149,7 @@ def runq(
         # With beat, as the README starts it: a step throttled for longer than a broker
         # countdown may be is parked, and only the sweep sends it.
         stack.start_worker("runs", concurrency=threads, name="runs0", beat=True)
-        stack.start_worker("tools", concurrency=16, name="tools0")
+        stack.start_worker("tools", concurrency=TOOLS_THREADS, name="tools0")
     stack.wait_for_workers(2)
     warm_up = _enqueue(agent, WARM_UP_RUNS, first=WARM_UP_FROM)
     wait_for_done(lambda: _finished_count(warm_up), WARM_UP_RUNS, None, TIMEOUT_S)
@@ -198,8 +199,8 @@ def noop(stack: LocalStack, tasks: int) -> Outcome:
     """The raw ceiling: no-op Celery tasks through runq's two workers, half on each queue."""
     from config.celery_app import app
 
-    stack.start_worker("runs", concurrency=32, name="runs0")
-    stack.start_worker("tools", concurrency=16, name="tools0")
+    stack.start_worker("runs", concurrency=RUNS_THREADS, name="runs0")
+    stack.start_worker("tools", concurrency=TOOLS_THREADS, name="tools0")
     stack.wait_for_workers(2)
     client = redis.Redis.from_url(stack.env["REDIS_URL"])
     watch = Watch([p.pid for p in stack.workers])
@@ -215,8 +216,8 @@ def runq_turn_latency(stack: LocalStack, runs: int, agent: str = "peer") -> Outc
     """runq's own time per model turn: `runs` runs one at a time on the README's two workers
     (zero model latency in `bench.ceiling`). Each run's wall (its own recorded times) less its
     tool phases (first call started to last call finished, per turn), per model turn."""
-    stack.start_worker("runs", concurrency=32, name="runs0", beat=True)
-    stack.start_worker("tools", concurrency=16, name="tools0")
+    stack.start_worker("runs", concurrency=RUNS_THREADS, name="runs0", beat=True)
+    stack.start_worker("tools", concurrency=TOOLS_THREADS, name="tools0")
     stack.wait_for_workers(2)
     warm_up = _enqueue(agent, WARM_UP_RUNS, first=WARM_UP_FROM)
     wait_for_done(lambda: _finished_count(warm_up), WARM_UP_RUNS, None, TIMEOUT_S)
@@ -261,7 +262,7 @@ def noop_latency(stack: LocalStack, tasks: int) -> Outcome:
     """One no-op Celery task at a time through the runs worker: sent, run, acknowledged."""
     from config.celery_app import app
 
-    stack.start_worker("runs", concurrency=32, name="runs0")
+    stack.start_worker("runs", concurrency=RUNS_THREADS, name="runs0")
     stack.wait_for_workers(1)
     client = redis.Redis.from_url(stack.env["REDIS_URL"])
     watch = Watch([p.pid for p in stack.workers])
