@@ -33,7 +33,7 @@ TIMEOUT_S = 600.0
 WARM_UP_RUNS = 10
 """Runs each contender does before the measured batch, so first-use costs (lazy imports, the
 SDK's model adapters, connection pools) are not counted: steady state is what we compare."""
-RUNS_THREADS, TOOLS_THREADS = 32, 64  # the README's worker lines
+RUNS_THREADS, TOOLS_THREADS = 32, 32  # the README's worker lines
 WARM_UP_FROM = 1_000_000  # prompt numbers of the warm-up runs (their places are unique too)
 
 
@@ -138,7 +138,7 @@ def runq(
     threads: int = RUNS_THREADS,
     both_queues: bool = False,
 ) -> Outcome:
-    """runq as the README starts it: one runs worker (-c 32), one tools worker (-c 64); or,
+    """runq as the README starts it: one runs worker (-c 32), one tools worker (-c 32); or,
     with `both_queues`, two workers that each take both queues (one process per core)."""
     if both_queues:
         for index in range(2):
