@@ -19,9 +19,16 @@ install: $(STAMP)
 demo: $(STAMP)
 	$(VENV)/bin/runq demo
 
-## the README's test command: lint, types, then every test tier (integration included)
+## the README's test command: lint, types, then every test tier (integration included).
+## Two pytest sessions, each spread over processes (pytest-xdist). The unit tier is CPU-bound.
+## The integration and entrypoints tiers mostly wait on real workers, so three processes
+## overlap the waits: two halves of the integration tier, each with its own fleet, and the
+## entrypoints (groups: tests/conftest.py). The tiers stay in separate sessions because a
+## fleet puts its settings in its process's environment.
+UNIT_TIER := not integration and not entrypoints
 test: lint typecheck browser
-	$(PY) -m pytest
+	$(PY) -m pytest -n 2 -m "$(UNIT_TIER)"
+	$(PY) -m pytest -n 3 --dist loadgroup -m "not ($(UNIT_TIER))"
 
 ## Debian's headless Chromium for the dashboard and Flower tests (root installs it with apt)
 browser:
@@ -30,10 +37,10 @@ browser:
 		|| echo "chromium not installed: the browser tests will skip"; }
 
 unit: $(STAMP)
-	$(PY) -m pytest -m "not integration"
+	$(PY) -m pytest -n 2 -m "$(UNIT_TIER)"
 
 test-integration: $(STAMP) browser
-	$(PY) -m pytest -m integration
+	$(PY) -m pytest -n 2 --dist loadgroup -m integration
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

@@ -105,7 +105,12 @@ def rss_kib(pid: int) -> int:
 
 
 def callbacks_worker_pid(fleet) -> int:
-    [process] = [p for p in fleet.workers if "callbacks@%h" in [str(a) for a in p.args]]
+    # By queue, not by name: an earlier test may have restarted the fleet under new names.
+    [process] = [
+        p
+        for p in fleet.workers
+        if p.poll() is None and str(p.args[p.args.index("-Q") + 1]) == "callbacks"
+    ]
     return int(process.pid)
 
 

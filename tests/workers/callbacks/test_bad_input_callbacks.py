@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterator
 import pytest
 
 from config.settings import PLACEHOLDER_CALLBACK_SECRET, load_settings
+from tests.workers.callbacks.raw_requests import read_request
 from workers.callbacks.delivery import Delivery, post_signed
 from workers.errors import ConfigError
 
@@ -47,7 +48,7 @@ def test_a_refused_url_is_a_final_one_line_outcome(url, says):
 
 def scripted(answer: bytes) -> Callable[[socket.socket], None]:
     def script(connection: socket.socket) -> None:
-        connection.recv(65536)
+        read_request(connection)
         connection.sendall(answer)
 
     return script

@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 
+from tests.workers.callbacks.raw_requests import read_request
 from workers.callbacks import delivery as delivery_module
 from workers.callbacks.delivery import MAX_RESPONSE_BYTES, Attempt, Delivery, post_signed
 
@@ -57,27 +58,6 @@ class RawReceiver:
     def close(self) -> None:
         self.stop.set()
         self.listener.close()
-
-
-def read_request(connection: socket.socket) -> bytes:
-    data = b""
-    while b"\r\n\r\n" not in data:
-        chunk = connection.recv(65536)
-        if not chunk:
-            return data
-        data += chunk
-    head, _, body = data.partition(b"\r\n\r\n")
-    length = next(
-        (
-            int(line.split(b":")[1])
-            for line in head.split(b"\r\n")
-            if line.lower().startswith(b"content-length")
-        ),
-        0,
-    )
-    while len(body) < length:
-        body += connection.recv(65536)
-    return head
 
 
 @pytest.fixture
