@@ -6,6 +6,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
+import socket
 import time
 import urllib.request
 import uuid
@@ -20,6 +21,7 @@ from devstack.embedded_postgres import EmbeddedPostgres
 from devstack.embedded_redis import free_port
 from devstack.local_stack import LocalStack, start_local_stack
 from workers.db.migrate import upgrade_to_head
+from workers.observability.exporter import PORTS_TO_TRY
 
 # Each test run needs at least 4 requests (create, poll, submit, poll): 60 runs make at
 # least 240, so a 200 RPM budget always binds for the last ~40 of them.
@@ -103,7 +105,7 @@ def running_fleet(
         if os.environ.get("CI"):
             raise
         pytest.skip(f"could not start the local fleet: {exc}")
-    metrics_port = free_port()
+    metrics_port = metrics_base_port()
     stack.env["RUNQ_METRICS_PORT"] = str(metrics_port)
     os.environ["RUNQ_METRICS_PORT"] = str(metrics_port)
     try:
@@ -129,6 +131,21 @@ def running_fleet(
         from workers import wiring
 
         wiring.reset()
+
+
+def metrics_base_port() -> int:
+    """The first of the ports the fleet's workers serve /metrics on (each takes the first free
+    one of `PORTS_TO_TRY` from here, and tests scrape them all). A band of its own for each
+    pytest-xdist process, below the ephemeral range that `free_port` draws from: two fleets
+    on one machine never scrape each other's workers. A taken band falls back to a free port."""
+    index = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw") or 0)
+    base = 20000 + index * 2 * PORTS_TO_TRY
+    try:
+        for port in range(base, base + PORTS_TO_TRY):
+            socket.create_server(("127.0.0.1", port)).close()
+    except OSError:
+        return free_port()
+    return base
 
 
 def fresh_postgres_database(server: EmbeddedPostgres) -> str:
