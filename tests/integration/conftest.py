@@ -29,7 +29,9 @@ def fleet(
     two `runs` workers and one `tools` worker, so several processes share every budget.
     The store is PostgreSQL, as in production (`runq demo` and its test cover SQLite);
     a machine without PostgreSQL falls back to a SQLite file outside CI."""
-    env = {EXECUTIONS_FILE_ENV: str(tmp_path_factory.mktemp("chaos") / "executions.log")}
+    executions = tmp_path_factory.mktemp("chaos") / "executions.log"
+    executions.touch()  # there to read before the first tool writes to it
+    env = {EXECUTIONS_FILE_ENV: str(executions)}
     with suppress(pytest.skip.Exception):
         env["DATABASE_URL"] = fresh_postgres_database(request.getfixturevalue("postgres_server"))
     with running_fleet(tmp_path_factory, runs_workers=2, extra_env=env) as stack:
