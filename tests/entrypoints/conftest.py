@@ -20,8 +20,9 @@ from pathlib import Path
 import pytest
 
 from config.settings import SIMULATOR_API_KEY
-from devstack.embedded_redis import find_redis_server, free_port, start_embedded_redis
+from devstack.embedded_redis import find_redis_server, start_embedded_redis
 from tests.entrypoints.commands import Entrypoint, every_entrypoint, option, with_option
+from tests.ports import free_port
 
 BIN = Path(sys.executable).parent
 HOST = socket.gethostname()

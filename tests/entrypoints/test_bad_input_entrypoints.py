@@ -7,9 +7,9 @@ import subprocess
 
 import pytest
 
-from devstack.embedded_redis import free_port
 from tests.entrypoints.commands import every_entrypoint, with_option
 from tests.entrypoints.conftest import TIER_ENV, tier_environment
+from tests.ports import free_port
 
 pytestmark = [pytest.mark.entrypoints, pytest.mark.timeout(60)]
 

@@ -18,9 +18,10 @@ import pytest
 import redis
 from sqlmodel import Session, create_engine
 
-from devstack.embedded_redis import free_port, start_embedded_redis
+from devstack.embedded_redis import start_embedded_redis
 from tests.entrypoints.commands import README, ROOT, bash_lines, every_entrypoint, with_option
 from tests.entrypoints.conftest import OPERATOR_PASSWORD, Services, Started, start, wait_until
+from tests.ports import free_port
 from workers.db import fleet_store
 from workers.db.key_store import KEY_PREFIX
 

@@ -18,8 +18,8 @@ import psycopg
 import pytest
 
 from devstack.embedded_postgres import EmbeddedPostgres
-from devstack.embedded_redis import free_port
 from devstack.local_stack import LocalStack, start_local_stack
+from tests.ports import free_port
 from workers.db.migrate import upgrade_to_head
 from workers.observability.exporter import PORTS_TO_TRY
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import sys
 
-from devstack.embedded_redis import free_port
+from tests.ports import free_port
 from workers.agents import Agent, register_agent
 from workers.tools.mcp_servers import McpServer
 

@@ -21,8 +21,8 @@ import pytest
 import redis
 import uvicorn
 
-from devstack.embedded_redis import free_port
 from devstack.local_stack import LocalStack
+from tests.ports import free_port
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_FLAGS = [

@@ -355,7 +355,7 @@ def served(runq_serve: Served) -> Iterator[Served]:
 
 @pytest.fixture(scope="module")
 def runq_serve(fleet, tmp_path_factory) -> Iterator[Served]:
-    from devstack.embedded_redis import free_port
+    from tests.ports import free_port
 
     runq = str(Path(sys.executable).parent / "runq")
     # the fleet's agents and tools live in tests/ (not installed): import them from the checkout

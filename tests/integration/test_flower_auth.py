@@ -13,8 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from devstack.embedded_redis import EmbeddedRedis, free_port
+from devstack.embedded_redis import EmbeddedRedis
 from tests.integration.operate_fixtures import http_status, wait_http
+from tests.ports import free_port
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.timeout(90)]
 

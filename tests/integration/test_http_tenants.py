@@ -313,7 +313,7 @@ def test_runq_serve_cuts_a_revoked_keys_stream_when_runq_keys_revoke_runs(fleet,
     import sys
     from pathlib import Path
 
-    from devstack.embedded_redis import free_port
+    from tests.ports import free_port
 
     runq = str(Path(sys.executable).parent / "runq")
     root = Path(__file__).resolve().parents[2]  # where the README's commands run

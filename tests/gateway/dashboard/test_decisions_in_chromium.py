@@ -15,10 +15,10 @@ import uvicorn
 from fastapi import FastAPI
 
 from config.settings import get_settings
-from devstack.embedded_redis import free_port
 from gateway.dashboard.router import build_dashboard_router
 from tests.gateway.conftest import LOOKUP, REFUND, WEATHER
 from tests.integration.operate_fixtures import CHROMIUM, CHROMIUM_FLAGS, wait_http
+from tests.ports import free_port
 from workers import wiring
 from workers.db import store
 from workers.runs.context import FanOut, Nothing

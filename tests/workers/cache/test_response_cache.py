@@ -10,7 +10,7 @@ import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
-from devstack.embedded_redis import free_port
+from tests.ports import free_port
 from workers import redis_keys
 from workers.cache.response_cache import CacheStats, ResponseCache
 

@@ -15,7 +15,7 @@ import fakeredis
 import pytest
 import redis
 
-from devstack.embedded_redis import free_port
+from tests.ports import free_port
 from workers import redis_keys
 from workers.limits.limiter import InMemoryRateLimiter, LimitKey, RedisRateLimiter
 from workers.limits.token_bucket import UNITS_PER_TOKEN, BucketPair, Limits, TakeResult

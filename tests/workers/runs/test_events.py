@@ -7,7 +7,7 @@ import json
 
 import redis
 
-from devstack.embedded_redis import free_port
+from tests.ports import free_port
 from workers.db.statuses import event_type_for_status
 from workers.redis_keys import run_events_channel, run_events_key
 from workers.runs.events import RedisRunEvents

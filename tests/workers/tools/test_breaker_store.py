@@ -17,7 +17,7 @@ import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
-from devstack.embedded_redis import free_port
+from tests.ports import free_port
 from workers import redis_keys
 from workers.tools.breaker import CLOSED, Admission, BreakerPolicy, BreakerState
 from workers.tools.breaker_store import (

@@ -16,8 +16,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from devstack.embedded_redis import free_port
 from devstack.mcp_server import start_http_server, stop_http_server
+from tests.ports import free_port
 from workers.tools import mcp_tools
 from workers.tools.invoke import invoke_tool
 from workers.tools.mcp_servers import ListedTool, McpCallFailed, McpServer
