@@ -16,8 +16,9 @@ import socket
 BAND_START = 22000
 BAND_SIZE = 2000  # five processes' bands end below 32768, where Linux's range starts
 
-_index = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw") or 0)
-_band = range(BAND_START + _index * BAND_SIZE, BAND_START + (_index + 1) * BAND_SIZE)
+XDIST_INDEX = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw") or 0)
+"""Which pytest-xdist process this is (0 without xdist): the band each process deals from."""
+_band = range(BAND_START + XDIST_INDEX * BAND_SIZE, BAND_START + (XDIST_INDEX + 1) * BAND_SIZE)
 _next = itertools.cycle(_band)
 
 

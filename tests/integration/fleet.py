@@ -19,7 +19,7 @@ import pytest
 
 from devstack.embedded_postgres import EmbeddedPostgres
 from devstack.local_stack import LocalStack, start_local_stack
-from tests.ports import free_port
+from tests.ports import XDIST_INDEX, free_port
 from workers.db.migrate import upgrade_to_head
 from workers.observability.exporter import PORTS_TO_TRY
 
@@ -138,8 +138,7 @@ def metrics_base_port() -> int:
     one of `PORTS_TO_TRY` from here, and tests scrape them all). A band of its own for each
     pytest-xdist process, below the ephemeral range that `free_port` draws from: two fleets
     on one machine never scrape each other's workers. A taken band falls back to a free port."""
-    index = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw") or 0)
-    base = 20000 + index * 2 * PORTS_TO_TRY
+    base = 20000 + XDIST_INDEX * 2 * PORTS_TO_TRY
     try:
         for port in range(base, base + PORTS_TO_TRY):
             socket.create_server(("127.0.0.1", port)).close()
