@@ -24,15 +24,13 @@ demo: $(STAMP)
 ## CPU-bound), then the integration and entrypoints tiers in one process and one fleet. The
 ## tiers stay apart because a fleet puts its settings in its process's environment.
 UNIT_TIER := not integration and not entrypoints
-test: lint typecheck browser
-	$(PY) -m pytest -n 2 -m "$(UNIT_TIER)"
+test: lint typecheck browser unit
 	$(PY) -m pytest -m "not ($(UNIT_TIER))"
 
 ## Opt-in, not CI's: the integration tier in two ordered halves, each with its own fleet,
 ## beside the entrypoints tier (groups: tests/conftest.py): ~8 minutes instead of ~13, but
 ## the load of three fleets on two cores still surfaces timing races in some tests.
-test-parallel: lint typecheck browser
-	$(PY) -m pytest -n 2 -m "$(UNIT_TIER)"
+test-parallel: lint typecheck browser unit
 	$(PY) -m pytest -n 3 --dist loadgroup -m "not ($(UNIT_TIER))"
 
 ## Debian's headless Chromium for the dashboard and Flower tests (root installs it with apt)

@@ -162,8 +162,11 @@ def _poll_delay_s(run: RunView, state: ProviderState, now: datetime, policy: Run
     if run.poll_count == 0 and policy.webhook_first_poll_s is not None:
         # A webhook will wake the poll early; this is only the fallback, so it may pass the cap.
         return max(_MIN_POLL_S, min(policy.webhook_first_poll_s, until_deadline_s))
-    delay_s = state.poll_after_s or poll_delay_s(run.poll_count, run.recent_turn_s, policy.poll)
-    return max(_MIN_POLL_S, min(delay_s, policy.poll.cap_s, until_deadline_s))
+    if state.poll_after_s:
+        return max(_MIN_POLL_S, min(state.poll_after_s, policy.poll.cap_s, until_deadline_s))
+    # The plan has its own floors (none before a turn's first poll: see turn_estimate).
+    delay_s = poll_delay_s(run.poll_count, run.recent_turn_s, policy.poll)
+    return min(delay_s, policy.poll.cap_s, until_deadline_s)
 
 
 def _decide_tools(run: RunView, state: ProviderState, policy: RunPolicy) -> Step:

@@ -57,7 +57,10 @@ def poll_delay_s(poll_count: int, recent_s: Sequence[float], ladder: Schedule) -
     first unplanned poll, so a turn slower than every recent one is still polled promptly.
     """
     marks = planned_polls_s(recent_s)
+    if poll_count == 0 and marks:
+        # No floor: when recent turns ended at once (a local server, a cached model), a
+        # floor here would be the whole of runq's time per turn. The gaps after it have one.
+        return marks[0]
     if poll_count < len(marks):
-        previous_s = marks[poll_count - 1] if poll_count > 0 else 0.0
-        return max(MIN_GAP_S, marks[poll_count] - previous_s)
+        return max(MIN_GAP_S, marks[poll_count] - marks[poll_count - 1])
     return grow_delay_s(poll_count - len(marks), ladder)

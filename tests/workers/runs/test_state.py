@@ -56,6 +56,19 @@ DECIDE_TABLE = [
     ("poll delay caps", run(poll_count=9), state(S.IN_PROGRESS), Poll(4.0)),
     ("provider hint wins", run(poll_count=9), state(S.QUEUED, poll_after_s=0.25), Poll(0.25)),
     ("hint capped", run(), state(S.QUEUED, poll_after_s=60.0), Poll(4.0)),
+    ("a tiny hint is floored", run(), state(S.QUEUED, poll_after_s=0.001), Poll(0.05)),
+    (
+        "instant recent turns: the first poll at once",
+        replace(run(), recent_turn_s=(0.0,) * 5),
+        state(S.QUEUED),
+        Poll(0.0),
+    ),
+    (
+        "instant recent turns: a second poll climbs the ladder",
+        replace(run(poll_count=1), recent_turn_s=(0.0,) * 5),
+        state(S.QUEUED),
+        Poll(0.5),
+    ),
     (
         "never sleeps past the deadline",
         run(poll_count=9, deadline_in_s=1.5),

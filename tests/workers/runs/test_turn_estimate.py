@@ -50,7 +50,8 @@ def test_planned_polls(recent: list[float], expected: tuple[float, ...]) -> None
         pytest.param(1, SPREAD, 0.225, id="second-past-slowest"),
         pytest.param(2, SPREAD, 0.5, id="slower-than-all-back-to-ladder"),
         pytest.param(3, SPREAD, 0.75, id="ladder-keeps-growing"),
-        pytest.param(0, [0.0] * 5, 0.05, id="never-zero"),
+        pytest.param(0, [0.0] * 5, 0.0, id="instant-turns-first-poll-at-once"),
+        pytest.param(1, [0.0] * 5, 0.5, id="instant-turns-then-the-ladder"),
         pytest.param(40, SPREAD, 5.0, id="ladder-capped"),
     ],
 )
