@@ -32,6 +32,12 @@ def rate_limit_key(prefix: str, api_key_fingerprint: str, model: str) -> str:
     return f"{prefix}:ratelimit:{api_key_fingerprint}:{model}"
 
 
+def rate_limit_hold_key(prefix: str, api_key_fingerprint: str, model: str, holder: str) -> str:
+    """When one caller's reserved request on one (API key, model) is due (`token_bucket.lua`).
+    The holder (a run id) comes before the model, which may contain colons."""
+    return f"{prefix}:ratelimit-held:{api_key_fingerprint}:{holder}:{model}"
+
+
 def rate_limit_queue_key(prefix: str, api_key_fingerprint: str, model: str) -> str:
     """The last slot booked by a throttled caller of one (API key, model) (`queue_slot.lua`)."""
     return f"{prefix}:ratelimit-queue:{api_key_fingerprint}:{model}"

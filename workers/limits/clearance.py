@@ -22,8 +22,11 @@ from workers.observability import events
 class Clearance(Protocol):
     """The rate-limit seam: every provider call asks first and settles after."""
 
-    def wait_s(self, *, model: str, api_key_id: str, tokens: int) -> float:
-        """0 to go now, else seconds to wait before asking again. Takes the budget on 0."""
+    def wait_s(
+        self, *, model: str, api_key_id: str, tokens: int, holder: str | None = None
+    ) -> float:
+        """0 to go now, else seconds to wait before asking again. Takes the budget on 0. A
+        `holder` that must wait reserves its place; its next ask goes once that is due."""
         ...
 
     def settle(
@@ -51,7 +54,9 @@ class Clearance(Protocol):
 class NoLimits:
     """Clearance that always says go (no limits configured)."""
 
-    def wait_s(self, *, model: str, api_key_id: str, tokens: int) -> float:
+    def wait_s(
+        self, *, model: str, api_key_id: str, tokens: int, holder: str | None = None
+    ) -> float:
         return 0.0
 
     def settle(
@@ -125,18 +130,33 @@ class SharedBudget:
         take refused for want of requests always finds it low, so a wait needs no mark of
         its own."""
 
-    def wait_s(self, *, model: str, api_key_id: str, tokens: int) -> float:
-        """0 and the budget is taken, or seconds to wait before asking again: the caller's
-        place in line behind every throttled caller before it (see `queue_slot`)."""
+    def wait_s(
+        self, *, model: str, api_key_id: str, tokens: int, holder: str | None = None
+    ) -> float:
+        """0 and the budget is taken, or seconds to wait before asking again.
+
+        A `holder` (a run's step, which asks again until it goes) reserves its request when
+        refused: it is charged now and told when the charge is covered, so throttled runs go
+        one after another at the refill rate, none overtaken by a later caller, and the
+        budget never refills unused while they sleep. Without a holder, or when a
+        reservation would pass the debt floor or a 429's pause holds the key, the caller
+        books a place in line behind every throttled caller before it (see `queue_slot`)."""
         key, limits = self._key(model, api_key_id)
         now_ms = self._now_ms()
-        taken = self._limiter.take(key, limits, tokens, now_ms)
+        taken = self._limiter.take(key, limits, tokens, now_ms, holder)
         if taken.requests_left < SCARCE_BELOW * limits.requests_per_min:
             self._low_seen_at_ms[key] = now_ms
         else:
             self._low_seen_at_ms.pop(key, None)
         if taken.wait_ms <= 0:
             return 0.0
+        if taken.reserved:
+            # Exact, not stretched: the reservation is this caller's and nobody else's.
+            wait_s = taken.wait_ms / 1000.0
+            events.limiter_waited(
+                model=model, dimension=binding_dimension(limits, tokens), wait_s=wait_s
+            )
+            return wait_s
         wait_ms = self._limiter.queue(key, now_ms, taken.wait_ms, spacing_ms(limits, tokens))
         wait_s = stretch_s(wait_ms / 1000.0, self._jitter())
         dimension = binding_dimension(limits, tokens)

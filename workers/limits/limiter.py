@@ -43,7 +43,9 @@ class LimitKey:
 class RateLimiter(Protocol):
     """What callers need from a limiter; `RedisRateLimiter` and `InMemoryRateLimiter` fit."""
 
-    def take(self, key: LimitKey, limits: Limits, tokens: int, now_ms: int) -> TakeResult: ...
+    def take(
+        self, key: LimitKey, limits: Limits, tokens: int, now_ms: int, holder: str | None = None
+    ) -> TakeResult: ...
 
     def reconcile(
         self, key: LimitKey, limits: Limits, estimated_tokens: int, actual_tokens: int, now_ms: int
@@ -94,18 +96,39 @@ class RedisRateLimiter:
         )
         return int(self._queue_script(keys=[queue_key], args=[now_ms, wait_ms, spacing_ms]))
 
-    def take(self, key: LimitKey, limits: Limits, tokens: int, now_ms: int) -> TakeResult:
+    def take(
+        self, key: LimitKey, limits: Limits, tokens: int, now_ms: int, holder: str | None = None
+    ) -> TakeResult:
         """Charge one request and `tokens` tokens on both buckets, or neither.
 
         wait_ms 0 means go. Otherwise nothing was charged and the caller should try again in
         wait_ms. Either way it says how many requests the bucket holds now.
+
+        A `holder` (one caller that asks again until it goes: a run's step) reserves instead
+        of being refused (`token_bucket.take(reserve=True)`), and its next take goes once the
+        reservation is due, without a second charge.
         """
         if tokens < 0:
             raise ValueError(f"tokens must be >= 0, got {tokens}")
         if limits.is_unlimited:
             return UNLIMITED
-        wait_ms, requests_left = self._run(key, limits, "take", now_ms, tokens, limits.headroom_ms)
-        return TakeResult(int(wait_ms), int(requests_left))
+        keys = [self._redis_key(key)]
+        if holder is not None:
+            keys.append(
+                redis_keys.rate_limit_hold_key(
+                    self._prefix, key.api_key_fingerprint, key.model, holder
+                )
+            )
+        args: list[str | int] = [
+            "take",
+            now_ms,
+            limits.requests_per_min,
+            limits.tokens_per_min,
+            tokens,
+            limits.headroom_ms,
+        ]
+        wait_ms, requests_left, reserved = self._script(keys=keys, args=args)
+        return TakeResult(int(wait_ms), int(requests_left), bool(reserved))
 
     def reconcile(
         self, key: LimitKey, limits: Limits, estimated_tokens: int, actual_tokens: int, now_ms: int
@@ -168,6 +191,8 @@ class InMemoryRateLimiter:
     def __init__(self) -> None:
         self._states: dict[LimitKey, BucketPair] = {}
         self._slots: dict[LimitKey, int] = {}
+        self._held: dict[tuple[LimitKey, str], int] = {}
+        """(key, holder) -> when its reservation is due (ms). Not expired, unlike Redis's."""
         self._lock = threading.Lock()
 
     def queue(self, key: LimitKey, now_ms: int, wait_ms: int, spacing_ms: int) -> int:
@@ -180,16 +205,28 @@ class InMemoryRateLimiter:
             self._slots[key] = slot
         return slot - now_ms
 
-    def take(self, key: LimitKey, limits: Limits, tokens: int, now_ms: int) -> TakeResult:
-        """Charge one request and `tokens` tokens on both buckets, or neither."""
+    def take(
+        self, key: LimitKey, limits: Limits, tokens: int, now_ms: int, holder: str | None = None
+    ) -> TakeResult:
+        """Charge one request and `tokens` tokens on both buckets, or neither (a `holder`
+        reserves instead; see `RedisRateLimiter.take`)."""
         if tokens < 0:
             raise ValueError(f"tokens must be >= 0, got {tokens}")
         if limits.is_unlimited:
             return UNLIMITED
         with self._lock:
+            state = self._load(key, limits, now_ms)
+            due_ms = None if holder is None else self._held.get((key, holder))
+            if holder is not None and due_ms is not None:
+                answer = token_bucket.claim_reserved(state, limits, due_ms, now_ms)
+                if answer.wait_ms == 0:
+                    del self._held[(key, holder)]
+                return answer
             result, self._states[key] = token_bucket.take(
-                self._load(key, limits, now_ms), limits, tokens, now_ms
+                state, limits, tokens, now_ms, reserve=holder is not None
             )
+            if result.reserved and holder is not None:
+                self._held[(key, holder)] = now_ms + result.wait_ms
         return result
 
     def reconcile(

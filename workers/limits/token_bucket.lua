@@ -11,9 +11,13 @@
 -- ARGV[2]  now_ms: the caller's wall clock in ms since the epoch
 -- ARGV[3]  requests_per_min (0 = unlimited)
 -- ARGV[4]  tokens_per_min   (0 = unlimited)
+-- KEYS[2]  take only, optional: one holder's reservation (`redis_keys.rate_limit_hold_key`),
+--          a string with the ms its reserved request is due. Given, a refused take reserves
+--          (charges into debt and writes this key); the holder's next take goes once it is
+--          due, without a second charge (see take and claim_reserved in token_bucket.py).
 -- ARGV[5], ARGV[6] by op:
 --   take       ARGV[5] = tokens to charge, ARGV[6] = headroom_ms
---                                  -> returns {wait_ms (0 = go), whole requests left after it}
+--              -> returns {wait_ms (0 = go), whole requests left after it, 1 if reserved}
 --   reconcile  ARGV[5] = estimated_tokens, ARGV[6] = actual_tokens -> returns 0
 --   correct    ARGV[5] = remaining_requests, ARGV[6] = remaining_tokens (-1 = header absent)
 --                                                                 -> returns 0
@@ -115,7 +119,21 @@ local result = 0
 if op == 'take' then
   local tokens = tonumber(ARGV[5])
   local headroom_ms = tonumber(ARGV[6]) or 0
+  local held = KEYS[2]
   refill()
+  if held then
+    local due = redis.call('GET', held)
+    if due then
+      -- Charged when it reserved: go once due (and no pause holds the key); no state changes.
+      local wait_ms = math.max(tonumber(due) - now_ms, s.paused_until_ms - now_ms, 0)
+      local still = 1
+      if wait_ms == 0 then
+        redis.call('DEL', held)
+        still = 0
+      end
+      return {wait_ms, floor_div(s.requests, UNITS), still}
+    end
+  end
   local needed_tokens = math.min(tokens, tpm) * UNITS
   -- A take leaves `headroom_ms` of refill behind (see Limits.headroom_ms), at most the bucket.
   local needed_requests = math.min(UNITS + headroom_ms * rpm, rpm * UNITS)
@@ -124,7 +142,14 @@ if op == 'take' then
     wait_for(s.requests, needed_requests, rpm),
     wait_for(s.tokens, needed_tokens, tpm),
     0)
-  if wait_ms == 0 then
+  -- A holder refused only for want of refill reserves, unless that passes a debt floor.
+  local reserved = 0
+  if wait_ms > 0 and held and s.paused_until_ms <= now_ms
+      and (rpm == 0 or s.requests - UNITS >= -rpm * UNITS)
+      and (tpm == 0 or s.tokens - tokens * UNITS >= -tpm * UNITS) then
+    reserved = 1
+  end
+  if wait_ms == 0 or reserved == 1 then
     if rpm > 0 then
       s.requests = s.requests - UNITS
     else
@@ -132,7 +157,11 @@ if op == 'take' then
     end
     s.tokens = charge_tokens(s.tokens, tokens, tpm)
   end
-  result = {wait_ms, floor_div(s.requests, UNITS)}
+  if reserved == 1 then
+    redis.call('SET', held, string.format('%.0f', now_ms + wait_ms),
+      'PX', string.format('%.0f', wait_ms + 60000))
+  end
+  result = {wait_ms, floor_div(s.requests, UNITS), reserved}
 elseif op == 'reconcile' then
   refill()
   s.tokens = charge_tokens(s.tokens, tonumber(ARGV[6]) - tonumber(ARGV[5]), tpm)

@@ -79,7 +79,12 @@ class TakeResult:
     wait_ms: int
     requests_left: int
     """Whole requests in the requests bucket after the take (0 with no request limit): how
-    close the budget is to binding, read in the same atomic step."""
+    close the budget is to binding, read in the same atomic step. Negative while reserved
+    requests are still being refilled."""
+    reserved: bool = False
+    """A refused take that reserved its place (`take(..., reserve=True)`): both buckets were
+    charged now, ahead of their refill, and the caller goes at `wait_ms` without being
+    charged again."""
 
 
 def full_buckets(limits: Limits, now_ms: int) -> BucketPair:
@@ -130,7 +135,7 @@ def _charge_tokens(units: int, tokens: int, limit_per_min: int) -> int:
 
 
 def take(
-    state: BucketPair, limits: Limits, tokens: int, now_ms: int
+    state: BucketPair, limits: Limits, tokens: int, now_ms: int, *, reserve: bool = False
 ) -> tuple[TakeResult, BucketPair]:
     """Charge one request and `tokens` tokens atomically, or neither and say how long to wait.
 
@@ -140,6 +145,12 @@ def take(
     -capacity) so the overspend is paid back before anyone else goes. Refusing it would
     strand it forever, and our estimate (input + max_output_tokens) is pessimistic, so the
     provider may well accept it.
+
+    With `reserve`, a take refused only for want of refill (not a pause) is charged all the
+    same, into debt, and says when its charge is covered: each reserving caller then waits
+    one request's refill longer than the one before it, nobody who comes later can take its
+    place, and the buckets never sit full while callers sleep. A reservation that would pass
+    the debt floor (-capacity) is refused as before.
     """
     if tokens < 0:
         raise ValueError(f"tokens must be >= 0, got {tokens}")
@@ -153,14 +164,31 @@ def take(
         _wait_for(state.tokens_units, needed_tokens_units, limits.tokens_per_min),
         0,
     )
-    if wait_ms > 0:
+    if wait_ms > 0 and not (reserve and _may_reserve(state, limits, tokens, now_ms)):
         return TakeResult(wait_ms, state.requests_units // UNITS_PER_TOKEN), state
     charged = replace(
         state,
         requests_units=(state.requests_units - UNITS_PER_TOKEN if limits.requests_per_min else 0),
         tokens_units=_charge_tokens(state.tokens_units, tokens, limits.tokens_per_min),
     )
-    return TakeResult(0, charged.requests_units // UNITS_PER_TOKEN), charged
+    return TakeResult(wait_ms, charged.requests_units // UNITS_PER_TOKEN, wait_ms > 0), charged
+
+
+def claim_reserved(state: BucketPair, limits: Limits, due_ms: int, now_ms: int) -> TakeResult:
+    """The take of a caller holding a reservation due at `due_ms`: go once it is due and no
+    pause holds the key (it was charged when it reserved), else wait. Changes no state."""
+    left = refill(state, limits, now_ms).requests_units // UNITS_PER_TOKEN
+    wait_ms = max(due_ms - now_ms, state.paused_until_ms - now_ms, 0)
+    return TakeResult(wait_ms, left, wait_ms > 0)
+
+
+def _may_reserve(state: BucketPair, limits: Limits, tokens: int, now_ms: int) -> bool:
+    """A refused take may reserve: no pause holds the key, and its charge stays above the
+    debt floor of both buckets."""
+    rpm, tpm = limits.requests_per_min, limits.tokens_per_min
+    requests_ok = rpm == 0 or state.requests_units - UNITS_PER_TOKEN >= -rpm * UNITS_PER_TOKEN
+    tokens_ok = tpm == 0 or state.tokens_units - tokens * UNITS_PER_TOKEN >= -tpm * UNITS_PER_TOKEN
+    return state.paused_until_ms <= now_ms and requests_ok and tokens_ok
 
 
 def reconcile(

@@ -304,7 +304,7 @@ def _call(
         if over is not None:
             return _over_budget(ctx, session, run, agent, over, retry)
     key_id = ctx.api_key_id_for(agent)
-    wait_s = ctx.clearance.wait_s(model=run.model, api_key_id=key_id, tokens=tokens)
+    wait_s = ctx.clearance.wait_s(model=run.model, api_key_id=key_id, tokens=tokens, holder=run.id)
     if wait_s > 0:
         return replace(retry, after_s=wait_s)
     if claim is not None:

@@ -134,3 +134,21 @@ def test_a_wait_on_tokens_alone_does_not_make_requests_scarce():
     assert shared.wait_s(model="m", api_key_id="k", tokens=100) == 0
     assert shared.wait_s(model="m", api_key_id="k", tokens=100) > 0
     assert not shared.requests_scarce(model="m", api_key_id="k")
+
+
+def test_throttled_runs_reserve_their_turn_and_go_when_it_comes():
+    # Given a drained 60 RPM budget (a request refills each second) and jitter that would
+    # stretch a plain wait
+    shared, _, clock = budget(Limits(requests_per_min=60, tokens_per_min=0), jitter=0.5)
+    for _ in range(60):
+        shared.wait_s(model="m", api_key_id="k", tokens=1)
+    # When three runs are refused, each reserves the next request to refill, exactly
+    waits = [shared.wait_s(model="m", api_key_id="k", tokens=1, holder=r) for r in "abc"]
+    assert waits == [1.0, 2.0, 3.0]
+    # Then a caller that comes later goes behind them, not before
+    assert shared.wait_s(model="m", api_key_id="k", tokens=1) >= 4.0
+    # and each run, back when told, goes without asking for its request a second time
+    clock.now_ms += 2_000
+    assert shared.wait_s(model="m", api_key_id="k", tokens=1, holder="b") == 0
+    assert shared.wait_s(model="m", api_key_id="k", tokens=1, holder="a") == 0
+    assert shared.wait_s(model="m", api_key_id="k", tokens=1, holder="c") == 1.0

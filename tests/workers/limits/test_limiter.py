@@ -33,6 +33,7 @@ class Take:
     now_ms: int
     tokens: int
     wait_ms: int
+    holder: str | None = None
 
 
 @dataclass(frozen=True)
@@ -142,6 +143,33 @@ CASES = {
     "pause-on-unlimited-tokens": Case(
         Limits(60, 0), [Pause(0, 1000), Take(999, 7, 1)], bp(60, 0, 999, 1000)
     ),
+    # A holder refused for want of refill is charged into debt and told when it is covered;
+    # each holder after it waits one request's refill longer, and a newcomer comes last.
+    "holders-reserve-in-turn": Case(
+        Limits(60, 0),
+        [*[Take(0, 0, 0)] * 60, Take(0, 0, 1_000, "a"), Take(0, 0, 2_000, "b"),
+         Take(0, 0, 3_000), Take(500, 0, 2_500, "c")],
+        BucketPair(-150_000, 0, 500),
+    ),
+    # The holder asks again: early, it is told the rest of its wait; when due it goes, and
+    # nothing more is charged (its charge was taken when it reserved).
+    "a-reservation-is-claimed-once-without-a-second-charge": Case(
+        Limits(60, 0),
+        [*[Take(0, 0, 0)] * 60, Take(0, 0, 1_000, "a"), Take(400, 0, 600, "a"),
+         Take(1_000, 0, 0, "a"), Take(1_000, 0, 1_000, "b")],
+        BucketPair(-U, 0, 1_000),
+    ),
+    # A pause is no place to reserve: the holder waits it out as anyone would, uncharged.
+    "no-reservation-under-a-pause": Case(
+        Limits(60, 0), [Pause(0, 5_000), Take(0, 0, 5_000, "a"), Take(5_000, 0, 0, "a")],
+        bp(59, 0, 5_000, 5_000),
+    ),
+    # A reservation that would pass the debt floor (-capacity) is refused as before.
+    "the-debt-floor-bounds-reservations": Case(
+        Limits(1, 0),
+        [Take(0, 0, 0), Take(0, 0, 60_000, "a"), Take(0, 0, 120_000, "b")],
+        bp(-1, 0, 0),
+    ),
     "unlimited-never-touches-the-store": Case(
         Limits(0, 0),
         [Take(0, 10**9, 0), Reconcile(0, 1, 5), Observe(0, {REMAINING_REQUESTS: "0"}),
@@ -186,8 +214,8 @@ def limiter(request: pytest.FixtureRequest) -> Iterator[Limiter]:
 def apply(limiter: Limiter, limits: Limits, key: LimitKey, op: Op) -> TakeResult | None:
     """Run one op; returns what a take answered."""
     match op:
-        case Take(now_ms, tokens, _):
-            return limiter.take(key, limits, tokens, now_ms)
+        case Take(now_ms, tokens, _, holder):
+            return limiter.take(key, limits, tokens, now_ms, holder)
         case Reconcile(now_ms, estimated, actual):
             limiter.reconcile(key, limits, estimated, actual, now_ms)
         case Observe(now_ms, headers):
@@ -223,7 +251,8 @@ def test_random_ops_match_the_model(redis_client: redis.Redis) -> None:
 def random_op(rng: random.Random, now_ms: int) -> Op:
     kind = rng.choice(["take", "take", "take", "reconcile", "observe", "pause"])
     if kind == "take":
-        return Take(now_ms, rng.choice([0, 1, 50, 333, 1_003, 5_000]), -1)
+        holder = rng.choice([None, None, "run_a", "run_b", "run_c"])
+        return Take(now_ms, rng.choice([0, 1, 50, 333, 1_003, 5_000]), -1, holder)
     if kind == "reconcile":
         return Reconcile(now_ms, rng.randrange(0, 2_000), rng.randrange(0, 4_000))
     if kind == "observe":

@@ -272,7 +272,7 @@ def test_a_guardrails_model_request_over_budget_fails_the_run_before_its_first_t
 class ThrottledClearance(NoLimits):
     """A rate limit with no room for the guardrail's model: wait 2.5 s."""
 
-    def wait_s(self, *, model, api_key_id, tokens):
+    def wait_s(self, *, model, api_key_id, tokens, holder=None):
         return 2.5 if model == "gpt-guard" else 0.0
 
 
