@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install demo test test-serial unit test-integration lint format typecheck bench bench-cost bench-peers bench-fairness all clean browser lock
+.PHONY: install demo test test-parallel unit test-integration lint format typecheck bench bench-cost bench-peers bench-fairness all clean browser lock
 
 $(STAMP): pyproject.toml requirements.lock clients/python/pyproject.toml
 	python3 -m venv $(VENV)
@@ -21,17 +21,17 @@ demo: $(STAMP)
 
 ## the README's test command: lint, types, then every test tier (integration included).
 ## Two pytest sessions: the unit tier spread over two processes (pytest-xdist; it is
-## CPU-bound), then the integration tier in two ordered halves, each with its own fleet,
-## beside the entrypoints tier (groups: tests/conftest.py). The sessions stay apart because
-## a fleet puts its settings in its process's environment.
+## CPU-bound), then the integration and entrypoints tiers in one process and one fleet. The
+## tiers stay apart because a fleet puts its settings in its process's environment.
 UNIT_TIER := not integration and not entrypoints
 test: lint typecheck browser unit
-	$(PY) -m pytest -n 3 --dist loadgroup -m "not ($(UNIT_TIER))"
-
-## The integration and entrypoints tiers in one process on one fleet, in file order: slower
-## (about 11 minutes against 8), for telling a timing race from a real failure.
-test-serial: lint typecheck browser unit
 	$(PY) -m pytest -m "not ($(UNIT_TIER))"
+
+## Opt-in, not CI's: the integration tier in two ordered halves, each with its own fleet,
+## beside the entrypoints tier (groups: tests/conftest.py): ~8 minutes instead of ~11, but
+## the load of three fleets on two cores still surfaces timing races in some tests.
+test-parallel: lint typecheck browser unit
+	$(PY) -m pytest -n 3 --dist loadgroup -m "not ($(UNIT_TIER))"
 
 ## Debian's headless Chromium for the dashboard and Flower tests (root installs it with apt)
 browser:

@@ -33,7 +33,7 @@ SESSION_ENV: dict[str, str] = {}
 
 FLEET_GROUPS = 2
 """How many processes (each with its own fleet) share the integration tier under
-`make test`; `--dist loadgroup` gives each group, and the entrypoints tier, one
+`make test-parallel`; `--dist loadgroup` gives each group, and the entrypoints tier, one
 process. Without pytest-xdist the groups change nothing."""
 
 
