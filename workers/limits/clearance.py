@@ -153,14 +153,12 @@ class SharedBudget:
         if taken.reserved:
             # Exact, not stretched: the reservation is this caller's and nobody else's.
             wait_s = taken.wait_ms / 1000.0
-            events.limiter_waited(
-                model=model, dimension=binding_dimension(limits, tokens), wait_s=wait_s
-            )
-            return wait_s
-        wait_ms = self._limiter.queue(key, now_ms, taken.wait_ms, spacing_ms(limits, tokens))
-        wait_s = stretch_s(wait_ms / 1000.0, self._jitter())
-        dimension = binding_dimension(limits, tokens)
-        events.limiter_waited(model=model, dimension=dimension, wait_s=wait_s)
+        else:
+            wait_ms = self._limiter.queue(key, now_ms, taken.wait_ms, spacing_ms(limits, tokens))
+            wait_s = stretch_s(wait_ms / 1000.0, self._jitter())
+        events.limiter_waited(
+            model=model, dimension=binding_dimension(limits, tokens), wait_s=wait_s
+        )
         return wait_s
 
     def requests_scarce(self, *, model: str, api_key_id: str) -> bool:

@@ -216,8 +216,7 @@ class InMemoryRateLimiter:
             return UNLIMITED
         with self._lock:
             state = self._load(key, limits, now_ms)
-            due_ms = None if holder is None else self._held.get((key, holder))
-            if holder is not None and due_ms is not None:
+            if holder is not None and (due_ms := self._held.get((key, holder))) is not None:
                 answer = token_bucket.claim_reserved(state, limits, due_ms, now_ms)
                 if answer.wait_ms == 0:
                     del self._held[(key, holder)]
