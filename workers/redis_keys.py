@@ -119,3 +119,9 @@ def admission_lock_key(prefix: str) -> str:
 def admission_due_key(prefix: str) -> str:
     """Set when an admission round is owed (a run was created or ended) and not yet run."""
     return f"{prefix}:admission:due"
+
+
+RUNS_QUEUE_KEY = "runs"
+"""The broker's list of run steps due now and waiting for a worker: kombu names a queue's
+list after the queue, unprefixed, and runq sends no message priorities, so every waiting
+step is in this one list (a countdown's message waits inside a worker instead)."""

@@ -37,7 +37,7 @@ from workers.providers.batch_api import BatchApi
 from workers.providers.chat import ChatProvider
 from workers.providers.interface import Provider
 from workers.providers.responses import ResponsesProvider
-from workers.redis_keys import fingerprint_api_key
+from workers.redis_keys import RUNS_QUEUE_KEY, fingerprint_api_key
 from workers.runs.admission_lock import owe_round
 from workers.runs.budget_guard import BudgetGuard, NoBudgets, SpendGuard
 from workers.runs.context import NoTurnTimes, StepContext, TurnTimes
@@ -252,8 +252,21 @@ def build_clearance(settings: Settings) -> Clearance:
         return NoLimits()
     limiter = RedisRateLimiter(get_redis(), prefix=settings.redis.prefix)
     return SharedBudget(
-        limiter, table, now_ms=lambda: int(time.time() * 1000), jitter=random.random
+        limiter,
+        table,
+        now_ms=lambda: int(time.time() * 1000),
+        jitter=random.random,
+        backlog=_runs_backlog,
     )
+
+
+def _runs_backlog() -> int:
+    """Run steps waiting on the broker for a worker. Unknown counts as none: a Redis that
+    cannot answer fails the budget's own take just after, with its error."""
+    try:
+        return int(get_redis().llen(RUNS_QUEUE_KEY))
+    except redis.RedisError:
+        return 0
 
 
 # A request needs a moment to be sent at all; a deadline closer than this expires on the

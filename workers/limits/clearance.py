@@ -46,8 +46,8 @@ class Clearance(Protocol):
         ...
 
     def requests_scarce(self, *, model: str, api_key_id: str) -> bool:
-        """The request budget made a call of this process wait within the last minute (no
-        Redis read: what this process saw)."""
+        """The request budget is spent faster than it refills: this process's last take
+        found it low, or the steps waiting on the runs queue would take it low."""
         ...
 
 
@@ -102,13 +102,26 @@ def binding_dimension(limits: Limits, tokens: int) -> str:
 
 _SCARCE_FOR_MS = 60_000
 """How long a take that found the request bucket low keeps turns synchronous: a bucket's
-refill (unless a later take finds it refilled)."""
+refill (unless a later take finds it refilled). After that the bucket counts as full again."""
 
 SCARCE_BELOW = 0.9
 """Requests are scarce once a take leaves the requests bucket below this share of its
 capacity: the fleet is spending faster than the bucket refills. Waiting for the first wait
 would be too late: by then every run in flight has started a background turn whose polls
-spend the requests its creates need (200 runs at 300 RPM: 3.4 requests a run against 2.0)."""
+spend the requests its creates need (200 runs at 300 RPM: 3.4 requests a run against 2.0).
+
+Even that is late for the first runs of a burst: they start while the bucket is still full.
+So the backlog counts too: each step waiting on the runs queue (a start, a submit, a due
+poll) asks for a request within moments, and a level that the backlog would take below the
+line is scarce already."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Seen:
+    """What this process's last take of a key and model found."""
+
+    at_ms: int
+    requests_left: float
 
 
 class SharedBudget:
@@ -120,15 +133,18 @@ class SharedBudget:
         limits: LimitTable,
         now_ms: Callable[[], int],
         jitter: Callable[[], float],
+        backlog: Callable[[], int],
     ) -> None:
         self._limiter = limiter
         self._limits = limits
         self._now_ms = now_ms
         self._jitter = jitter
-        self._low_seen_at_ms: dict[LimitKey, int] = {}
-        """When this process's last take found the requests bucket low (absent: not low). A
-        take refused for want of requests always finds it low, so a wait needs no mark of
-        its own."""
+        self._backlog = backlog
+        """How many steps wait on the runs queue (0 when unknown)."""
+        self._seen: dict[LimitKey, _Seen] = {}
+        """What this process's last take of each key found in the requests bucket. A take
+        refused for want of requests always finds it low, so a wait needs no mark of its
+        own."""
 
     def wait_s(
         self, *, model: str, api_key_id: str, tokens: int, holder: str | None = None
@@ -144,10 +160,7 @@ class SharedBudget:
         key, limits = self._key(model, api_key_id)
         now_ms = self._now_ms()
         taken = self._limiter.take(key, limits, tokens, now_ms, holder)
-        if taken.requests_left < SCARCE_BELOW * limits.requests_per_min:
-            self._low_seen_at_ms[key] = now_ms
-        else:
-            self._low_seen_at_ms.pop(key, None)
+        self._seen[key] = _Seen(now_ms, taken.requests_left)
         if taken.wait_ms <= 0:
             return 0.0
         if taken.reserved:
@@ -162,10 +175,18 @@ class SharedBudget:
         return wait_s
 
     def requests_scarce(self, *, model: str, api_key_id: str) -> bool:
-        """This process's last take, within the last minute (the bucket's refill window),
-        found the requests bucket below `SCARCE_BELOW` full."""
-        seen_at_ms = self._low_seen_at_ms.get(LimitKey(api_key_id, model))
-        return seen_at_ms is not None and self._now_ms() - seen_at_ms < _SCARCE_FOR_MS
+        """The requests bucket is below `SCARCE_BELOW` full, or would be once the steps
+        waiting on the runs queue take their requests. Its level is what this process's
+        last take found within the last minute (the bucket's refill window), else full; the
+        backlog is read only when that level alone does not decide."""
+        key, limits = self._key(model, api_key_id)
+        if limits.requests_per_min == 0:
+            return False
+        line = SCARCE_BELOW * limits.requests_per_min
+        seen = self._seen.get(key)
+        fresh = seen is not None and self._now_ms() - seen.at_ms < _SCARCE_FOR_MS
+        left = seen.requests_left if seen is not None and fresh else limits.requests_per_min
+        return left < line or left - self._backlog() < line
 
     def settle(
         self,

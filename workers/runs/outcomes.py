@@ -45,6 +45,9 @@ def complete_run(
     """Record the answer (and its validated structured form), price it, cache it."""
     total = _total_usage(run, step.usage)
     now, cost = ctx.now(), run_cost_usd(ctx, run, total)
+    # Cached before the run reads completed, so whoever sees it completed and asks again
+    # finds the answer. A copy of this step that loses the settle below cached the same text.
+    remember_answer(ctx, session, run, agent, step.text)
     ledger.settle(
         session,
         run,
@@ -61,7 +64,6 @@ def complete_run(
             hosted_items=json.dumps(list(state.hosted_items)) if state.hosted_items else None,
         ),
     )
-    remember_answer(ctx, session, run, agent, step.text)
     note_thread_turn(session, run, agent, state.ref)
     polls = run.poll_count if counted.poll_count is None else counted.poll_count
     log.info("run %s completed (%d polls)", run.id, polls)

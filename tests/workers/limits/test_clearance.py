@@ -15,11 +15,26 @@ class Clock:
         return self.now_ms
 
 
-def budget(limits: Limits, jitter: float = 0.0) -> tuple[SharedBudget, InMemoryRateLimiter, Clock]:
+class Backlog:
+    """Steps waiting on the runs queue, as the test sets them."""
+
+    def __init__(self) -> None:
+        self.waiting = 0
+        self.reads = 0
+
+    def __call__(self) -> int:
+        self.reads += 1
+        return self.waiting
+
+
+def budget(
+    limits: Limits, jitter: float = 0.0, backlog: Backlog | None = None
+) -> tuple[SharedBudget, InMemoryRateLimiter, Clock]:
     limiter = InMemoryRateLimiter()
     clock = Clock()
     table = LimitTable(default=Limits(0, 0), per_model={"m": limits})
-    return SharedBudget(limiter, table, clock, lambda: jitter), limiter, clock
+    shared = SharedBudget(limiter, table, clock, lambda: jitter, backlog or Backlog())
+    return shared, limiter, clock
 
 
 def test_go_while_the_budget_lasts_then_wait_about_the_refill():
@@ -127,6 +142,48 @@ def test_requests_are_scarce_for_a_minute_after_a_wait_on_them():
     assert shared.requests_scarce(model="m", api_key_id="k")
     clock.now_ms += 2_000
     assert not shared.requests_scarce(model="m", api_key_id="k")
+
+
+def test_a_backlog_that_would_take_the_bucket_low_makes_requests_scarce_before_any_take():
+    # Given 300 requests a minute, untouched by this process (the line is at 270)
+    backlog = Backlog()
+    shared, _, _ = budget(Limits(requests_per_min=300, tokens_per_min=0), backlog=backlog)
+    # When 30 steps wait on the runs queue, the bucket would stay at the line: not scarce
+    backlog.waiting = 30
+    assert not shared.requests_scarce(model="m", api_key_id="k")
+    # Then 31 would take it below: the first runs of a burst already turn synchronous
+    backlog.waiting = 31
+    assert shared.requests_scarce(model="m", api_key_id="k")
+
+
+def test_the_backlog_counts_from_the_level_this_process_last_saw():
+    # Given 300 requests a minute of which this process's takes left 280 (above the line)
+    backlog = Backlog()
+    shared, _, clock = budget(Limits(requests_per_min=300, tokens_per_min=0), backlog=backlog)
+    for _ in range(20):
+        shared.wait_s(model="m", api_key_id="k", tokens=0)
+    # When 11 steps wait, 280 - 11 is under 270: scarce; 10 are not
+    backlog.waiting = 11
+    assert shared.requests_scarce(model="m", api_key_id="k")
+    backlog.waiting = 10
+    assert not shared.requests_scarce(model="m", api_key_id="k")
+    # A minute later the bucket has refilled whatever was seen: the backlog counts from full
+    clock.now_ms += 60_000
+    backlog.waiting = 30
+    assert not shared.requests_scarce(model="m", api_key_id="k")
+
+
+def test_the_backlog_is_not_read_when_the_level_alone_decides():
+    # Given a bucket a take found low, and a model with no request limit
+    backlog = Backlog()
+    shared, _, _ = budget(Limits(requests_per_min=1, tokens_per_min=0), backlog=backlog)
+    shared.wait_s(model="m", api_key_id="k", tokens=0)
+    assert shared.requests_scarce(model="m", api_key_id="k")
+    unlimited, _, _ = budget(Limits(requests_per_min=0, tokens_per_min=100), backlog=backlog)
+    backlog.waiting = 1_000
+    assert not unlimited.requests_scarce(model="m", api_key_id="k")
+    # Then neither asked the broker
+    assert backlog.reads == 0
 
 
 def test_a_wait_on_tokens_alone_does_not_make_requests_scarce():

@@ -70,7 +70,7 @@ def test_throttled_callers_wake_one_refill_apart_not_together():
             return self.now_ms
 
     table = LimitTable(default=Limits(0, 0), per_model={"m": Limits(300, 0)})
-    shared = SharedBudget(InMemoryRateLimiter(), table, Clock(), lambda: 0.0)
+    shared = SharedBudget(InMemoryRateLimiter(), table, Clock(), lambda: 0.0, lambda: 0)
     assert all(shared.wait_s(model="m", api_key_id="k", tokens=1) == 0 for _ in range(300))
     waits = [shared.wait_s(model="m", api_key_id="k", tokens=1) for _ in range(5)]
     assert waits == pytest.approx([0.2, 0.4, 0.6, 0.8, 1.0])
