@@ -6,6 +6,7 @@ share one Redis without seeing each other's state.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 
 DEFAULT_PREFIX = "runq"
@@ -14,6 +15,8 @@ FINGERPRINT_CHARS = 16
 """64 bits of sha256: collisions between a deployment's few keys are not a concern."""
 
 
+# Every provider call names its key's buckets: a worker's few keys are hashed once each.
+@functools.lru_cache(maxsize=64)
 def fingerprint_api_key(api_key: str) -> str:
     """A short, stable name for an API key: the first 16 hex chars of its sha256.
 

@@ -256,15 +256,15 @@ def build_clearance(settings: Settings) -> Clearance:
         table,
         now_ms=lambda: int(time.time() * 1000),
         jitter=random.random,
-        backlog=_runs_backlog,
+        backlog=lambda: runs_backlog(get_redis()),
     )
 
 
-def _runs_backlog() -> int:
+def runs_backlog(client: redis.Redis) -> int:
     """Run steps waiting on the broker for a worker. Unknown counts as none: a Redis that
     cannot answer fails the budget's own take just after, with its error."""
     try:
-        return int(get_redis().llen(RUNS_QUEUE_KEY))
+        return int(client.llen(RUNS_QUEUE_KEY))
     except redis.RedisError:
         return 0
 
