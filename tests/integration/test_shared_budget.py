@@ -12,6 +12,7 @@ from tests.integration.fleet import (
     simulator_stats,
     wait_for_batch,
 )
+from tests.integration.test_operate import scrape_workers, value
 from workers import wiring
 from workers.db import store
 
@@ -36,6 +37,9 @@ def test_workers_share_one_budget_and_never_get_a_429(limited_fleet):
     # two-turn runs need 220 requests at the least (every turn one synchronous request,
     # which is what runq picks while requests are scarce)
     before = simulator_stats(limited_fleet)
+    reserved_before = value(
+        scrape_workers(), "runq_limiter_reservations_total", model="gpt-limited"
+    )
     batch_id = enqueue_batch([PROMPTS[i % 2] for i in range(110)], agent="limited-agent")
 
     # When the batch runs to the end
@@ -50,6 +54,9 @@ def test_workers_share_one_budget_and_never_get_a_429(limited_fleet):
     assert requests_made > RPM, f"the batch must exceed the burst to bind: {requests_made}"
     limited = after["rate_limited_by_model"].get("gpt-limited", 0)
     assert limited == before["rate_limited_by_model"].get("gpt-limited", 0) == 0, after
+    # and the steps the budget held back reserved their requests instead of queueing for them
+    reserved = value(scrape_workers(), "runq_limiter_reservations_total", model="gpt-limited")
+    assert reserved > reserved_before
 
 
 def test_a_cached_run_makes_no_provider_request(fleet):

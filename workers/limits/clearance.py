@@ -170,7 +170,10 @@ class SharedBudget:
             wait_ms = self._limiter.queue(key, now_ms, taken.wait_ms, spacing_ms(limits, tokens))
             wait_s = stretch_s(wait_ms / 1000.0, self._jitter())
         events.limiter_waited(
-            model=model, dimension=binding_dimension(limits, tokens), wait_s=wait_s
+            model=model,
+            dimension=binding_dimension(limits, tokens),
+            wait_s=wait_s,
+            reserved=taken.reserved,
         )
         return wait_s
 

@@ -154,10 +154,13 @@ def provider_requested(*, provider: str, model: str, kind: str, outcome: str) ->
     metrics.PROVIDER_REQUESTS_TOTAL.labels(provider, model, kind, outcome).inc()
 
 
-def limiter_waited(*, model: str, dimension: str, wait_s: float) -> None:
-    """The shared budget made a provider call wait `wait_s`."""
+def limiter_waited(*, model: str, dimension: str, wait_s: float, reserved: bool) -> None:
+    """The shared budget made a provider call wait `wait_s` (`reserved`: with its request
+    already charged, so it goes without asking again)."""
     metrics.LIMITER_WAITS_TOTAL.labels(model, dimension).inc()
     metrics.LIMITER_WAIT_S.observe(wait_s)
+    if reserved:
+        metrics.LIMITER_RESERVATIONS_TOTAL.labels(model).inc()
 
 
 def cache_looked_up(result: str) -> None:

@@ -57,6 +57,12 @@ LIMITER_WAITS_TOTAL = Counter(
     "requests_or_tokens when both limits are set).",
     ["model", "dimension"],
 )
+LIMITER_RESERVATIONS_TOTAL = Counter(
+    "runq_limiter_reservations",
+    "Waits of run steps that reserved their request: charged when refused, sent when the "
+    "charge is covered, never overtaken by a later caller.",
+    ["model"],
+)
 LIMITER_WAIT_S = Histogram(
     "runq_limiter_wait_seconds",
     "How long the shared budget made a call wait.",

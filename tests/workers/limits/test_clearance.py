@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from prometheus_client import REGISTRY
+
 from workers.limits.clearance import LimitTable, NoLimits, SharedBudget
 from workers.limits.limiter import InMemoryRateLimiter, LimitKey
 from workers.limits.token_bucket import Limits
@@ -13,6 +15,11 @@ class Clock:
 
     def __call__(self) -> int:
         return self.now_ms
+
+
+def reservations(model: str) -> float:
+    value = REGISTRY.get_sample_value("runq_limiter_reservations_total", {"model": model})
+    return value or 0.0
 
 
 class Backlog:
@@ -199,9 +206,11 @@ def test_throttled_runs_reserve_their_turn_and_go_when_it_comes():
     shared, _, clock = budget(Limits(requests_per_min=60, tokens_per_min=0), jitter=0.5)
     for _ in range(60):
         shared.wait_s(model="m", api_key_id="k", tokens=1)
+    reserved_before = reservations("m")
     # When three runs are refused, each reserves the next request to refill, exactly
     waits = [shared.wait_s(model="m", api_key_id="k", tokens=1, holder=r) for r in "abc"]
     assert waits == [1.0, 2.0, 3.0]
+    assert reservations("m") == reserved_before + 3  # what an operator sees on /metrics
     # Then a caller that comes later goes behind them, not before
     assert shared.wait_s(model="m", api_key_id="k", tokens=1) >= 4.0
     # and each run, back when told, goes without asking for its request a second time
