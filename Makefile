@@ -21,17 +21,17 @@ demo: $(STAMP)
 
 ## the README's test command: lint, types, then every test tier (integration included).
 ## Two pytest sessions: the unit tier spread over two processes (pytest-xdist; it is
-## CPU-bound), then the integration and entrypoints tiers in one process and one fleet. The
-## tiers stay apart because a fleet puts its settings in its process's environment.
+## CPU-bound), then the integration tier on one fleet in one process, beside the
+## entrypoints tier in another (`--dist loadgroup`; groups: tests/conftest.py). The tiers
+## stay apart because a fleet puts its settings in its process's environment.
 UNIT_TIER := not integration and not entrypoints
 test: lint typecheck browser unit
-	$(PY) -m pytest -m "not ($(UNIT_TIER))"
+	$(PY) -m pytest -n 2 --dist loadgroup -m "not ($(UNIT_TIER))"
 
-## Opt-in, not CI's: the integration tier in two ordered halves, each with its own fleet,
-## beside the entrypoints tier (groups: tests/conftest.py): ~8 minutes instead of ~11, but
-## the load of three fleets on two cores still surfaces timing races in some tests.
+## Opt-in, not CI's: the integration tier in two halves, each with its own fleet, beside the
+## entrypoints tier. The load of three fleets on two cores still surfaces timing races.
 test-parallel: lint typecheck browser unit
-	$(PY) -m pytest -n 3 --dist loadgroup -m "not ($(UNIT_TIER))"
+	RUNQ_TEST_FLEETS=2 $(PY) -m pytest -n 3 --dist loadgroup -m "not ($(UNIT_TIER))"
 
 ## Debian's headless Chromium for the dashboard and Flower tests (root installs it with apt)
 browser:

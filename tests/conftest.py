@@ -31,10 +31,11 @@ def pytest_configure(config: pytest.Config) -> None:
 SESSION_ENV: dict[str, str] = {}
 """The environment every test starts from (a session-wide fleet adds its own while it runs)."""
 
-FLEET_GROUPS = 2
-"""How many processes (each with its own fleet) share the integration tier under
-`make test-parallel`; `--dist loadgroup` gives each group, and the entrypoints tier, one
-process. Without pytest-xdist the groups change nothing."""
+FLEET_GROUPS = int(os.environ.get("RUNQ_TEST_FLEETS", "1"))
+"""How many processes (each with its own fleet) share the integration tier; `--dist
+loadgroup` gives each group, and the entrypoints tier, one process. `make test` keeps one
+fleet beside the entrypoints tier, `make test-parallel` sets RUNQ_TEST_FLEETS=2. Without
+pytest-xdist the groups change nothing."""
 
 
 @pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the groups off the items
