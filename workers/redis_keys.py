@@ -128,3 +128,8 @@ RUNS_QUEUE_KEY = "runs"
 """The broker's list of run steps due now and waiting for a worker: kombu names a queue's
 list after the queue, unprefixed, and runq sends no message priorities, so every waiting
 step is in this one list (a countdown's message waits inside a worker instead)."""
+
+UNACKED_KEY = "unacked"
+"""kombu's hash of the messages workers hold and have not acknowledged yet (runq acks late):
+the steps a worker has taken but not finished, and every countdown (a planned poll, a step
+waiting on the budget), which waits inside a worker until it is due. Tool calls are in it too."""

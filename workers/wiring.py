@@ -37,7 +37,7 @@ from workers.providers.batch_api import BatchApi
 from workers.providers.chat import ChatProvider
 from workers.providers.interface import Provider
 from workers.providers.responses import ResponsesProvider
-from workers.redis_keys import RUNS_QUEUE_KEY, fingerprint_api_key
+from workers.redis_keys import RUNS_QUEUE_KEY, UNACKED_KEY, fingerprint_api_key
 from workers.runs.admission_lock import owe_round
 from workers.runs.budget_guard import BudgetGuard, NoBudgets, SpendGuard
 from workers.runs.context import NoTurnTimes, StepContext, TurnTimes
@@ -261,10 +261,19 @@ def build_clearance(settings: Settings) -> Clearance:
 
 
 def runs_backlog(client: redis.Redis) -> int:
-    """Run steps waiting on the broker for a worker. Unknown counts as none: a Redis that
-    cannot answer fails the budget's own take just after, with its error."""
+    """Steps about to ask for a request: those waiting on the runs queue, and the messages
+    workers hold (taken, or waiting out a countdown), in one round trip. Counting only the
+    queue missed the steps a worker had already taken: a runs worker with 128 threads holds
+    128 starts, so the queue read ~0 through a whole burst (300 RPM bench: 23 runs started
+    background turns, 0.30 polls a run, against 0.08 counting both). A held tool call counts
+    too: the last of a turn submits it. Unknown counts as none: a Redis that cannot answer
+    fails the budget's own take just after, with its error."""
     try:
-        return int(client.llen(RUNS_QUEUE_KEY))
+        pipe = client.pipeline(transaction=False)
+        pipe.llen(RUNS_QUEUE_KEY)
+        pipe.hlen(UNACKED_KEY)
+        waiting, held = pipe.execute()
+        return int(waiting) + int(held)
     except redis.RedisError:
         return 0
 

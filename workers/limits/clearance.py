@@ -47,7 +47,8 @@ class Clearance(Protocol):
 
     def requests_scarce(self, *, model: str, api_key_id: str) -> bool:
         """The request budget is spent faster than it refills: this process's last take
-        found it low, or the steps waiting on the runs queue would take it low."""
+        found it low, or the steps waiting on the runs queue or held by workers would
+        take it low."""
         ...
 
 
@@ -111,9 +112,9 @@ would be too late: by then every run in flight has started a background turn who
 spend the requests its creates need (200 runs at 300 RPM: 3.4 requests a run against 2.0).
 
 Even that is late for the first runs of a burst: they start while the bucket is still full.
-So the backlog counts too: each step waiting on the runs queue (a start, a submit, a due
-poll) asks for a request within moments, and a level that the backlog would take below the
-line is scarce already."""
+So the backlog counts too: each step waiting on the runs queue or held by a worker (a start,
+a submit, a poll waiting out its countdown) asks for a request within moments, and a level
+that the backlog would take below the line is scarce already."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -179,9 +180,9 @@ class SharedBudget:
 
     def requests_scarce(self, *, model: str, api_key_id: str) -> bool:
         """The requests bucket is below `SCARCE_BELOW` full, or would be once the steps
-        waiting on the runs queue take their requests. Its level is what this process's
-        last take found within the last minute (the bucket's refill window), else full; the
-        backlog is read only when that level alone does not decide."""
+        waiting on the runs queue or held by workers take their requests. Its level is what
+        this process's last take found within the last minute (the bucket's refill window),
+        else full; the backlog is read only when that level alone does not decide."""
         key, limits = self._key(model, api_key_id)
         if limits.requests_per_min == 0:
             return False
