@@ -7,11 +7,20 @@ compare-and-sets on its own row: a redelivered or duplicated message never runs 
 from __future__ import annotations
 
 import functools
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ClauseElement, Executable, Table, bindparam, update
+from sqlalchemy import (
+    ClauseElement,
+    ColumnElement,
+    Executable,
+    Table,
+    bindparam,
+    literal_column,
+    update,
+)
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import Session, col, func, select
 from sqlmodel.sql.expression import Select, SelectOfScalar
@@ -20,6 +29,18 @@ from workers.db.models import Run, ToolCall, utcnow
 from workers.db.session_hooks import announce
 from workers.db.statuses import WAITING_TOOL_STATUSES, ToolCallStatus
 from workers.errors import RunNotFound
+
+
+def status_among(column: Any, statuses: Iterable[str]) -> ColumnElement[bool]:
+    """`column IN ('a', 'b')` with the statuses written into the SQL, for statements built
+    once: a bound IN list is an expanding parameter, re-rendered into the SQL on every
+    execution (a step's UPDATE is otherwise sent as cached SQL). Only status names, which
+    are fixed identifiers, are written in."""
+    names = sorted(str(s) for s in statuses)
+    for name in names:
+        if not name.replace("_", "").isalnum():
+            raise ValueError(f"not a status name: {name!r}")
+    return column.in_([literal_column(f"'{name}'") for name in names])
 
 
 def find_idempotent_run(session: Session, *, owner_key_id: str, idempotency_key: str) -> Run | None:
@@ -331,7 +352,7 @@ def _left_in_turn_statement() -> Executable:
         select(func.count())
         .select_from(_TOOL_CALLS)
         .where(_TC.run_id == bindparam("run_id"), _TC.turn == bindparam("turn"))
-        .where(_TC.status.in_(_UNFINISHED))
+        .where(status_among(_TC.status, _UNFINISHED))
     )
 
 

@@ -61,7 +61,7 @@ from workers.db.statuses import (
     event_type_for_status,
     is_terminal,
 )
-from workers.db.store import find_idempotent_run, get_run
+from workers.db.store import find_idempotent_run, get_run, status_among
 from workers.errors import IllegalTransition
 from workers.observability import events
 from workers.providers.interface import ToolCallRequest, Usage
@@ -492,7 +492,7 @@ def _call_ids_statement() -> Executable:
 def _note_due_statement() -> Executable:
     return (
         update(_RUNS)
-        .where(_C.id == bindparam("run_id"), _C.status.not_in(_TERMINAL))
+        .where(_C.id == bindparam("run_id"), status_among(_C.status, NOT_TERMINAL))
         .values(
             next_due_at=bindparam("set_next_due_at", type_=_C.next_due_at.type),
             parked=bindparam("set_parked", type_=_C.parked.type),
@@ -565,8 +565,6 @@ def settle_callback(session: Session, *, run_id: str, state: str) -> bool:
 
 
 # ---- the one compare-and-set, and what follows it ------------------------------------------
-
-_TERMINAL = [s.value for s in TERMINAL_STATUSES]
 
 
 def _move(
@@ -670,7 +668,7 @@ def _cas_statement(
     Built once per shape: building the statement and its cache key on every transition
     was half of a step's own CPU (a few dozen shapes occur)."""
     statement = update(_RUNS).where(_C.id == bindparam("run_id"))
-    statement = statement.where(_C.status.in_(from_statuses))
+    statement = statement.where(status_among(_C.status, from_statuses))
     if at_step:
         statement = statement.where(_C.step_seq == bindparam("at_step"))
     if first_turn:

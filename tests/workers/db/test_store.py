@@ -2,6 +2,7 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
+from sqlalchemy import event
 from sqlmodel import Session
 
 from tests.workers.steps_fixtures import NOW, insert_run, record_tool_turn
@@ -24,6 +25,29 @@ def test_transition_is_compare_and_set_on_status(engine):
                 session, run_id=run_id, from_statuses=[RunStatus.PENDING], to=RunStatus.FAILED
             )
         assert store.get_run(session, run_id=run_id).status == "in_progress"
+
+
+def test_a_transition_sends_its_statuses_in_the_sql_not_as_a_list_to_expand(engine):
+    # A bound IN list is re-rendered into the SQL on every execution; the statuses are
+    # written in once, so a step's UPDATE goes out as the same cached SQL every time.
+    sent: list[str] = []
+    event.listen(engine, "before_cursor_execute", lambda *a: sent.append(a[2]))
+    run_id = insert_run(engine)
+    with Session(engine) as session:
+        ledger.move(
+            session,
+            run_id=run_id,
+            from_statuses=[RunStatus.PENDING, RunStatus.IN_PROGRESS],
+            to=RunStatus.IN_PROGRESS,
+        )
+    updates = [sql for sql in sent if sql.startswith("UPDATE run ")]
+    assert len(updates) == 1
+    assert "status IN ('in_progress', 'pending')" in updates[0]
+
+
+def test_only_status_names_are_written_into_the_sql():
+    with pytest.raises(ValueError, match="not a status name"):
+        store.status_among(store.Run.status, ["pending', 'x"])
 
 
 def test_transition_checks_the_step_sequence_and_adds_usage(engine):
