@@ -31,7 +31,7 @@ from workers.db.statuses import WAITING_TOOL_STATUSES, ToolCallStatus
 from workers.errors import RunNotFound
 
 
-def status_among(column: Any, statuses: Iterable[str]) -> ColumnElement[bool]:
+def status_among(column: ColumnElement[str], statuses: Iterable[str]) -> ColumnElement[bool]:
     """`column IN ('a', 'b')` with the statuses written into the SQL, for statements built
     once: a bound IN list is an expanding parameter, re-rendered into the SQL on every
     execution (a step's UPDATE is otherwise sent as cached SQL). Only status names, which
