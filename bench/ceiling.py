@@ -59,6 +59,17 @@ def main() -> None:
         p50 = statistics.median(turn_ms)
         print(f"| {label} | {p50:.1f} ms | {_p90(turn_ms):.1f} ms | {p50 / trip_ms:.1f} |")
     print(f"| no-op Celery task, sent and acknowledged | {trip_ms:.1f} ms | | 1.0 |")
+    sdk = spawn("sdk-request-latency", argparse.Namespace(runs=args.latency_runs * 4, **common))
+    latency["sdk_request_latency"] = sdk
+    for kind, label in (("create_ms", "create"), ("retrieve_ms", "retrieve")):
+        request_ms = sorted(sdk["notes"][kind])
+        p50 = statistics.median(request_ms)
+        print(
+            f"| one SDK {label} to the simulator, alone | {p50:.1f} ms "
+            f"| {_p90(request_ms):.1f} ms | {p50 / trip_ms:.1f} |"
+        )
+    print("A synchronous turn sends one create, a polled turn a create and a retrieve: at")
+    print("zero model latency, those requests are part of runq's own time per turn.")
     OUT.mkdir(parents=True, exist_ok=True)
     results = {"noop": noop, "runq": runq, **latency}
     (OUT / "ceiling.json").write_text(json.dumps(results, indent=1))

@@ -260,6 +260,36 @@ def _own_ms_per_turn(batch_id: str) -> float:
     return 1000 * (wall_s - tool_s) / (run.turn + 1)
 
 
+def sdk_request_latency(stack: LocalStack, requests: int) -> Outcome:
+    """The floor under a model turn at zero latency: one official-SDK request to this
+    simulator at a time, from a process of its own (a create that answers at once, and a
+    retrieve), with no worker, queue or database. A synchronous turn sends one create, a
+    polled turn a create and a retrieve: runq's own time per turn includes them."""
+    import openai
+
+    client = openai.OpenAI(base_url=stack.env["OPENAI_BASE_URL"], api_key="sk-bench")
+    watch = Watch([])
+    started = time.time()
+    creates_ms: list[float] = []
+    retrieves_ms: list[float] = []
+    for index in range(requests + 10):  # the first ten warm the connection and the SDK
+        sent = time.perf_counter()
+        response = client.responses.create(model="gpt-4o-mini", input=prompt(index))
+        created = time.perf_counter()
+        client.responses.retrieve(response.id)
+        if index >= 10:
+            creates_ms.append(1000 * (created - sent))
+            retrieves_ms.append(1000 * (time.perf_counter() - created))
+    client.close()
+    name = "one SDK request at a time"
+    outcome = _outcome(stack, name, requests, started, [time.time()], watch, {}, "-")
+    outcome.notes = {
+        "create_ms": [round(ms, 2) for ms in creates_ms],
+        "retrieve_ms": [round(ms, 2) for ms in retrieves_ms],
+    }
+    return outcome
+
+
 def noop_latency(stack: LocalStack, tasks: int) -> Outcome:
     """One no-op Celery task at a time through the runs worker: sent, run, acknowledged."""
     from config.celery_app import app
@@ -362,4 +392,5 @@ RUNNERS: dict[str, Callable[[LocalStack, int], Outcome]] = {
     "runq-turn-latency": runq_turn_latency,
     "runq-sync-turn-latency": lambda stack, runs: runq_turn_latency(stack, runs, "peer-sync"),
     "noop-latency": noop_latency,
+    "sdk-request-latency": sdk_request_latency,
 }
