@@ -22,6 +22,7 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.timeout(240
 # buckets per key and model, burst = one minute's worth), runq's limiter must stay inside it.
 RPM = LIMITED_RPM
 PROMPTS = ["What's the weather in Paris and London?", "What's the weather in Oslo?"]
+SYNCHRONOUS = {"provider": "responses", "model": "gpt-limited", "mode": "synchronous"}
 
 
 @pytest.fixture
@@ -37,9 +38,9 @@ def test_workers_share_one_budget_and_never_get_a_429(limited_fleet):
     # two-turn runs need 220 requests at the least (every turn one synchronous request,
     # which is what runq picks while requests are scarce)
     before = simulator_stats(limited_fleet)
-    reserved_before = value(
-        scrape_workers(), "runq_limiter_reservations_total", model="gpt-limited"
-    )
+    metrics_before = scrape_workers()
+    reserved_before = value(metrics_before, "runq_limiter_reservations_total", model="gpt-limited")
+    synchronous_before = value(metrics_before, "runq_model_turns_total", **SYNCHRONOUS)
     batch_id = enqueue_batch([PROMPTS[i % 2] for i in range(110)], agent="limited-agent")
 
     # When the batch runs to the end
@@ -55,8 +56,13 @@ def test_workers_share_one_budget_and_never_get_a_429(limited_fleet):
     limited = after["rate_limited_by_model"].get("gpt-limited", 0)
     assert limited == before["rate_limited_by_model"].get("gpt-limited", 0) == 0, after
     # and the steps the budget held back reserved their requests instead of queueing for them
-    reserved = value(scrape_workers(), "runq_limiter_reservations_total", model="gpt-limited")
+    metrics_after = scrape_workers()
+    reserved = value(metrics_after, "runq_limiter_reservations_total", model="gpt-limited")
     assert reserved > reserved_before
+    # and, requests being scarce, turns went synchronous (a background turn's polls would
+    # spend the requests creates need)
+    synchronous = value(metrics_after, "runq_model_turns_total", **SYNCHRONOUS)
+    assert synchronous > synchronous_before
 
 
 def test_a_cached_run_makes_no_provider_request(fleet):

@@ -154,6 +154,13 @@ def provider_requested(*, provider: str, model: str, kind: str, outcome: str) ->
     metrics.PROVIDER_REQUESTS_TOTAL.labels(provider, model, kind, outcome).inc()
 
 
+def model_turn_started(*, provider: str, model: str, background: bool) -> None:
+    """The provider accepted a model turn (a create, a submit of tool outputs, a correction),
+    run in the background or as one synchronous request."""
+    mode = "background" if background else "synchronous"
+    metrics.MODEL_TURNS_TOTAL.labels(provider, model, mode).inc()
+
+
 def limiter_waited(*, model: str, dimension: str, wait_s: float, reserved: bool) -> None:
     """The shared budget made a provider call wait `wait_s` (`reserved`: with its request
     already charged, so it goes without asking again)."""

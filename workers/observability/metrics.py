@@ -29,6 +29,13 @@ PROVIDER_REQUESTS_TOTAL = Counter(
     "outcome: ok, 429, 5xx, timeout, 4xx).",
     ["provider", "model", "kind", "outcome"],
 )
+MODEL_TURNS_TOTAL = Counter(
+    "runq_model_turns",
+    "Model turns the provider accepted, by mode: background (polled, or told by webhook) or "
+    "synchronous (one request that answers at once: Chat, sync_turns, or the Responses API "
+    "while the request budget is scarce).",
+    ["provider", "model", "mode"],
+)
 POLLS_PER_TURN = Histogram(
     "runq_polls_per_turn", "Polls a model turn needed before it ended.", buckets=_POLL_BUCKETS
 )

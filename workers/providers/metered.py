@@ -3,6 +3,10 @@ outcome}`, with the outcome read from runq's error tree at the adapter edge.
 
 kind: create (a run's first turn, a correction, a new conversation), poll, submit, cancel.
 outcome: ok, 429, 5xx, timeout, and 4xx for rejected requests (bad request, auth, quota).
+
+A request that starts a model turn (create, submit, correction) and is accepted also counts
+the turn by its mode, `runq_model_turns_total{provider,model,mode}`: how often the budget
+turned the default's background turns synchronous.
 """
 
 from __future__ import annotations
@@ -44,7 +48,7 @@ class MeteredProvider:
         self._model = model
 
     def create(self, request: TurnRequest) -> ProviderState:
-        return self._count("create", lambda: self._inner.create(request))
+        return self._turn(request, self._count("create", lambda: self._inner.create(request)))
 
     def retrieve(self, ref: str) -> ProviderState:
         return self._count("poll", lambda: self._inner.retrieve(ref))
@@ -52,7 +56,10 @@ class MeteredProvider:
     def submit_tool_outputs(
         self, ref: str, outputs: Sequence[ToolOutput], request: TurnRequest
     ) -> ProviderState:
-        return self._count("submit", lambda: self._inner.submit_tool_outputs(ref, outputs, request))
+        state = self._count(
+            "submit", lambda: self._inner.submit_tool_outputs(ref, outputs, request)
+        )
+        return self._turn(request, state)
 
     def cancel(self, ref: str) -> ProviderState:
         return self._count("cancel", lambda: self._inner.cancel(ref))
@@ -60,12 +67,19 @@ class MeteredProvider:
     def send_correction(
         self, ref: str, answer: str, message: str, request: TurnRequest
     ) -> ProviderState:
-        return self._count(
+        state = self._count(
             "create", lambda: self._inner.send_correction(ref, answer, message, request)
         )
+        return self._turn(request, state)
 
     def open_thread(self) -> str | None:
         return self._count("create", self._inner.open_thread)
+
+    def _turn(self, request: TurnRequest, state: ProviderState) -> ProviderState:
+        events.model_turn_started(
+            provider=self._provider, model=self._model, background=request.background
+        )
+        return state
 
     def _count(self, kind: str, call: Callable[[], T]) -> T:
         try:

@@ -2,6 +2,7 @@
 comes from runq's error tree; the limiter names the bucket that binds."""
 
 import logging
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -17,7 +18,7 @@ from workers.limits.clearance import binding_dimension
 from workers.limits.token_bucket import Limits
 from workers.observability import events
 from workers.providers.fake import scripted
-from workers.providers.interface import ProviderState, ProviderStatus
+from workers.providers.interface import ProviderState, ProviderStatus, TurnRequest
 from workers.providers.metered import MeteredProvider, outcome_of
 
 T0 = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
@@ -99,6 +100,22 @@ def test_a_metered_provider_counts_each_request_by_kind_and_outcome():
         provider.retrieve("resp_1")
     assert sample("runq_provider_requests_total", **labels, outcome="ok") == 1
     assert sample("runq_provider_requests_total", **labels, outcome="5xx") == 1
+
+
+def test_an_accepted_turn_is_counted_by_its_mode_and_a_refused_one_is_not():
+    state = ProviderState(status=ProviderStatus.IN_PROGRESS, ref="resp_1")
+    provider = MeteredProvider(
+        scripted([state, state, ProviderRateLimited("429")]), provider="responses", model="tm-m"
+    )
+    background = TurnRequest(run_id="run_1", model="tm-m", instructions="", input_text="hi")
+    synchronous = replace(background, background=False)
+    provider.create(background)
+    provider.submit_tool_outputs("resp_1", [], synchronous)
+    with pytest.raises(ProviderRateLimited):
+        provider.create(synchronous)
+    provider_model = {"provider": "responses", "model": "tm-m"}
+    assert sample("runq_model_turns_total", **provider_model, mode="background") == 1
+    assert sample("runq_model_turns_total", **provider_model, mode="synchronous") == 1
 
 
 @pytest.mark.parametrize(
