@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 
 import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 from tests.ports import free_port
 from workers.db.statuses import event_type_for_status
@@ -43,7 +45,8 @@ def test_tool_call_events_leave_the_streams_ttl_to_the_runs_own_events(real_redi
 
 
 def test_a_redis_that_is_down_costs_the_event_not_the_step():
-    dead = redis.Redis(port=free_port(), socket_connect_timeout=0.2)
+    # Configured as the workers' own event client is (no retries): see wiring.get_run_events.
+    dead = redis.Redis(port=free_port(), socket_connect_timeout=0.2, retry=Retry(NoBackoff(), 0))
     RedisRunEvents(dead, prefix="t", ttl_s=60, max_len=5).append("run_1", "run.status", {})
 
 
