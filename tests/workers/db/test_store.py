@@ -8,6 +8,7 @@ from sqlmodel import Session
 from tests.workers.steps_fixtures import NOW, insert_run, record_tool_turn
 from workers.db import store
 from workers.db.changes import RunChanges
+from workers.db.models import Run
 from workers.db.statuses import RunStatus
 from workers.errors import IllegalTransition, RunNotFound
 from workers.providers.interface import ToolCallRequest, Usage
@@ -47,7 +48,7 @@ def test_a_transition_sends_its_statuses_in_the_sql_not_as_a_list_to_expand(engi
 
 def test_only_status_names_are_written_into_the_sql():
     with pytest.raises(ValueError, match="not a status name"):
-        store.status_among(store.Run.status, ["pending', 'x"])
+        store.status_among(Run.status, ["pending', 'x"])
 
 
 def test_transition_checks_the_step_sequence_and_adds_usage(engine):
