@@ -1,6 +1,6 @@
 """What every worker and beat process does at start-up, connected to Celery's signals:
 runq's log format (with the secret scrubber) on Celery's handlers, a metrics port per
-process, and fresh clients in each forked pool child.
+process, fresh clients in each forked pool child, and a beat that stops cleanly.
 
 `config/celery_app.py` names this module in the app's `imports`, so Celery imports it when a
 worker or beat starts (before the signals below are sent), and never in a process that
@@ -10,11 +10,16 @@ only sends tasks.
 from __future__ import annotations
 
 import gc
+import signal
+import threading
+from types import FrameType
 from typing import Any
 
+from celery import beat
 from celery.signals import (
     after_setup_logger,
     after_setup_task_logger,
+    beat_init,
     worker_init,
     worker_process_init,
     worker_ready,
@@ -39,6 +44,28 @@ def freeze_start_up_objects(**_: Any) -> None:
     gc.freeze()
 
 
+def leave_beat_through_its_loop(sender: beat.Service, **_: Any) -> None:
+    """On SIGTERM or SIGINT, beat stops its loop and saves its schedule there, once.
+
+    Celery's own handler closes the scheduler (the schedule's shelve and the broker
+    connection) inside the signal handler, then raises SystemExit from wherever the loop
+    was. Caught while reading a broker reply, redis-py's cleanup of the now-closed socket
+    buffer raised a ValueError in place of the SystemExit; beat logged it as a failed send,
+    ticked on, read the closed shelve, and exited 1 (seen in the compose `beat` line's
+    SIGTERM test). Here the handler only marks the service stopped, so the loop ends even
+    if the exit is swallowed on its way out, and raises SystemExit to cut a sleep short;
+    the loop's own `finally` saves and closes the schedule."""
+    if threading.current_thread() is not threading.main_thread():
+        return  # signal handlers belong to the main thread; a threaded beat keeps Celery's
+
+    def _leave(signum: int, frame: FrameType | None) -> None:
+        sender.stop()
+        raise SystemExit()
+
+    signal.signal(signal.SIGTERM, _leave)
+    signal.signal(signal.SIGINT, _leave)
+
+
 # Observability (issue 11): runq's log format on Celery's handlers, a metrics port per process.
 after_setup_logger.connect(worker_hooks.format_logs, weak=False)
 after_setup_task_logger.connect(worker_hooks.format_logs, weak=False)
@@ -47,3 +74,4 @@ worker_process_init.connect(fresh_clients_after_fork, weak=False)
 worker_ready.connect(freeze_start_up_objects, weak=False)  # threads pool: the worker itself
 worker_process_init.connect(freeze_start_up_objects, weak=False)  # prefork: each child
 worker_process_init.connect(worker_hooks.serve_metrics_in_child, weak=False)
+beat_init.connect(leave_beat_through_its_loop, weak=False)
