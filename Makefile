@@ -21,9 +21,11 @@ demo: $(STAMP)
 
 ## the README's test command: lint, types, then every test tier (integration included).
 ## Two pytest sessions: the unit tier spread over two processes (pytest-xdist; it is
-## CPU-bound), then the integration tier on one fleet in one process, beside the
-## entrypoints tier in another (`--dist loadgroup`; groups: tests/conftest.py). The tiers
-## stay apart because a fleet puts its settings in its process's environment.
+## CPU-bound), then the integration and entrypoints tiers over two more. `--dist loadgroup`
+## (groups: tests/conftest.py) is meant to keep the integration tier on one fleet beside the
+## entrypoints tier; with pytest 9.2 the groups are ignored (pytest-xdist#1386) and tests
+## are dealt one at a time, each process with its own fleet. The sessions stay apart
+## because a fleet puts its settings in its process's environment.
 UNIT_TIER := not integration and not entrypoints
 test: lint typecheck browser unit
 	$(PY) -m pytest -n 2 --dist loadgroup -m "not ($(UNIT_TIER))"

@@ -76,7 +76,12 @@ class LocalStack:
         self.workers.clear()
 
     def wait_for_workers(self, count: int) -> None:
-        """Block until `count` workers answer a broadcast ping."""
+        """Block until `count` workers answer a broadcast ping, each asked on a connection of
+        its own: a pooled one may have died under this process (Redis restarted since its
+        last use), and a ping that fails on the way is asked again."""
+        from kombu.exceptions import OperationalError
+        from redis.exceptions import RedisError
+
         from config.celery_app import app
 
         deadline = time.monotonic() + _READY_TIMEOUT_S
@@ -84,7 +89,13 @@ class LocalStack:
             dead = [p.args for p in self.workers if p.poll() is not None]
             if dead:
                 raise RuntimeError(f"a worker exited at start-up; see logs in {self.workdir}")
-            if len(app.control.ping(timeout=0.5) or []) >= count:
+            try:
+                with app.connection_for_write() as connection:
+                    answered = len(app.control.ping(timeout=0.5, connection=connection) or [])
+            except (OSError, RedisError, OperationalError):
+                time.sleep(0.2)
+                continue
+            if answered >= count:
                 return
         raise RuntimeError(f"workers did not answer within {_READY_TIMEOUT_S}s ({self.workdir})")
 

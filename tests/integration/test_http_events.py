@@ -68,7 +68,9 @@ def test_two_hundred_waiters_share_one_subscription_and_read_the_run_at_most_twi
     results = asyncio.run(wait_all())
 
     assert {r["status"] for r in results} == {"completed"}
-    assert watch.subscriptions == subscriptions == 1
+    # 200 waiters added no subscription (a Redis restarted earlier in the session has made
+    # the process subscribe once more, so the count is compared, not taken as 1)
+    assert watch.subscriptions == subscriptions >= 1
     assert reader.reads - reads <= 2 * 200
     assert watch.wakes > wakes  # they slept until the end event, not on a timer
     assert watch.waiting() == 0
