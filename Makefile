@@ -21,19 +21,20 @@ demo: $(STAMP)
 
 ## the README's test command: lint, types, then every test tier (integration included).
 ## Two pytest sessions: the unit tier spread over two processes (pytest-xdist; it is
-## CPU-bound), then the integration and entrypoints tiers over two more. `--dist loadgroup`
-## (groups: tests/conftest.py) is meant to keep the integration tier on one fleet beside the
-## entrypoints tier; with pytest 9.2 the groups are ignored (pytest-xdist#1386) and tests
-## are dealt one at a time, each process with its own fleet. The sessions stay apart
-## because a fleet puts its settings in its process's environment.
+## CPU-bound), then the integration and entrypoints tiers over two more, a whole file at a
+## time (`--dist loadfile`: a file's tests keep their order and share its fixtures), each
+## process with its own fleet, the files in collection order (`--no-loadscope-reorder`:
+## xdist otherwise deals the files with the most tests first, and a file that restarts the
+## fleet's workers under new names then ran before one that pings them by the old name).
+## The sessions stay apart because a fleet puts its settings in its process's environment.
 UNIT_TIER := not integration and not entrypoints
 test: lint typecheck browser unit
-	$(PY) -m pytest -n 2 --dist loadgroup -m "not ($(UNIT_TIER))"
+	$(PY) -m pytest -n 2 --dist loadfile --no-loadscope-reorder -m "not ($(UNIT_TIER))"
 
-## Opt-in, not CI's: the integration tier in two halves, each with its own fleet, beside the
-## entrypoints tier. The load of three fleets on two cores still surfaces timing races.
+## Opt-in, not CI's: three processes (three fleets) for the second session. The load of
+## three fleets on two cores still surfaces timing races.
 test-parallel: lint typecheck browser unit
-	RUNQ_TEST_FLEETS=2 $(PY) -m pytest -n 3 --dist loadgroup -m "not ($(UNIT_TIER))"
+	$(PY) -m pytest -n 3 --dist loadfile --no-loadscope-reorder -m "not ($(UNIT_TIER))"
 
 ## Debian's headless Chromium for the dashboard and Flower tests (root installs it with apt)
 browser:

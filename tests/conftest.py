@@ -31,41 +31,6 @@ def pytest_configure(config: pytest.Config) -> None:
 SESSION_ENV: dict[str, str] = {}
 """The environment every test starts from (a session-wide fleet adds its own while it runs)."""
 
-FLEET_GROUPS = int(os.environ.get("RUNQ_TEST_FLEETS", "1"))
-"""How many processes (each with its own fleet) share the integration tier; `--dist
-loadgroup` gives each group, and the entrypoints tier, one process. `make test` keeps one
-fleet beside the entrypoints tier, `make test-parallel` sets RUNQ_TEST_FLEETS=2. Without
-pytest-xdist the groups change nothing.
-
-With pytest 9.2 the groups change nothing either: xdist reads a group back from the node id
-it suffixes, and pytest 9.2 ignores that suffix (pytest-dev/pytest-xdist#1386). Tests are
-then dealt one at a time, in collection order, and each process starts its own fleet.
-`--dist loadfile` (which does work) ran the second session in 408 s against 520 s here, but
-in two fresh-clone CI runs the fleet's workers then missed remote-control broadcasts (a
-`celery inspect ping` three times, Flower's `enable_events`) after the chaos tests had
-restarted them; not understood yet, so CI keeps this layout, which passed there before."""
-
-
-@pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the groups off the items
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Deal the integration files, in sorted order, to `FLEET_GROUPS` groups as a snake
-    draft (0, 1, 1, 0, …: it balanced the tier's time within 3%), and put the entrypoints
-    tier in a group of its own. Each process then runs its files in the order a single
-    session would: the tier's tests share a fleet that some of them damage on purpose
-    (restarted workers, a restarted Redis), and a group's order is part of that order."""
-    files = sorted({item.path for item in items if item.get_closest_marker("integration")})
-    group_of = {path: f"fleet{_snake(index, FLEET_GROUPS)}" for index, path in enumerate(files)}
-    for item in items:
-        if item.path in group_of:
-            item.add_marker(pytest.mark.xdist_group(group_of[item.path]))
-        elif item.get_closest_marker("entrypoints"):
-            item.add_marker(pytest.mark.xdist_group("entrypoints"))
-
-
-def _snake(index: int, groups: int) -> int:
-    turn = index % (2 * groups)
-    return turn if turn < groups else 2 * groups - 1 - turn
-
 
 @pytest.fixture(scope="session")
 def redis_server() -> Iterator[EmbeddedRedis]:
