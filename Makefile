@@ -24,8 +24,8 @@ demo: $(STAMP)
 ## CPU-bound), then the integration and entrypoints tiers over two more, a whole file at a
 ## time (`--dist loadfile`: a file's tests keep their order and share its fixtures), each
 ## process with its own fleet, the files in collection order (`--no-loadscope-reorder`:
-## xdist otherwise deals the files with the most tests first, and a file that restarts the
-## fleet's workers under new names then ran before one that pings them by the old name).
+## xdist otherwise deals the files with the most tests first, so `test_worker_loss.py`,
+## which kills the fleet and Redis on purpose, would no longer come last).
 ## The sessions stay apart because a fleet puts its settings in its process's environment.
 UNIT_TIER := not integration and not entrypoints
 test: lint typecheck browser unit

@@ -56,11 +56,22 @@ class LocalStack:
         revived = 0
         for index, process in enumerate(self.workers):
             if process.poll() is not None:
-                args = [str(arg) for arg in process.args]  # type: ignore[union-attr]
-                name = args[args.index("--hostname") + 1].split("@")[0]
-                self.workers[index] = self._spawn(args, name)
+                self.workers[index] = self._respawn(process)
                 revived += 1
         return revived
+
+    def restart_workers(self) -> None:
+        """Stop every worker (warm shutdown), then start each again with its original command
+        line, as a deploy would. The workers keep their node names: whoever addresses one by
+        name (a healthcheck's ping, a test run after this one) finds it again."""
+        stopped = list(self.workers)
+        self.stop_workers()
+        self.workers.extend(self._respawn(process) for process in stopped)
+
+    def _respawn(self, process: subprocess.Popen[bytes]) -> subprocess.Popen[bytes]:
+        args = [str(arg) for arg in process.args]  # type: ignore[union-attr]
+        name = args[args.index("--hostname") + 1].split("@")[0]
+        return self._spawn(args, name)
 
     def _spawn(self, args: list[str], name: str) -> subprocess.Popen[bytes]:
         # The child keeps its own copy of the descriptor; ours can close at once.

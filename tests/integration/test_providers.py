@@ -11,7 +11,6 @@ import pytest
 
 from tests.integration.agents import PROVIDERS, WeatherReport
 from tests.integration.fleet import (
-    FLEET_LOGLEVEL,
     configure_simulator,
     enqueue_batch,
     simulator_stats,
@@ -128,16 +127,10 @@ def test_a_run_past_its_deadline_expires(fleet, provider):
 
 def test_thread_continuity_across_a_worker_restart(fleet):
     first, _ = run_one("responses-agent", "Remember: my name is Ada.", thread_key="user-ada")
-    fleet.stop_workers()
-    # The fleet's own log level: later modules read the new workers' logs (Flower's events).
-    level = FLEET_LOGLEVEL
-    fleet.start_worker(
-        "runs", concurrency=16, name="runs0-after-restart", beat=True, loglevel=level
-    )
-    fleet.start_worker("runs", concurrency=16, name="runs1-after-restart", loglevel=level)
-    fleet.start_worker("tools", concurrency=16, name="tools-after-restart", loglevel=level)
-    fleet.start_worker("callbacks", concurrency=8, name="callbacks-after-restart", loglevel=level)
-    fleet.wait_for_workers(4)
+    # A deploy: every worker stopped, then started again under its own name (a later test
+    # may address one by name, as the compose healthcheck's ping does).
+    fleet.restart_workers()
+    fleet.wait_for_workers(len(fleet.workers))
     second, _ = run_one("responses-agent", "What is my name?", thread_key="user-ada")
     assert first.status == second.status == "completed"
     assert first.thread_id == second.thread_id is not None
