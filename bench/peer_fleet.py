@@ -74,6 +74,20 @@ class Watch:
         """CPU seconds each process used since the start (only meaningful before exit)."""
         return [round(sum(p.cpu_times()[:2]), 2) for p in self.processes]
 
+    def minor_faults_by_process(self) -> list[int]:
+        """Minor page faults of each process so far (Linux; 0 elsewhere): a count, not a
+        time, so it holds still on a noisy machine. A fork makes the parent's pages
+        copy-on-write, and each page it writes next costs it a fault and a copy."""
+        counts = []
+        for process in self.processes:
+            try:
+                stat = Path(f"/proc/{process.pid}/stat").read_text()
+            except OSError:
+                counts.append(0)
+                continue
+            counts.append(int(stat.rsplit(")", 1)[1].split()[7]))
+        return counts
+
     def children_cpu_by_process_s(self) -> list[float]:
         """CPU seconds of each process's child processes: the reaped ones (a one-shot tool
         child) plus the live ones (a tool host), so work moved into children is not hidden."""

@@ -161,6 +161,7 @@ def runq(
     cpu_before, commands_before = watch.cpu_by_process_s(), redis_commands(stack)
     mix_before = redis_command_counts(stack)
     children_before = watch.children_cpu_by_process_s()
+    faults_before = watch.minor_faults_by_process()
     profilers = start_profilers(stack)
     started = time.time()
     batch_id = _enqueue(agent, runs)
@@ -175,8 +176,13 @@ def runq(
     children_ms = [
         1000 * (b - a) / runs for a, b in zip(children_before, children_after, strict=True)
     ]
+    faults = [
+        round((b - a) / runs)
+        for a, b in zip(faults_before, watch.minor_faults_by_process(), strict=True)
+    ]
     outcome.notes = {
         "cpu_ms_per_run_runs_tools": [round(ms, 1) for ms in cpu_ms],
+        "minor_faults_per_run_runs_tools": faults,
         "children_cpu_ms_per_run_runs_tools": [round(ms, 1) for ms in children_ms],
         "redis_commands_per_run": round((redis_commands(stack) - commands_before) / runs, 1),
         "redis_command_mix_per_run": command_mix_per_run(

@@ -25,8 +25,37 @@ from celery.signals import (
     worker_ready,
 )
 
+from config.celery_app import app
+from config.settings import get_settings
 from workers import wiring
+from workers.agent_modules import load_agent_modules
 from workers.observability import worker_hooks
+from workers.tools import hosts
+from workers.tools.registry import default_registry
+
+
+def start_tool_host_server(sender: Any = None, **_: Any) -> None:
+    """A worker that runs tool calls forks its host server now, while it is small and still
+    (see `workers.tools.host_server`): after its tools are registered, before it connects
+    anywhere or serves its metrics. A prefork parent runs no task: each child starts its
+    own. A worker whose agent modules fail to import starts none; its first step reports
+    the import error, as before."""
+    if sender is not None and "prefork" in repr(getattr(sender, "pool_cls", "")):
+        return
+    if not _runs_tools(sender):
+        return
+    try:
+        load_agent_modules(get_settings().runs.agent_modules)
+    except Exception:
+        return
+    hosts.start_host_server(default_registry)
+
+
+def _runs_tools(sender: Any) -> bool:
+    """Whether this worker consumes the tools queue (a worker without -Q consumes all)."""
+    # A prefork child's sender is not the worker: the app's queues are the worker's.
+    selected = getattr(sender, "app", app).amqp.queues.consume_from
+    return not selected or "tools" in selected
 
 
 def fresh_clients_after_fork(**_: Any) -> None:
@@ -69,8 +98,11 @@ def leave_beat_through_its_loop(sender: beat.Service, **_: Any) -> None:
 # Observability (issue 11): runq's log format on Celery's handlers, a metrics port per process.
 after_setup_logger.connect(worker_hooks.format_logs, weak=False)
 after_setup_task_logger.connect(worker_hooks.format_logs, weak=False)
+# Before the metrics port opens: the host server keeps every descriptor open at its fork.
+worker_init.connect(start_tool_host_server, weak=False)
 worker_init.connect(worker_hooks.serve_metrics_unless_prefork, weak=False)
 worker_process_init.connect(fresh_clients_after_fork, weak=False)
+worker_process_init.connect(start_tool_host_server, weak=False)
 worker_ready.connect(freeze_start_up_objects, weak=False)  # threads pool: the worker itself
 worker_process_init.connect(freeze_start_up_objects, weak=False)  # prefork: each child
 worker_process_init.connect(worker_hooks.serve_metrics_in_child, weak=False)

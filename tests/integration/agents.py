@@ -6,6 +6,7 @@ import os
 import signal
 import time
 from dataclasses import replace
+from pathlib import Path
 
 from pydantic import BaseModel
 
@@ -14,6 +15,7 @@ import tests.integration.user_agents  # noqa: F401  (a user's own agent and tool
 import workers.demo_agent  # noqa: F401  (the demo agent and its tools, used by most tests)
 from bench.chaos_agents import EXECUTIONS_FILE_ENV
 from workers.agents import Agent, ThreadMode, register_agent, schema_of
+from workers.tools.host_server import SERVER_NAME
 from workers.tools.registry import caller_tool, default_registry, tool
 
 PROVIDERS = ("responses", "chat", "assistants")
@@ -117,9 +119,17 @@ def exit_the_process() -> str:
 
 @tool(timeout_s=0.2, idempotent=True, description="Kills the worker process running it.")
 def crash_worker() -> str:
-    # Tools run in a child process of the worker: its parent is the worker.
-    os.kill(os.getppid(), signal.SIGKILL)
+    # Tools run in a host: a child of the worker's host server, or of the worker itself.
+    os.kill(worker_of_this_host(), signal.SIGKILL)
     return "unreachable"
+
+
+def worker_of_this_host() -> int:
+    """The worker's pid, seen from a tool host."""
+    parent = os.getppid()
+    if Path(f"/proc/{parent}/comm").read_text().strip() == SERVER_NAME.decode():
+        return int(Path(f"/proc/{parent}/stat").read_text().rsplit(")", 1)[1].split()[1])
+    return parent
 
 
 MISBEHAVING = ("raise_error", "hang", "return_object", "return_megabytes", "exit_the_process")

@@ -21,6 +21,7 @@ import socket
 import sys
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, NoReturn
 
@@ -31,6 +32,8 @@ _PR_SET_PDEATHSIG = 1
 """prctl(2) option: the signal a child gets when its parent (the forking thread) dies."""
 _PR_SET_CHILD_SUBREAPER = 36
 """prctl(2) option: orphaned descendants are re-parented to this process, not to init."""
+_PR_SET_NAME = 15
+"""prctl(2) option: the name of the calling thread (the process's, for its only thread)."""
 _LENGTH_BYTES = 8
 _CHECK_EXIT_MS = 50
 
@@ -58,7 +61,7 @@ def start_host(call: Call, known: dict[int, ToolSpec]) -> tuple[int, socket.sock
     pid = os.fork()
     if pid == 0:
         worker_end.close()
-        _serve(host_end, worker_pid, known, call)
+        serve_calls(host_end, worker_pid, known, call)
     host_end.close()
     return pid, worker_end
 
@@ -73,6 +76,13 @@ def encode_request(token: int, call: Call) -> bytes | None:
         return None
 
 
+def decode_request(request: bytes) -> tuple[int, dict[str, Any], float]:
+    """`encode_request`'s (token, arguments, timeout_s)."""
+    # Pickle is safe here: the bytes come from the worker that forked us, on our own socket.
+    token, arguments, timeout_s = pickle.loads(request)
+    return token, arguments, timeout_s
+
+
 def send_request(sock: socket.socket, request: bytes, deadline_s: float) -> bool:
     """Whether the request was sent (False: the host is gone); TimeoutError at the deadline."""
     sock.settimeout(max(deadline_s - time.monotonic(), 0.001))
@@ -85,9 +95,12 @@ def send_request(sock: socket.socket, request: bytes, deadline_s: float) -> bool
     return True
 
 
-def receive_answer(sock: socket.socket, pid: int, deadline_s: float) -> Answer | None:
-    """The host's answer; None at the deadline; `{"stopped": ""}` if it exited without one."""
-    reply = _read_reply(sock.fileno(), pid, deadline_s)
+def receive_answer(
+    sock: socket.socket, exited: Callable[[], bool], deadline_s: float
+) -> Answer | None:
+    """The host's answer; None at the deadline; `{"stopped": ""}` if it exited without one
+    (`exited` says whether it has)."""
+    reply = _read_reply(sock.fileno(), exited, deadline_s)
     if reply is None:
         return None
     if not reply:  # it exited (sys.exit, a signal, os._exit) without writing an answer
@@ -96,7 +109,13 @@ def receive_answer(sock: socket.socket, pid: int, deadline_s: float) -> Answer |
     return answer
 
 
-def _read_reply(fd: int, pid: int, deadline_s: float) -> bytes | None:
+def child_exited(pid: int) -> bool:
+    """Whether the worker's child `pid` exited. WNOWAIT: look without reaping, so the pid
+    stays reserved until `stop_host`."""
+    return os.waitid(os.P_PID, pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is not None
+
+
+def _read_reply(fd: int, exited: Callable[[], bool], deadline_s: float) -> bytes | None:
     """The host's length-prefixed answer; b"" if it exited without one; None at the deadline.
 
     Not "read until EOF": a process that other code of the worker forked in the moment
@@ -126,9 +145,7 @@ def _read_reply(fd: int, pid: int, deadline_s: float) -> bytes | None:
                 data += chunk
                 continue
             return b""  # every other end closed: it exited without a whole answer
-        # WNOWAIT: look without reaping, so the pid stays reserved until stop_host.
-        exited = os.waitid(os.P_PID, pid, os.WEXITED | os.WNOHANG | os.WNOWAIT)
-        if exited is not None and not poller.poll(0):
+        if exited() and not poller.poll(0):
             return b""  # it exited with nothing more to read
 
 
@@ -145,15 +162,15 @@ def stop_host(pid: int) -> None:
 # --- in the host -----------------------------------------------------------------------------
 
 
-def _serve(
-    sock: socket.socket, worker_pid: int, known: dict[int, ToolSpec], call: Call
+def serve_calls(
+    sock: socket.socket, parent_pid: int, known: dict[int, ToolSpec], call: Call
 ) -> NoReturn:
     # Nothing may escape this function: the host must never return into the worker's code.
     # Keep it to what is safe right after a fork in a threaded process: no logging of our
     # own, no locks another thread of the worker may have held (the log scrubber's is
     # renewed by its own at-fork hook).
     try:
-        _die_with_parent(worker_pid)
+        die_with_parent(parent_pid)
         os.setpgid(0, 0)  # its own process group, so whatever the tool starts is killed too
         _prctl(_PR_SET_CHILD_SUBREAPER, 1)  # orphans of the tool's children stay in sight
         next_call: Call | None = call
@@ -172,18 +189,17 @@ def _serve(
 
 def _next_call(sock: socket.socket, known: dict[int, ToolSpec]) -> Call | None:
     """The next request, or None once the worker closed its end."""
-    header = _receive_exactly(sock, _LENGTH_BYTES)
+    header = receive_exactly(sock, _LENGTH_BYTES)
     if header is None:
         return None
-    request = _receive_exactly(sock, int.from_bytes(header, "big"))
+    request = receive_exactly(sock, int.from_bytes(header, "big"))
     if request is None:
         return None
-    # Pickle is safe here: the bytes come from the worker that forked us, on our own socket.
-    token, arguments, timeout_s = pickle.loads(request)
+    token, arguments, timeout_s = decode_request(request)
     return Call(known[token], arguments, timeout_s)
 
 
-def _receive_exactly(sock: socket.socket, size: int) -> bytes | None:
+def receive_exactly(sock: socket.socket, size: int) -> bytes | None:
     data = b""
     while len(data) < size:
         chunk = sock.recv(min(size - len(data), 1 << 20))
@@ -209,7 +225,7 @@ def _has_leftovers() -> bool:
             return True  # children still running
 
 
-def _die_with_parent(parent_pid: int) -> None:
+def die_with_parent(parent_pid: int) -> None:
     """Ask Linux to SIGKILL this child when the worker dies (a SIGKILLed worker cannot stop
     its children itself); elsewhere the worker's own deadline is the only stop."""
     _prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
@@ -217,6 +233,11 @@ def _die_with_parent(parent_pid: int) -> None:
         os._exit(1)
 
 
-def _prctl(option: int, value: int) -> None:
+def name_process(name: bytes) -> None:
+    """This process's name as `ps -o comm` shows it (Linux; 15 bytes at most)."""
+    _prctl(_PR_SET_NAME, name)
+
+
+def _prctl(option: int, value: int | bytes) -> None:
     if _PRCTL is not None:
         _PRCTL(option, value)

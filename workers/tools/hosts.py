@@ -15,7 +15,9 @@ waits for the next call (the tool by token, its arguments pickled, the timeout) 
 socket and runs it the same way. A host that timed out, died, or left a thread or a process
 running after its call is killed with its group and dropped; the next call forks a fresh
 one. There is at most one host per thread calling at once (idle ones wait on a stack); one
-left idle for HOST_IDLE_S is stopped, and each is replaced after HOST_LIFETIME_S.
+left idle for HOST_IDLE_S is stopped, and each is replaced after HOST_LIFETIME_S. A worker
+that started a host server (`start_host_server`, at start) has its hosts forked there, not
+in itself (see `host_server` for why); a host the server cannot make is forked here.
 
 The trade-off: a tool's changes to its own process's memory (a module-level cache, a
 counter, a patched global) can now outlive its call and be seen by later calls in the same
@@ -42,12 +44,14 @@ from typing import Any
 from workers.tools.answer import Answer
 from workers.tools.host_process import (
     Call,
+    child_exited,
     encode_request,
     receive_answer,
     send_request,
     start_host,
     stop_host,
 )
+from workers.tools.host_server import HostServer, host_exited, start_server
 from workers.tools.registry import ToolRegistry, ToolSpec
 
 HOST_LIFETIME_S = 60.0
@@ -79,6 +83,14 @@ class _Host:
     """The token table as it was at the fork: the tokens this host can resolve."""
     born_s: float
     idle_since_s: float
+    server: HostServer | None = None
+    """The host server that forked it (None: the worker did)."""
+    pidfd: int | None = None
+    """A host the server forked is not the worker's child: this is how the worker sees it
+    exit."""
+
+    def exited(self) -> bool:
+        return host_exited(self.pidfd) if self.pidfd is not None else child_exited(self.pid)
 
 
 def call_in_host(
@@ -90,6 +102,13 @@ def call_in_host(
     `spec` need not be in `registry`; the registry's other tools are made known to the
     hosts forked from now on, so that one host can run them all."""
     return _pool.call(registry, Call(spec, arguments, timeout_s))
+
+
+def start_host_server(registry: ToolRegistry) -> None:
+    """Fork this process's host server, which forks the hosts of `registry`'s tools from now
+    on (see `host_server`). Call it at start, on the main thread, before the process
+    connects anywhere: the server keeps a copy of every descriptor open at its fork."""
+    _pool.start_server(registry)
 
 
 def stop_hosts() -> None:
@@ -117,6 +136,13 @@ class _HostPool:
         self._next_token = 0
         self._orders: queue.SimpleQueue[tuple[Call, Future[_Host]]] = queue.SimpleQueue()
         self._forker: threading.Thread | None = None
+        self._server: HostServer | None = None
+
+    def start_server(self, registry: ToolRegistry) -> None:
+        for name in registry.names():
+            self._token_of(registry.get(name), registry)
+        with self._lock:
+            self._server = start_server(dict(self._specs))
 
     def call(self, registry: ToolRegistry, call: Call) -> Answer | None:
         token = self._token_of(call.spec, registry)
@@ -137,7 +163,7 @@ class _HostPool:
             deadline_s = time.monotonic() + call.timeout_s
         answer = None
         try:
-            answer = receive_answer(host.sock, host.pid, deadline_s)
+            answer = receive_answer(host.sock, host.exited, deadline_s)
         finally:
             if answer is not None and _is_reusable(answer):
                 self._give_back(host)
@@ -214,6 +240,10 @@ class _HostPool:
             self._live.pop(host.pid, None)
         host.sock.close()
         stop_host(host.pid)
+        if host.server is not None:
+            host.server.reap(host.pid)
+        if host.pidfd is not None:
+            os.close(host.pidfd)
 
     def _fork(self, call: Call) -> _Host:
         # PR_SET_PDEATHSIG fires when the *thread* that forked the child ends, not the
@@ -245,18 +275,47 @@ class _HostPool:
     def _fork_host(self, call: Call) -> _Host:
         with self._lock:
             known = dict(self._specs)
-        pid, sock = start_host(call, known)
-        now_s = time.monotonic()
-        host = _Host(pid=pid, sock=sock, known=known, born_s=now_s, idle_since_s=now_s)
+            token = self._token_of_id.get(id(call.spec))
+            server = self._server
+        host = None
+        if server is not None and token in server.known:
+            host = self._fork_in_server(server, token, call)
+        if host is None:
+            pid, sock = start_host(call, known)
+            now_s = time.monotonic()
+            host = _Host(pid=pid, sock=sock, known=known, born_s=now_s, idle_since_s=now_s)
         with self._lock:
-            self._live[pid] = host
+            self._live[host.pid] = host
         return host
+
+    def _fork_in_server(self, server: HostServer, token: int, call: Call) -> _Host | None:
+        """A host forked by the server; None if the arguments cannot be pickled (handed
+        over in memory by a fork of the worker) or the server is gone (it is not replaced:
+        the worker is no longer small and still)."""
+        request = encode_request(token, call)
+        forked = server.fork_host(request) if request is not None else None
+        if forked is None:
+            if request is not None:
+                with self._lock:
+                    self._server = None
+                server.close()
+            return None
+        pid, sock = forked
+        # The host cannot be reaped before `_stop` tells the server: its pid is still its own.
+        pidfd = os.pidfd_open(pid)
+        now_s = time.monotonic()
+        known = {t: self._specs[t] for t in server.known if t in self._specs}
+        return _Host(pid, sock, known, now_s, now_s, server=server, pidfd=pidfd)
 
     def forget_after_fork(self) -> None:
         """In a forked child: close this pool's sockets (the hosts belong to the parent).
         Takes no lock: another thread may have held it at the fork."""
         for host in list(self._live.values()):
             host.sock.close()
+            if host.pidfd is not None:
+                os.close(host.pidfd)
+        if self._server is not None:
+            self._server.sock.close()  # the parent's server: not a word to it from here
 
 
 def _is_reusable(answer: Answer) -> bool:

@@ -9,7 +9,7 @@ import signal
 import subprocess
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -52,10 +52,33 @@ Unfindable = create_model("Hidden", name=(str, ...))
 """A model pickle cannot find by its name (module.Hidden)."""
 
 
+_with_server = False
+"""Whether this test's hosts are forked by a host server (see the `pool` fixture)."""
+
+
+@pytest.fixture(autouse=True, params=["forked by the worker", "forked by the host server"])
+def pool(request, monkeypatch) -> Iterator[hosts._HostPool]:
+    """Every test twice: hosts forked by the worker itself, and by a host server started as
+    a worker starts it (after its tools are registered: see `make_registry`)."""
+    global _with_server
+    fresh = hosts._HostPool()
+    monkeypatch.setattr(hosts, "_pool", fresh)
+    _with_server = request.param == "forked by the host server"
+    yield fresh
+    _with_server = False
+    fresh.stop_all()
+    server = fresh._server
+    if server is not None:
+        server.sock.close()  # the server exits, and its hosts with it
+        os.waitpid(server.pid, 0)
+
+
 def make_registry(*fns: Callable[..., Any]) -> ToolRegistry:
     registry = ToolRegistry()
     for fn in fns:
         tool(registry=registry)(fn)
+    if _with_server:
+        hosts.start_host_server(registry)
     return registry
 
 
@@ -126,7 +149,7 @@ def test_a_host_that_died_while_idle_is_replaced_and_the_call_still_runs() -> No
     registry = make_registry(host_pid)
     first = pid_of(invoke_tool(registry, "host_pid", "{}"))
     os.kill(first, signal.SIGKILL)
-    os.waitid(os.P_PID, first, os.WEXITED | os.WNOWAIT)  # dead (the pool still reaps it)
+    assert has_died(first)  # dead (the pool, or the server, still reaps it)
 
     assert pid_of(invoke_tool(registry, "host_pid", "{}")) != first
 
@@ -286,3 +309,68 @@ def test_an_async_tool_cut_off_at_its_timeout_does_not_keep_its_host(timeout_s) 
 
     assert invoke_tool(registry, "slow", "{}", timeout_s=timeout_s).error_type == "ToolTimedOut"
     assert has_died(first)
+
+
+def parent_pid() -> int:
+    """The pid of the process that forked this tool's host."""
+    return os.getppid()
+
+
+def test_the_hosts_parent_is_the_server_if_there_is_one_else_the_worker(pool) -> None:
+    registry = make_registry(parent_pid)
+    server = pool._server
+
+    parents = {pid_of(invoke_tool(registry, "parent_pid", "{}")) for _ in range(3)}
+
+    assert parents == {server.pid if _with_server and server else os.getpid()}
+    assert (server is not None) == _with_server
+    if server is not None:  # named, so that `ps` does not show a second worker
+        assert Path(f"/proc/{server.pid}/comm").read_text().strip() == "runq-host-srv"
+
+
+def test_when_the_server_is_gone_the_worker_forks_hosts_itself(pool) -> None:
+    if not _with_server:
+        pytest.skip("only hosts forked by a server")
+    registry = make_registry(host_pid, parent_pid)
+    server = pool._server
+    assert server is not None
+    first = pid_of(invoke_tool(registry, "host_pid", "{}"))
+    os.kill(server.pid, signal.SIGKILL)
+    assert has_died(first)  # the server's hosts die with it
+
+    assert pid_of(invoke_tool(registry, "parent_pid", "{}")) == os.getpid()
+    assert pool._server is None
+
+
+def test_a_servers_host_dies_with_a_sigkilled_worker(tmp_path) -> None:
+    if not _with_server:
+        pytest.skip("the worker's own hosts: test_a_host_dies_with_its_worker_even_a_sigkilled_one")
+    started, marker = tmp_path / "host_pid", tmp_path / "late"
+
+    def wait_then_write() -> str:
+        """Says where it runs, then does its work a while later."""
+        started.write_text(str(os.getpid()))
+        time.sleep(HANG_TIMEOUT_S * 3)
+        marker.write_text("late")
+        return "done"
+
+    registry = ToolRegistry()
+    tool(registry=registry)(wait_then_write)
+    worker = os.fork()
+    if worker == 0:  # the worker: start its server, call the tool, never return into pytest
+        try:
+            hosts.start_host_server(registry)
+            invoke_tool(registry, "wait_then_write", "{}")
+        finally:
+            os._exit(0)
+    deadline_s = time.monotonic() + 5.0
+    while not started.exists() or not started.read_text():
+        assert time.monotonic() < deadline_s, "the tool never started"
+        time.sleep(0.01)
+
+    os.kill(worker, signal.SIGKILL)
+    os.waitpid(worker, 0)
+
+    assert has_died(int(started.read_text()))
+    time.sleep(HANG_TIMEOUT_S * 4)
+    assert not marker.exists()
