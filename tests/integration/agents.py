@@ -132,6 +132,13 @@ def worker_of_this_host() -> int:
     return parent
 
 
+@tool(description="Names the process that forked the host running it.")
+def host_parent() -> str:
+    return Path(f"/proc/{os.getppid()}/comm").read_text().strip()
+
+
+register_agent(Agent(name="host-parent-agent", model="gpt-test", tools=("host_parent",)))
+
 MISBEHAVING = ("raise_error", "hang", "return_object", "return_megabytes", "exit_the_process")
 register_agent(Agent(name="misbehaving-tools", model="gpt-test", tools=MISBEHAVING))
 register_agent(Agent(name="poison-agent", model="gpt-test", tools=("crash_worker",)))

@@ -139,3 +139,15 @@ def serves(args: object, queue: str) -> bool:
     """Whether a worker started with `args` serves exactly `queue` (its -Q value)."""
     argv = [str(arg) for arg in args]  # type: ignore[attr-defined]
     return "-Q" in argv and argv[argv.index("-Q") + 1] == queue
+
+
+def test_the_tools_workers_hosts_are_forked_by_its_host_server(fleet):
+    # The tools worker started its server at start-up: its hosts are the server's children
+    batch_id = enqueue_batch(["use tool host_parent"], agent="host-parent-agent")
+    wait_for_batch(batch_id, 1, timeout_s=60)
+    with wiring.new_session() as session:
+        [run] = store.list_runs(session, batch_id=batch_id)
+        [call] = store.list_tool_calls(session, run_id=run.id)
+
+    assert (run.status, call.status) == ("completed", "succeeded")
+    assert call.output == "runq-host-srv", call.output
