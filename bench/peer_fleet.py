@@ -88,6 +88,19 @@ class Watch:
             counts.append(int(stat.rsplit(")", 1)[1].split()[7]))
         return counts
 
+    def pss_mb_with_children(self) -> list[float]:
+        """Each process's proportional set size with its live descendants' (tool hosts, a
+        host server): shared pages split between the processes sharing them (Linux)."""
+        sizes = []
+        for process in self.processes:
+            total_kb = 0
+            for each in [process, *process.children(recursive=True)]:
+                with contextlib.suppress(OSError, psutil.NoSuchProcess):
+                    rollup = Path(f"/proc/{each.pid}/smaps_rollup").read_text().splitlines()
+                    total_kb += next(int(ln.split()[1]) for ln in rollup if ln.startswith("Pss:"))
+            sizes.append(round(total_kb / 1024, 1))
+        return sizes
+
     def children_cpu_by_process_s(self) -> list[float]:
         """CPU seconds of each process's child processes: the reaped ones (a one-shot tool
         child) plus the live ones (a tool host), so work moved into children is not hidden."""

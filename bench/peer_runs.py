@@ -167,6 +167,7 @@ def runq(
     batch_id = _enqueue(agent, runs)
     wait_for_done(lambda: _finished_count(batch_id), runs, watch, TIMEOUT_S)
     stop_profilers(profilers)
+    pss_mb = watch.pss_mb_with_children()
     finished = _finish_times(batch_id)
     _dump_timeline(stack, batch_id)
     outcome = _outcome(stack, name, runs, started, finished, watch, before, "none")
@@ -183,6 +184,7 @@ def runq(
     outcome.notes = {
         "cpu_ms_per_run_runs_tools": [round(ms, 1) for ms in cpu_ms],
         "minor_faults_per_run_runs_tools": faults,
+        "pss_mb_with_children_runs_tools": pss_mb,
         "children_cpu_ms_per_run_runs_tools": [round(ms, 1) for ms in children_ms],
         "redis_commands_per_run": round((redis_commands(stack) - commands_before) / runs, 1),
         "redis_command_mix_per_run": command_mix_per_run(
