@@ -41,6 +41,8 @@ from workers.tools.registry import ToolSpec
 
 _PID_BYTES = 8
 
+_ANSWER_WITHIN_S = 10.0
+
 SERVER_NAME = b"runq-host-srv"
 """The server's process name (`ps -o comm`, `top`), so that it is not taken for a worker."""
 
@@ -96,6 +98,9 @@ def start_server(known: dict[int, ToolSpec]) -> HostServer:
         worker_end.close()
         _serve_forks(server_end, worker_pid, known)
     server_end.close()
+    # A server that does not answer within this is taken for gone: the worker forks its
+    # hosts itself rather than leave its tool calls waiting.
+    worker_end.settimeout(_ANSWER_WITHIN_S)
     return HostServer(pid=pid, sock=worker_end, known=frozenset(known))
 
 

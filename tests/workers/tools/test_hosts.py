@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from pydantic import create_model
 
-from workers.tools import hosts
+from workers.tools import host_server, hosts
 from workers.tools.invoke import ToolResult, invoke_tool
 from workers.tools.registry import ToolRegistry, tool
 
@@ -340,6 +340,24 @@ def test_when_the_server_is_gone_the_worker_forks_hosts_itself(pool) -> None:
 
     assert pid_of(invoke_tool(registry, "parent_pid", "{}")) == os.getpid()
     assert pool._server is None
+
+
+def test_a_server_that_does_not_answer_is_taken_for_gone(pool, monkeypatch) -> None:
+    if not _with_server:
+        pytest.skip("only hosts forked by a server")
+    monkeypatch.setattr(host_server, "_ANSWER_WITHIN_S", 0.3)
+    registry = make_registry(parent_pid)
+    server = pool._server
+    assert server is not None
+    os.kill(server.pid, signal.SIGSTOP)
+    try:
+        # The worker forks the host itself instead of waiting on the server
+        assert pid_of(invoke_tool(registry, "parent_pid", "{}")) == os.getpid()
+        assert pool._server is None
+    finally:
+        os.kill(server.pid, signal.SIGKILL)
+        os.kill(server.pid, signal.SIGCONT)
+        os.waitpid(server.pid, 0)
 
 
 def test_a_servers_host_dies_with_a_sigkilled_worker(tmp_path) -> None:
