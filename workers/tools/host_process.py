@@ -226,8 +226,9 @@ def _has_leftovers() -> bool:
 
 
 def die_with_parent(parent_pid: int) -> None:
-    """Ask Linux to SIGKILL this child when the worker dies (a SIGKILLed worker cannot stop
-    its children itself); elsewhere the worker's own deadline is the only stop."""
+    """Ask Linux to SIGKILL this child when its parent dies: the worker, or for a host the
+    host server, which dies with the worker (a SIGKILLed worker cannot stop its children
+    itself); elsewhere the worker's own deadline is the only stop."""
     _prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
     if os.getppid() != parent_pid:  # the worker died before the request took effect
         os._exit(1)

@@ -40,6 +40,7 @@ from workers.tools.host_process import (
 from workers.tools.registry import ToolSpec
 
 _PID_BYTES = 8
+_LENGTH_BYTES = 8
 
 _ANSWER_WITHIN_S = 10.0
 
@@ -80,7 +81,8 @@ class HostServer:
             _send(self.sock, b"R" + pid.to_bytes(_PID_BYTES, "big"))
 
     def close(self) -> None:
-        """Let go of a server that stopped answering (reaped if it exited)."""
+        """Let go of a server that stopped answering (reaped if it exited). One that was
+        only slow exits on reading the end of its socket, and its hosts with it."""
         self.sock.close()
         with contextlib.suppress(ChildProcessError):
             os.waitpid(self.pid, os.WNOHANG)
@@ -105,7 +107,7 @@ def start_server(known: dict[int, ToolSpec]) -> HostServer:
 
 
 def _send(sock: socket.socket, message: bytes) -> None:
-    sock.sendall(len(message).to_bytes(_PID_BYTES, "big") + message)
+    sock.sendall(len(message).to_bytes(_LENGTH_BYTES, "big") + message)
 
 
 # --- in the server ---------------------------------------------------------------------------
@@ -126,7 +128,7 @@ def _serve_forks(sock: socket.socket, worker_pid: int, known: dict[int, ToolSpec
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
         done: set[int] = set()
         while True:
-            header = receive_exactly(sock, _PID_BYTES)
+            header = receive_exactly(sock, _LENGTH_BYTES)
             message = header and receive_exactly(sock, int.from_bytes(header, "big"))
             if not message:
                 break  # the worker closed its end, or is gone

@@ -142,7 +142,10 @@ class _HostPool:
         for name in registry.names():
             self._token_of(registry.get(name), registry)
         with self._lock:
-            self._server = start_server(dict(self._specs))
+            known = dict(self._specs)
+        server = start_server(known)  # not under the lock: the server would inherit it held
+        with self._lock:
+            self._server = server
 
     def call(self, registry: ToolRegistry, call: Call) -> Answer | None:
         token = self._token_of(call.spec, registry)
