@@ -151,8 +151,9 @@ def finish_tool_call(
 
     The calls of the turn still running are counted in the same transaction, after a lock
     on the run's row: of two calls finishing at once, the second to commit sees the first's
-    output, so exactly one of them finds the turn finished (SQLite has one writer at a time
-    anyway; PostgreSQL needs the lock, or both could count the other as running)."""
+    output, so exactly one of them finds the turn finished. PostgreSQL needs the lock, or
+    both could count the other as running; SQLite has one writer at a time, and this
+    transaction has written first, so it is skipped there."""
     changes: dict[str, Any] = {
         "status": ToolCallStatus.FAILED if error else ToolCallStatus.SUCCEEDED,
         "output": output,
@@ -169,7 +170,8 @@ def finish_tool_call(
     if turn is None:
         session.rollback()
         return None
-    session.connection().execute(_lock_run_statement(), {"run_id": run_id})
+    if session.connection().dialect.name != "sqlite":  # SQLite has one writer at a time
+        session.connection().execute(_lock_run_statement(), {"run_id": run_id})
     left = (
         session.connection()
         .execute(_left_in_turn_statement(), {"run_id": run_id, "turn": turn})

@@ -13,6 +13,7 @@ from workers.db.statuses import RunStatus
 from workers.errors import IllegalTransition, RunNotFound
 from workers.providers.interface import ToolCallRequest, Usage
 from workers.runs import ledger
+from workers.wiring import build_engine
 
 
 def test_transition_is_compare_and_set_on_status(engine):
@@ -218,7 +219,19 @@ def test_of_calls_finishing_at_once_exactly_one_finishes_the_turn(engine):
     # PostgreSQL reads committed data: without the lock on the run's row, two calls that
     # finish together could each count the other as running, and no submit would be sent.
     if engine.dialect.name != "postgresql":
-        pytest.skip("SQLite has one writer at a time; the race needs concurrent writers")
+        pytest.skip("in-memory SQLite shares one connection: see the file-backed test")
+    _race_to_finish_a_turn(engine)
+
+
+def test_on_a_sqlite_file_calls_finishing_at_once_need_no_lock_for_one_to_finish_the_turn(
+    tmp_path,
+):
+    # SQLite has one writer at a time: a finish writes first, so a second one waits for it
+    # to commit and then counts its output. No row lock is taken there.
+    _race_to_finish_a_turn(build_engine(f"sqlite:///{tmp_path / 'race.db'}"))
+
+
+def _race_to_finish_a_turn(engine) -> None:
     for _ in range(10):
         run_id = _turn_of_calls(engine, ["call_1", "call_2", "call_3"])
         start = threading.Barrier(3)

@@ -108,8 +108,8 @@ def test_each_step_of_a_two_turn_run_sends_few_statements(counted):
         "start": (3, 2),
         "poll, still running": (2, 2),
         "poll, tools asked": (4, 2),
-        "tool call call_a": (5, 2),
-        "tool call call_b": (5, 2),
+        "tool call call_a": (4, 2),
+        "tool call call_b": (4, 2),
         "submit": (4, 2),
         "poll, answered": (2, 2),
     }
