@@ -275,10 +275,13 @@ def test_a_host_dies_with_its_worker_even_a_sigkilled_one(tmp_path) -> None:
         marker.write_text("late")
         return "done"
 
-    registry = make_registry(wait_then_write)
+    registry = ToolRegistry()
+    tool(registry=registry)(wait_then_write)
     worker = os.fork()
-    if worker == 0:  # the worker: call the tool, never return into pytest
+    if worker == 0:  # the worker: (start its server,) call the tool, never return into pytest
         try:
+            if _with_server:  # its host is then the server's child, which dies with it
+                hosts.start_host_server(registry)
             invoke_tool(registry, "wait_then_write", "{}")
         finally:
             os._exit(0)
@@ -358,37 +361,3 @@ def test_a_server_that_does_not_answer_is_taken_for_gone(pool, monkeypatch) -> N
         os.kill(server.pid, signal.SIGKILL)
         os.kill(server.pid, signal.SIGCONT)
         os.waitpid(server.pid, 0)
-
-
-def test_a_servers_host_dies_with_a_sigkilled_worker(tmp_path) -> None:
-    if not _with_server:
-        pytest.skip("the worker's own hosts: test_a_host_dies_with_its_worker_even_a_sigkilled_one")
-    started, marker = tmp_path / "host_pid", tmp_path / "late"
-
-    def wait_then_write() -> str:
-        """Says where it runs, then does its work a while later."""
-        started.write_text(str(os.getpid()))
-        time.sleep(HANG_TIMEOUT_S * 3)
-        marker.write_text("late")
-        return "done"
-
-    registry = ToolRegistry()
-    tool(registry=registry)(wait_then_write)
-    worker = os.fork()
-    if worker == 0:  # the worker: start its server, call the tool, never return into pytest
-        try:
-            hosts.start_host_server(registry)
-            invoke_tool(registry, "wait_then_write", "{}")
-        finally:
-            os._exit(0)
-    deadline_s = time.monotonic() + 5.0
-    while not started.exists() or not started.read_text():
-        assert time.monotonic() < deadline_s, "the tool never started"
-        time.sleep(0.01)
-
-    os.kill(worker, signal.SIGKILL)
-    os.waitpid(worker, 0)
-
-    assert has_died(int(started.read_text()))
-    time.sleep(HANG_TIMEOUT_S * 4)
-    assert not marker.exists()
