@@ -37,6 +37,9 @@ _PR_SET_NAME = 15
 _LENGTH_BYTES = 8
 _CHECK_EXIT_MS = 50
 
+HOST_NAME = b"runq-tool-host"
+"""A host's process name (`ps -o comm`, `top`), so that it is not taken for a worker."""
+
 # Looked up in the worker, not in the host: dlopen and dlsym take the dynamic loader's lock,
 # which another thread of the worker may have held at the fork.
 _PRCTL = ctypes.CDLL(None, use_errno=True).prctl if sys.platform.startswith("linux") else None
@@ -171,6 +174,7 @@ def serve_calls(
     # renewed by its own at-fork hook).
     try:
         die_with_parent(parent_pid)
+        name_process(HOST_NAME)
         os.setpgid(0, 0)  # its own process group, so whatever the tool starts is killed too
         _prctl(_PR_SET_CHILD_SUBREAPER, 1)  # orphans of the tool's children stay in sight
         next_call: Call | None = call

@@ -331,6 +331,17 @@ def test_the_hosts_parent_is_the_server_if_there_is_one_else_the_worker(pool) ->
         assert Path(f"/proc/{server.pid}/comm").read_text().strip() == "runq-host-srv"
 
 
+def process_name() -> str:
+    """The name of the process running this tool."""
+    return Path("/proc/self/comm").read_text().strip()
+
+
+def test_a_host_is_named_for_ps() -> None:
+    registry = make_registry(process_name)
+
+    assert invoke_tool(registry, "process_name", "{}").output == "runq-tool-host"
+
+
 def test_when_the_server_is_gone_the_worker_forks_hosts_itself(pool) -> None:
     if not _with_server:
         pytest.skip("only hosts forked by a server")
