@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import random
+import threading
 import time
 from datetime import UTC, datetime
 from functools import cache
@@ -57,10 +58,24 @@ ADMIT_TASK = "runq.housekeeping.admit"
 ACTION_CALLBACK_TASK = "runq.callbacks.action"
 
 
-@cache
+_engine: Engine | None = None
+_engine_built = threading.Lock()
+
+
 def get_engine() -> Engine:
-    """The process's database engine; creates tables when they are missing."""
-    return build_engine(get_settings().database.url)
+    """The process's database engine, built once; creates tables when they are missing.
+
+    Not `functools.cache`, which lets every caller that misses build its own: each first
+    task of a worker's threads built an engine and ran the SQLite migrations, one thread
+    after another. Here the first caller builds it and the others wait for that one."""
+    global _engine
+    engine = _engine
+    if engine is None:
+        with _engine_built:
+            if _engine is None:
+                _engine = build_engine(get_settings().database.url)
+            engine = _engine
+    return engine
 
 
 def build_engine(database_url: str) -> Engine:
@@ -367,10 +382,13 @@ def reset(*, after_fork: bool = False) -> None:
 
     Pooled database connections are closed first so none is left to the garbage collector;
     after a fork they belong to the parent, so the child only drops them."""
-    if get_engine.cache_info().currsize:
-        get_engine().dispose(close=not after_fork)
+    global _engine, _engine_built
+    if _engine is not None:
+        _engine.dispose(close=not after_fork)
+        _engine = None
+    if after_fork:  # another thread of the parent may have held it at the fork
+        _engine_built = threading.Lock()
     for cached in (
-        get_engine,
         get_redis,
         get_response_cache,
         get_run_events,
