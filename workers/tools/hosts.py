@@ -79,8 +79,9 @@ class _Host:
     pid: int
     """Also its process group: the host leads a group of its own."""
     sock: socket.socket
-    known: dict[int, ToolSpec]
-    """The token table as it was at the fork: the tokens this host can resolve."""
+    known: frozenset[int]
+    """The tokens this host can resolve: the token table as it was at its fork (or at its
+    server's)."""
     born_s: float
     idle_since_s: float
     server: HostServer | None = None
@@ -139,9 +140,8 @@ class _HostPool:
         self._server: HostServer | None = None
 
     def start_server(self, registry: ToolRegistry) -> None:
-        for name in registry.names():
-            self._token_of(registry.get(name), registry)
         with self._lock:
+            self._add_tokens(registry)
             known = dict(self._specs)
         server = start_server(known)  # not under the lock: the server would inherit it held
         with self._lock:
@@ -182,11 +182,15 @@ class _HostPool:
             if len(self._specs) >= _MAX_KNOWN_SPECS:
                 self._specs.clear()
                 self._token_of_id.clear()
-            for other in (registry.get(name) for name in registry.names()):
-                if id(other) not in self._token_of_id:
-                    self._add_token(other)
+            self._add_tokens(registry)
             token = self._token_of_id.get(id(spec))
             return token if token is not None else self._add_token(spec)
+
+    def _add_tokens(self, registry: ToolRegistry) -> None:
+        """Tokens for every spec of `registry` not known yet (under the lock)."""
+        for spec in (registry.get(name) for name in registry.names()):
+            if id(spec) not in self._token_of_id:
+                self._add_token(spec)
 
     def _add_token(self, spec: ToolSpec) -> int:
         token, self._next_token = self._next_token, self._next_token + 1
@@ -286,7 +290,7 @@ class _HostPool:
         if host is None:
             pid, sock = start_host(call, known)
             now_s = time.monotonic()
-            host = _Host(pid=pid, sock=sock, known=known, born_s=now_s, idle_since_s=now_s)
+            host = _Host(pid, sock, frozenset(known), born_s=now_s, idle_since_s=now_s)
         with self._lock:
             self._live[host.pid] = host
         return host
@@ -307,8 +311,7 @@ class _HostPool:
         # The host cannot be reaped before `_stop` tells the server: its pid is still its own.
         pidfd = os.pidfd_open(pid)
         now_s = time.monotonic()
-        known = {t: self._specs[t] for t in server.known if t in self._specs}
-        return _Host(pid, sock, known, now_s, now_s, server=server, pidfd=pidfd)
+        return _Host(pid, sock, server.known, now_s, now_s, server=server, pidfd=pidfd)
 
     def forget_after_fork(self) -> None:
         """In a forked child: close this pool's sockets (the hosts belong to the parent).
