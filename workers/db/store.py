@@ -166,17 +166,15 @@ def finish_tool_call(
     params: dict[str, Any] = {f"set_{name}": value for name, value in changes.items()}
     params |= {"b_run_id": run_id, "b_call_id": call_id, "lease": lease}
     statement = _finish_statement(tuple(changes), with_lease=lease is not None)
-    turn = session.connection().execute(statement, params).scalar_one_or_none()
+    connection = session.connection()
+    turn = connection.execute(statement, params).scalar_one_or_none()
     if turn is None:
         session.rollback()
         return None
-    if session.connection().dialect.name != "sqlite":  # SQLite has one writer at a time
-        session.connection().execute(_lock_run_statement(), {"run_id": run_id})
-    left = (
-        session.connection()
-        .execute(_left_in_turn_statement(), {"run_id": run_id, "turn": turn})
-        .scalar_one()
-    )
+    if connection.dialect.name != "sqlite":  # SQLite has one writer at a time
+        connection.execute(_lock_run_statement(), {"run_id": run_id})
+    counted = connection.execute(_left_in_turn_statement(), {"run_id": run_id, "turn": turn})
+    left = counted.scalar_one()
     session.commit()
     _show_in_session(session, _held_call(session, run_id, call_id), changes)
     outcome = {"call_id": call_id, "status": "failed" if error else "succeeded"}
@@ -327,7 +325,7 @@ def _claim_statement() -> Executable:
         .values(
             status=ToolCallStatus.RUNNING.value,
             started_at=bindparam("set_started_at", type_=_TC.started_at.type),
-            attempts=_TC.attempts + 1,
+            attempts=_ONE_MORE_ATTEMPT,
         )
     )
 
