@@ -10,6 +10,7 @@ only sends tasks.
 from __future__ import annotations
 
 import gc
+import logging
 import signal
 import threading
 from types import FrameType
@@ -33,6 +34,8 @@ from workers.observability import worker_hooks
 from workers.tools import hosts
 from workers.tools.registry import default_registry
 
+log = logging.getLogger("runq.worker")
+
 
 def start_tool_host_server(sender: Any = None, **_: Any) -> None:
     """A worker that runs tool calls forks its host server now, while it is small and still
@@ -46,7 +49,8 @@ def start_tool_host_server(sender: Any = None, **_: Any) -> None:
         return
     try:
         load_agent_modules(get_settings().runs.agent_modules)
-    except Exception:
+    except Exception as exc:
+        log.warning("no tool host server (hosts are forked by the worker): %s", exc)
         return
     hosts.start_host_server(default_registry)
 
