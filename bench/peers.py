@@ -2,6 +2,13 @@
 
     python -m bench.peers                       # 200 runs, 2.0 s ±25% per model turn
     python -m bench.peers --runs 50 --only runq,agents-asyncio
+    python -m bench.peers --only agents-asyncio,runq --repeat 3 --before /tmp/before
+
+With --repeat N every contender runs once per round, N rounds, and a last table gives each
+contender's medians and its ratios to the references (`--ratio-to`) within each round: on a
+shared machine only figures taken side by side compare (`bench.rounds`). --before DIR also
+runs each runq contender from the checkout in DIR (a `git worktree` of an earlier commit), as
+`<name>@before`, in the same rounds.
 
 Each contender runs in its own child process with a fresh Redis and simulator (Celery caches
 its broker per process). Workload: every run asks for two parallel 0.2 s tool calls, then
@@ -19,6 +26,8 @@ import tempfile
 import time
 from pathlib import Path
 from typing import Any
+
+from bench.rounds import BEFORE_SUFFIX, summarize, table
 
 OUT = Path("bench/out")
 CONTENDERS = {
@@ -56,12 +65,16 @@ def run_contender(name: str, args: argparse.Namespace) -> dict[str, Any]:
         stack.stop()
 
 
-def spawn(name: str, args: argparse.Namespace) -> dict[str, Any]:
-    """Run one contender in a child process and read its JSON line."""
+def spawn(name: str, args: argparse.Namespace, checkout: Path | None = None) -> dict[str, Any]:
+    """Run one contender in a child process and read its JSON line. From `checkout`, the
+    child and the workers it starts import that checkout's code (the current directory comes
+    first on their path)."""
     argv = [sys.executable, "-m", "bench.peers", "--contender", name, "--runs", str(args.runs)]
     argv += ["--latency-ms", str(args.latency_ms), "--jitter", str(args.jitter)]
     argv += ["--rpm", str(args.rpm)]
-    done = subprocess.run(argv, capture_output=True, text=True, timeout=900, check=False)
+    done = subprocess.run(
+        argv, capture_output=True, text=True, timeout=900, check=False, cwd=checkout
+    )
     lines = [line for line in done.stdout.splitlines() if line.startswith("{")]
     if done.returncode != 0 or not lines:
         raise RuntimeError(f"{name} failed:\n{done.stdout[-2000:]}\n{done.stderr[-4000:]}")
@@ -73,7 +86,8 @@ def row(result: dict[str, Any]) -> list[str]:
     runs = result["runs"]
     wall_s = max(result["finished"]) - result["started"]
     completed = len(result["finished"])
-    name = result["name"] if completed == runs else f"{result['name']} ({runs - completed} failed)"
+    label = result.get("contender", result["name"])
+    name = label if completed == runs else f"{label} ({runs - completed} failed)"
     return [
         name,
         f"{wall_s:.1f} s",
@@ -117,7 +131,7 @@ def print_table(results: list[dict[str, Any]], rpm: int) -> None:
         print("| " + " | ".join(cells) + " |")
     for result in results:
         if result["notes"]:
-            print(f"{result['name']}: {result['notes']}")
+            print(f"{result.get('contender', result['name'])}: {result['notes']}")
 
 
 def plot(results: list[dict[str, Any]], path: Path) -> None:
@@ -149,7 +163,24 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--only", default=DEFAULT, help="comma-separated names")
     parser.add_argument("--contender", help=argparse.SUPPRESS)
     parser.add_argument("--tag", default="peers", help="name of the PNG/JSON under bench/out")
-    return parser.parse_args(argv)
+    parser.add_argument("--repeat", type=int, default=1, help="rounds of every contender")
+    parser.add_argument(
+        "--before",
+        type=Path,
+        help="another checkout (e.g. a git worktree of an earlier commit): its runq contenders "
+        f"run in the same rounds, named <name>{BEFORE_SUFFIX}",
+    )
+    parser.add_argument(
+        "--ratio-to",
+        help="comma-separated contenders to divide by, round by round (default: agents-asyncio "
+        f"if it runs, and each <name>{BEFORE_SUFFIX})",
+    )
+    args = parser.parse_args(argv)
+    if args.repeat < 1:
+        parser.error("--repeat must be at least 1")
+    if args.before is not None and not (args.before / "bench" / "peers.py").is_file():
+        parser.error(f"--before {args.before}: not a runq checkout (no bench/peers.py there)")
+    return args
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -157,16 +188,59 @@ def main(argv: list[str] | None = None) -> None:
     if args.contender:
         print(json.dumps(run_contender(args.contender, args)))
         return
-    results = []
     OUT.mkdir(parents=True, exist_ok=True)
-    for name in args.only.split(","):
-        started = time.monotonic()
-        results.append(spawn(name, args))
-        print(f"{name}: done in {time.monotonic() - started:.0f} s", file=sys.stderr)
-        (OUT / f"{args.tag}.json").write_text(json.dumps(results, indent=1))
-    print_table(results, args.rpm)
+    plan = _plan(args)
+    everything: list[dict[str, Any]] = []
+    rounds: list[dict[str, dict[str, Any]]] = []
+    for number in range(1, args.repeat + 1):
+        results = []
+        for contender, checkout in plan:
+            started = time.monotonic()
+            result = spawn(contender.removesuffix(BEFORE_SUFFIX), args, checkout)
+            result |= {"contender": contender, "round": number}
+            results.append(result)
+            everything.append(result)
+            done_in = time.monotonic() - started
+            print(
+                f"round {number}/{args.repeat}: {contender} done in {done_in:.0f} s",
+                file=sys.stderr,
+            )
+            (OUT / f"{args.tag}.json").write_text(json.dumps(everything, indent=1))
+        rounds.append({r["contender"]: r for r in results})
+        if args.repeat > 1:
+            print(f"round {number} of {args.repeat}:")
+        print_table(results, args.rpm)
     plot(results, OUT / f"{args.tag}.png")
-    print(f"plot: {OUT / f'{args.tag}.png'}")
+    print(f"plot: {OUT / f'{args.tag}.png'} (the last round)")
+    if args.repeat > 1:
+        references = _references(args, plan)
+        print(f"\nmedians of {args.repeat} rounds (range in brackets; ratios within each round):")
+        print("\n".join(table(summarize(rounds, references), references)))
+
+
+def _plan(args: argparse.Namespace) -> list[tuple[str, Path | None]]:
+    """One round: each runq contender from --before first (next to its own run), then the
+    contenders as named."""
+    plan: list[tuple[str, Path | None]] = []
+    for name in args.only.split(","):
+        if args.before is not None and name.startswith("runq"):
+            plan.append((name + BEFORE_SUFFIX, args.before))
+        plan.append((name, None))
+    return plan
+
+
+def _references(args: argparse.Namespace, plan: list[tuple[str, Path | None]]) -> list[str]:
+    names = [name for name, _ in plan]
+    if args.ratio_to:
+        chosen = [name for name in args.ratio_to.split(",") if name]
+        unknown = [name for name in chosen if name not in names]
+        if unknown:
+            raise SystemExit(
+                f"--ratio-to {','.join(unknown)}: not run here (running: {', '.join(names)})"
+            )
+        return chosen
+    defaults = ["agents-asyncio"] if "agents-asyncio" in names else []
+    return defaults + [name for name in names if name.endswith(BEFORE_SUFFIX)]
 
 
 if __name__ == "__main__":
