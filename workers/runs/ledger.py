@@ -41,6 +41,8 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import CursorResult, Executable, Table, bindparam, insert, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import Session, select
@@ -337,7 +339,12 @@ def run_tools(
         first_turn=first_turn,
         at_step=run.step_seq,
     )
-    known = set(session.connection().execute(_call_ids_statement(), {"run_id": run.id}).scalars())
+    connection = session.connection()
+    insert_new = _insert_new_calls_statement(connection.dialect.name)
+    known: set[str] = set()
+    if insert_new is None:  # no ON CONFLICT here: leave out the ids the run already holds
+        known = set(connection.execute(_call_ids_statement(), {"run_id": run.id}).scalars())
+        insert_new = insert(_TOOL_CALLS)
     rows = [
         {
             "run_id": run.id,
@@ -359,7 +366,7 @@ def run_tools(
         if c.call_id not in known
     ]
     if rows:
-        _execute(session, insert(_TOOL_CALLS), rows)
+        _execute(session, insert_new, rows)
     session.commit()
     _follow(session, run, from_status, turn_calls=calls, waiting=waiting)
 
@@ -478,8 +485,23 @@ def extend_lease(
     return bool(result.rowcount == 1)
 
 
-# The two bookkeeping UPDATEs every step may make, and the read of a run's call ids, built
-# once (see `_cas_statement`).
+# The two bookkeeping UPDATEs every step may make, and the INSERT of a turn's calls (or the
+# read of a run's call ids before it), built once (see `_cas_statement`).
+
+_CALL_KEY = ["run_id", "call_id"]
+"""The columns of `uq_toolcall_run_call`: a call is one row per run and call id."""
+
+
+@functools.cache
+def _insert_new_calls_statement(dialect: str) -> Executable | None:
+    """An INSERT of a turn's calls that skips any already recorded (same run id and call id:
+    a server that reuses an id across turns), in the INSERT itself where the dialect can;
+    elsewhere (None) the run's call ids are read first (`_call_ids_statement`)."""
+    if dialect == "sqlite":
+        return sqlite_insert(_TOOL_CALLS).on_conflict_do_nothing(index_elements=_CALL_KEY)
+    if dialect == "postgresql":
+        return postgresql_insert(_TOOL_CALLS).on_conflict_do_nothing(index_elements=_CALL_KEY)
+    return None
 
 
 @functools.cache

@@ -104,6 +104,48 @@ def test_record_tool_turn_never_resets_a_call_that_ran(engine):
         assert (stored.status, stored.output, stored.attempts) == ("succeeded", "ok", 1)
 
 
+@pytest.mark.parametrize("on_conflict", [True, False], ids=["insert-skips", "ids-read-first"])
+def test_a_later_turn_that_reuses_a_call_id_keeps_the_recorded_call_and_adds_the_rest(
+    engine, on_conflict, monkeypatch
+):
+    # Some OpenAI-compatible servers number their calls per turn: call_1 again in turn 2.
+    if not on_conflict:  # as on a database without ON CONFLICT
+        monkeypatch.setattr(ledger, "_insert_new_calls_statement", lambda dialect: None)
+    run_id = insert_run(engine)
+    with Session(engine) as session:
+        ledger.move(
+            session, run_id=run_id, from_statuses=[RunStatus.PENDING], to=RunStatus.IN_PROGRESS
+        )
+        first = ToolCallRequest("call_1", "get_weather", '{"city": "Oslo"}')
+        record_tool_turn(session, run_id=run_id, at_step=0, turn=1, calls=[first], usage=None)
+        assert store.claim_tool_call(session, run_id=run_id, call_id="call_1")
+        store.finish_tool_call(
+            session, run_id=run_id, call_id="call_1", output="ok", error=None, duration_ms=1
+        )
+        ledger.move(
+            session,
+            run_id=run_id,
+            from_statuses=[RunStatus.REQUIRES_TOOLS],
+            to=RunStatus.IN_PROGRESS,
+        )
+        at_step = store.get_run(session, run_id=run_id).step_seq
+        again = [
+            ToolCallRequest("call_1", "get_weather", '{"city": "Rome"}'),
+            ToolCallRequest("call_2", "get_time", "{}"),
+        ]
+        record_tool_turn(session, run_id=run_id, at_step=at_step, turn=2, calls=again, usage=None)
+        stored = {c.call_id: c for c in store.list_tool_calls(session, run_id=run_id)}
+    assert set(stored) == {"call_1", "call_2"}
+    kept = stored["call_1"]
+    assert (kept.turn, kept.arguments, kept.status, kept.output) == (
+        1,
+        '{"city": "Oslo"}',
+        "succeeded",
+        "ok",
+    )
+    assert (stored["call_2"].turn, stored["call_2"].status) == (2, "pending")
+
+
 def test_a_call_is_claimed_once(engine):
     run_id = insert_run(engine)
     with Session(engine) as session:
