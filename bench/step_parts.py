@@ -12,7 +12,10 @@ interleaved, on a real redis-server and a SQLite file, as a worker uses them:
 - the ledger's compare-and-set UPDATE, statuses written into its SQL, against the same
   statement with the statuses bound as an IN list (re-rendered on every execution);
 - reading a run: `store.get_run` (an ORM load, what the steps use) against a Core select of
-  the same row (no object), the lever the profile still shows.
+  the same row (no object), the lever the profile still shows;
+- reading a tool call with its run's status and agent, as every tool task does first:
+  `store.get_call_of_run` (a row of values) against the ORM join it replaced (a `ToolCall`
+  object in the session).
 """
 
 from __future__ import annotations
@@ -60,7 +63,7 @@ def _measure(calls: int, repeats: int) -> list[tuple[str, float, float]]:
     from tasks.next_step import send, task_label
     from workers import wiring
     from workers.db import store
-    from workers.db.models import Run, utcnow
+    from workers.db.models import Run, ToolCall, utcnow
     from workers.runs import ledger
     from workers.runs.context import Later, StepName
 
@@ -76,6 +79,8 @@ def _measure(calls: int, repeats: int) -> list[tuple[str, float, float]]:
             deadline_at=utcnow() + timedelta(hours=1),
         )
         run_id = run.id
+        session.add(ToolCall(run_id=run_id, call_id="call_1", turn=1, name="w", arguments="{}"))
+        session.commit()
 
     def ours_send(index: int) -> None:
         send(Later(StepName.POLL, (run_id, index), after_s=0))
@@ -122,6 +127,7 @@ def _measure(calls: int, repeats: int) -> list[tuple[str, float, float]]:
             statement(bound),
         ),
         ("read a run (ORM `get_run` vs a Core row, no object)", orm_read, core_row),
+        _read_a_call(session, run_id),
     ]
     rows = []
     for label, ours, theirs in parts:
@@ -136,6 +142,32 @@ def _measure(calls: int, repeats: int) -> list[tuple[str, float, float]]:
     session.rollback()
     session.close()
     return rows
+
+
+def _read_a_call(
+    session: Any, run_id: str
+) -> tuple[str, Callable[[int], None], Callable[[int], None]]:
+    """What a tool task reads first: its call with the run's status and agent."""
+    from sqlalchemy import bindparam, select
+
+    from workers.db import store
+    from workers.db.models import Run, ToolCall
+
+    orm_join = (
+        select(ToolCall, Run.status, Run.agent)  # type: ignore[call-overload]
+        .join(Run, Run.id == ToolCall.run_id)
+        .where(ToolCall.run_id == bindparam("run_id"), ToolCall.call_id == bindparam("call_id"))
+        .execution_options(populate_existing=True)
+    )
+
+    def call_row(_index: int) -> None:
+        store.get_call_of_run(session, run_id=run_id, call_id="call_1")
+
+    def call_object(_index: int) -> None:
+        session.execute(orm_join, {"run_id": run_id, "call_id": "call_1"}).first()
+
+    label = "read a tool call and its run (`get_call_of_run`'s row vs an ORM join)"
+    return label, call_row, call_object
 
 
 def _cpu_per_call_us(call: Callable[[int], None], calls: int) -> float:

@@ -18,7 +18,7 @@ def test_the_step_parts_bench_prints_a_row_per_part_with_both_sides() -> None:
     )
     assert finished.returncode == 0, finished.stderr[-2000:]
     rows = [line for line in finished.stdout.splitlines() if re.match(r"\| \w.* µs \|", line)]
-    assert len(rows) == 3, finished.stdout
+    assert len(rows) == 4, finished.stdout
     for line in rows:
         ours, theirs = (float(v) for v in re.findall(r"\| ([0-9.]+) µs", line))
         assert ours > 0 and theirs > 0, line

@@ -13,6 +13,7 @@ from sqlmodel import Session, col, select
 
 from workers.db.models import Run, ToolCall
 from workers.db.statuses import TERMINAL_STATUSES, ToolCallStatus
+from workers.db.store import StoredCall
 
 _TERMINAL = [s.value for s in TERMINAL_STATUSES]
 
@@ -56,7 +57,9 @@ def call_names(session: Session, *, run_id: str, call_ids: tuple[str, ...]) -> l
     return list(session.exec(query).all())
 
 
-def renew_tool_call(session: Session, *, call: ToolCall, lease: datetime, now: datetime) -> bool:
+def renew_tool_call(
+    session: Session, *, call: ToolCall | StoredCall, lease: datetime, now: datetime
+) -> bool:
     """Extend this caller's lease on a running call before another attempt inside it: its
     start time moves to `now`, if it is still `lease` (compare-and-set). False if another
     worker took the call over meanwhile, and then this caller must not run it again."""
@@ -70,7 +73,7 @@ def renew_tool_call(session: Session, *, call: ToolCall, lease: datetime, now: d
     return bool(result.rowcount == 1)  # type: ignore[attr-defined]
 
 
-def reclaim_tool_call(session: Session, *, call: ToolCall, now: datetime) -> bool:
+def reclaim_tool_call(session: Session, *, call: ToolCall | StoredCall, now: datetime) -> bool:
     """Take over a `running` call whose worker was lost, counting the attempt. True if this
     caller now owns it: the start time it saw must still be there (compare-and-set)."""
     result = session.execute(

@@ -29,6 +29,7 @@ from workers.agents import Agent, get_agent
 from workers.db import recovery_store, store
 from workers.db.models import ToolCall
 from workers.db.statuses import FINISHED_TOOL_STATUSES, RunStatus, ToolCallStatus, is_terminal
+from workers.db.store import StoredCall
 from workers.observability.events import ToolRun, tool_executed
 from workers.runs.context import StepContext
 from workers.runs.outcomes import fail_run
@@ -110,7 +111,7 @@ class _Lease:
 
 
 def _run_and_record(
-    ctx: StepContext, agent: Agent, call: ToolCall, lease: _Lease, *, prior_attempts: int
+    ctx: StepContext, agent: Agent, call: StoredCall, lease: _Lease, *, prior_attempts: int
 ) -> ToolCallOutcome:
     """Run a call this worker has claimed and store its output; attempts add up."""
     result, attempts = _run_tool(ctx, agent, call, lease)
@@ -158,7 +159,7 @@ def _turn_if_done(recorded: store.Recorded | None, turn: int) -> int | None:
 
 
 def _run_tool(
-    ctx: StepContext, agent: Agent, call: ToolCall, lease: _Lease
+    ctx: StepContext, agent: Agent, call: StoredCall, lease: _Lease
 ) -> tuple[ToolResult, int]:
     """Invoke the tool, with retries for retryable tools and the breaker's verdict."""
     now_ms = int(ctx.now().timestamp() * 1000)
@@ -194,7 +195,7 @@ def _run_tool(
     return result, attempt
 
 
-def _renewed(ctx: StepContext, call: ToolCall, lease: _Lease) -> bool:
+def _renewed(ctx: StepContext, call: StoredCall, lease: _Lease) -> bool:
     """Extend the lease for one more attempt; False (and the lease marked lost) if another
     worker took the call over while the last attempt ran."""
     now = ctx.now()
@@ -255,7 +256,7 @@ def _settle_interrupted(ctx: StepContext, found: store.CallOfRun) -> ToolCallOut
     return _rerun_interrupted(ctx, found)
 
 
-def _answer_interrupted(session: Session, call: ToolCall) -> ToolCallOutcome:
+def _answer_interrupted(session: Session, call: StoredCall) -> ToolCallOutcome:
     """A non-idempotent call cut off by a lost worker is answered, not run again."""
     recorded = store.finish_tool_call(
         session,
@@ -295,7 +296,7 @@ def _rerun_interrupted(ctx: StepContext, found: store.CallOfRun) -> ToolCallOutc
     return _run_and_record(ctx, agent, call, _Lease(now), prior_attempts=call.attempts)
 
 
-def _fail_poison_run(ctx: StepContext, call: ToolCall) -> ToolCallOutcome:
+def _fail_poison_run(ctx: StepContext, call: StoredCall) -> ToolCallOutcome:
     """A call that took its worker down every time it started ends its run: running it
     again would only take down the next worker (and the calls of other runs beside it)."""
     reason = (
