@@ -311,6 +311,22 @@ def list_tool_calls(session: Session, *, run_id: str, turn: int | None = None) -
     return list(session.exec(_tool_calls_statement(turn is not None), params=params).all())
 
 
+@dataclass(frozen=True, slots=True)
+class TurnCall:
+    """What a submit reads of each call of its turn (a row of values, not a session object)."""
+
+    call_id: str
+    name: str
+    status: str
+    output: str | None
+
+
+def calls_of_turn(session: Session, *, run_id: str, turn: int) -> list[TurnCall]:
+    """The calls of one turn of a run, in creation order, as the submit reads them."""
+    rows = session.connection().execute(_turn_calls_statement(), {"run_id": run_id, "turn": turn})
+    return [TurnCall(*row) for row in rows]
+
+
 def list_runs(session: Session, *, batch_id: str) -> list[Run]:
     """Every run of one batch."""
     query = select(Run).where(Run.batch_id == batch_id).execution_options(populate_existing=True)
@@ -391,6 +407,18 @@ def _call_of_run_statement() -> Executable:
         table_select(*columns, _RUN.c.status, _RUN.c.agent)
         .join(_RUN, _RUN.c.id == calls.run_id)
         .where(calls.run_id == bindparam("run_id"), calls.call_id == bindparam("call_id"))
+    )
+
+
+@functools.cache
+def _turn_calls_statement() -> Executable:
+    """The fields of `TurnCall`, in order."""
+    calls = _TOOL_CALLS.c
+    columns = [calls[field.name] for field in dataclasses.fields(TurnCall)]
+    return (
+        table_select(*columns)
+        .where(calls.run_id == bindparam("run_id"), calls.turn == bindparam("turn"))
+        .order_by(calls.id)
     )
 
 

@@ -20,8 +20,9 @@ from sqlmodel import Session
 from workers.agents import Agent, get_agent
 from workers.db import store
 from workers.db.changes import RunChanges
-from workers.db.models import Run, ToolCall
+from workers.db.models import Run
 from workers.db.statuses import RunStatus, ToolCallStatus
+from workers.db.store import TurnCall
 from workers.errors import (
     IllegalTransition,
     ProviderError,
@@ -153,7 +154,7 @@ def submit_outputs(ctx: StepContext, run_id: str, turn: int, *, quick_only: bool
         run = store.get_run(session, run_id=run_id)
         if run.status != RunStatus.REQUIRES_TOOLS or run.turn != turn:
             return Nothing(f"stale submit for turn {turn} (run is {run.status}, turn {run.turn})")
-        calls = store.list_tool_calls(session, run_id=run_id, turn=turn)
+        calls = store.calls_of_turn(session, run_id=run_id, turn=turn)
         unfinished = _unfinished(run_id, turn, calls)
         if unfinished is not None:
             return unfinished
@@ -192,7 +193,7 @@ def submit_outputs(ctx: StepContext, run_id: str, turn: int, *, quick_only: bool
         return _advance(ctx, session, run, agent, outcome, submitted)
 
 
-def _unfinished(run_id: str, turn: int, calls: list[ToolCall]) -> Next | None:
+def _unfinished(run_id: str, turn: int, calls: list[TurnCall]) -> Next | None:
     """What a submit does instead while calls of its turn have no output yet: send those
     still pending, or leave the turn to the call still running."""
     pending = tuple(c.call_id for c in calls if c.status == ToolCallStatus.PENDING)
@@ -205,7 +206,7 @@ def _unfinished(run_id: str, turn: int, calls: list[ToolCall]) -> Next | None:
     return None
 
 
-def _handed_off(run: Run, agent: Agent, calls: list[ToolCall]) -> RunChanges | None:
+def _handed_off(run: Run, agent: Agent, calls: list[TurnCall]) -> RunChanges | None:
     """The agent and model a finished turn hands the run to, if one of its calls was a
     handoff (the first one answered as transferred)."""
     target = handoffs.handoff_of(
