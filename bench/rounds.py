@@ -59,6 +59,8 @@ class Summary:
     cpu_ms: Spread
     requests_per_run: Spread
     redis_per_run: Spread | None
+    cpu_ms_per_worker: list[Spread]
+    """runq's CPU per run by worker process (runs, tools), where the contender notes it."""
     wall_ratio: dict[str, Spread]
     """Per reference contender: this one's wall ÷ the reference's, in the same round."""
     cpu_ratio: dict[str, Spread]
@@ -77,6 +79,11 @@ def summarize(
             r["notes"]["redis_commands_per_run"]
             for r in results
             if "redis_commands_per_run" in r["notes"]
+        ]
+        split = [
+            r["notes"]["cpu_ms_per_run_runs_tools"]
+            for r in results
+            if "cpu_ms_per_run_runs_tools" in r["notes"]
         ]
         wall_ratio: dict[str, Spread] = {}
         cpu_ratio: dict[str, Spread] = {}
@@ -101,6 +108,7 @@ def summarize(
                 cpu_ms=Spread.of([cpu_ms_per_run(r) for r in results]),
                 requests_per_run=Spread.of([r["requests"] / r["runs"] for r in results]),
                 redis_per_run=Spread.of(redis) if redis else None,
+                cpu_ms_per_worker=[Spread.of(list(worker)) for worker in zip(*split, strict=True)],
                 wall_ratio=wall_ratio,
                 cpu_ratio=cpu_ratio,
             )
@@ -118,7 +126,8 @@ def _compares(name: str, reference: str) -> bool:
 
 def table(summaries: Sequence[Summary], references: Sequence[str]) -> list[str]:
     """The Markdown table of the medians (ranges in brackets)."""
-    header = ["contender", "rounds", "wall", "CPU/run", "requests/run", "Redis commands/run"]
+    header = ["contender", "rounds", "wall", "CPU/run", "runs + tools worker", "requests/run"]
+    header += ["Redis commands/run"]
     for reference in references:
         header += [f"wall ÷ {reference}", f"CPU ÷ {reference}"]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
@@ -131,6 +140,7 @@ def table(summaries: Sequence[Summary], references: Sequence[str]) -> list[str]:
             str(summary.rounds),
             summary.wall_s.show(" s", 1),
             summary.cpu_ms.show(" ms", 0),
+            " + ".join(f"{worker.median:.1f}" for worker in summary.cpu_ms_per_worker) or "-",
             summary.requests_per_run.show("", 2),
             summary.redis_per_run.show("", 1) if summary.redis_per_run else "-",
         ]

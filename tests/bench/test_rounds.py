@@ -14,7 +14,9 @@ from bench.rounds import Spread, summarize, table
 def result(
     wall_s: float, cpu_s: float, *, redis: float | None = None, failed: int = 0
 ) -> dict[str, Any]:
-    notes = {} if redis is None else {"redis_commands_per_run": redis}
+    notes: dict[str, Any] = {}
+    if redis is not None:  # runq notes its Redis commands and its CPU by worker
+        notes = {"redis_commands_per_run": redis, "cpu_ms_per_run_runs_tools": [redis / 2, 10.0]}
     return {
         "runs": 10,
         "started": 100.0,
@@ -41,6 +43,7 @@ def test_ratios_are_taken_within_each_round_and_their_median_reported() -> None:
     # 14/10, 28/20, 15/11: the slow round does not stretch the ratio.
     assert runq.wall_ratio["sdk"].median == pytest.approx(1.4)
     assert runq.redis_per_run == Spread(58.0, 57.0, 60.0)
+    assert runq.cpu_ms_per_worker == [Spread(29.0, 28.5, 30.0), Spread(10.0, 10.0, 10.0)]
 
 
 def test_a_reference_is_not_divided_by_itself_and_a_before_run_only_by_its_own_name() -> None:
@@ -58,11 +61,13 @@ def test_the_table_shows_medians_with_ranges_and_failed_runs() -> None:
     rounds = [*ROUNDS[:2], {"sdk": result(11.0, 0.30), "runq": result(15.0, 0.60, failed=2)}]
     lines = table(summarize(rounds, ["sdk"]), ["sdk"])
     assert lines[0] == (
-        "| contender | rounds | wall | CPU/run | requests/run | Redis commands/run "
-        "| wall ÷ sdk | CPU ÷ sdk |"
+        "| contender | rounds | wall | CPU/run | runs + tools worker | requests/run "
+        "| Redis commands/run | wall ÷ sdk | CPU ÷ sdk |"
     )
-    assert lines[2] == "| sdk | 3 | 11.0 s (10.0-20.0) | 30 ms (25-50) | 4.00 | - | - | - |"
-    assert lines[3].startswith("| runq (2 runs failed) | 3 | 15.0 s (14.0-28.0) | 60 ms (50-100) |")
+    assert lines[2] == "| sdk | 3 | 11.0 s (10.0-20.0) | 30 ms (25-50) | - | 4.00 | - | - | - |"
+    assert lines[3].startswith(
+        "| runq (2 runs failed) | 3 | 15.0 s (14.0-28.0) | 60 ms (50-100) | 29.5 + 10.0 |"
+    )
     assert lines[3].endswith("| 59.0 (58.0-60.0) | 1.40x (1.36-1.40) | 2.00x |")
 
 
