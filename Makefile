@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install demo test test-parallel unit test-integration lint format typecheck bench bench-cost bench-peers bench-fairness all clean browser lock
+.PHONY: install demo test test-parallel unit test-integration lint format typecheck bench bench-cost bench-peers bench-compare bench-fairness all clean browser lock
 
 $(STAMP): pyproject.toml requirements.lock clients/python/pyproject.toml
 	python3 -m venv $(VENV)
@@ -84,6 +84,16 @@ bench-peers: $(STAMP)
 	$(PY) -m bench.peers --rpm 300 --only agents-asyncio,runq,runq-sync --tag rpm300
 	$(PY) -m bench.ceiling
 	$(PY) -m bench.inflight
+
+## runq as checked out (uncommitted changes included) against BEFORE (a commit, default HEAD)
+## and the asyncio Agents SDK: three interleaved rounds, medians and within-round ratios
+BEFORE ?= HEAD
+RUNS ?= 200
+bench-compare: $(STAMP)
+	$(PY) -m pip install --quiet -e ".[bench]"
+	@before=$$(mktemp -d)/before && git worktree add --quiet --detach "$$before" $(BEFORE) && \
+	  { $(PY) -m bench.peers --only agents-asyncio,runq --runs $(RUNS) --repeat 3 --before "$$before" --tag compare; \
+	    status=$$?; git worktree remove --force "$$before"; exit $$status; }
 
 ## Fair shares: a small tenant's p50 latency alone, under a flood with fair shares off and on
 bench-fairness: $(STAMP)
