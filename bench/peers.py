@@ -27,7 +27,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench.rounds import BEFORE_SUFFIX, summarize, table
+from bench.rounds import BEFORE_SUFFIX, cpu_ms_per_run, summarize, table, wall_s
 
 OUT = Path("bench/out")
 CONTENDERS = {
@@ -81,20 +81,23 @@ def spawn(name: str, args: argparse.Namespace, checkout: Path | None = None) -> 
     return dict(json.loads(lines[-1]))
 
 
+def label(result: dict[str, Any]) -> str:
+    """The contender's name in the tables (`runq@before` for a run from --before)."""
+    return str(result.get("contender", result["name"]))
+
+
 def row(result: dict[str, Any]) -> list[str]:
     """One table row."""
     runs = result["runs"]
-    wall_s = max(result["finished"]) - result["started"]
     completed = len(result["finished"])
-    label = result.get("contender", result["name"])
-    name = label if completed == runs else f"{label} ({runs - completed} failed)"
+    name = label(result) if completed == runs else f"{label(result)} ({runs - completed} failed)"
     return [
         name,
-        f"{wall_s:.1f} s",
-        f"{completed / wall_s:.1f}",
+        f"{wall_s(result):.1f} s",
+        f"{completed / wall_s(result):.1f}",
         f"{result['requests'] / runs:.2f}",
         f"{result['polls'] / runs:.2f}",
-        f"{1000 * result['cpu_s'] / runs:.0f} ms",
+        f"{cpu_ms_per_run(result):.0f} ms",
         f"{result['peak_rss_mb']:.0f} MB",
         result["slots_held"],
         str(result["http_429"]),
@@ -125,13 +128,12 @@ def print_table(results: list[dict[str, Any]], rpm: int) -> None:
         cells = row(result)
         if rpm:
             # What the provider's bucket allowed: a full minute's burst, then rpm/60 per second.
-            wall_s = max(result["finished"]) - result["started"]
             accepted = result["requests"] - result["http_429"]
-            cells.append(f"{100 * accepted / (rpm + rpm / 60 * wall_s):.0f}%")
+            cells.append(f"{100 * accepted / (rpm + rpm / 60 * wall_s(result)):.0f}%")
         print("| " + " | ".join(cells) + " |")
     for result in results:
         if result["notes"]:
-            print(f"{result.get('contender', result['name'])}: {result['notes']}")
+            print(f"{label(result)}: {result['notes']}")
 
 
 def plot(results: list[dict[str, Any]], path: Path) -> None:
