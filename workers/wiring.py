@@ -306,9 +306,25 @@ def batch_api_for(agent: Agent) -> BatchApi:
     )
 
 
-@cache
+_step_context: StepContext | None = None
+_step_context_built = threading.Lock()
+
+
 def get_step_context() -> StepContext:
-    """Everything the run steps need, built once per process."""
+    """Everything the run steps need, built once per process: under a lock, since the first
+    tasks of a fresh worker arrive together, and `functools.cache` would let each build its
+    own (two contexts held two tool gates, and two re-runs each ran "alone" at once)."""
+    global _step_context
+    context = _step_context
+    if context is None:
+        with _step_context_built:
+            if _step_context is None:
+                _step_context = _build_step_context()
+            context = _step_context
+    return context
+
+
+def _build_step_context() -> StepContext:
     settings = get_settings()
     load_agent_modules(settings.runs.agent_modules)
     # Assistants stored through the Assistants-compatible API run as agents too.
@@ -382,18 +398,19 @@ def reset(*, after_fork: bool = False) -> None:
 
     Pooled database connections are closed first so none is left to the garbage collector;
     after a fork they belong to the parent, so the child only drops them."""
-    global _engine, _engine_built
+    global _engine, _engine_built, _step_context, _step_context_built
+    _step_context = None
     if _engine is not None:
         _engine.dispose(close=not after_fork)
         _engine = None
     if after_fork:  # another thread of the parent may have held it at the fork
         _engine_built = threading.Lock()
+        _step_context_built = threading.Lock()
     for cached in (
         get_redis,
         get_response_cache,
         get_run_events,
         get_openai_client,
-        get_step_context,
         get_settings,
     ):
         cached.cache_clear()
