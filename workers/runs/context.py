@@ -23,6 +23,7 @@ from workers.runs.state import RunPolicy
 from workers.runs.usage import Price
 from workers.tools.breaker_store import ToolBreakers
 from workers.tools.registry import ToolRegistry
+from workers.tools.solo_gate import SoloGate
 
 
 class StepName(StrEnum):
@@ -126,6 +127,9 @@ class StepContext:
     breakers: ToolBreakers | None = None
     max_deliveries: int = 3
     """Executions an idempotent call may start before its run fails as a poison run."""
+    solo: SoloGate = field(default_factory=SoloGate)
+    """This process's gate: a re-run of an interrupted call runs alone, so a crash during
+    it is that call's (workers.tools.solo_gate)."""
     webhook_poll_first_s: float = 30.0
     """First poll of a turn for agents whose provider sends webhooks (the fallback)."""
     turn_times: TurnTimes = field(default_factory=NoTurnTimes)

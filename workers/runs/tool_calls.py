@@ -5,14 +5,15 @@ redelivered or duplicated message never runs it again: it returns the stored out
 claim is a lease (see `_Lease`): while it holds, no copy of the task touches the call, and
 since the tool's process is killed at its timeout (`invoke`), a lease that ran out means no
 attempt is still running. A call found `running` past its lease was interrupted by a lost
-worker. An idempotent tool
-(`@tool(idempotent=True)`) is then run again; any other is answered with an error output
-rather than re-run, because running a side-effecting tool twice is worse than telling the
-model it failed. Tools marked `retryable` get a few more tries inside the claimed execution
-only if they are also `idempotent`: a tool that raised or timed out may have done its work
-before it failed, so a non-idempotent one is never run again automatically; its call ends
-with an error output telling the model it may or may not have run. A tool whose circuit
-breaker is open answers "unavailable" at once.
+worker. An idempotent tool (`@tool(idempotent=True)`) is then run again, alone in its
+worker process (a crash during the re-run is that call's: `workers.tools.solo_gate`); any
+other is answered with an error output rather than re-run, because running a
+side-effecting tool twice is worse than telling the model it failed. Tools marked
+`retryable` get a few more tries inside the claimed execution only if they are also
+`idempotent`: a tool that raised or timed out may have done its work before it failed, so a
+non-idempotent one is never run again automatically; its call ends with an error output
+telling the model it may or may not have run. A tool whose circuit breaker is open answers
+"unavailable" at once.
 """
 
 from __future__ import annotations
@@ -77,26 +78,28 @@ def execute_tool_call(ctx: StepContext, run_id: str, call_id: str) -> ToolCallOu
     Each session here ends before the next begins and before a tool runs: a thread never
     holds two pooled connections, nor one while a tool runs (16 threads re-running calls of
     a lost worker at once each held two, and exhausted the pool for 30 s)."""
-    with ctx.sessions() as session:
-        found = store.get_call_of_run(session, run_id=run_id, call_id=call_id)
-        if found is None:
-            log.error("run %s call %s: no such tool call recorded", run_id, call_id)
-            return ToolCallOutcome(call_id, "missing", ran_now=False)
-        call = found.call
-        if call.status in FINISHED_TOOL_STATUSES:
-            return ToolCallOutcome(call_id, call.status, ran_now=False)
-        interrupted = call.status == ToolCallStatus.RUNNING
+    with ctx.solo.shared():
+        with ctx.sessions() as session:
+            found = store.get_call_of_run(session, run_id=run_id, call_id=call_id)
+            if found is None:
+                log.error("run %s call %s: no such tool call recorded", run_id, call_id)
+                return ToolCallOutcome(call_id, "missing", ran_now=False)
+            call = found.call
+            if call.status in FINISHED_TOOL_STATUSES:
+                return ToolCallOutcome(call_id, call.status, ran_now=False)
+            interrupted = call.status == ToolCallStatus.RUNNING
+            if not interrupted:
+                if is_terminal(RunStatus(found.run_status)):
+                    return ToolCallOutcome(call_id, "skipped", ran_now=False)  # cancelled, expired
+                # Before the claim: a worker without the agent hands the call back unclaimed.
+                agent = get_agent(found.agent)
+                now = ctx.now()
+                if not store.claim_tool_call(session, run_id=run_id, call_id=call_id, now=now):
+                    return ToolCallOutcome(call_id, ToolCallStatus.RUNNING, ran_now=False)
         if not interrupted:
-            if is_terminal(RunStatus(found.run_status)):
-                return ToolCallOutcome(call_id, "skipped", ran_now=False)  # cancelled, expired
-            # Before the claim: a worker without the agent hands the call back unclaimed.
-            agent = get_agent(found.agent)
-            now = ctx.now()
-            if not store.claim_tool_call(session, run_id=run_id, call_id=call_id, now=now):
-                return ToolCallOutcome(call_id, ToolCallStatus.RUNNING, ran_now=False)
-    if interrupted:
-        return _settle_interrupted(ctx, found)
-    return _run_and_record(ctx, agent, call, _Lease(now), prior_attempts=0)
+            return _run_and_record(ctx, agent, call, _Lease(now), prior_attempts=0)
+    # A re-run waits for the gate alone (`_rerun_interrupted`): not while holding it shared.
+    return _settle_interrupted(ctx, found)
 
 
 @dataclass(slots=True)
@@ -283,17 +286,21 @@ def _rerun_interrupted(ctx: StepContext, found: store.CallOfRun) -> ToolCallOutc
     if is_terminal(RunStatus(found.run_status)):
         return ToolCallOutcome(call.call_id, "skipped", ran_now=False)
     agent = get_agent(found.agent)
-    now = ctx.now()
-    with ctx.sessions() as session:
-        if not recovery_store.reclaim_tool_call(session, call=call, now=now):
-            return ToolCallOutcome(call.call_id, ToolCallStatus.RUNNING, ran_now=False)
-    log.warning(
-        "run %s call %s: interrupted by a lost worker; %s is idempotent, running it again",
-        call.run_id,
-        call.call_id,
-        call.name,
-    )
-    return _run_and_record(ctx, agent, call, _Lease(now), prior_attempts=call.attempts)
+    # Alone in this process (workers.tools.solo_gate): if the worker dies now, this call
+    # killed it, and no call beside it is counted an attempt closer to being a poison.
+    with ctx.solo.alone():
+        now = ctx.now()
+        with ctx.sessions() as session:
+            if not recovery_store.reclaim_tool_call(session, call=call, now=now):
+                return ToolCallOutcome(call.call_id, ToolCallStatus.RUNNING, ran_now=False)
+        log.warning(
+            "run %s call %s: interrupted by a lost worker; %s is idempotent, running it "
+            "again alone in its worker",
+            call.run_id,
+            call.call_id,
+            call.name,
+        )
+        return _run_and_record(ctx, agent, call, _Lease(now), prior_attempts=call.attempts)
 
 
 def _fail_poison_run(ctx: StepContext, call: StoredCall) -> ToolCallOutcome:

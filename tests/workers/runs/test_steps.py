@@ -1,6 +1,8 @@
 """The run steps against a scripted provider and in-memory SQLite: no Redis, no Celery."""
 
 import json
+import threading
+import time
 from dataclasses import replace
 
 import pytest
@@ -143,6 +145,47 @@ def test_an_idempotent_call_interrupted_by_a_lost_worker_runs_again(engine):
     with Session(engine) as session:
         [call] = store.list_tool_calls(session, run_id=run_id)
     assert "Paris" in (call.output or "") and call.attempts == 2  # every attempt recorded
+
+
+def attempts_of(engine, run_id):
+    with Session(engine) as session:
+        return [call.attempts for call in store.list_tool_calls(session, run_id=run_id)]
+
+
+def test_a_rerun_waits_until_it_is_alone_in_its_worker_and_is_not_counted_meanwhile(engine):
+    # Given an idempotent call interrupted by a lost worker
+    ctx, run_id = interrupted_call(engine, "get_weather")
+    outcomes = []
+    rerun = threading.Thread(
+        target=lambda: outcomes.append(execute_tool_call(ctx, run_id, "call_a"))
+    )
+    # When it is re-run while another call is running in the same worker
+    with ctx.solo.shared():
+        rerun.start()
+        time.sleep(0.3)
+        # Then it waits, unclaimed: a crash now is not counted against it
+        assert outcomes == [] and attempts_of(engine, run_id) == [1]
+    # and it runs once the other call is done
+    rerun.join(10)
+    assert [(o.status, o.ran_now) for o in outcomes] == [("succeeded", True)]
+    assert attempts_of(engine, run_id) == [2]
+
+
+def test_a_first_execution_waits_while_a_rerun_runs_alone(engine):
+    provider = scripted([st(S.REQUIRES_TOOLS, tool_calls=(WEATHER,))])
+    ctx = make_context(engine, provider, Clock())
+    run_id = insert_run(engine)
+    start_run(ctx, run_id)
+    outcomes = []
+    first = threading.Thread(
+        target=lambda: outcomes.append(execute_tool_call(ctx, run_id, "call_a"))
+    )
+    with ctx.solo.alone():  # a re-run of another call is running
+        first.start()
+        time.sleep(0.3)
+        assert outcomes == [] and attempts_of(engine, run_id) == [0]  # not claimed yet
+    first.join(10)
+    assert [(o.status, o.ran_now) for o in outcomes] == [("succeeded", True)]
 
 
 def test_malformed_arguments_and_unknown_tools_become_error_outputs(engine):
