@@ -93,10 +93,12 @@ def test_a_call_beside_a_poison_call_is_not_blamed_for_its_crashes(fleet):
         r"\(crash_worker_soon\) (killed its worker|was re-sent 5 times .* kills its worker)",
         run.error or "",
     ), run.error
-    # and the lookup's attempts counted at most the crash its first execution shared: each
-    # re-run ran alone in its worker (without that it was re-run beside the poison, and
-    # counted its crashes up to RUNQ_MAX_DELIVERIES, as a poison itself)
-    assert calls["slow_lookup"].attempts <= 2, calls["slow_lookup"]
+    # and the lookup was not: it shared the poison's first crashes, but its last attempt
+    # before a verdict (the 4th) ran alone, and finished (without that it was re-run beside
+    # the poison each time, reached 4 crashes with it, and was failed as a poison too)
+    lookup = calls["slow_lookup"]
+    assert lookup.attempts < 4 or (lookup.status, lookup.output) == ("succeeded", "found"), lookup
+    assert lookup.error is None or "poison" not in lookup.error, lookup.error
     assert calls["crash_worker_soon"].attempts == 4
 
 

@@ -5,13 +5,13 @@ redelivered or duplicated message never runs it again: it returns the stored out
 claim is a lease (see `_Lease`): while it holds, no copy of the task touches the call, and
 since the tool's process is killed at its timeout (`invoke`), a lease that ran out means no
 attempt is still running. A call found `running` past its lease was interrupted by a lost
-worker. An idempotent tool (`@tool(idempotent=True)`) is then run again, alone in its
-worker process (a crash during the re-run is that call's: `workers.tools.solo_gate`); any
-other is answered with an error output rather than re-run, because running a
-side-effecting tool twice is worse than telling the model it failed. Tools marked
-`retryable` get a few more tries inside the claimed execution only if they are also
-`idempotent`: a tool that raised or timed out may have done its work before it failed, so a
-non-idempotent one is never run again automatically; its call ends with an error output
+worker. An idempotent tool (`@tool(idempotent=True)`) is then run again (its last attempt
+before a verdict alone in its worker process, so a crash then is that call's:
+`workers.tools.solo_gate`); any other is answered with an error output rather than re-run,
+because running a side-effecting tool twice is worse than telling the model it failed.
+Tools marked `retryable` get a few more tries inside the claimed execution only if they are
+also `idempotent`: a tool that raised or timed out may have done its work before it failed,
+so a non-idempotent one is never run again automatically; its call ends with an error output
 telling the model it may or may not have run. A tool whose circuit breaker is open answers
 "unavailable" at once.
 """
@@ -21,6 +21,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -286,29 +287,38 @@ def _rerun_interrupted(ctx: StepContext, found: store.CallOfRun) -> ToolCallOutc
     if is_terminal(RunStatus(found.run_status)):
         return ToolCallOutcome(call.call_id, "skipped", ran_now=False)
     agent = get_agent(found.agent)
-    # Alone in this process (workers.tools.solo_gate): if the worker dies now, this call
-    # killed it, and no call beside it is counted an attempt closer to being a poison.
-    with ctx.solo.alone():
+    with _gate_for_rerun(ctx, call):
         now = ctx.now()
         with ctx.sessions() as session:
             if not recovery_store.reclaim_tool_call(session, call=call, now=now):
                 return ToolCallOutcome(call.call_id, ToolCallStatus.RUNNING, ran_now=False)
         log.warning(
             "run %s call %s: interrupted by a lost worker; %s is idempotent, running it "
-            "again alone in its worker",
+            "again (attempt %d of %d)",
             call.run_id,
             call.call_id,
             call.name,
+            call.attempts + 1,
+            ctx.max_deliveries,
         )
         return _run_and_record(ctx, agent, call, _Lease(now), prior_attempts=call.attempts)
+
+
+def _gate_for_rerun(ctx: StepContext, call: StoredCall) -> AbstractContextManager[None]:
+    """The last attempt before a verdict runs alone in this process: if the worker dies
+    then, this call killed it. Earlier ones share it, so a crash that interrupted many calls
+    does not make all their re-runs wait for each other (workers.tools.solo_gate)."""
+    decisive = call.attempts + 1 >= ctx.max_deliveries
+    return ctx.solo.alone() if decisive else ctx.solo.shared()
 
 
 def _fail_poison_run(ctx: StepContext, call: StoredCall) -> ToolCallOutcome:
     """A call that took its worker down every time it started ends its run: running it
     again would only take down the next worker (and the calls of other runs beside it)."""
+    alone = ", the last time running alone in it" if ctx.max_deliveries > 1 else ""
     reason = (
-        f"step runq.tools.execute ({call.name}) killed its worker {call.attempts} times; "
-        "not running it again"
+        f"step runq.tools.execute ({call.name}) killed its worker {call.attempts} times"
+        f"{alone}; not running it again"
     )
     fail_run(ctx, call.run_id, Fail(reason))
     output = json.dumps({"error": {"type": "ToolKilledItsWorker", "message": reason}})

@@ -4,10 +4,11 @@ When a worker dies, every call it was running is found interrupted, and each re-
 idempotent one counts an attempt; a call whose attempts reach RUNQ_MAX_DELIVERIES fails its
 run as a poison run. Nothing records which call took the worker down, so a harmless call
 that ran beside a poison call in each of its crashes would be failed with it. The gate
-removes the ambiguity: a first execution shares the process with others, but a re-run of an
-interrupted call waits until it is the only call running in its process, and holds new
-ones back meanwhile. A worker that dies during a re-run died with that call alone in it;
-a call waiting at the gate has not been claimed, so its attempts do not move.
+removes the ambiguity where it matters: the last attempt before a verdict waits until it is
+the only call running in its process, and holds new ones back meanwhile. A worker that dies
+then died with that call alone in it; a call waiting at the gate has not been claimed, so
+its attempts do not move. Earlier attempts share the process (`tool_calls._gate_for_rerun`):
+after an ordinary crash, the re-runs of its calls do not wait for each other.
 
 The gate is per process: a prefork child, or a threads worker's whole pool.
 """
@@ -20,8 +21,8 @@ from contextlib import contextmanager
 
 
 class SoloGate:
-    """A readers-writer lock that prefers its writer: `shared()` for a first execution,
-    `alone()` for a re-run. Waiting re-runs go before new shared executions, so a busy
+    """A readers-writer lock that prefers its writer: `shared()` for an execution, `alone()`
+    for a call's decisive re-run. Waiting re-runs go before new shared executions, so a busy
     worker cannot keep a suspect waiting forever; each shared one ends within its tool's
     timeout, since its host is killed then."""
 

@@ -152,9 +152,10 @@ def attempts_of(engine, run_id):
         return [call.attempts for call in store.list_tool_calls(session, run_id=run_id)]
 
 
-def test_a_rerun_waits_until_it_is_alone_in_its_worker_and_is_not_counted_meanwhile(engine):
-    # Given an idempotent call interrupted by a lost worker
+def test_the_decisive_rerun_waits_until_it_is_alone_in_its_worker(engine):
+    # Given an idempotent call interrupted once, with one attempt left before a verdict
     ctx, run_id = interrupted_call(engine, "get_weather")
+    ctx = replace(ctx, max_deliveries=2)
     outcomes = []
     rerun = threading.Thread(
         target=lambda: outcomes.append(execute_tool_call(ctx, run_id, "call_a"))
@@ -168,6 +169,22 @@ def test_a_rerun_waits_until_it_is_alone_in_its_worker_and_is_not_counted_meanwh
     # and it runs once the other call is done
     rerun.join(10)
     assert [(o.status, o.ran_now) for o in outcomes] == [("succeeded", True)]
+    assert attempts_of(engine, run_id) == [2]
+
+
+def test_an_earlier_rerun_runs_beside_other_calls(engine):
+    # Given an idempotent call interrupted once, with two attempts left (the default 3)
+    ctx, run_id = interrupted_call(engine, "get_weather")
+    outcomes = []
+    rerun = threading.Thread(
+        target=lambda: outcomes.append(execute_tool_call(ctx, run_id, "call_a"))
+    )
+    # When it is re-run while another call is running in the same worker
+    with ctx.solo.shared():
+        rerun.start()
+        rerun.join(10)
+        # Then it ran at once: a crash that interrupted many calls does not queue them all
+        assert [(o.status, o.ran_now) for o in outcomes] == [("succeeded", True)]
     assert attempts_of(engine, run_id) == [2]
 
 
