@@ -4,8 +4,27 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
+from typing import Any
 
 from workers import wiring
+
+
+def eight_first_tasks_at_once(get: Callable[[], Any]) -> list[Any]:
+    """What `get` gave each of eight threads that called it at the same moment."""
+    start = threading.Barrier(8)
+    got: list[Any] = []
+
+    def first_task() -> None:
+        start.wait()
+        got.append(get())
+
+    threads = [threading.Thread(target=first_task) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return got
 
 
 def test_threads_asking_for_the_engine_at_once_wait_for_one_build(tmp_path, monkeypatch):
@@ -21,20 +40,9 @@ def test_threads_asking_for_the_engine_at_once_wait_for_one_build(tmp_path, monk
         return real_build(url)
 
     monkeypatch.setattr(wiring, "build_engine", slow_build)
-    start = threading.Barrier(8)
-    engines = []
-
-    def first_task() -> None:
-        start.wait()
-        engines.append(wiring.get_engine())
-
-    # When eight threads run their first task at once
-    threads = [threading.Thread(target=first_task) for _ in range(8)]
     try:
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
+        # When eight threads run their first task at once
+        engines = eight_first_tasks_at_once(wiring.get_engine)
         # Then one engine was built (and the file migrated once), and all eight use it
         assert len(builds) == 1
         assert len(engines) == 8 and len({id(e) for e in engines}) == 1
@@ -56,22 +64,11 @@ def test_threads_asking_for_the_step_context_at_once_share_one(tmp_path, monkeyp
         return real_build()
 
     monkeypatch.setattr(wiring, "_build_step_context", slow_build)
-    start = threading.Barrier(8)
-    contexts = []
-
-    def first_task() -> None:
-        start.wait()
-        contexts.append(wiring.get_step_context())
-
-    # When eight threads run their first task at once
-    threads = [threading.Thread(target=first_task) for _ in range(8)]
     try:
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
+        # When eight threads run their first task at once
+        contexts = eight_first_tasks_at_once(wiring.get_step_context)
         # Then one context was built, and all eight share it and its gate
-        assert len(builds) == 1
+        assert len(builds) == 1 and len(contexts) == 8
         assert len({id(c) for c in contexts}) == 1 and len({id(c.solo) for c in contexts}) == 1
     finally:
         wiring.reset()

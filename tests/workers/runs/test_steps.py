@@ -152,14 +152,20 @@ def attempts_of(engine, run_id):
         return [call.attempts for call in store.list_tool_calls(session, run_id=run_id)]
 
 
+def execution_in_a_thread(ctx, run_id):
+    """A thread (not started) that executes `call_a`, and the list its outcome goes to."""
+    outcomes = []
+    thread = threading.Thread(
+        target=lambda: outcomes.append(execute_tool_call(ctx, run_id, "call_a"))
+    )
+    return thread, outcomes
+
+
 def test_the_decisive_rerun_waits_until_it_is_alone_in_its_worker(engine):
     # Given an idempotent call interrupted once, with one attempt left before a verdict
     ctx, run_id = interrupted_call(engine, "get_weather")
     ctx = replace(ctx, max_deliveries=2)
-    outcomes = []
-    rerun = threading.Thread(
-        target=lambda: outcomes.append(execute_tool_call(ctx, run_id, "call_a"))
-    )
+    rerun, outcomes = execution_in_a_thread(ctx, run_id)
     # When it is re-run while another call is running in the same worker
     with ctx.solo.shared():
         rerun.start()
@@ -175,10 +181,7 @@ def test_the_decisive_rerun_waits_until_it_is_alone_in_its_worker(engine):
 def test_an_earlier_rerun_runs_beside_other_calls(engine):
     # Given an idempotent call interrupted once, with two attempts left (the default 3)
     ctx, run_id = interrupted_call(engine, "get_weather")
-    outcomes = []
-    rerun = threading.Thread(
-        target=lambda: outcomes.append(execute_tool_call(ctx, run_id, "call_a"))
-    )
+    rerun, outcomes = execution_in_a_thread(ctx, run_id)
     # When it is re-run while another call is running in the same worker
     with ctx.solo.shared():
         rerun.start()
@@ -193,10 +196,7 @@ def test_a_first_execution_waits_while_a_rerun_runs_alone(engine):
     ctx = make_context(engine, provider, Clock())
     run_id = insert_run(engine)
     start_run(ctx, run_id)
-    outcomes = []
-    first = threading.Thread(
-        target=lambda: outcomes.append(execute_tool_call(ctx, run_id, "call_a"))
-    )
+    first, outcomes = execution_in_a_thread(ctx, run_id)
     with ctx.solo.alone():  # a re-run of another call is running
         first.start()
         time.sleep(0.3)
