@@ -10,9 +10,10 @@ import logging
 import random
 import threading
 import time
+from collections.abc import Callable, Hashable
 from datetime import UTC, datetime
-from functools import cache
-from typing import Any
+from functools import update_wrapper
+from typing import Any, Generic, ParamSpec, TypeVar
 
 import redis
 from openai import OpenAI
@@ -56,6 +57,40 @@ log = logging.getLogger("runq.wiring")
 CALLBACK_TASK = "runq.callbacks.deliver"
 ADMIT_TASK = "runq.housekeeping.admit"
 ACTION_CALLBACK_TASK = "runq.callbacks.action"
+
+P = ParamSpec("P")
+T = TypeVar("T")
+
+
+class BuiltOnce(Generic[P, T]):
+    """A getter whose value is built once per process (and per arguments), under a lock.
+
+    Not `functools.cache`, which lets every caller that misses build its own: the first tasks
+    of a fresh worker arrive together, and two step contexts held two tool gates, so two
+    re-runs each ran "alone" at once (`workers.tools.solo_gate`)."""
+
+    def __init__(self, build: Callable[P, T]) -> None:
+        self._build = build
+        self._built: dict[Hashable, T] = {}
+        self._lock = threading.Lock()
+        update_wrapper(self, build)
+
+    def __call__(self, *args: P.args, **kwargs: P.kwargs) -> T:
+        key = (args, tuple(sorted(kwargs.items()))) if kwargs else args
+        try:
+            return self._built[key]
+        except KeyError:
+            pass
+        with self._lock:
+            if key not in self._built:
+                self._built[key] = self._build(*args, **kwargs)
+            return self._built[key]
+
+    def cache_clear(self, *, after_fork: bool = False) -> None:
+        """Forget what was built; after a fork, also the lock another thread may have held."""
+        if after_fork:
+            self._lock = threading.Lock()
+        self._built.clear()
 
 
 _engine: Engine | None = None
@@ -114,7 +149,7 @@ def new_session() -> Session:
     return Session(get_engine(), expire_on_commit=False, info=info)
 
 
-@cache
+@BuiltOnce
 def get_run_events() -> RedisRunEvents:
     """The run-event streams; short timeouts and no retries, since events are best effort."""
     settings = get_settings()
@@ -172,13 +207,13 @@ def request_admission() -> None:
         log.warning("admission round not requested (%r); the sweep runs one", exc)
 
 
-@cache
+@BuiltOnce
 def get_redis() -> redis.Redis:
     """The process's Redis client for the limiter (the broker has its own connections)."""
     return redis.Redis.from_url(get_settings().broker_url)
 
 
-@cache
+@BuiltOnce
 def get_response_cache() -> ResponseCache:
     """The response cache, on its own Redis when RUNQ_CACHE_REDIS_URL is set."""
     settings = get_settings()
@@ -192,7 +227,7 @@ def get_response_cache() -> ResponseCache:
     return ResponseCache(client, prefix=settings.redis.prefix, ttl_s=settings.cache.ttl_s)
 
 
-@cache
+@BuiltOnce
 def get_openai_client(base_url: str | None, api_key: str) -> OpenAI:
     """One SDK client per (base URL, key), with the SDK's own retries off: runq retries."""
     settings = get_settings()
@@ -306,22 +341,10 @@ def batch_api_for(agent: Agent) -> BatchApi:
     )
 
 
-_step_context: StepContext | None = None
-_step_context_built = threading.Lock()
-
-
+@BuiltOnce
 def get_step_context() -> StepContext:
-    """Everything the run steps need, built once per process: under a lock, since the first
-    tasks of a fresh worker arrive together, and `functools.cache` would let each build its
-    own (two contexts held two tool gates, and two re-runs each ran "alone" at once)."""
-    global _step_context
-    context = _step_context
-    if context is None:
-        with _step_context_built:
-            if _step_context is None:
-                _step_context = _build_step_context()
-            context = _step_context
-    return context
+    """Everything the run steps need, built once per process (its tool gate is per process)."""
+    return _build_step_context()
 
 
 def _build_step_context() -> StepContext:
@@ -398,19 +421,13 @@ def reset(*, after_fork: bool = False) -> None:
 
     Pooled database connections are closed first so none is left to the garbage collector;
     after a fork they belong to the parent, so the child only drops them."""
-    global _engine, _engine_built, _step_context, _step_context_built
-    _step_context = None
+    global _engine, _engine_built
     if _engine is not None:
         _engine.dispose(close=not after_fork)
         _engine = None
     if after_fork:  # another thread of the parent may have held it at the fork
         _engine_built = threading.Lock()
-        _step_context_built = threading.Lock()
-    for cached in (
-        get_redis,
-        get_response_cache,
-        get_run_events,
-        get_openai_client,
-        get_settings,
-    ):
-        cached.cache_clear()
+    for built in (get_redis, get_response_cache, get_run_events, get_openai_client):
+        built.cache_clear(after_fork=after_fork)
+    get_step_context.cache_clear(after_fork=after_fork)
+    get_settings.cache_clear()

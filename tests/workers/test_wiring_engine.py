@@ -72,3 +72,21 @@ def test_threads_asking_for_the_step_context_at_once_share_one(tmp_path, monkeyp
         assert len({id(c) for c in contexts}) == 1 and len({id(c.solo) for c in contexts}) == 1
     finally:
         wiring.reset()
+
+
+def test_a_getter_with_arguments_builds_once_per_arguments():
+    built: list[tuple[str, str]] = []
+
+    @wiring.BuiltOnce
+    def client(base_url: str, key: str) -> object:
+        built.append((base_url, key))
+        return object()
+
+    first = eight_first_tasks_at_once(lambda: client("http://a", "k1"))
+    assert len({id(c) for c in first}) == 1
+    assert client("http://a", "k1") is first[0]
+    assert client("http://b", "k1") is not first[0]
+    assert built == [("http://a", "k1"), ("http://b", "k1")]
+    client.cache_clear()
+    assert client("http://a", "k1") is not first[0]
+    assert client.__name__ == "client"
