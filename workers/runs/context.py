@@ -128,8 +128,8 @@ class StepContext:
     max_deliveries: int = 3
     """Executions an idempotent call may start before its run fails as a poison run."""
     solo: SoloGate = field(default_factory=SoloGate)
-    """This process's gate: a re-run of an interrupted call runs alone, so a crash during
-    it is that call's (workers.tools.solo_gate)."""
+    """This process's gate: a call's last attempt before a poison verdict runs alone, so a
+    crash during it is that call's (workers.tools.solo_gate)."""
     webhook_poll_first_s: float = 30.0
     """First poll of a turn for agents whose provider sends webhooks (the fallback)."""
     turn_times: TurnTimes = field(default_factory=NoTurnTimes)
