@@ -308,8 +308,20 @@ def _gate_for_rerun(ctx: StepContext, call: StoredCall) -> AbstractContextManage
     """The last attempt before a verdict runs alone in this process: if the worker dies
     then, this call killed it. Earlier ones share it, so a crash that interrupted many calls
     does not make all their re-runs wait for each other (workers.tools.solo_gate)."""
-    decisive = call.attempts + 1 >= ctx.max_deliveries
-    return ctx.solo.alone() if decisive else ctx.solo.shared()
+    if call.attempts + 1 < ctx.max_deliveries:
+        return ctx.solo.shared()
+    # An operator who sees a tools worker stall should find why in its log.
+    log.warning(
+        "run %s call %s: attempt %d of %d of %s runs alone in this worker (a crash now "
+        "fails its run as a poison); waiting for %d running call(s), new ones wait",
+        call.run_id,
+        call.call_id,
+        call.attempts + 1,
+        ctx.max_deliveries,
+        call.name,
+        ctx.solo.running,
+    )
+    return ctx.solo.alone()
 
 
 def _fail_poison_run(ctx: StepContext, call: StoredCall) -> ToolCallOutcome:

@@ -161,7 +161,7 @@ def execution_in_a_thread(ctx, run_id):
     return thread, outcomes
 
 
-def test_the_decisive_rerun_waits_until_it_is_alone_in_its_worker(engine):
+def test_the_decisive_rerun_waits_until_it_is_alone_in_its_worker(engine, caplog):
     # Given an idempotent call interrupted once, with one attempt left before a verdict
     ctx, run_id = interrupted_call(engine, "get_weather")
     ctx = replace(ctx, max_deliveries=2)
@@ -172,6 +172,9 @@ def test_the_decisive_rerun_waits_until_it_is_alone_in_its_worker(engine):
         time.sleep(0.3)
         # Then it waits, unclaimed: a crash now is not counted against it
         assert outcomes == [] and attempts_of(engine, run_id) == [1]
+        # and the worker's log says why
+        assert "attempt 2 of 2 of get_weather runs alone in this worker" in caplog.text
+        assert "waiting for 1 running call(s)" in caplog.text
     # and it runs once the other call is done
     rerun.join(10)
     assert [(o.status, o.ran_now) for o in outcomes] == [("succeeded", True)]
