@@ -11,7 +11,9 @@ no-fault scenario.
 Besides the faults, two scenarios slow every provider request to 25 s and 60 s (turns sent
 synchronously, so each request really is in flight that long, past the sweep's grace), and
 one enqueues the whole batch at once under SIGKILLs (a backlog): in each, no step that is
-still running may be sent again, so "extra provider creates" must stay 0.
+still running may be sent again, so "extra provider creates" must stay 0. One more enqueues a
+poison run beside the batch (its tool kills the tools worker each time): it must fail with
+its reason, and no run of the batch with it.
 
     python -m bench.chaos [--runs 300] [--only-scenarios kill,slow25]
 """
@@ -31,6 +33,7 @@ import uuid
 from collections import Counter
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rich.console import Console
 from rich.table import Table
@@ -40,6 +43,7 @@ from bench.chaos_faults import (
     Faults,
     Injector,
     no_faults,
+    poison_run_at,
     provider_storm,
     redis_restart_at,
     rolling_restart_from,
@@ -47,6 +51,9 @@ from bench.chaos_faults import (
     slow_provider,
 )
 from bench.fleet import TERMINAL, fleet
+
+if TYPE_CHECKING:
+    from workers.db.models import Run
 
 ARRIVALS_PER_S = 5.0
 """Steady arrivals: 300 runs over a minute, a load the 2-core machine serves in ~5 s each."""
@@ -151,10 +158,18 @@ def run_scenario(runs: int, scenario: Scenario) -> tuple[Faults, Tally]:
                 sent = due
             scenario.inject(stack, t_s, faults)
             stack.revive_workers()
-            if sent == runs and _finished(batch_id) >= runs:
+            if sent == runs and _finished(batch_id) >= runs and _side_batches_ended(faults):
                 break
             time.sleep(0.25)
-        result = tally(batch_id, executions, _creates(stack.simulator_url) - creates_before)
+        side_runs = _side_runs(faults)
+        faults.side_outcomes.extend(
+            f"that run {run.status}: {(run.error or '')[:120]}" for run in side_runs
+        )
+        # The side runs' own creates are theirs, not extra ones of the batch: one per tool
+        # turn (a poison run ends in one), and one more for an answer.
+        side_creates = sum(run.turn + (run.status == "completed") for run in side_runs)
+        creates = _creates(stack.simulator_url) - creates_before - side_creates
+        result = tally(batch_id, executions, creates)
     for key in [k for k in faults.counts if k.startswith(("phase", "term", "slow"))]:
         del faults.counts[key]
     return faults, result
@@ -164,6 +179,23 @@ def _creates(simulator_url: str) -> int:
     """The simulator's count of created responses (a tool submit creates one too)."""
     with urllib.request.urlopen(f"{simulator_url}/_sim/stats", timeout=5) as reply:
         return int(json.load(reply)["responses_created"])
+
+
+def _side_batches_ended(faults: Faults) -> bool:
+    return all(_finished(batch_id) >= 1 for batch_id in faults.side_batches)
+
+
+def _side_runs(faults: Faults) -> list[Run]:
+    """The runs a fault enqueued beside the batch (a poison run), as they ended."""
+    from workers import wiring
+    from workers.db import store
+
+    with wiring.new_session() as session:
+        return [
+            run
+            for batch_id in faults.side_batches
+            for run in store.list_runs(session, batch_id=batch_id)
+        ]
 
 
 def _finished(batch_id: str) -> int:
@@ -224,6 +256,9 @@ def scenarios() -> dict[str, Scenario]:
         "redis": Scenario("(b) Redis restart, empty", redis_restart_at(6.0)),
         "provider": Scenario("(c) provider 5xx / timeouts / 429s", provider_storm),
         "rolling": Scenario("(d) rolling SIGTERM restart", rolling_restart_from(5.0)),
+        # A poison run beside the batch: the calls running beside its crashes must not be
+        # failed with it (workers.tools.solo_gate).
+        "poison": Scenario("(g) a poison run beside the batch", poison_run_at(5.0)),
         "slow25": slow(25),
         "slow60": slow(60),
         "backlog": Scenario(
@@ -243,7 +278,7 @@ def run_isolated(key: str, runs: int) -> tuple[Faults, Tally]:
     result = subprocess.run(command, check=True, stdout=subprocess.PIPE, text=True)
     faults, counts = json.loads(result.stdout.strip().splitlines()[-1])
     counts["failed"] = Counter(counts["failed"])
-    return Faults(Counter(faults)), Tally(**counts)
+    return Faults(Counter(faults["counts"]), side_outcomes=faults["side_outcomes"]), Tally(**counts)
 
 
 def main() -> None:
@@ -258,7 +293,8 @@ def main() -> None:
     args = parser.parse_args()
     if args.only:
         faults, result = run_scenario(args.runs, scenarios()[args.only])
-        print(json.dumps([dict(faults.counts), asdict(result)]))
+        injected = {"counts": dict(faults.counts), "side_outcomes": faults.side_outcomes}
+        print(json.dumps([injected, asdict(result)]))
         return
     chosen = list(scenarios())
     if args.only_scenarios:

@@ -8,10 +8,13 @@ Workers load this module through RUNQ_AGENT_MODULES (the CI-sized chaos test doe
 from __future__ import annotations
 
 import os
+import signal
 import time
 import uuid
+from pathlib import Path
 
 from workers.agents import Agent, register_agent
+from workers.tools.host_server import SERVER_NAME
 from workers.tools.registry import tool
 
 EXECUTIONS_FILE_ENV = "CHAOS_EXECUTIONS_FILE"
@@ -79,6 +82,34 @@ def chaos_slow_charge(key: str) -> dict[str, str]:
         _count("chaos_slow_charge", key, f" tick {attempt}")
     return {"key": key, "charged": "yes"}
 
+
+def worker_of_this_host() -> int:
+    """The worker's pid, seen from a tool host (a child of the worker's host server, or of
+    the worker itself)."""
+    parent = os.getppid()
+    if Path(f"/proc/{parent}/comm").read_text().strip() == SERVER_NAME.decode():
+        return int(Path(f"/proc/{parent}/stat").read_text().rsplit(")", 1)[1].split()[1])
+    return parent
+
+
+@tool(timeout_s=5.0, idempotent=True)
+def chaos_crash() -> str:
+    """Kill the worker running this call, half a second in (a poison: a native crash, an
+    out-of-memory kill), while the calls beside it are still running."""
+    time.sleep(0.5)
+    os.kill(worker_of_this_host(), signal.SIGKILL)
+    return "unreachable"
+
+
+register_agent(
+    Agent(
+        name="chaos-poison",
+        model="gpt-chaos",
+        instructions="Use the tools you are asked to use.",
+        tools=("chaos_crash",),
+        max_output_tokens=256,
+    )
+)
 
 register_agent(
     Agent(

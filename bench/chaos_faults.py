@@ -18,9 +18,14 @@ class Faults:
     """What a scenario injected, counted as it happens."""
 
     counts: Counter[str] = field(default_factory=Counter)
+    side_batches: list[str] = field(default_factory=list)
+    """Batches a fault enqueued beside the scenario's own (a poison run): waited for too."""
+    side_outcomes: list[str] = field(default_factory=list)
+    """How those batches' runs ended, for the table."""
 
     def describe(self) -> str:
-        return ", ".join(f"{n} {what}" for what, n in self.counts.items()) or "none"
+        injected = ", ".join(f"{n} {what}" for what, n in self.counts.items()) or "none"
+        return "; ".join([injected, *self.side_outcomes])
 
 
 Injector = Callable[[LocalStack, float, Faults], None]
@@ -91,6 +96,19 @@ def slow_provider(delay_ms: int) -> Injector:
             simulator(stack, "/_sim/config", {"delay_ms": delay_ms})
             faults.counts["slow"] = 1
             faults.counts["s per provider request"] = delay_ms // 1000
+
+    return inject
+
+
+def poison_run_at(at_s: float) -> Injector:
+    """Enqueue one run at `at_s` whose tool kills its worker half a second into every
+    execution (`chaos_crash`), beside the scenario's runs, in a batch of its own."""
+    from bench.fleet import enqueue
+
+    def inject(stack: LocalStack, t_s: float, faults: Faults) -> None:
+        if t_s >= at_s and not faults.side_batches:
+            faults.side_batches.append(enqueue(["use tool chaos_crash"], agent="chaos-poison"))
+            faults.counts["poison run (its tool kills its worker)"] = 1
 
     return inject
 

@@ -13,9 +13,8 @@ from pydantic import BaseModel
 import tests.integration.mcp_agents  # agents with MCP servers (declared before the fleet starts)
 import tests.integration.user_agents  # noqa: F401  (a user's own agent and tool)
 import workers.demo_agent  # noqa: F401  (the demo agent and its tools, used by most tests)
-from bench.chaos_agents import EXECUTIONS_FILE_ENV
+from bench.chaos_agents import EXECUTIONS_FILE_ENV, worker_of_this_host
 from workers.agents import Agent, ThreadMode, register_agent, schema_of
-from workers.tools.host_server import SERVER_NAME
 from workers.tools.registry import caller_tool, default_registry, tool
 
 PROVIDERS = ("responses", "chat", "assistants")
@@ -144,14 +143,6 @@ register_agent(
         name="poison-neighbour-agent", model="gpt-test", tools=("crash_worker_soon", "slow_lookup")
     )
 )
-
-
-def worker_of_this_host() -> int:
-    """The worker's pid, seen from a tool host."""
-    parent = os.getppid()
-    if Path(f"/proc/{parent}/comm").read_text().strip() == SERVER_NAME.decode():
-        return int(Path(f"/proc/{parent}/stat").read_text().rsplit(")", 1)[1].split()[1])
-    return parent
 
 
 @tool(description="Names the process that forked the host running it.")
