@@ -132,3 +132,33 @@ def poll_run_name():
     from workers.runs.context import StepName
 
     return StepName.POLL
+
+
+def test_a_run_is_opened_with_one_insert_and_no_read_back(counted):
+    from datetime import timedelta
+
+    from sqlmodel import Session
+
+    from workers.db.models import utcnow
+    from workers.runs import ledger
+
+    engine, statements = counted
+    with Session(engine, expire_on_commit=False) as session, statements.counting() as sent:
+        run, created = ledger.open_run(
+            session,
+            agent="assistant",
+            input_text="hello",
+            provider="responses",
+            model="gpt-test",
+            deadline_at=utcnow() + timedelta(hours=1),
+        )
+        # The caller reads the run it got back without another statement.
+        assert (created, run.status, run.step_seq, run.parked, run.lane) == (
+            True,
+            "pending",
+            0,
+            False,
+            "standard",
+        )
+    # the INSERT, and nothing read back (a refresh cost a third of an enqueue's CPU)
+    assert (sent, statements.commits) == (["INSERT INTO run"], 1)
