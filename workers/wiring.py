@@ -66,8 +66,9 @@ class BuiltOnce(Generic[P, T]):
     """A getter whose value is built once per process (and per arguments), under a lock.
 
     Not `functools.cache`, which lets every caller that misses build its own: the first tasks
-    of a fresh worker arrive together, and two step contexts held two tool gates, so two
-    re-runs each ran "alone" at once (`workers.tools.solo_gate`)."""
+    of a fresh worker arrive together; each built an engine and ran the SQLite migrations,
+    and two step contexts held two tool gates, so two re-runs each ran "alone" at once
+    (`workers.tools.solo_gate`)."""
 
     def __init__(self, build: Callable[P, T]) -> None:
         self._build = build
@@ -86,6 +87,10 @@ class BuiltOnce(Generic[P, T]):
                 self._built[key] = self._build(*args, **kwargs)
             return self._built[key]
 
+    def built(self) -> list[T]:
+        """What has been built so far (nothing is built by asking)."""
+        return list(self._built.values())
+
     def cache_clear(self, *, after_fork: bool = False) -> None:
         """Forget what was built; after a fork, also the lock another thread may have held."""
         if after_fork:
@@ -93,24 +98,12 @@ class BuiltOnce(Generic[P, T]):
         self._built.clear()
 
 
-_engine: Engine | None = None
-_engine_built = threading.Lock()
-
-
+@BuiltOnce
 def get_engine() -> Engine:
     """The process's database engine, built once; creates tables when they are missing.
-
-    Not `functools.cache`, which lets every caller that misses build its own: each first
-    task of a worker's threads built an engine and ran the SQLite migrations, one thread
-    after another. Here the first caller builds it and the others wait for that one."""
-    global _engine
-    engine = _engine
-    if engine is None:
-        with _engine_built:
-            if _engine is None:
-                _engine = build_engine(get_settings().database.url)
-            engine = _engine
-    return engine
+    (Each first task of a worker's threads used to build one and run the SQLite migrations,
+    one thread after another; now the first caller builds it and the others wait.)"""
+    return build_engine(get_settings().database.url)
 
 
 def build_engine(database_url: str) -> Engine:
@@ -421,13 +414,9 @@ def reset(*, after_fork: bool = False) -> None:
 
     Pooled database connections are closed first so none is left to the garbage collector;
     after a fork they belong to the parent, so the child only drops them."""
-    global _engine, _engine_built
-    if _engine is not None:
-        _engine.dispose(close=not after_fork)
-        _engine = None
-    if after_fork:  # another thread of the parent may have held it at the fork
-        _engine_built = threading.Lock()
-    for built in (get_redis, get_response_cache, get_run_events, get_openai_client):
+    for engine in get_engine.built():
+        engine.dispose(close=not after_fork)
+    for built in (get_engine, get_redis, get_response_cache, get_run_events, get_openai_client):
         built.cache_clear(after_fork=after_fork)
     get_step_context.cache_clear(after_fork=after_fork)
     get_settings.cache_clear()

@@ -87,6 +87,8 @@ def test_a_getter_with_arguments_builds_once_per_arguments():
     assert client("http://a", "k1") is first[0]
     assert client("http://b", "k1") is not first[0]
     assert built == [("http://a", "k1"), ("http://b", "k1")]
+    assert client.built() == [first[0], client("http://b", "k1")]  # asking builds nothing
     client.cache_clear()
+    assert client.built() == []
     assert client("http://a", "k1") is not first[0]
     assert client.__name__ == "client"
