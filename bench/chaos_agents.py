@@ -92,7 +92,8 @@ def worker_of_this_host() -> int:
     return parent
 
 
-@tool(timeout_s=5.0, idempotent=True)
+# A short timeout: a crashed call is re-run once its timeout and the grace have passed.
+@tool(timeout_s=2.0, idempotent=True)
 def chaos_crash() -> str:
     """Kill the worker running this call, half a second in (a poison: a native crash, an
     out-of-memory kill), while the calls beside it are still running."""

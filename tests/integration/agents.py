@@ -123,25 +123,15 @@ def crash_worker() -> str:
     return "unreachable"
 
 
-@tool(timeout_s=2.0, idempotent=True, description="Kills its worker half a second in.")
-def crash_worker_soon() -> str:
-    # Late enough that a call beside it (slow_lookup) is running when the worker dies.
-    time.sleep(0.5)
-    os.kill(worker_of_this_host(), signal.SIGKILL)
-    return "unreachable"
-
-
 @tool(timeout_s=3.0, idempotent=True, description="A harmless lookup that takes 1.5 s.")
 def slow_lookup() -> str:
     time.sleep(1.5)
     return "found"
 
 
-# test_chaos: a poison call and a harmless one, in runs of their own on the same tools worker.
+# test_chaos: a harmless call beside a poison one (bench.chaos_agents' `chaos_crash`).
 register_agent(
-    Agent(
-        name="poison-neighbour-agent", model="gpt-test", tools=("crash_worker_soon", "slow_lookup")
-    )
+    Agent(name="poison-neighbour-agent", model="gpt-test", tools=("chaos_crash", "slow_lookup"))
 )
 
 

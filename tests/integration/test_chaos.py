@@ -80,7 +80,7 @@ def test_a_call_beside_a_poison_call_is_not_blamed_for_its_crashes(fleet):
     # Given a turn of a harmless idempotent lookup (1.5 s) and a poison call that kills the
     # tools worker 0.5 s in, while the lookup runs beside it
     batch = enqueue_batch(
-        ["use tool slow_lookup, then use tool crash_worker_soon"], agent="poison-neighbour-agent"
+        ["use tool slow_lookup, then use tool chaos_crash"], agent="poison-neighbour-agent"
     )
     # When the calls are delivered until the run ends (each dead worker restarted)
     run_to_the_end(fleet, [batch], 1, kills=0)
@@ -90,7 +90,7 @@ def test_a_call_beside_a_poison_call_is_not_blamed_for_its_crashes(fleet):
         calls = {call.name: call for call in store.list_tool_calls(session, run_id=run.id)}
     assert run.status == "failed"
     assert re.search(
-        r"\(crash_worker_soon\) (killed its worker|was re-sent 5 times .* kills its worker)",
+        r"\(chaos_crash\) (killed its worker|was re-sent 5 times .* kills its worker)",
         run.error or "",
     ), run.error
     # and the lookup was not: it shared the poison's first crashes, but its last attempt
@@ -99,7 +99,7 @@ def test_a_call_beside_a_poison_call_is_not_blamed_for_its_crashes(fleet):
     lookup = calls["slow_lookup"]
     assert lookup.attempts < 4 or (lookup.status, lookup.output) == ("succeeded", "found"), lookup
     assert lookup.error is None or "poison" not in lookup.error, lookup.error
-    assert calls["crash_worker_soon"].attempts == 4
+    assert calls["chaos_crash"].attempts == 4
 
 
 def test_a_rolling_sigterm_restart_under_load_loses_nothing(fleet):
