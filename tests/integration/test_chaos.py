@@ -82,12 +82,23 @@ def test_a_call_beside_a_poison_call_is_not_blamed_for_its_crashes(fleet):
     batch = enqueue_batch(
         ["use tool slow_lookup, then use tool chaos_crash"], agent="poison-neighbour-agent"
     )
-    # When the calls are delivered until the run ends (each dead worker restarted)
+    # When the calls are delivered until the run ends (each dead worker restarted), and a
+    # last attempt of the lookup, alone in its worker when the poison's verdict ended the
+    # run, has had its 1.5 s to finish
     run_to_the_end(fleet, [batch], 1, kills=0)
+    deadline = time.monotonic() + 15
+    while True:
+        with wiring.new_session() as session:
+            [run] = store.list_runs(session, batch_id=batch)
+            calls = {call.name: call for call in store.list_tool_calls(session, run_id=run.id)}
+        lookup = calls["slow_lookup"]
+        if not (lookup.attempts >= 4 and lookup.status == "running"):
+            break
+        if time.monotonic() > deadline:
+            break  # left running at its 4th attempt: the assertions below say so
+        fleet.revive_workers()
+        time.sleep(0.5)
     # Then the run failed, naming the poison
-    with wiring.new_session() as session:
-        [run] = store.list_runs(session, batch_id=batch)
-        calls = {call.name: call for call in store.list_tool_calls(session, run_id=run.id)}
     assert run.status == "failed"
     assert re.search(
         r"\(chaos_crash\) (killed its worker|was re-sent 5 times .* kills its worker)",
@@ -96,7 +107,6 @@ def test_a_call_beside_a_poison_call_is_not_blamed_for_its_crashes(fleet):
     # and the lookup was not: it shared the poison's first crashes, but its last attempt
     # before a verdict (the 4th) ran alone, and finished (without that it was re-run beside
     # the poison each time, reached 4 crashes with it, and was failed as a poison too)
-    lookup = calls["slow_lookup"]
     assert lookup.attempts < 4 or (lookup.status, lookup.output) == ("succeeded", "found"), lookup
     assert lookup.error is None or "poison" not in lookup.error, lookup.error
     assert calls["chaos_crash"].attempts == 4
