@@ -33,9 +33,9 @@ TIMEOUT_S = 600.0
 WARM_UP_RUNS = 10
 """Runs each contender does before the measured batch, so first-use costs (lazy imports, the
 SDK's model adapters, connection pools) are not counted: steady state is what we compare."""
-# The README's worker lines; RUNQ_BENCH_RUNS_THREADS tries another runs worker (-c).
+# The README's worker lines; RUNQ_BENCH_RUNS_THREADS and RUNQ_BENCH_TOOLS_THREADS try another -c.
 RUNS_THREADS = int(os.environ.get("RUNQ_BENCH_RUNS_THREADS", "32"))
-TOOLS_THREADS = 32
+TOOLS_THREADS = int(os.environ.get("RUNQ_BENCH_TOOLS_THREADS", "32"))
 WARM_UP_FROM = 1_000_000  # prompt numbers of the warm-up runs (their places are unique too)
 
 
