@@ -18,6 +18,7 @@ from sqlalchemy import (
     ColumnElement,
     Executable,
     Table,
+    Update,
     bindparam,
     literal_column,
     update,
@@ -29,6 +30,7 @@ from sqlmodel.sql.expression import SelectOfScalar
 
 from workers.db.models import Run, ToolCall, utcnow
 from workers.db.session_hooks import announce
+from workers.db.single_write import execute_single_write
 from workers.db.statuses import WAITING_TOOL_STATUSES, ToolCallStatus
 from workers.errors import RunNotFound
 
@@ -79,7 +81,8 @@ def claim_tool_call(
 ) -> bool:
     """Mark a pending call running. True if this caller now owns it, False if anyone did."""
     started_at = now or utcnow()
-    result = session.connection().execute(
+    result = execute_single_write(
+        session,
         _claim_statement(),
         {"b_run_id": run_id, "b_call_id": call_id, "set_started_at": started_at},
     )
@@ -167,11 +170,11 @@ def finish_tool_call(
     `lease` is the start time the caller's claim set: if another worker has taken the call
     over since (its lease ran out), the late writer loses.
 
-    The calls of the turn still running are counted in the same transaction, after a lock
-    on the run's row: of two calls finishing at once, the second to commit sees the first's
-    output, so exactly one of them finds the turn finished. PostgreSQL needs the lock, or
-    both could count the other as running; SQLite has one writer at a time, and this
-    transaction has written first, so it is skipped there."""
+    The calls of the turn still running are counted with the write, so that of two calls
+    finishing at once the second sees the first's output and exactly one of them finds the
+    turn finished. PostgreSQL counts in the same transaction, after a lock on the run's
+    row (or both could count the other as running). SQLite has one writer at a time: there
+    the UPDATE counts them itself (RETURNING) and commits as it runs (`single_write`)."""
     changes: dict[str, Any] = {
         "status": ToolCallStatus.FAILED if error else ToolCallStatus.SUCCEEDED,
         "output": output,
@@ -183,17 +186,24 @@ def finish_tool_call(
         changes["attempts"] = attempts
     params: dict[str, Any] = {f"set_{name}": value for name, value in changes.items()}
     params |= {"b_run_id": run_id, "b_call_id": call_id, "lease": lease}
-    statement = _finish_statement(tuple(changes), with_lease=lease is not None)
     connection = session.connection()
-    turn = connection.execute(statement, params).scalar_one_or_none()
-    if turn is None:
-        session.rollback()
-        return None
-    if connection.dialect.name != "sqlite":  # SQLite has one writer at a time
+    if connection.dialect.name == "sqlite":
+        statement = _finish_counting_statement(tuple(changes), with_lease=lease is not None)
+        row = execute_single_write(session, statement, params).one_or_none()
+        session.commit()
+        if row is None:
+            return None
+        left = row.left
+    else:
+        statement = _finish_statement(tuple(changes), with_lease=lease is not None)
+        turn = connection.execute(statement, params).scalar_one_or_none()
+        if turn is None:
+            session.rollback()
+            return None
         connection.execute(_lock_run_statement(), {"run_id": run_id})
-    counted = connection.execute(_left_in_turn_statement(), {"run_id": run_id, "turn": turn})
-    left = counted.scalar_one()
-    session.commit()
+        counted = connection.execute(_left_in_turn_statement(), {"run_id": run_id, "turn": turn})
+        left = counted.scalar_one()
+        session.commit()
     _show_in_session(session, _held_call(session, run_id, call_id), changes)
     outcome = {"call_id": call_id, "status": "failed" if error else "succeeded"}
     announce(session, run_id, "tool_call.finished", {**outcome, "duration_ms": duration_ms})
@@ -364,8 +374,7 @@ def _claim_statement() -> Executable:
     )
 
 
-@functools.lru_cache(maxsize=16)
-def _finish_statement(columns: tuple[str, ...], *, with_lease: bool) -> Executable:
+def _finish(columns: tuple[str, ...], *, with_lease: bool) -> Update:
     statement = (
         update(_TOOL_CALLS)
         .where(_TC.run_id == bindparam("b_run_id"), _TC.call_id == bindparam("b_call_id"))
@@ -374,7 +383,29 @@ def _finish_statement(columns: tuple[str, ...], *, with_lease: bool) -> Executab
     if with_lease:
         statement = statement.where(_TC.started_at == bindparam("lease", type_=_TC.started_at.type))
     values = {name: bindparam(f"set_{name}", type_=_TC[name].type) for name in columns}
-    return statement.values(values).returning(_TC.turn)
+    return statement.values(values)
+
+
+@functools.lru_cache(maxsize=16)
+def _finish_statement(columns: tuple[str, ...], *, with_lease: bool) -> Executable:
+    return _finish(columns, with_lease=with_lease).returning(_TC.turn)
+
+
+@functools.lru_cache(maxsize=16)
+def _finish_counting_statement(columns: tuple[str, ...], *, with_lease: bool) -> Executable:
+    """`_finish_statement` that also returns how many other calls of the turn have no output
+    yet. On SQLite only: one writer at a time, so the count sees every output recorded
+    before this one."""
+    # Written out: SQLAlchemy renders a RETURNING clause's columns without their table,
+    # which would leave the subquery comparing each column with itself.
+    calls = _TOOL_CALLS.name
+    unfinished = ", ".join(f"'{status}'" for status in sorted(_UNFINISHED))
+    left: ColumnElement[Any] = literal_column(
+        f"(SELECT count(*) FROM {calls} AS other WHERE other.run_id = {calls}.run_id"
+        f" AND other.turn = {calls}.turn AND other.call_id != {calls}.call_id"
+        f" AND other.status IN ({unfinished}))"
+    )
+    return _finish(columns, with_lease=with_lease).returning(_TC.turn, left.label("left"))
 
 
 @functools.cache

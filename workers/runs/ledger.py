@@ -56,6 +56,7 @@ from workers.db.session_hooks import (
     send_action_callback,
     send_callback,
 )
+from workers.db.single_write import execute_single_write
 from workers.db.statuses import (
     TERMINAL_STATUSES,
     RunStatus,
@@ -87,6 +88,14 @@ _C = _RUNS.c
 def _execute(session: Session, statement: Executable, rows: Any = None) -> CursorResult[Any]:
     """A Core statement on the session's connection, in the session's transaction."""
     return session.connection().execute(statement, rows)
+
+
+def _commit_one(session: Session, statement: Executable, params: Any = None) -> CursorResult[Any]:
+    """A statement that is the rest of its transaction, committed (on SQLite within the
+    statement itself when nothing was written before it: see `single_write`)."""
+    result = execute_single_write(session, statement, params)
+    session.commit()
+    return result
 
 
 @dataclass(frozen=True, slots=True)
@@ -449,8 +458,7 @@ def move(
 def note_due(session: Session, *, run_id: str, due: Due) -> None:
     """When the run's next message should have done its work (runs in flight only)."""
     params = {"run_id": run_id, "set_next_due_at": due.at, "set_parked": due.parked}
-    _execute(session, _note_due_statement(), params)
-    session.commit()
+    _commit_one(session, _note_due_statement(), params)
 
 
 def count_attempt(session: Session, run: Run, *, due: Due) -> None:
@@ -468,14 +476,13 @@ def fall_back_lane(session: Session, run: Run, *, lane: str, due: Due) -> None:
 def _note_at_step(session: Session, run: Run, due: Due, **values: Any) -> None:
     """Write bookkeeping `values` and when the step is due, only while the run is still at
     the status and step this worker saw."""
-    _execute(
+    _commit_one(
         session,
         update(_RUNS)
         .where(_C.id == run.id, _C.status == run.status)
         .where(_C.step_seq == run.step_seq)
         .values(updated_at=utcnow(), next_due_at=due.at, parked=due.parked, **values),
     )
-    session.commit()
 
 
 def extend_lease(
@@ -484,8 +491,7 @@ def extend_lease(
     """Keep a run in flight due at `due_at`, only while it is still at this status and step.
     False if a step moved it on (the lease holder has nothing left to hold)."""
     params = {"run_id": run_id, "b_status": status, "at_step": step_seq, "set_next_due_at": due_at}
-    result = _execute(session, _extend_lease_statement(), params)
-    session.commit()
+    result = _commit_one(session, _extend_lease_statement(), params)
     return bool(result.rowcount == 1)
 
 
@@ -539,14 +545,13 @@ def _extend_lease_statement() -> Executable:
 def unpark(session: Session, *, run: Run, due_at: datetime) -> bool:
     """Take a parked run's due step for sending (its message is due by `due_at`), only if
     it is still where the sweep saw it. False if a step moved it meanwhile."""
-    result = _execute(
+    result = _commit_one(
         session,
         update(_RUNS)
         .where(_C.id == run.id, _C.status == run.status)
         .where(_C.step_seq == run.step_seq, _C.parked)
         .values(parked=False, next_due_at=due_at),
     )
-    session.commit()
     return bool(result.rowcount == 1)
 
 
@@ -554,39 +559,36 @@ def admit(session: Session, *, run_id: str, now: datetime) -> bool:
     """An admission round gives a waiting run its slot: it becomes due now (the sweep sends
     its start if the message is lost). False if it no longer waits (admitted by another
     round, or cancelled)."""
-    result = _execute(
+    result = _commit_one(
         session,
         update(_RUNS)
         .where(_C.id == run_id, _C.share_waiting, _C.status == RunStatus.PENDING.value)
         .values(share_waiting=False, next_due_at=now),
     )
-    session.commit()
     return bool(result.rowcount == 1)
 
 
 def mark_resent(session: Session, *, run: Run, due_at: datetime) -> bool:
     """Count one re-send and set the next due time, only if the run is still where the sweep
     saw it (same status and step). False if a step moved it meanwhile: nothing to re-send."""
-    result = _execute(
+    result = _commit_one(
         session,
         update(_RUNS)
         .where(_C.id == run.id, _C.status == run.status)
         .where(_C.step_seq == run.step_seq, _C.recoveries == run.recoveries)
         .values(recoveries=_C.recoveries + 1, next_due_at=due_at),
     )
-    session.commit()
     return bool(result.rowcount == 1)
 
 
 def settle_callback(session: Session, *, run_id: str, state: str) -> bool:
     """Move a pending callback to `state` (delivered | gave_up); False if it was not pending."""
-    result = _execute(
+    result = _commit_one(
         session,
         update(_RUNS)
         .where(_C.id == run_id, _C.callback_state == "pending")
         .values(callback_state=state),
     )
-    session.commit()
     return bool(result.rowcount == 1)
 
 
@@ -617,6 +619,7 @@ def _move(
         due=due,
         first_turn=first_turn,
         at_step=at_step,
+        last=True,
     )
     session.commit()
     _follow(session, run, from_status, handoff_from=handoff_from)
@@ -633,9 +636,10 @@ def _compare_and_set(
     due: Due | None,
     at_step: int | None,
     first_turn: bool = False,
+    last: bool = False,
 ) -> None:
     """One UPDATE of the run row, if it is where the caller saw it (its status, and its
-    step unless `at_step` is None); the caller commits."""
+    step unless `at_step` is None); the caller commits, right after it when `last`."""
     step = at_step
     # Any transition is progress: the sweep's re-send count starts over, and a run that
     # ended leaves the sweep's index.
@@ -664,7 +668,8 @@ def _compare_and_set(
         columns=tuple(values),
         add_usage=usage is not None,
     )
-    result = _execute(session, statement, params)
+    send = execute_single_write if last else _execute
+    result = send(session, statement, params)
     if result.rowcount != 1:
         session.rollback()
         current = session.get(Run, run.id, populate_existing=True)

@@ -268,8 +268,9 @@ def test_of_calls_finishing_at_once_exactly_one_finishes_the_turn(engine):
 def test_on_a_sqlite_file_calls_finishing_at_once_need_no_lock_for_one_to_finish_the_turn(
     tmp_path,
 ):
-    # SQLite has one writer at a time: a finish writes first, so a second one waits for it
-    # to commit and then counts its output. No row lock is taken there.
+    # SQLite has one writer at a time: a finish's UPDATE counts the turn's other calls
+    # itself (RETURNING), so a second one runs after the first and counts its output. No
+    # row lock is taken there.
     _race_to_finish_a_turn(build_engine(f"sqlite:///{tmp_path / 'race.db'}"))
 
 
