@@ -13,8 +13,9 @@ compare-and-set, a tool call's claim, and on SQLite its output with the count of
 calls still running). Sent in SQLite's autocommit mode, such a statement commits inside
 SQLite's own call: the lock is held only while SQLite works, never while Python waits.
 `execute_single_write` sends it that way when nothing is written yet in the connection's
-transaction; otherwise (an earlier write is open, or the database is not SQLite) it is sent
-within the transaction, as before.
+transaction, nor waits in the session to be; otherwise (an earlier write, an object added
+to the session, or a database that is not SQLite) it is sent within the transaction, as
+before.
 
 The caller commits (or rolls back) right after and sends nothing in between: a statement
 sent this way is not part of anything that follows it.
@@ -35,6 +36,9 @@ def execute_single_write(
     """Send `statement`, the last of its transaction, on the session's connection; on SQLite,
     with no write open before it, it commits as it runs. Read a RETURNING statement's rows
     at once: SQLite holds the lock until they are read."""
+    # Objects added to the session but not yet written belong with this statement: written
+    # first, they open the transaction, and the statement joins it.
+    session.flush()
     connection = session.connection()
     raw = connection.connection.dbapi_connection
     if not isinstance(raw, sqlite3.Connection) or raw.in_transaction:

@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine, text
-from sqlmodel import Session
+from sqlmodel import Session, select
 
+from workers.db.models import Thread
 from workers.db.single_write import execute_single_write
 from workers.wiring import build_engine
 
@@ -49,4 +50,17 @@ def test_a_write_after_another_stays_in_its_transaction(engine: Engine) -> None:
         execute_single_write(session, _bump("b"))
         assert _counts(engine) == {"a": 0, "b": 0}  # nothing committed yet
         session.rollback()
+    assert _counts(engine) == {"a": 0, "b": 0}
+
+
+def test_an_object_waiting_in_the_session_is_written_in_the_same_transaction(
+    engine: Engine,
+) -> None:
+    with Session(engine) as session:
+        session.add(Thread(external_key="user-42"))
+        execute_single_write(session, _bump("a"))
+        assert _counts(engine) == {"a": 0, "b": 0}  # the thread's INSERT opened the transaction
+        session.rollback()
+    with Session(engine) as session:
+        assert session.exec(select(Thread)).all() == []
     assert _counts(engine) == {"a": 0, "b": 0}
