@@ -4,9 +4,9 @@ SQLite lets one transaction write at a time. A write transaction sent the usual 
 that lock from its first write until its COMMIT, and in between the writing thread must take
 Python's interpreter lock back, which in a worker with 32 busy threads takes milliseconds.
 Every other writer of the file (this worker's threads, the other workers) sleeps in SQLite's
-busy handler meanwhile, 1, 2, 5, 10 … 100 ms between tries. In a 200-run batch a run's
-UPDATE waited up to 0.7 s (p99 0.23 s), though it needs the lock for well under a
-millisecond.
+busy handler meanwhile, 1, 2, 5, 10 … 100 ms between tries. In a 200-run batch an UPDATE
+waited up to 0.9 s (p99 0.23 to 0.33 s), though it needs the lock for well under a millisecond
+(`python -m bench.sqlite_waits`).
 
 Nearly every write of a run is one statement, committed at once (the ledger's
 compare-and-set, a tool call's claim, and on SQLite its output with the count of its turn's

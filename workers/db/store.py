@@ -190,9 +190,10 @@ def finish_tool_call(
     if connection.dialect.name == "sqlite":
         statement = _finish_counting_statement(tuple(changes), with_lease=lease is not None)
         row = execute_single_write(session, statement, params).one_or_none()
-        session.commit()
         if row is None:
+            session.rollback()
             return None
+        session.commit()
         left = row.left
     else:
         statement = _finish_statement(tuple(changes), with_lease=lease is not None)
