@@ -51,6 +51,7 @@ from bench.chaos_faults import (
     slow_provider,
 )
 from bench.fleet import TERMINAL, fleet
+from bench.rounds import percentile
 
 if TYPE_CHECKING:
     from workers.db.models import Run
@@ -202,14 +203,6 @@ def _finished(batch_id: str) -> int:
     from bench.fleet import finished_count
 
     return finished_count(batch_id)
-
-
-def percentile(values: list[float], q: float) -> float:
-    """The q-th percentile (0-100) by nearest rank; 0 for no values."""
-    if not values:
-        return 0.0
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, max(0, round(q / 100 * len(ordered)) - 1))]
 
 
 def render(rows: list[tuple[str, Faults, Tally]]) -> Table:

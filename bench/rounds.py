@@ -18,6 +18,14 @@ BEFORE_SUFFIX = "@before"
 """A contender run from another checkout (`--before DIR`) is named `<contender>@before`."""
 
 
+def percentile(values: Sequence[float], q: float) -> float:
+    """The q-th percentile (0-100) by nearest rank; 0 for no values."""
+    if not values:
+        return 0.0
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, round(q / 100 * len(ordered)) - 1))]
+
+
 @dataclass(frozen=True, slots=True)
 class Spread:
     """The median of a few measurements, with their range."""

@@ -24,6 +24,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from bench.rounds import percentile
+
 SITE = Path(__file__).resolve().parent / "sqlite_site"
 _PROCESSES = (("-Q runs", "runs worker"), ("-Q tools", "tools worker"), ("bench", "enqueuer"))
 
@@ -39,16 +41,15 @@ def summary(times: dict[str, dict[str, list[float]]]) -> list[dict[str, Any]]:
     rows = []
     for process, by_kind in sorted(times.items()):
         for kind, values in sorted(by_kind.items(), key=lambda item: -sum(item[1])):
-            ordered = sorted(values)
             rows.append(
                 {
                     "process": process,
                     "statement": kind,
-                    "count": len(ordered),
-                    "total_s": round(sum(ordered), 2),
-                    "p50_ms": round(1000 * statistics.median(ordered), 2),
-                    "p99_ms": round(1000 * ordered[int(0.99 * (len(ordered) - 1))], 1),
-                    "max_ms": round(1000 * ordered[-1], 1),
+                    "count": len(values),
+                    "total_s": round(sum(values), 2),
+                    "p50_ms": round(1000 * statistics.median(values), 2),
+                    "p99_ms": round(1000 * percentile(values, 99), 1),
+                    "max_ms": round(1000 * max(values), 1),
                 }
             )
     return rows

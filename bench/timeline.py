@@ -29,6 +29,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from bench.rounds import percentile
+
 _ENDS = {"run.completed", "run.failed", "run.expired", "run.cancelled"}
 _TERMINAL = {"completed", "failed", "expired", "cancelled"}
 
@@ -112,14 +114,13 @@ def phase_table(runs: Sequence[Run]) -> list[dict[str, Any]]:
             by_phase.setdefault(name, []).append(seconds)
     rows = []
     for name, values in by_phase.items():
-        ordered = sorted(values)
         rows.append(
             {
                 "phase": name,
-                "runs": len(ordered),
-                "p50_ms": round(1000 * statistics.median(ordered)),
-                "p90_ms": round(1000 * ordered[int(0.9 * (len(ordered) - 1))]),
-                "max_ms": round(1000 * ordered[-1]),
+                "runs": len(values),
+                "p50_ms": round(1000 * statistics.median(values)),
+                "p90_ms": round(1000 * percentile(values, 90)),
+                "max_ms": round(1000 * max(values)),
             }
         )
     return rows
