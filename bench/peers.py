@@ -65,15 +65,20 @@ def run_contender(name: str, args: argparse.Namespace) -> dict[str, Any]:
         stack.stop()
 
 
-def spawn(name: str, args: argparse.Namespace, checkout: Path | None = None) -> dict[str, Any]:
+def spawn(
+    name: str,
+    args: argparse.Namespace,
+    checkout: Path | None = None,
+    env: dict[str, str] | None = None,
+) -> dict[str, Any]:
     """Run one contender in a child process and read its JSON line. From `checkout`, the
     child and the workers it starts import that checkout's code (the current directory comes
-    first on their path)."""
+    first on their path); `env`, when given, is their whole environment."""
     argv = [sys.executable, "-m", "bench.peers", "--contender", name, "--runs", str(args.runs)]
     argv += ["--latency-ms", str(args.latency_ms), "--jitter", str(args.jitter)]
     argv += ["--rpm", str(args.rpm)]
     done = subprocess.run(
-        argv, capture_output=True, text=True, timeout=900, check=False, cwd=checkout
+        argv, capture_output=True, text=True, timeout=900, check=False, cwd=checkout, env=env
     )
     lines = [line for line in done.stdout.splitlines() if line.startswith("{")]
     if done.returncode != 0 or not lines:

@@ -17,13 +17,14 @@ import argparse
 import json
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from bench.peers import parse_args as peers_args
+from bench.peers import spawn
 from bench.rounds import percentile
 
 SITE = Path(__file__).resolve().parent / "sqlite_site"
@@ -79,12 +80,7 @@ def one_batch(runs: int, checkout: Path | None) -> list[dict[str, Any]]:
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(SITE), env.get("PYTHONPATH")]))
     env["RUNQ_BENCH_SQLITE_TIMES"] = str(out / "times")
-    argv = [sys.executable, "-m", "bench.peers", "--contender", "runq", "--runs", str(runs)]
-    done = subprocess.run(
-        argv, env=env, cwd=checkout, capture_output=True, text=True, timeout=900, check=False
-    )
-    if done.returncode != 0:
-        raise RuntimeError(f"the batch failed:\n{done.stderr[-3000:]}")
+    spawn("runq", peers_args(["--runs", str(runs)]), checkout, env)  # the peers' workload
     times: dict[str, dict[str, list[float]]] = {}
     for path in out.glob("times.*.json"):
         written = json.loads(path.read_text())
