@@ -416,7 +416,13 @@ def reset(*, after_fork: bool = False) -> None:
     after a fork they belong to the parent, so the child only drops them."""
     for engine in get_engine.built():
         engine.dispose(close=not after_fork)
-    for built in (get_engine, get_redis, get_response_cache, get_run_events, get_openai_client):
+    for built in (
+        get_engine,
+        get_redis,
+        get_response_cache,
+        get_run_events,
+        get_openai_client,
+        get_step_context,
+    ):
         built.cache_clear(after_fork=after_fork)
-    get_step_context.cache_clear(after_fork=after_fork)
     get_settings.cache_clear()
